@@ -1,0 +1,185 @@
+"""cowrite behind the :class:`Peer` contract, written against its planned public API.
+
+The engine is developed alongside this harness, so everything here tolerates its
+absence: :meth:`CowritePeer.unavailable_reason` names what is missing and the runner
+skips the column.  The planned surface used here::
+
+    from cowrite import Document
+    doc = Document(agent="alice"); doc.insert(pos, text); doc.delete(pos, n); doc.text
+    doc.version; doc.encode(); Document.decode(data, agent=None)
+    doc.encode_patch(since=version) -> bytes; doc.apply_patch(data) -> int
+
+Positions are code points, like the traces, so patches are used as they are.
+
+Two helpers below are the hooks the engine may take over through an optional module
+``cowrite.bench_support``: :func:`cowrite_make_txn_patches` (has a working fallback on
+the public API) and :func:`cowrite_make_agent_blobs` (TODO: needs an engine feature).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from peers import Peer, PeerUnavailable, Result, TimedFn, generate_txn_updates
+from traces import REPO_ROOT, Patch, Trace
+
+SRC_DIR = REPO_ROOT / "src"
+
+
+def ensure_importable() -> None:
+    """Let ``import cowrite`` find the src layout even when the package isn't installed."""
+    if importlib.util.find_spec("cowrite") is None and SRC_DIR.is_dir():
+        sys.path.insert(0, str(SRC_DIR))
+
+
+def _bench_support() -> Any | None:
+    """The engine's optional helper module, or None if it doesn't exist (yet)."""
+    try:
+        return importlib.import_module("cowrite.bench_support")
+    except ImportError:
+        return None
+
+
+class CowriteReplica:
+    """One agent's Document; a txn's patch is everything since the version before it."""
+
+    def __init__(self, agent: int) -> None:
+        from cowrite import Document
+
+        self.doc = Document(agent=f"agent{agent}")
+
+    def apply(self, update: bytes) -> None:
+        self.doc.apply_patch(update)
+
+    def edit(self, patches: Sequence[Patch]) -> bytes:
+        before = self.doc.version
+        for pos, n_del, ins in patches:
+            if n_del:
+                self.doc.delete(pos, n_del)
+            if ins:
+                self.doc.insert(pos, ins)
+        return self.doc.encode_patch(since=before)
+
+
+def cowrite_make_txn_patches(trace: Trace) -> list[bytes]:
+    """One encoded patch per txn, made by its agent at the version of its parents.
+
+    Prefers ``cowrite.bench_support.make_txn_patches(trace_path)`` when the engine
+    provides it (e.g. built straight on ``OpLog.add_insert(..., parents=...)``);
+    otherwise replays with one Document per agent through the public API, exactly as
+    the other peers do (see :func:`peers.generate_txn_updates`).
+    """
+    support = _bench_support()
+    if support is not None and hasattr(support, "make_txn_patches"):
+        return list(support.make_txn_patches(str(trace.path)))
+    return generate_txn_updates(trace, CowriteReplica)
+
+
+def cowrite_make_agent_blobs(trace: Trace, txn_patches: Sequence[bytes], doc: Any) -> list[bytes]:
+    """One blob per agent holding only the ops that agent made.
+
+    TODO(engine): the planned public API can encode "ops since a version" but not
+    "ops of one agent", and one agent's ops alone are not a causally closed set.
+    Provide ``cowrite.bench_support.make_agent_blobs(doc, agents) -> list[bytes]``
+    (agents are ``"agent0"``, ``"agent1"``, ...) whose blobs ``apply_patch`` accepts in
+    any order, and this benchmark runs.  pycrdt/loro blobs are built the same way:
+    all ops of one agent, merged in agent order 0, 1, ... into an empty doc.
+    """
+    support = _bench_support()
+    if support is not None and hasattr(support, "make_agent_blobs"):
+        agents = [f"agent{a}" for a in range(trace.num_agents)]
+        return list(support.make_agent_blobs(doc, agents))
+    raise PeerUnavailable("TODO: cowrite.bench_support.make_agent_blobs is not written yet")
+
+
+class CowritePeer(Peer):
+    name = "cowrite"
+    module = "cowrite"
+
+    def unavailable_reason(self) -> str | None:
+        ensure_importable()
+        try:
+            from cowrite import Document
+        except Exception as exc:
+            return f"cowrite.Document is not importable yet ({type(exc).__name__}: {exc})"
+        missing = [
+            m
+            for m in ("insert", "delete", "text", "version", "encode", "decode",
+                      "encode_patch", "apply_patch")
+            if not hasattr(Document, m)
+        ]
+        if missing:
+            return f"cowrite.Document lacks {', '.join(missing)}"
+        return None
+
+    def version(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("cowrite")
+        except PackageNotFoundError:
+            import cowrite
+
+            return getattr(cowrite, "__version__", "src checkout")
+
+    def prepare_local_replay(self, trace: Trace, variant: str = "") -> TimedFn:
+        from cowrite import Document
+
+        patches = trace.flat_patches()
+
+        def run() -> Result:
+            doc = Document(agent="bench")
+            for pos, n_del, ins in patches:
+                if n_del:
+                    doc.delete(pos, n_del)
+                if ins:
+                    doc.insert(pos, ins)
+            return doc.text, doc
+
+        return run
+
+    def new_replica(self, agent: int) -> CowriteReplica:
+        return CowriteReplica(agent)
+
+    def make_txn_updates(self, trace: Trace) -> list[bytes]:
+        return cowrite_make_txn_patches(trace)
+
+    def prepare_incremental_merge(self, updates: Sequence[bytes]) -> TimedFn:
+        from cowrite import Document
+
+        def run() -> Result:
+            doc = Document(agent="server")
+            for u in updates:
+                doc.apply_patch(u)
+            return doc.text, doc
+
+        return run
+
+    def make_agent_blobs(self, trace: Trace, updates: Sequence[bytes], doc: Any) -> list[bytes]:
+        return cowrite_make_agent_blobs(trace, updates, doc)
+
+    def prepare_bulk_merge(self, blobs: Sequence[bytes], variant: str = "") -> TimedFn:
+        return self.prepare_incremental_merge(blobs)
+
+    def encode_full(self, doc: Any, variant: str = "") -> bytes:
+        return doc.encode()
+
+    def load(self, blob: bytes, variant: str = "") -> Result:
+        from cowrite import Document
+
+        doc = Document.decode(blob)
+        return doc.text, doc
+
+    def replay_commands(self, trace_path: Path) -> dict[str, list[str] | str]:
+        cmds = super().replay_commands(trace_path)
+        exe = shutil.which("cowrite")
+        cmds["cli"] = [exe, "replay", str(trace_path)] if exe else "no `cowrite` console command"
+        return cmds
+
+
+ADAPTER = CowritePeer

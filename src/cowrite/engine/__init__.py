@@ -1,0 +1,34 @@
+"""cowrite's merge engine: pure Python, standard library only, no I/O.
+
+The public names are re-exported here; the modules behind them are private.
+"""
+
+from .branch import Branch, checkout
+from .causal_graph import CausalGraph
+from .document import Document
+from .errors import (
+    ConflictingOpError,
+    CowriteError,
+    DecodeError,
+    InvalidOpError,
+    UnknownParentError,
+    UnknownVersionError,
+)
+from .oplog import OpLog
+from .ops import Op, RawVersion
+
+__all__ = [
+    "Branch",
+    "CausalGraph",
+    "ConflictingOpError",
+    "CowriteError",
+    "DecodeError",
+    "Document",
+    "InvalidOpError",
+    "Op",
+    "OpLog",
+    "RawVersion",
+    "UnknownParentError",
+    "UnknownVersionError",
+    "checkout",
+]

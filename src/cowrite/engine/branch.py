@@ -1,0 +1,65 @@
+"""A branch: the text of a document at one version, moved forward by merging.
+
+The steady state of a document is a branch (text + version) and the op log.  A
+branch never stores CRDT metadata: merging walks the op log only as far back as
+the ops being merged are concurrent with what the branch already has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .causal_graph import Frontier
+from .oplog import INS, OpLog
+from .rope import Rope
+from .walker import XfOp, merge_ops
+
+__all__ = ["Branch"]
+
+
+class Branch:
+    __slots__ = ("text", "version")
+
+    def __init__(self, text: str = "", version: Frontier = ()) -> None:
+        self.text = Rope(text)
+        self.version: Frontier = version
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def __str__(self) -> str:
+        return str(self.text)
+
+    def merge(self, oplog: OpLog, version: Sequence[int] | None = None) -> list[XfOp]:
+        """Bring in every op in the history of ``version`` (default: all of ``oplog``).
+
+        Returns the edits applied to the text, in order (for editors and cursors).
+        Raises :class:`~cowrite.errors.InvalidOpError` and changes nothing if an op
+        does not fit the document at its parents.
+        """
+        target = oplog.cg.heads if version is None else tuple(version)
+        xf, new_version = merge_ops(oplog, len(self.text), self.version, target)
+        apply_xf(self.text, xf)
+        self.version = new_version
+        return xf
+
+    def copy(self) -> Branch:
+        b = Branch.__new__(Branch)
+        b.text = Rope(str(self.text))
+        b.version = self.version
+        return b
+
+
+def apply_xf(text: Rope, xf: list[XfOp]) -> None:
+    for kind, pos, arg in xf:
+        if kind == INS:
+            text.insert(pos, arg)  # type: ignore[arg-type]
+        else:
+            text.delete(pos, arg)  # type: ignore[arg-type]
+
+
+def checkout(oplog: OpLog, version: Sequence[int] | None = None) -> Branch:
+    """A fresh branch at ``version``: the text there, computed from the op log."""
+    b = Branch()
+    b.merge(oplog, version)
+    return b

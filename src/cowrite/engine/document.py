@@ -1,0 +1,197 @@
+"""The public face of the engine: a replica of one text document.
+
+A :class:`Document` is one agent's replica: its op log (every op it knows) and a
+branch (the current text at the op log's heads).  Local edits are recorded and
+applied at once; remote ops are validated, appended and merged by the Eg-walker
+(``walker.py``).  Every method that takes untrusted input either succeeds or
+raises a :class:`~cowrite.errors.CowriteError` and leaves the document as it was.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from .branch import Branch, apply_xf, checkout
+from .errors import CowriteError, InvalidOpError, UnknownVersionError
+from .oplog import OpLog, copy_oplog, ops_unknown_to
+from .ops import MAX_AGENT_LEN, Op, RawVersion
+from .walker import XfOp, merge_ops
+
+__all__ = ["Document"]
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise InvalidOpError(f"text must be a str, not {type(text).__name__}")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidOpError("text contains lone surrogates; it is not valid Unicode") from None
+    return text
+
+
+class Document:
+    """One replica of a collaboratively edited text, owned by ``agent``."""
+
+    __slots__ = ("_agent", "oplog", "branch")
+
+    def __init__(self, agent: str | None = None) -> None:
+        if agent is None:
+            agent = secrets.token_hex(8)
+        if not isinstance(agent, str) or not agent or len(agent) > MAX_AGENT_LEN:
+            raise InvalidOpError(f"agent must be a non-empty string of at most {MAX_AGENT_LEN} characters")
+        self._agent = agent
+        self.oplog = OpLog()
+        self.branch = Branch()
+
+    # -- reading -------------------------------------------------------------------
+
+    @property
+    def agent(self) -> str:
+        return self._agent
+
+    @property
+    def text(self) -> str:
+        return str(self.branch.text)
+
+    def __len__(self) -> int:
+        return len(self.branch.text)
+
+    def __repr__(self) -> str:
+        return f"<Document agent={self._agent!r} len={len(self)} ops={len(self.oplog)}>"
+
+    @property
+    def version(self) -> RawVersion:
+        """The current version: the ``(agent, seq)`` ids of the op log's heads."""
+        return self.oplog.cg.frontier_to_raw(self.branch.version)
+
+    def text_at(self, version: RawVersion | Iterable[tuple[str, int]]) -> str:
+        """The text as it was at ``version`` (any version this document knows)."""
+        return str(checkout(self.oplog, self._lvs(version)).text)
+
+    def ops_since(self, version: RawVersion | Iterable[tuple[str, int]] | None = None) -> list[Op]:
+        """Every op this document has that is not in the history of ``version``."""
+        return self.oplog.ops_since(self._lvs(version) if version is not None else ())
+
+    def _lvs(self, version: Iterable[tuple[str, int]]) -> tuple[int, ...]:
+        cg = self.oplog.cg
+        out = []
+        for item in version:
+            try:
+                agent, seq = item
+            except (TypeError, ValueError):
+                raise UnknownVersionError(f"bad version entry {item!r}") from None
+            lv = cg.raw_to_lv(agent, seq) if isinstance(agent, str) and type(seq) is int else None
+            if lv is None:
+                raise UnknownVersionError(f"version names {item!r}, which this document does not have")
+            out.append(lv)
+        return cg.reduce(out)
+
+    # -- local edits ---------------------------------------------------------------
+
+    def insert(self, pos: int, text: str) -> None:
+        """Insert ``text`` before code point ``pos``."""
+        rope = self.branch.text
+        if type(pos) is not int or not 0 <= pos <= len(rope):
+            raise InvalidOpError(f"insert position {pos!r} outside 0..{len(rope)}")
+        if not _check_text(text):
+            return
+        oplog = self.oplog
+        oplog.add_insert(self._agent, pos, text, self.branch.version)
+        rope.insert(pos, text)
+        self.branch.version = oplog.cg.heads
+
+    def delete(self, pos: int, length: int = 1) -> None:
+        """Delete ``length`` code points starting at ``pos``."""
+        rope = self.branch.text
+        if type(pos) is not int or type(length) is not int or length < 0 or pos < 0 or pos + length > len(rope):
+            raise InvalidOpError(f"delete of {length!r} at {pos!r} outside a {len(rope)}-character text")
+        if not length:
+            return
+        oplog = self.oplog
+        oplog.add_delete(self._agent, pos, length, self.branch.version)
+        rope.delete(pos, length)
+        self.branch.version = oplog.cg.heads
+
+    def replace(self, pos: int, length: int, text: str) -> None:
+        """Delete ``length`` characters at ``pos`` and insert ``text`` there."""
+        if type(pos) is not int or type(length) is not int or length < 0 or pos < 0 or pos + length > len(self):
+            raise InvalidOpError(f"replace of {length!r} at {pos!r} outside a {len(self)}-character text")
+        _check_text(text)
+        self.delete(pos, length)
+        self.insert(pos, text)
+
+    # -- merging -------------------------------------------------------------------
+
+    def add_ops(self, ops: Iterable[Op]) -> list[XfOp]:
+        """Merge ops from a peer; returns the edits applied to the text.
+
+        Delivery is idempotent (known ops are skipped after checking they match)
+        and all-or-nothing: if any op is invalid, conflicting or has unknown
+        parents, nothing is changed and the error is raised.
+        """
+        oplog = self.oplog
+        cg = oplog.cg
+        start_lv = cg.next_lv
+        start_heads = cg.heads
+        try:
+            for op in ops:
+                if not isinstance(op, Op):
+                    raise InvalidOpError(f"expected an Op, not {type(op).__name__}")
+                oplog.add_remote(op)
+            if cg.next_lv == start_lv:
+                return []
+            xf, version = merge_ops(oplog, len(self.branch.text), self.branch.version, cg.heads)
+        except CowriteError:
+            oplog.truncate(start_lv, start_heads)
+            raise
+        except Exception as exc:  # a bug must not leave a half-merged document behind
+            oplog.truncate(start_lv, start_heads)
+            raise CowriteError(f"internal error while merging: {exc!r}") from exc
+        apply_xf(self.branch.text, xf)
+        self.branch.version = version
+        return xf
+
+    def merge(self, other: Document) -> list[XfOp]:
+        """Bring in every op ``other`` has that this document lacks."""
+        return self.add_ops(ops_unknown_to(other.oplog, self.oplog.cg))
+
+    def fork(self, agent: str | None = None) -> Document:
+        """An independent replica with the same history, for another agent."""
+        d = Document(agent)
+        d.oplog = copy_oplog(self.oplog)
+        d.branch = self.branch.copy()
+        return d
+
+    # -- encoding ------------------------------------------------------------------
+
+    def encode(self) -> bytes:
+        """The whole document (history and current text) as bytes."""
+        from .encoding import encode_document
+
+        return encode_document(self.oplog, str(self.branch.text), self.branch.version)
+
+    @classmethod
+    def decode(cls, data: bytes, agent: str | None = None) -> Document:
+        """Load a document from :meth:`encode` bytes; reads the stored text, no replay."""
+        from .encoding import decode_document
+
+        oplog, text, version = decode_document(data)
+        d = cls(agent)
+        d.oplog = oplog
+        d.branch = Branch(text, version)
+        return d
+
+    def encode_patch(self, since: RawVersion | Iterable[tuple[str, int]] | None = None) -> bytes:
+        """The ops since ``since`` (default: all) as bytes for a peer."""
+        from .encoding import encode_patch
+
+        return encode_patch(self.ops_since(since))
+
+    def apply_patch(self, data: bytes) -> list[XfOp]:
+        """Merge a patch made by :meth:`encode_patch` (any peer's)."""
+        from .encoding import decode_patch
+
+        return self.add_ops(decode_patch(data))

@@ -1,0 +1,267 @@
+"""The op log: every op a replica knows, run-length encoded, plus its causal graph.
+
+The op log is append-only.  Ops are stored as runs in parallel columns (start LV,
+kind, position, content) so a typed word costs one row, not one per character.
+Kinds: ``INS`` (char i at pos+i), ``DEL_FWD`` (every op deletes at pos) and
+``DEL_BACK`` (op i deletes pos+len-1-i, i.e. Backspace).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+
+from .causal_graph import CausalGraph, Frontier
+from .errors import ConflictingOpError, InvalidOpError
+from .ops import Op
+
+__all__ = ["OpLog", "INS", "DEL_FWD", "DEL_BACK"]
+
+INS = 0
+DEL_FWD = 1
+DEL_BACK = 2
+
+
+class OpLog:
+    """Append-only, run-length encoded log of ops with their causal graph."""
+
+    __slots__ = ("cg", "op_starts", "op_kinds", "op_pos", "op_content", "op_lens")
+
+    def __init__(self) -> None:
+        self.cg = CausalGraph()
+        self.op_starts: list[int] = []
+        self.op_kinds: list[int] = []
+        self.op_pos: list[int] = []
+        self.op_lens: list[int] = []
+        self.op_content: list[str] = []  # "" for deletes
+
+    def __len__(self) -> int:
+        return self.cg.next_lv
+
+    @property
+    def heads(self) -> Frontier:
+        return self.cg.heads
+
+    # -- appending -----------------------------------------------------------------
+
+    def _push_ops(self, lv: int, kind: int, pos: int, n: int, content: str) -> None:
+        """Append a run of ops to the columns, extending the last run when it continues."""
+        starts = self.op_starts
+        if starts:
+            lk = self.op_kinds[-1]
+            ll = self.op_lens[-1]
+            if starts[-1] + ll == lv:
+                lp = self.op_pos[-1]
+                if kind == INS:
+                    if lk == INS and lp + ll == pos:
+                        self.op_lens[-1] = ll + n
+                        self.op_content[-1] += content
+                        return
+                elif lk != INS:
+                    if kind == DEL_FWD and lk == DEL_FWD and lp == pos:
+                        self.op_lens[-1] = ll + n
+                        return
+                    # Backspace: the new ops delete just before the last run's start
+                    back_ok = lk == DEL_BACK or ll == 1
+                    if back_ok and (kind == DEL_BACK or n == 1) and pos + n == lp:
+                        self.op_kinds[-1] = DEL_BACK
+                        self.op_pos[-1] = pos
+                        self.op_lens[-1] = ll + n
+                        return
+        starts.append(lv)
+        self.op_kinds.append(kind)
+        self.op_pos.append(pos)
+        self.op_lens.append(n)
+        self.op_content.append(content)
+
+    def add_insert(self, agent: str, pos: int, content: str, parents: Frontier | None = None) -> int:
+        """Record a new insert by ``agent`` made at ``parents`` (default: the heads).
+
+        Returns its first LV.  Validity of ``pos`` against the text is the caller's job
+        (a branch checks it before it records a local edit; a merge checks remote ops).
+        """
+        if not content:
+            raise InvalidOpError("cannot insert empty text")
+        cg = self.cg
+        lv = cg.add(agent, cg.next_seq(agent), len(content), cg.heads if parents is None else parents)
+        self._push_ops(lv, INS, pos, len(content), content)
+        return lv
+
+    def add_delete(
+        self, agent: str, pos: int, length: int, parents: Frontier | None = None, fwd: bool = True
+    ) -> int:
+        if length <= 0:
+            raise InvalidOpError("delete length must be positive")
+        cg = self.cg
+        lv = cg.add(agent, cg.next_seq(agent), length, cg.heads if parents is None else parents)
+        self._push_ops(lv, DEL_FWD if fwd else DEL_BACK, pos, length, "")
+        return lv
+
+    def add_remote(self, op: Op) -> tuple[int, int] | None:
+        """Add a (structurally valid) op from a peer.  Returns the new LV range, if any.
+
+        Ids already known are checked against what is stored: identical is a no-op
+        (delivery is idempotent), different raises :class:`ConflictingOpError`.  A
+        run that is partly known adds only its unknown tail.  Raises
+        :class:`~cowrite.errors.UnknownParentError` if a parent is unknown.
+        """
+        cg = self.cg
+        n = op.span
+        skip = 0
+        known = cg.known_run(op.agent, op.seq)
+        if known is not None:
+            lv0, avail = known
+            skip = min(avail, n)
+            self._check_same(op, lv0, skip)
+            if skip == n:
+                return None
+            parents: Frontier = (lv0 + skip - 1,)
+        else:
+            nxt = cg.next_known_seq(op.agent, op.seq)
+            if nxt is not None and nxt < op.seq + n:
+                raise ConflictingOpError(
+                    f"op {op.agent}:{op.seq}+{n} overlaps known ops from seq {nxt} out of order"
+                )
+            parents = cg.raw_to_frontier(op.parents)
+            if any(p >= cg.next_lv for p in parents):  # pragma: no cover - guarded above
+                raise InvalidOpError("parent out of range")
+        m = n - skip
+        lv = cg.add(op.agent, op.seq + skip, m, parents)
+        if op.kind == "ins":
+            self._push_ops(lv, INS, op.pos + skip, m, op.content[skip:])
+        elif op.fwd:
+            self._push_ops(lv, DEL_FWD, op.pos, m, "")
+        else:
+            self._push_ops(lv, DEL_BACK, op.pos, m, "")
+        return lv, lv + m
+
+    def _check_same(self, op: Op, lv0: int, count: int) -> None:
+        """A re-delivered op must match what we stored, or a peer is lying."""
+        cg = self.cg
+        if cg.frontier_to_raw(cg.parents_of(lv0)) != tuple(sorted(op.parents)):
+            raise ConflictingOpError(f"op {op.agent}:{op.seq} already known with other parents")
+        i = 0
+        for s, e, kind, pos, content in self.iter_ops(lv0, lv0 + count):
+            k = e - s
+            if op.kind == "ins":
+                same = kind == INS and pos == op.pos + i and content == op.content[i : i + k]
+            elif op.fwd:
+                same = (kind == DEL_FWD or k == 1) and pos == op.pos
+            else:
+                same = (kind == DEL_BACK or k == 1) and pos == op.pos + op.length - i - k
+            if not same:
+                raise ConflictingOpError(f"op {op.agent}:{op.seq} already known with other content")
+            i += k
+
+    def truncate(self, lv: int, heads: Frontier) -> None:
+        """Drop every op from ``lv`` on (roll back a merge that failed validation)."""
+        starts = self.op_starts
+        while starts and starts[-1] >= lv:
+            starts.pop()
+            self.op_kinds.pop()
+            self.op_pos.pop()
+            self.op_lens.pop()
+            self.op_content.pop()
+        if starts and starts[-1] + self.op_lens[-1] > lv:
+            k = lv - starts[-1]
+            if self.op_kinds[-1] == INS:
+                self.op_content[-1] = self.op_content[-1][:k]
+            elif self.op_kinds[-1] == DEL_BACK:
+                self.op_pos[-1] += self.op_lens[-1] - k
+            self.op_lens[-1] = k
+        self.cg.truncate(lv, heads)
+
+    # -- reading -------------------------------------------------------------------
+
+    def iter_ops(self, start: int, end: int) -> Iterator[tuple[int, int, int, int, str]]:
+        """Runs ``(lv_start, lv_end, kind, pos, content)`` covering ``[start, end)``.
+
+        Runs cut by the range are trimmed: positions and content are adjusted so each
+        yielded run means exactly its own ops.
+        """
+        starts = self.op_starts
+        i = bisect_right(starts, start) - 1
+        n = len(starts)
+        while start < end:
+            s = starts[i]
+            ln = self.op_lens[i]
+            e = s + ln
+            stop = e if e < end else end
+            kind = self.op_kinds[i]
+            pos = self.op_pos[i]
+            k0 = start - s
+            k1 = stop - s
+            if kind == INS:
+                content = self.op_content[i]
+                if k0 or k1 != ln:
+                    yield start, stop, INS, pos + k0, content[k0:k1]
+                else:
+                    yield start, stop, INS, pos, content
+            elif kind == DEL_FWD:
+                yield start, stop, DEL_FWD, pos, ""
+            else:
+                yield start, stop, DEL_BACK, pos + ln - k1, ""
+            start = stop
+            i += 1
+            if i >= n:
+                break
+
+    def ops_between(self, ranges: Iterable[tuple[int, int]]) -> list[Op]:
+        """The ops in LV ``ranges`` as wire :class:`Op` runs (ids, not LVs)."""
+        cg = self.cg
+        out: list[Op] = []
+        agents = cg.agents
+        for rs, re_ in ranges:
+            for s, e, parents in cg.iter_range(rs, re_):
+                raw_parents = cg.frontier_to_raw(parents)
+                e_idx = cg.entry_of(s)
+                agent = agents[cg.entry_agent[e_idx]]
+                seq0 = cg.entry_seq[e_idx] + s - cg.starts[e_idx]
+                for s2, e2, kind, pos, content in self.iter_ops(s, e):
+                    seq = seq0 + s2 - s
+                    if kind == INS:
+                        out.append(Op(agent, seq, raw_parents, "ins", pos, content, e2 - s2))
+                    else:
+                        out.append(Op(agent, seq, raw_parents, "del", pos, "", e2 - s2, kind == DEL_FWD or e2 - s2 == 1))
+                    raw_parents = ((agent, seq + e2 - s2 - 1),)
+        return out
+
+    def ops_since(self, frontier: Sequence[int]) -> list[Op]:
+        """Every op not in the history of ``frontier``, in causal order."""
+        _, only_new = self.cg.diff(frontier, self.cg.heads)
+        return self.ops_between(only_new)
+
+
+def copy_oplog(src: OpLog) -> OpLog:
+    """An independent copy (fork) of an op log; O(runs), no per-character work."""
+    dst = OpLog()
+    dst.cg = src.cg.copy()
+    dst.op_starts = src.op_starts[:]
+    dst.op_kinds = src.op_kinds[:]
+    dst.op_pos = src.op_pos[:]
+    dst.op_lens = src.op_lens[:]
+    dst.op_content = src.op_content[:]
+    return dst
+
+
+def ops_unknown_to(src: OpLog, known: CausalGraph) -> list[Op]:
+    """The ops of ``src`` whose ids ``known`` does not have, in causal order.
+
+    Within one graph entry the known ids are always a prefix (an op is only ever
+    known together with its parents), so one lookup per entry suffices.
+    """
+    cg = src.cg
+    ranges: list[tuple[int, int]] = []
+    agents = cg.agents
+    for e, s in enumerate(cg.starts):
+        end = cg.entry_end(e)
+        agent = agents[cg.entry_agent[e]]
+        seq = cg.entry_seq[e]
+        k = known.known_run(agent, seq)
+        skip = 0 if k is None else min(k[1], end - s)
+        if s + skip < end:
+            if ranges and ranges[-1][1] == s + skip:
+                ranges[-1] = (ranges[-1][0], end)
+            else:
+                ranges.append((s + skip, end))
+    return src.ops_between(ranges)

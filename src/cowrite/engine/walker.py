@@ -1,0 +1,459 @@
+"""The Eg-walker merge: transform ops from the event graph into edits on a branch.
+
+See ``README.md`` beside this file for the algorithm with worked examples.  In short:
+
+1. Find the last *critical version* ``c`` shared by the branch and the ops to merge
+   (``CausalGraph.find_conflicting``).  Everything after ``c`` must be walked.
+2. Build a temporary CRDT state.  It starts as one *placeholder* span that stands
+   for the document at ``c`` (we never need its contents, only its length).
+3. Walk the ops since ``c``: first those the branch already has (to rebuild the
+   state; nothing is emitted), then the new ones.  Before each op, *retreat* and
+   *advance* ops so the state shows the document at the op's parents (its
+   "prepare" version); then apply the op there.  Each item also tracks whether it
+   is deleted in the *effect* version (everything walked so far), which is the
+   branch text plus what we have emitted; new ops are emitted in effect positions.
+4. Concurrent inserts at the same place are ordered by the Fugue rule (FugueMax /
+   YjsMod): scan the concurrent items after the insert point, using their left and
+   right origins, breaking ties by ``(agent, seq)``.
+5. Whenever the walk passes a critical version again, the state is thrown away and
+   replaced by a fresh placeholder; a run of ops between two critical versions is
+   applied to the text directly, with no CRDT work at all.  Sequential history,
+   the common case, therefore costs O(1) per run.
+
+The state is discarded after the merge: the steady state of a document is its text
+and its op log, nothing else.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+from collections.abc import Sequence
+
+from .causal_graph import ONLY_B, Frontier
+from .errors import InvalidOpError
+from .oplog import DEL_BACK, INS, OpLog
+
+__all__ = ["merge_ops", "XfOp"]
+
+NYI = -1  # not yet inserted at the prepare version
+INSERTED = 0  # visible at the prepare version; >= 1: deleted that many times
+
+_PH = 1 << 62  # ids of placeholder items: never real LVs
+_BIG = 1 << 40  # placeholder length: longer than any document
+
+XfOp = tuple[int, int, str | int]
+"""A transformed edit for the branch text: (INS, pos, text) or (DEL_FWD, pos, length)."""
+
+
+class _Span:
+    """A run of items (characters) inserted by consecutive LVs.
+
+    ``ol`` is the left origin of the first item (each later item's is its
+    predecessor); ``orr`` is the Fugue right parent of the first item (every later
+    item's is "none", -1).  ``cur`` is the state at the prepare version, ``dead``
+    whether the items are deleted in the effect version.
+    """
+
+    __slots__ = ("lv", "n", "ol", "orr", "cur", "dead")
+
+    def __init__(self, lv: int, n: int, ol: int, orr: int, cur: int, dead: bool) -> None:
+        self.lv = lv
+        self.n = n
+        self.ol = ol
+        self.orr = orr
+        self.cur = cur
+        self.dead = dead
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<{self.lv}+{self.n} ol={self.ol} orr={self.orr} cur={self.cur} dead={self.dead}>"
+
+
+class _State:
+    """The temporary CRDT: spans in document order, indexed by LV."""
+
+    __slots__ = ("items", "starts", "by_start", "del_starts", "dels", "cur_len", "eff_len")
+
+    def __init__(self) -> None:
+        ph = _Span(_PH, _BIG, -1, -1, INSERTED, False)
+        self.items: list[_Span] = [ph]
+        self.starts: list[int] = [_PH]  # sorted span start LVs
+        self.by_start: dict[int, _Span] = {_PH: ph}
+        self.del_starts: list[int] = []  # sorted first LVs of delete-target records
+        self.dels: dict[int, tuple[int, int, int]] = {}  # d0 -> (k, t0, step)
+        self.cur_len = _BIG  # visible length at the prepare version (incl. placeholder)
+        self.eff_len = _BIG  # visible length at the effect version (incl. placeholder)
+
+    # -- lookup by LV --------------------------------------------------------------
+
+    def split(self, lv: int) -> None:
+        """Make sure a span starts at ``lv`` (if ``lv`` is inside a span)."""
+        starts = self.starts
+        i = bisect_right(starts, lv) - 1
+        s0 = starts[i]
+        if s0 == lv:
+            return
+        span = self.by_start[s0]
+        k = lv - s0
+        if k >= span.n:
+            return
+        self._split_span(span, k, self.items.index(span))
+
+    def _split_span(self, span: _Span, k: int, idx: int) -> _Span:
+        lv = span.lv + k
+        ol = -1 if span.lv >= _PH else lv - 1
+        second = _Span(lv, span.n - k, ol, -1, span.cur, span.dead)
+        span.n = k
+        self.items.insert(idx + 1, second)
+        insort(self.starts, lv)
+        self.by_start[lv] = second
+        return second
+
+    def spans_in(self, start: int, end: int) -> list[_Span]:
+        """The spans holding items ``[start, end)``, split so they fit exactly."""
+        self.split(start)
+        self.split(end)
+        starts = self.starts
+        i = bisect_right(starts, start) - 1
+        out = []
+        by_start = self.by_start
+        while i < len(starts) and starts[i] < end:
+            out.append(by_start[starts[i]])
+            i += 1
+        return out
+
+    def index_of(self, lv: int) -> tuple[int, int]:
+        """(span index, offset) of item ``lv``: its place in document order."""
+        if lv == -1:
+            return (-1, 0)
+        i = bisect_right(self.starts, lv) - 1
+        span = self.by_start[self.starts[i]]
+        return self.items.index(span), lv - span.lv
+
+    # -- delete targets ------------------------------------------------------------
+
+    def add_del_target(self, d0: int, k: int, t0: int, step: int) -> None:
+        insort(self.del_starts, d0)
+        self.dels[d0] = (k, t0, step)
+
+    def del_targets(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Target LV ranges of the deletes ``[start, end)``."""
+        ds = self.del_starts
+        i = bisect_right(ds, start) - 1
+        if i < 0:
+            i = 0
+        out = []
+        while i < len(ds) and ds[i] < end:
+            d0 = ds[i]
+            k, t0, step = self.dels[d0]
+            a = max(start, d0)
+            b = min(end, d0 + k)
+            if a < b:
+                if step == 1:
+                    out.append((t0 + a - d0, t0 + b - d0))
+                else:
+                    out.append((t0 - (b - 1 - d0), t0 - (a - d0) + 1))
+            i += 1
+        return out
+
+
+def merge_ops(
+    oplog: OpLog, text_len: int, branch: Sequence[int], merge: Sequence[int]
+) -> tuple[list[XfOp], Frontier]:
+    """Edits that bring a branch at version ``branch`` (text length ``text_len``) to
+    ``branch ∪ merge``, and that version.
+
+    Raises :class:`InvalidOpError` (and returns nothing) if a new op does not fit
+    the document at its parents; the caller then rolls the op log back.
+    """
+    cg = oplog.cg
+    common, spans = cg.find_conflicting(branch, merge)
+    out: list[XfOp] = []
+    new_version = cg.reduce(tuple(branch) + tuple(merge))
+    if not any(f == ONLY_B for _, _, f in spans):
+        return out, new_version
+    # Pieces to walk, in a topological order: first what the branch has, then the rest.
+    old = [(s, e) for s, e, f in spans if f != ONLY_B]
+    new = [(s, e) for s, e, f in spans if f == ONLY_B]
+    pieces: list[tuple[int, int, Frontier, bool]] = []
+    for s, e in old:
+        for ps, pe, par in cg.iter_range(s, e):
+            pieces.append((ps, pe, par, False))
+    for s, e in new:
+        for ps, pe, par in cg.iter_range(s, e):
+            pieces.append((ps, pe, par, True))
+    _Walk(oplog, pieces, common, text_len, out).run()
+    return out, new_version
+
+
+class _Walk:
+    __slots__ = ("oplog", "pieces", "version", "text_len", "out", "st", "offset", "lvcmp_cache")
+
+    def __init__(
+        self,
+        oplog: OpLog,
+        pieces: list[tuple[int, int, Frontier, bool]],
+        common: Frontier,
+        text_len: int,
+        out: list[XfOp],
+    ) -> None:
+        self.oplog = oplog
+        self.pieces = pieces
+        self.version: Frontier = common  # the prepare version of the state
+        self.text_len = text_len
+        self.out = out
+        self.st = _State()
+        self.offset = -1  # eff_len - true effect length, once known
+
+    def run(self) -> None:
+        pieces = self.pieces
+        n = len(pieces)
+        # External parents of every suffix: a critical point before piece i is where
+        # they are exactly the frontier of what has been walked.
+        crit: list[int | None] = [None] * (n + 1)
+        ext: set[int] = set()
+        for i in range(n - 1, -1, -1):
+            s, e, par, _ = pieces[i]
+            if ext:
+                ext = {x for x in ext if not s <= x < e}
+            ext.update(par or (-1,))  # -1: the empty version (a root op)
+            crit[i] = next(iter(ext)) if len(ext) == 1 else None
+        crit[n] = -3  # the end: always a critical point
+        walked_frontier: Frontier = self.version
+        fresh = True  # the state is a bare placeholder
+        offset_known = False
+        i = 0
+        while i < n:
+            s, e, par, emit = pieces[i]
+            if emit and not offset_known:
+                self.offset = self.st.eff_len - self.text_len
+                offset_known = True
+            ci = crit[i]
+            at_critical = ci is not None and (
+                (ci == -1 and not walked_frontier) or (len(walked_frontier) == 1 and walked_frontier[0] == ci)
+            )
+            if at_critical and emit:
+                if not fresh:
+                    true_len = self.st.eff_len - self.offset
+                    self.st = _State()
+                    self.offset = _BIG - true_len
+                    fresh = True
+                self.version = par
+                # a stretch with no concurrency: apply straight to the text
+                nxt = crit[i + 1]
+                if nxt is not None and (nxt == -3 or nxt == e - 1):
+                    self._apply_direct(s, e)
+                    walked_frontier = (e - 1,)
+                    self.version = walked_frontier
+                    i += 1
+                    continue
+            fresh = False
+            self._move_to(par)
+            self._apply(s, e, emit)
+            self.version = (e - 1,)
+            walked_frontier = _advance(walked_frontier, par, e - 1)
+            i += 1
+
+    # -- direct application (no concurrency) ----------------------------------------
+
+    def _apply_direct(self, s: int, e: int) -> None:
+        out = self.out
+        true_len = self.st.eff_len - self.offset
+        for ps, pe, kind, pos, content in self.oplog.iter_ops(s, e):
+            if kind == INS:
+                if pos > true_len:
+                    raise InvalidOpError(f"insert at {pos} past the end of a {true_len}-character document")
+                out.append((INS, pos, content))
+                true_len += pe - ps
+            else:
+                ln = pe - ps
+                if pos + ln > true_len:
+                    raise InvalidOpError(
+                        f"delete of {ln} at {pos} past the end of a {true_len}-character document"
+                    )
+                out.append((1, pos, ln))
+                true_len -= ln
+        # the fresh placeholder now stands for the text after these ops
+        self.offset = _BIG - true_len
+
+    # -- moving the prepare version ------------------------------------------------
+
+    def _move_to(self, target: Frontier) -> None:
+        if self.version == target:
+            return
+        only_cur, only_target = self.oplog.cg.diff(self.version, target)
+        for s, e in reversed(only_cur):
+            self._retreat_advance(s, e, -1)
+        for s, e in only_target:
+            self._retreat_advance(s, e, 1)
+        self.version = target
+
+    def _retreat_advance(self, start: int, end: int, step: int) -> None:
+        st = self.st
+        pieces = list(self.oplog.iter_ops(start, end))
+        if step < 0:
+            pieces.reverse()
+        for s, e, kind, _pos, _content in pieces:
+            if kind == INS:
+                for span in st.spans_in(s, e):
+                    if step > 0:
+                        span.cur = INSERTED
+                        st.cur_len += span.n
+                    else:
+                        span.cur = NYI
+                        st.cur_len -= span.n
+            else:
+                targets = st.del_targets(s, e)
+                for ts, te in targets:
+                    for span in st.spans_in(ts, te):
+                        old = span.cur
+                        span.cur = old + step
+                        if old == INSERTED:
+                            st.cur_len -= span.n
+                        elif span.cur == INSERTED:
+                            st.cur_len += span.n
+
+    # -- applying ops at the prepare version -----------------------------------------
+
+    def _apply(self, s: int, e: int, emit: bool) -> None:
+        for ps, pe, kind, pos, content in self.oplog.iter_ops(s, e):
+            if kind == INS:
+                self._insert(ps, pos, content, emit)
+            else:
+                self._delete(ps, pe, kind, pos, emit)
+
+    def _check_len(self, pos: int, n: int, emit: bool, what: str) -> None:
+        if emit:
+            true_len = self.st.cur_len - self.offset
+            if pos + n > true_len:
+                raise InvalidOpError(f"{what} at {pos} past the end of a {true_len}-character document")
+
+    def _find(self, pos: int) -> tuple[int, int]:
+        """Index just after the ``pos``-th visible item (splitting a span if needed),
+        and the effect position there."""
+        st = self.st
+        items = st.items
+        if pos == 0:
+            return 0, 0
+        cur = 0
+        eff = 0
+        for i, span in enumerate(items):
+            if span.cur == INSERTED:
+                n = span.n
+                if cur + n >= pos:
+                    k = pos - cur
+                    if k < n:
+                        st._split_span(span, k, i)
+                    if not span.dead:
+                        eff += k
+                    return i + 1, eff
+                cur += n
+            if not span.dead:
+                eff += span.n
+        raise InvalidOpError(f"position {pos} past the end of the document")  # pragma: no cover
+
+    def _insert(self, lv: int, pos: int, content: str, emit: bool) -> None:
+        st = self.st
+        self._check_len(pos, 0, emit, "insert")
+        idx, eff = self._find(pos)
+        items = st.items
+        if idx > 0:
+            left = items[idx - 1]
+            ol = left.lv + left.n - 1
+        else:
+            ol = -1
+        # Fugue right parent: the next item that is not concurrent, if it has the same left origin
+        orr = -1
+        for j in range(idx, len(items)):
+            nxt = items[j]
+            if nxt.cur != NYI:
+                if nxt.ol == ol:
+                    orr = nxt.lv
+                break
+        if idx < len(items) and items[idx].cur == NYI:
+            idx, eff = self._integrate(lv, ol, orr, idx, eff)
+        n = len(content)
+        span = _Span(lv, n, ol, orr, INSERTED, False)
+        items.insert(idx, span)
+        insort(st.starts, lv)
+        st.by_start[lv] = span
+        st.cur_len += n
+        st.eff_len += n
+        if emit:
+            self.out.append((INS, eff, content))
+
+    def _integrate(self, lv: int, ol: int, orr: int, idx: int, eff: int) -> tuple[int, int]:
+        """Fugue/YjsMod: where among concurrent items at ``idx`` the new item goes."""
+        st = self.st
+        items = st.items
+        left = (idx - 1, items[idx - 1].n - 1) if idx > 0 else (-1, 0)
+        end = (len(items), 0)
+        right = end if orr == -1 else st.index_of(orr)
+        cg = self.oplog.cg
+        me = cg.lv_to_raw(lv)
+        scanning = False
+        scan = idx
+        scan_eff = eff
+        while scan < len(items):
+            other = items[scan]
+            if other.cur != NYI:
+                break
+            oleft = st.index_of(other.ol)
+            if oleft < left:
+                break
+            if oleft == left:
+                oright = end if other.orr == -1 else st.index_of(other.orr)
+                if oright == right and me < cg.lv_to_raw(other.lv):
+                    break
+                scanning = oright < right
+            if not other.dead:
+                scan_eff += other.n
+            scan += 1
+            if not scanning:
+                idx = scan
+                eff = scan_eff
+        return idx, eff
+
+    def _delete(self, s: int, e: int, kind: int, pos: int, emit: bool) -> None:
+        st = self.st
+        n = e - s
+        self._check_len(pos, n, emit, f"delete of {n}")
+        idx, eff = self._find(pos)
+        items = st.items
+        remaining = n
+        done = 0  # items deleted so far, in document order
+        out = self.out
+        while remaining:
+            span = items[idx]
+            if span.cur != INSERTED:
+                if not span.dead:
+                    eff += span.n
+                idx += 1
+                continue
+            k = span.n
+            if k > remaining:
+                st._split_span(span, remaining, idx)
+                k = remaining
+            if kind == DEL_BACK:
+                d0 = e - done - k
+                st.add_del_target(d0, k, span.lv + k - 1, -1)
+            else:
+                st.add_del_target(s + done, k, span.lv, 1)
+            span.cur = 1
+            st.cur_len -= k
+            if not span.dead:
+                span.dead = True
+                st.eff_len -= k
+                if emit:
+                    if out and out[-1][0] == 1 and out[-1][1] == eff:
+                        out[-1] = (1, eff, out[-1][2] + k)  # type: ignore[operator]
+                    else:
+                        out.append((1, eff, k))
+            done += k
+            remaining -= k
+            idx += 1
+
+
+def _advance(frontier: Frontier, parents: Frontier, lv: int) -> Frontier:
+    if frontier == parents:
+        return (lv,)
+    return tuple(sorted([x for x in frontier if x not in parents] + [lv]))
