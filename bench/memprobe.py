@@ -56,7 +56,11 @@ def main(argv: list[str]) -> int:
     gc.collect()
     after = rss_bytes()
     del warm
-    print(json.dumps({"per_doc": (after - before) / n, "rss_before": before, "rss_after": after}))
+    print(
+        json.dumps(
+            {"per_doc": (after - before) / n, "rss_before": before, "rss_after": after}
+        )
+    )
     return 0
 
 

@@ -22,8 +22,9 @@ import importlib
 import importlib.util
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from peers import Peer, PeerUnavailable, Result, TimedFn, generate_txn_updates
 from traces import REPO_ROOT, Patch, Trace
@@ -80,7 +81,9 @@ def cowrite_make_txn_patches(trace: Trace) -> list[bytes]:
     return generate_txn_updates(trace, CowriteReplica)
 
 
-def cowrite_make_agent_blobs(trace: Trace, txn_patches: Sequence[bytes], doc: Any) -> list[bytes]:
+def cowrite_make_agent_blobs(
+    trace: Trace, txn_patches: Sequence[bytes], doc: Any
+) -> list[bytes]:
     """One blob per agent holding only the ops that agent made.
 
     TODO(engine): the planned public API can encode "ops since a version" but not
@@ -94,7 +97,9 @@ def cowrite_make_agent_blobs(trace: Trace, txn_patches: Sequence[bytes], doc: An
     if support is not None and hasattr(support, "make_agent_blobs"):
         agents = [f"agent{a}" for a in range(trace.num_agents)]
         return list(support.make_agent_blobs(doc, agents))
-    raise PeerUnavailable("TODO: cowrite.bench_support.make_agent_blobs is not written yet")
+    raise PeerUnavailable(
+        "TODO: cowrite.bench_support.make_agent_blobs is not written yet"
+    )
 
 
 class CowritePeer(Peer):
@@ -106,11 +111,21 @@ class CowritePeer(Peer):
         try:
             from cowrite import Document
         except Exception as exc:
-            return f"cowrite.Document is not importable yet ({type(exc).__name__}: {exc})"
+            return (
+                f"cowrite.Document is not importable yet ({type(exc).__name__}: {exc})"
+            )
         missing = [
             m
-            for m in ("insert", "delete", "text", "version", "encode", "decode",
-                      "encode_patch", "apply_patch")
+            for m in (
+                "insert",
+                "delete",
+                "text",
+                "version",
+                "encode",
+                "decode",
+                "encode_patch",
+                "apply_patch",
+            )
             if not hasattr(Document, m)
         ]
         if missing:
@@ -160,7 +175,9 @@ class CowritePeer(Peer):
 
         return run
 
-    def make_agent_blobs(self, trace: Trace, updates: Sequence[bytes], doc: Any) -> list[bytes]:
+    def make_agent_blobs(
+        self, trace: Trace, updates: Sequence[bytes], doc: Any
+    ) -> list[bytes]:
         return cowrite_make_agent_blobs(trace, updates, doc)
 
     def prepare_bulk_merge(self, blobs: Sequence[bytes], variant: str = "") -> TimedFn:
@@ -178,7 +195,9 @@ class CowritePeer(Peer):
     def replay_commands(self, trace_path: Path) -> dict[str, list[str] | str]:
         cmds = super().replay_commands(trace_path)
         exe = shutil.which("cowrite")
-        cmds["cli"] = [exe, "replay", str(trace_path)] if exe else "no `cowrite` console command"
+        cmds["cli"] = (
+            [exe, "replay", str(trace_path)] if exe else "no `cowrite` console command"
+        )
         return cmds
 
 

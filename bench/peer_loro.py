@@ -12,7 +12,8 @@ version), which loading must replay to build the text.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from peers import Peer, Result, TimedFn
 from traces import Patch, Trace
@@ -103,7 +104,9 @@ class LoroPeer(Peer):
 
         return run
 
-    def make_agent_blobs(self, trace: Trace, updates: Sequence[bytes], doc: Any) -> list[bytes]:
+    def make_agent_blobs(
+        self, trace: Trace, updates: Sequence[bytes], doc: Any
+    ) -> list[bytes]:
         from loro import CounterSpan, ExportMode, IdSpan
 
         vv = doc.oplog_vv

@@ -13,11 +13,12 @@ encoding is smaller than one that keeps every op; the report says so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from peers import Peer, Result, TimedFn
-from traces import Patch, Trace, Utf8Offsets, to_utf8_patches
+from traces import Patch, Trace, to_utf8_patches
 
 TEXT_NAME = "text"
 
@@ -122,10 +123,14 @@ class PycrdtPeer(Peer):
 
         return run
 
-    def make_agent_blobs(self, trace: Trace, updates: Sequence[bytes], doc: Any) -> list[bytes]:
+    def make_agent_blobs(
+        self, trace: Trace, updates: Sequence[bytes], doc: Any
+    ) -> list[bytes]:
         from pycrdt import merge_updates
 
-        return [merge_updates(*(updates[i] for i in txns)) for txns in trace.agent_txns()]
+        return [
+            merge_updates(*(updates[i] for i in txns)) for txns in trace.agent_txns()
+        ]
 
     def prepare_bulk_merge(self, blobs: Sequence[bytes], variant: str = "") -> TimedFn:
         # The same path as the incremental merge, with one big update per agent.  Yrs

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol, Sequence
+from typing import Any, ClassVar, Protocol
 
 from traces import Patch, Trace
 
@@ -101,7 +102,9 @@ class Peer(ABC):
     # --- bulk merge (concurrent traces) --------------------------------------------------
 
     @abstractmethod
-    def make_agent_blobs(self, trace: Trace, updates: Sequence[bytes], doc: Any) -> list[bytes]:
+    def make_agent_blobs(
+        self, trace: Trace, updates: Sequence[bytes], doc: Any
+    ) -> list[bytes]:
         """One blob per agent holding exactly the ops that agent made.
 
         ``updates`` are this peer's per-txn updates, ``doc`` a doc holding the whole
@@ -140,7 +143,9 @@ def label(peer: str, variant: str) -> str:
     return f"{peer}[{variant}]" if variant else peer
 
 
-def generate_txn_updates(trace: Trace, new_replica: Callable[[int], Replica]) -> list[bytes]:
+def generate_txn_updates(
+    trace: Trace, new_replica: Callable[[int], Replica]
+) -> list[bytes]:
     """Make each txn of a concurrent trace as its own update, at its parents' version.
 
     One replica per agent.  Before agent ``a`` makes txn ``i``, its replica is brought
@@ -154,7 +159,9 @@ def generate_txn_updates(trace: Trace, new_replica: Callable[[int], Replica]) ->
     vv = trace.version_vectors()
     by_agent = trace.agent_txns()
     replicas = [new_replica(a) for a in range(n_agents)]
-    seen = [[0] * n_agents for _ in range(n_agents)]  # seen[r][a]: agent a's txns in replica r
+    seen = [
+        [0] * n_agents for _ in range(n_agents)
+    ]  # seen[r][a]: agent a's txns in replica r
     updates: list[bytes] = []
     for i, txn in enumerate(trace.txns):
         r = txn.agent

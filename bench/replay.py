@@ -15,8 +15,8 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 Patch = tuple[int, int, str]
 
@@ -29,8 +29,7 @@ def read_trace(path: str) -> dict:
 
 def patches(trace: dict) -> Iterator[Patch]:
     for txn in trace["txns"]:
-        for pos, n_del, ins in txn["patches"]:
-            yield pos, n_del, ins
+        yield from ((pos, n_del, ins) for pos, n_del, ins in txn["patches"])
 
 
 def replay_none(trace: dict) -> str:

@@ -4,9 +4,9 @@ section (with cowrite/peer ratios) that can replace the generated part of BENCHM
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 START_MARK = "<!-- bench:start -->"
 END_MARK = "<!-- bench:end -->"
@@ -50,13 +50,30 @@ class BenchSpec:
 
 
 BENCHES: dict[str, BenchSpec] = {
-    "local": BenchSpec("Local replay", "µs/patch", lambda r: r.value * 1e6 / r.patches, "{:.2f}"),
-    "incremental": BenchSpec("Incremental merge, one update per txn", "ms", lambda r: r.value * 1e3, "{:.1f}"),
-    "bulk": BenchSpec("Bulk merge, one blob per agent", "ms", lambda r: r.value * 1e3, "{:.1f}"),
-    "load": BenchSpec("Load full-history doc and read text", "ms", lambda r: r.value * 1e3, "{:.2f}"),
-    "size": BenchSpec("Encoded full-history doc", "bytes", lambda r: r.value, "{:,.0f}"),
-    "memory": BenchSpec("Memory per loaded doc (RSS delta)", "KiB", lambda r: r.value / 1024, "{:,.0f}"),
-    "process": BenchSpec("Whole-process replay (start, parse, apply, print)", "ms", lambda r: r.value * 1e3, "{:.0f}"),
+    "local": BenchSpec(
+        "Local replay", "µs/patch", lambda r: r.value * 1e6 / r.patches, "{:.2f}"
+    ),
+    "incremental": BenchSpec(
+        "Incremental merge, one update per txn", "ms", lambda r: r.value * 1e3, "{:.1f}"
+    ),
+    "bulk": BenchSpec(
+        "Bulk merge, one blob per agent", "ms", lambda r: r.value * 1e3, "{:.1f}"
+    ),
+    "load": BenchSpec(
+        "Load full-history doc and read text", "ms", lambda r: r.value * 1e3, "{:.2f}"
+    ),
+    "size": BenchSpec(
+        "Encoded full-history doc", "bytes", lambda r: r.value, "{:,.0f}"
+    ),
+    "memory": BenchSpec(
+        "Memory per loaded doc (RSS delta)", "KiB", lambda r: r.value / 1024, "{:,.0f}"
+    ),
+    "process": BenchSpec(
+        "Whole-process replay (start, parse, apply, print)",
+        "ms",
+        lambda r: r.value * 1e3,
+        "{:.0f}",
+    ),
 }
 
 
@@ -70,7 +87,9 @@ def _cell(spec: BenchSpec, r: Record | None) -> str:
     return r.status
 
 
-def _grid(records: list[Record], bench: str) -> tuple[list[str], list[str], dict[tuple[str, str], Record]]:
+def _grid(
+    records: list[Record], bench: str
+) -> tuple[list[str], list[str], dict[tuple[str, str], Record]]:
     rows: list[str] = []
     cols: list[str] = []
     cells: dict[tuple[str, str], Record] = {}
@@ -110,7 +129,10 @@ def bench_table(records: list[Record], bench: str, markdown: bool) -> list[str]:
     body = []
     for t in rows:
         line = [t] + [_cell(spec, cells.get((t, c))) for c in cols]
-        line += [_ratio(spec, cells.get((t, "cowrite")), cells.get((t, c))) for c in ratio_cols]
+        line += [
+            _ratio(spec, cells.get((t, "cowrite")), cells.get((t, c)))
+            for c in ratio_cols
+        ]
         body.append(line)
     title = f"{spec.title} ({spec.unit})"
     if markdown:
@@ -120,7 +142,8 @@ def bench_table(records: list[Record], bench: str, markdown: bool) -> list[str]:
         return out + [""]
     widths = [max(len(x[i]) for x in [header] + body) for i in range(len(header))]
     fmt = lambda line: "  ".join(  # noqa: E731 - a local one-liner reads best here
-        (x.ljust(w) if i == 0 else x.rjust(w)) for i, (x, w) in enumerate(zip(line, widths))
+        (x.ljust(w) if i == 0 else x.rjust(w))
+        for i, (x, w) in enumerate(zip(line, widths, strict=True))
     )
     return [title, fmt(header)] + [fmt(line) for line in body] + [""]
 
@@ -132,7 +155,10 @@ def notes(records: Iterable[Record]) -> list[str]:
         if r.status != OK and r.note:
             key = f"{r.label} {r.bench} {r.status}: {r.note}"
             seen.setdefault(key, []).append(r.trace)
-    return [f"- {k} ({', '.join(v) if len(v) < 4 else str(len(v)) + ' traces'})" for k, v in seen.items()]
+    return [
+        f"- {k} ({', '.join(v) if len(v) < 4 else str(len(v)) + ' traces'})"
+        for k, v in seen.items()
+    ]
 
 
 def text_report(records: list[Record]) -> str:
@@ -145,7 +171,9 @@ def text_report(records: list[Record]) -> str:
     return "\n".join(lines)
 
 
-def markdown_section(records: list[Record], header: list[str], footer: list[str]) -> str:
+def markdown_section(
+    records: list[Record], header: list[str], footer: list[str]
+) -> str:
     lines = [START_MARK] + header + [""]
     for bench in BENCHES:
         lines += bench_table(records, bench, markdown=True)
@@ -159,7 +187,10 @@ def markdown_section(records: list[Record], header: list[str], footer: list[str]
 def write_section(path: Path, section: str) -> None:
     """Replace the text between the markers in ``path`` (creating the file if needed)."""
     if not path.exists():
-        path.write_text("# Benchmarks\n\nHow to run and what is measured: `bench/README.md`.\n\n" + section)
+        path.write_text(
+            "# Benchmarks\n\nHow to run and what is measured: `bench/README.md`.\n\n"
+            + section
+        )
         return
     old = path.read_text()
     start, end = old.find(START_MARK), old.find(END_MARK)

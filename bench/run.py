@@ -20,15 +20,35 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_info  # noqa: E402 - needs the sys.path line above
-from peers import BENCH_DIR, PEER_MODULES, REPLAY_SCRIPT, Peer, PeerUnavailable, get_peer  # noqa: E402
-from report import BASELINE, BENCHES, ERROR, OK, SKIP, WRONG, Record  # noqa: E402
-from report import markdown_section, text_report, write_section  # noqa: E402
+from peers import (
+    BENCH_DIR,
+    PEER_MODULES,
+    REPLAY_SCRIPT,
+    Peer,
+    PeerUnavailable,
+    TimedFn,
+    get_peer,
+)  # noqa: E402
+from report import (
+    BASELINE,
+    BENCHES,
+    ERROR,
+    OK,
+    SKIP,
+    WRONG,
+    Record,
+    markdown_section,
+    text_report,
+    write_section,
+)  # noqa: E402  # noqa: E402
 from timing import best_of, time_process  # noqa: E402
 from traces import REPO_ROOT, Trace, all_trace_paths, load_trace, trace_label  # noqa: E402
 
@@ -36,16 +56,43 @@ SRC_DIR = REPO_ROOT / "src"
 MEMPROBE = BENCH_DIR / "memprobe.py"
 
 
+@dataclass(frozen=True)
+class Cell:
+    """Which table cell a measurement fills: benchmark x trace x peer variant."""
+
+    bench: str
+    trace: Trace
+    peer: Peer
+    variant: str = ""
+
+    def record(
+        self, value: float | None = None, status: str = OK, note: str = "", **kw: Any
+    ) -> Record:
+        return Record(
+            self.bench,
+            self.trace.name,
+            self.peer.name,
+            self.variant,
+            value,
+            status,
+            note,
+            **kw,
+        )
+
+
 class Runner:
     """Holds the settings and collects :class:`Record` objects as benchmarks run."""
 
-    def __init__(self, args: argparse.Namespace, peers: list[Peer], benches: set[str]) -> None:
+    def __init__(
+        self, args: argparse.Namespace, peers: list[Peer], benches: set[str]
+    ) -> None:
         self.args = args
         self.peers = peers
         self.benches = benches
         self.records: list[Record] = []
         self.failed = False
-        self.env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")]))}
+        pythonpath = filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")])
+        self.env = {"PYTHONPATH": os.pathsep.join(pythonpath)}
 
     # --- bookkeeping -----------------------------------------------------------------
 
@@ -53,28 +100,57 @@ class Runner:
         self.records.append(rec)
         if rec.status in (WRONG, ERROR):
             self.failed = True
-        shown = rec.note if rec.status != OK else f"{BENCHES[rec.bench].fmt.format(BENCHES[rec.bench].display(rec))} {BENCHES[rec.bench].unit}"
-        print(f"  {rec.bench:<11} {rec.trace:<28} {rec.label:<24} {rec.status:<5} {shown}", flush=True)
+        spec = BENCHES[rec.bench]
+        shown = (
+            f"{spec.fmt.format(spec.display(rec))} {spec.unit}"
+            if rec.status == OK
+            else rec.note
+        )
+        print(
+            f"  {rec.bench:<11} {rec.trace:<28} {rec.label:<24} {rec.status:<5} {shown}",
+            flush=True,
+        )
         return rec
 
-    def guarded(self, bench: str, trace: Trace, peer: Peer, variant: str, fn: Callable[[], Any]) -> Any:
-        """Run ``fn``; turn PeerUnavailable into a skip record and errors into error records."""
+    def guarded(self, cell: Cell, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``, or None after recording PeerUnavailable as a skip, errors as errors."""
         try:
-            return fn()
+            return fn(*args)
         except PeerUnavailable as exc:
-            self.add(Record(bench, trace.name, peer.name, variant, status=SKIP, note=str(exc)))
+            self.add(cell.record(status=SKIP, note=str(exc)))
         except Exception as exc:
             traceback.print_exc()
-            self.add(Record(bench, trace.name, peer.name, variant, status=ERROR, note=f"{type(exc).__name__}: {exc}"))
+            self.add(cell.record(status=ERROR, note=f"{type(exc).__name__}: {exc}"))
         return None
 
-    def timed(self, bench: str, trace: Trace, peer: Peer, variant: str, fn: Callable[[], Any]) -> Any:
-        """Time a prepared callable best-of-K, check its text, record it; return the doc."""
-        timing, (text, doc) = best_of(fn, self.args.repeat, gc_enabled=self.args.gc == "on")
-        ok = text == trace.end_content
-        self.add(Record(bench, trace.name, peer.name, variant, timing.best, OK if ok else WRONG,
-                        "" if ok else f"final text differs from endContent ({len(text)} vs {len(trace.end_content)} chars)",
-                        trace.num_patches, list(timing.runs)))
+    def measure(self, cell: Cell, prepare: Callable[..., TimedFn], *args: Any) -> Any:
+        """Prepare (untimed), then time the callable if its benchmark is selected (else just
+        run it once, for the doc); check and record the text.  Returns the doc or None."""
+        return self.guarded(cell, self._measure, cell, prepare, *args)
+
+    def _measure(self, cell: Cell, prepare: Callable[..., TimedFn], *args: Any) -> Any:
+        fn = prepare(*args)
+        if cell.bench not in self.benches:
+            return fn()[1]
+        timing, (text, doc) = best_of(
+            fn, self.args.repeat, gc_enabled=self.args.gc == "on"
+        )
+        end = cell.trace.end_content
+        ok = text == end
+        note = (
+            ""
+            if ok
+            else f"final text differs from endContent ({len(text)} vs {len(end)} chars)"
+        )
+        self.add(
+            cell.record(
+                timing.best,
+                OK if ok else WRONG,
+                note,
+                patches=cell.trace.num_patches,
+                runs=list(timing.runs),
+            )
+        )
         return doc
 
     # --- benchmarks ------------------------------------------------------------------
@@ -83,113 +159,198 @@ class Runner:
         """Local replay (each variant); returns the default variant's doc for encoding."""
         doc = None
         for variant in peer.local_variants:
-            if "local" not in self.benches and variant:
+            if variant and "local" not in self.benches:
                 continue
-            fn = self.guarded("local", trace, peer, variant, lambda: peer.prepare_local_replay(trace, variant))
-            if fn is None:
-                return None
-            if "local" in self.benches:
-                d = self.guarded("local", trace, peer, variant, lambda: self.timed("local", trace, peer, variant, fn))
-            else:
-                d = fn()[1]  # untimed: only the doc is needed for the encoded benchmarks
+            d = self.measure(
+                Cell("local", trace, peer, variant),
+                peer.prepare_local_replay,
+                trace,
+                variant,
+            )
             if not variant:
                 doc = d
         return doc
 
     def concurrent(self, trace: Trace, peer: Peer) -> Any:
         """Generate per-txn updates (untimed), time incremental and bulk merges."""
-        updates = self.guarded("incremental", trace, peer, "", lambda: peer.make_txn_updates(trace))
+        cell = Cell("incremental", trace, peer)
+        updates = self.guarded(cell, peer.make_txn_updates, trace)
         if updates is None:
             return None
-        fn = peer.prepare_incremental_merge(updates)
-        if "incremental" in self.benches:
-            doc = self.guarded("incremental", trace, peer, "", lambda: self.timed("incremental", trace, peer, "", fn))
-        else:
-            doc = self.guarded("incremental", trace, peer, "", lambda: fn()[1])
+        doc = self.measure(cell, peer.prepare_incremental_merge, updates)
         if doc is None or "bulk" not in self.benches:
             return doc
-        blobs = self.guarded("bulk", trace, peer, "", lambda: peer.make_agent_blobs(trace, updates, doc))
+        blobs = self.guarded(
+            Cell("bulk", trace, peer), peer.make_agent_blobs, trace, updates, doc
+        )
         if blobs is not None:
             for variant in peer.bulk_variants:
-                bfn = peer.prepare_bulk_merge(blobs, variant)
-                self.guarded("bulk", trace, peer, variant, lambda: self.timed("bulk", trace, peer, variant, bfn))
+                self.measure(
+                    Cell("bulk", trace, peer, variant),
+                    peer.prepare_bulk_merge,
+                    blobs,
+                    variant,
+                )
         return doc
 
     def encoded(self, trace: Trace, peer: Peer, doc: Any) -> None:
         """Size, load time and memory of the full-history encoding (each variant)."""
         for variant in peer.encode_variants:
-            blob = self.guarded("size", trace, peer, variant, lambda: peer.encode_full(doc, variant))
+            blob = self.guarded(
+                Cell("size", trace, peer, variant), peer.encode_full, doc, variant
+            )
             if blob is None:
                 continue
             if "size" in self.benches:
-                self.add(Record("size", trace.name, peer.name, variant, float(len(blob))))
+                self.add(Cell("size", trace, peer, variant).record(float(len(blob))))
             if "load" in self.benches:
-                lfn = peer.prepare_load(blob, variant)
-                self.guarded("load", trace, peer, variant, lambda: self.timed("load", trace, peer, variant, lfn))
+                self.measure(
+                    Cell("load", trace, peer, variant), peer.prepare_load, blob, variant
+                )
             if "memory" in self.benches:
-                self.guarded("memory", trace, peer, variant, lambda: self.memory(trace, peer, variant, blob))
+                cell = Cell("memory", trace, peer, variant)
+                self.guarded(cell, self.memory, cell, blob)
 
-    def memory(self, trace: Trace, peer: Peer, variant: str, blob: bytes) -> None:
+    def memory(self, cell: Cell, blob: bytes) -> None:
+        """Run the memory probe on ``blob`` in a fresh interpreter and record its figure."""
         with tempfile.NamedTemporaryFile(suffix=".bin") as f:
             f.write(blob)
             f.flush()
-            argv = [sys.executable, str(MEMPROBE), peer.name, variant, f.name, str(self.args.mem_copies)]
-            proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **self.env})
+            argv = [
+                sys.executable,
+                str(MEMPROBE),
+                cell.peer.name,
+                cell.variant,
+                f.name,
+                str(self.args.mem_copies),
+            ]
+            proc = subprocess.run(
+                argv, capture_output=True, text=True, env={**os.environ, **self.env}
+            )
         if proc.returncode != 0:
-            raise RuntimeError(f"memprobe failed: {proc.stderr.strip() or proc.stdout.strip()}")
+            raise RuntimeError(
+                f"memprobe failed: {proc.stderr.strip() or proc.stdout.strip()}"
+            )
         res = json.loads(proc.stdout.strip().splitlines()[-1])
-        self.add(Record("memory", trace.name, peer.name, variant, float(res["per_doc"]),
-                        note=f"N={self.args.mem_copies}"))
+        self.add(cell.record(float(res["per_doc"]), note=f"N={self.args.mem_copies}"))
 
     def process(self, trace: Trace) -> None:
         """Whole-process replay of the trace file by each peer, plus the parse-only floor."""
         assert trace.path is not None
         jobs: list[tuple[str, str, list[str] | str]] = [
-            (BASELINE, "", [sys.executable, str(REPLAY_SCRIPT), "none", str(trace.path)])
+            (
+                BASELINE,
+                "",
+                [sys.executable, str(REPLAY_SCRIPT), "none", str(trace.path)],
+            )
         ]
         for peer in self.peers:
-            jobs += [(peer.name, v, cmd) for v, cmd in peer.replay_commands(trace.path).items()]
+            jobs += [
+                (peer.name, v, cmd)
+                for v, cmd in peer.replay_commands(trace.path).items()
+            ]
         for name, variant, cmd in jobs:
             if isinstance(cmd, str):
-                self.add(Record("process", trace.name, name, variant, status=SKIP, note=cmd))
+                self.add(
+                    Record("process", trace.name, name, variant, status=SKIP, note=cmd)
+                )
                 continue
             try:
                 timing, out = time_process(cmd, self.args.process_repeat, self.env)
             except subprocess.CalledProcessError as exc:
                 err = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
-                self.add(Record("process", trace.name, name, variant, status=ERROR,
-                                note=err[-1] if err else f"exit {exc.returncode}"))
+                note = err[-1] if err else f"exit {exc.returncode}"
+                self.add(
+                    Record(
+                        "process", trace.name, name, variant, status=ERROR, note=note
+                    )
+                )
                 continue
             printed = out.decode("utf-8", errors="replace")
-            ok = printed in (trace.end_content, trace.end_content + "\n")  # print() may add one
-            self.add(Record("process", trace.name, name, variant, timing.best, OK if ok else WRONG,
-                            "" if ok else "printed text differs from endContent", runs=list(timing.runs)))
+            ok = printed in (
+                trace.end_content,
+                trace.end_content + "\n",
+            )  # print() may add one
+            note = "" if ok else "printed text differs from endContent"
+            self.add(
+                Record(
+                    "process",
+                    trace.name,
+                    name,
+                    variant,
+                    timing.best,
+                    OK if ok else WRONG,
+                    note,
+                    runs=list(timing.runs),
+                )
+            )
 
     def run_trace(self, trace: Trace) -> None:
         for peer in self.peers:
-            doc = self.sequential(trace, peer) if not trace.is_concurrent else self.concurrent(trace, peer)
+            doc = (
+                self.sequential(trace, peer)
+                if not trace.is_concurrent
+                else self.concurrent(trace, peer)
+            )
             if doc is not None and self.benches & {"size", "load", "memory"}:
                 self.encoded(trace, peer, doc)
-            doc = None
-        if not trace.is_concurrent and "process" in self.benches and self.process_traces(trace):
+            doc = None  # free this peer's doc before the next peer is timed
+        if (
+            not trace.is_concurrent
+            and "process" in self.benches
+            and self.process_traces(trace)
+        ):
             self.process(trace)
 
     def process_traces(self, trace: Trace) -> bool:
         """--quick runs the whole-process benchmark on one trace only (it's the slowest),
         unless traces were named with --only."""
-        return not self.args.quick or self.args.traces_named or trace.name == "automerge-paper"
+        return (
+            not self.args.quick
+            or self.args.traces_named
+            or trace.name == "automerge-paper"
+        )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="1 repetition, fewer memory copies, process bench on one trace")
-    ap.add_argument("--only", default="", help="comma list of peers, benchmarks and/or traces")
-    ap.add_argument("--json", type=Path, help="write all records and machine info as JSON")
-    ap.add_argument("--write", type=Path, help="replace the generated section of this markdown file")
-    ap.add_argument("--repeat", type=int, help="repetitions per timing, best taken (default 3; quick 1)")
-    ap.add_argument("--process-repeat", type=int, help="repetitions of whole-process runs (default 3; quick 1)")
-    ap.add_argument("--mem-copies", type=int, help="docs kept alive by the memory probe (default 8; quick 3)")
-    ap.add_argument("--gc", choices=("on", "off"), default="on", help="collector during timed runs (default on)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 repetition, fewer memory copies, process bench on one trace",
+    )
+    ap.add_argument(
+        "--only", default="", help="comma list of peers, benchmarks and/or traces"
+    )
+    ap.add_argument(
+        "--json", type=Path, help="write all records and machine info as JSON"
+    )
+    ap.add_argument(
+        "--write", type=Path, help="replace the generated section of this markdown file"
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        help="repetitions per timing, best taken (default 3; quick 1)",
+    )
+    ap.add_argument(
+        "--process-repeat",
+        type=int,
+        help="repetitions of whole-process runs (default 3; quick 1)",
+    )
+    ap.add_argument(
+        "--mem-copies",
+        type=int,
+        help="docs kept alive by the memory probe (default 8; quick 3)",
+    )
+    ap.add_argument(
+        "--gc",
+        choices=("on", "off"),
+        default="on",
+        help="collector during timed runs (default on)",
+    )
     args = ap.parse_args(argv)
     args.repeat = args.repeat or (1 if args.quick else 3)
     args.process_repeat = args.process_repeat or (1 if args.quick else 3)
@@ -210,7 +371,10 @@ def select(only: str) -> tuple[list[str], set[str], list[Path]]:
         elif tok in labels:
             traces.append(labels[tok])
         else:
-            raise SystemExit(f"--only: {tok!r} is not a peer, benchmark or trace ({', '.join([*PEER_MODULES, *BENCHES, *labels])})")
+            known = ", ".join([*PEER_MODULES, *BENCHES, *labels])
+            raise SystemExit(
+                f"--only: {tok!r} is not a peer, benchmark or trace ({known})"
+            )
     return peers or list(PEER_MODULES), benches or set(BENCHES), traces or paths
 
 
@@ -233,7 +397,10 @@ def main(argv: list[str]) -> int:
     runner = Runner(args, peers, benches)
     for path in paths:
         trace = load_trace(path)
-        print(f"{trace.name}: {trace.kind}, {len(trace.txns):,} txns, {trace.num_patches:,} patches", flush=True)
+        print(
+            f"{trace.name}: {trace.kind}, {len(trace.txns):,} txns, {trace.num_patches:,} patches",
+            flush=True,
+        )
         runner.run_trace(trace)
 
     info = machine_info(versions)
@@ -243,7 +410,8 @@ def main(argv: list[str]) -> int:
         "",
         f"Generated {today} by `python bench/run.py{' ' + ' '.join(argv) if argv else ''}`.",
         f"Machine: {info['cpu']}, {info['cores']} cores; {info['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+        + ", ".join(f"{k} {v}" for k, v in versions.items())
+        + ".",
         f"Timing: best of {args.repeat} (whole-process: best of {args.process_repeat}), "
         f"gc.collect() before each run, collector {args.gc} while timed; memory: {args.mem_copies} docs kept alive. "
         "Ratios are cowrite / peer: above 1x cowrite is slower or bigger.",
@@ -259,8 +427,16 @@ def main(argv: list[str]) -> int:
     if args.write:
         write_section(args.write, section)
     if args.json:
-        args.json.write_text(json.dumps({"date": today, "machine": info, "args": vars(args) | {"json": str(args.json), "write": str(args.write)},
-                                         "records": [r.to_json() for r in runner.records]}, indent=1))
+        settings = {
+            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+        }
+        payload = {
+            "date": today,
+            "machine": info,
+            "args": settings,
+            "records": [r.to_json() for r in runner.records],
+        }
+        args.json.write_text(json.dumps(payload, indent=1))
     return 1 if runner.failed else 0
 
 

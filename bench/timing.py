@@ -14,8 +14,9 @@ import gc
 import os
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -31,7 +32,9 @@ class Timing:
         return min(self.runs)
 
 
-def best_of(fn: Callable[[], T], repeat: int, gc_enabled: bool = True) -> tuple[Timing, T]:
+def best_of(
+    fn: Callable[[], T], repeat: int, gc_enabled: bool = True
+) -> tuple[Timing, T]:
     """Call ``fn`` ``repeat`` times; return the timings and the last result.
 
     The previous result is dropped before the next run starts, so a run never shares
@@ -72,7 +75,9 @@ def time_process(
         proc = subprocess.run(list(argv), capture_output=True, env=full_env)
         t1 = time.perf_counter()
         if proc.returncode != 0:
-            raise subprocess.CalledProcessError(proc.returncode, argv, proc.stdout, proc.stderr)
+            raise subprocess.CalledProcessError(
+                proc.returncode, argv, proc.stdout, proc.stderr
+            )
         runs.append(t1 - t0)
         out = proc.stdout
     return Timing(tuple(runs)), out

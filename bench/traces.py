@@ -14,16 +14,18 @@ import bisect
 import gzip
 import json
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 #: One edit: delete ``n_deleted`` code points at ``pos``, then insert ``text`` at ``pos``.
 Patch = tuple[int, int, str]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Where the traces are, overridable so CI or a developer can point elsewhere.
-TRACES_DIR = Path(os.environ.get("COWRITE_TRACES", REPO_ROOT.parent / "shared" / "traces"))
+TRACES_DIR = Path(
+    os.environ.get("COWRITE_TRACES", REPO_ROOT.parent / "shared" / "traces")
+)
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,10 @@ class Trace:
             cur = [0] * self.num_agents
             for p in txn.parents:
                 if not 0 <= p < i:
-                    raise ValueError(f"{self.name}: txn {i} has parent {p} not listed before it")
-                cur = [max(x, y) for x, y in zip(cur, vv[p])]
+                    raise ValueError(
+                        f"{self.name}: txn {i} has parent {p} not listed before it"
+                    )
+                cur = [max(x, y) for x, y in zip(cur, vv[p], strict=True)]
             a = txn.agent
             if cur[a] != seq[a]:
                 raise ValueError(
@@ -112,7 +116,11 @@ def find_trace(name: str | os.PathLike[str]) -> Path:
     p = Path(name)
     if p.is_file():
         return p
-    for base in (TRACES_DIR / p.parent, TRACES_DIR / "sequential", TRACES_DIR / "concurrent"):
+    for base in (
+        TRACES_DIR / p.parent,
+        TRACES_DIR / "sequential",
+        TRACES_DIR / "concurrent",
+    ):
         for ext in (".json.gz", ".json", ""):
             cand = base / (p.name + ext)
             if cand.is_file():

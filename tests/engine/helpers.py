@@ -1,0 +1,33 @@
+"""Shared helpers for the engine tests (imported by the test modules)."""
+
+from __future__ import annotations
+
+from cowrite.engine import Document, checkout
+from cowrite.engine.reference import reference_text
+
+
+def assert_consistent(doc: Document) -> None:
+    """The document's incrementally merged text equals a fresh checkout and the reference."""
+    text = doc.text
+    fresh = str(checkout(doc.oplog).text)
+    assert text == fresh, f"incremental {text!r} != checkout {fresh!r}"
+    ref = reference_text(doc.oplog)
+    assert text == ref, f"walker {text!r} != reference {ref!r}"
+
+
+def sync(a: Document, b: Document) -> None:
+    """Exchange ops both ways via the wire-level API."""
+    a.add_ops(b.ops_since(a.version))
+    b.add_ops(a.ops_since(b.version))
+
+
+def sync_all(docs: list[Document]) -> None:
+    for d in docs[1:]:
+        docs[0].merge(d)
+    for d in docs[1:]:
+        d.merge(docs[0])
+
+
+def snapshot(doc: Document) -> tuple:
+    """Everything observable that a rejected call must leave unchanged."""
+    return (doc.text, doc.version, len(doc.oplog), doc.ops_since(()), len(doc))
