@@ -110,7 +110,7 @@ class CowritePeer(Peer):
         ensure_importable()
         try:
             from cowrite import Document
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to import means "skip cowrite"
             return (
                 f"cowrite.Document is not importable yet ({type(exc).__name__}: {exc})"
             )

@@ -62,8 +62,11 @@ class LoroPeer(Peer):
 
     def notes(self) -> list[str]:
         return [
-            "loro commits after every patch unless marked [commit-at-end]; its default encoding "
-            "is a snapshot (history + state), [updates] is the history alone, replayed on load.",
+            (
+                "loro commits after every patch unless marked [commit-at-end]; its default "
+                "encoding is a snapshot (history + state), [updates] is the history alone, "
+                "replayed on load."
+            ),
         ]
 
     def prepare_local_replay(self, trace: Trace, variant: str = "") -> TimedFn:

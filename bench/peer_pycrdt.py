@@ -83,10 +83,14 @@ class PycrdtPeer(Peer):
     def notes(self) -> list[str]:
         unit = "UTF-8 bytes" if positions_are_bytes() else "code points"
         return [
-            f"pycrdt Text positions are {unit} in this version; trace positions are converted "
-            "before timing (inside the process for whole-process replay).",
-            "pycrdt (Yjs) drops the content of deleted text, so its full-history encoding "
-            "holds less than cowrite's or loro's.",
+            (
+                f"pycrdt Text positions are {unit} in this version; trace positions are "
+                "converted before timing (inside the process for whole-process replay)."
+            ),
+            (
+                "pycrdt (Yjs) drops the content of deleted text, so its full-history "
+                "encoding holds less than cowrite's or loro's."
+            ),
         ]
 
     def prepare_local_replay(self, trace: Trace, variant: str = "") -> TimedFn:

@@ -61,7 +61,7 @@ class Peer(ABC):
         """None when the engine imports; otherwise a message for the report."""
         try:
             importlib.import_module(self.module)
-        except Exception as exc:  # any import failure means "skip this column"
+        except Exception as exc:  # noqa: BLE001 - any import failure means "skip this column"
             return f"cannot import {self.module}: {type(exc).__name__}: {exc}"
         return None
 

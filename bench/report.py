@@ -141,7 +141,7 @@ def bench_table(records: list[Record], bench: str, markdown: bool) -> list[str]:
         out += ["| " + " | ".join(line) + " |" for line in body]
         return out + [""]
     widths = [max(len(x[i]) for x in [header] + body) for i in range(len(header))]
-    fmt = lambda line: "  ".join(  # noqa: E731 - a local one-liner reads best here
+    fmt = lambda line: "  ".join(
         (x.ljust(w) if i == 0 else x.rjust(w))
         for i, (x, w) in enumerate(zip(line, widths, strict=True))
     )

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import machine_info  # noqa: E402 - needs the sys.path line above
+from machine import machine_info
 from peers import (
     BENCH_DIR,
     PEER_MODULES,
@@ -36,7 +36,7 @@ from peers import (
     PeerUnavailable,
     TimedFn,
     get_peer,
-)  # noqa: E402
+)
 from report import (
     BASELINE,
     BENCHES,
@@ -48,9 +48,9 @@ from report import (
     markdown_section,
     text_report,
     write_section,
-)  # noqa: E402  # noqa: E402
-from timing import best_of, time_process  # noqa: E402
-from traces import REPO_ROOT, Trace, all_trace_paths, load_trace, trace_label  # noqa: E402
+)
+from timing import best_of, time_process
+from traces import REPO_ROOT, Trace, all_trace_paths, load_trace, trace_label
 
 SRC_DIR = REPO_ROOT / "src"
 MEMPROBE = BENCH_DIR / "memprobe.py"
@@ -118,7 +118,7 @@ class Runner:
             return fn(*args)
         except PeerUnavailable as exc:
             self.add(cell.record(status=SKIP, note=str(exc)))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - recorded and printed; the run goes on
             traceback.print_exc()
             self.add(cell.record(status=ERROR, note=f"{type(exc).__name__}: {exc}"))
         return None
