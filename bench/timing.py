@@ -72,7 +72,9 @@ def time_process(
     full_env = {**os.environ, **(env or {})}
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
-        proc = subprocess.run(list(argv), capture_output=True, env=full_env, check=False)
+        proc = subprocess.run(
+            list(argv), capture_output=True, env=full_env, check=False
+        )
         t1 = time.perf_counter()
         if proc.returncode != 0:
             raise subprocess.CalledProcessError(

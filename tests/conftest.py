@@ -1,7 +1,7 @@
 import os
 import sys
 
-# make tests/engine/helpers.py importable as ``helpers``
+# make tests/engine/engine_helpers.py importable as ``engine_helpers``
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "engine"))
 
 try:
