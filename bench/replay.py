@@ -17,26 +17,27 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 Patch = tuple[int, int, str]
 
 
-def read_trace(path: str) -> dict:
+def read_trace(path: str) -> dict[str, Any]:
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as f:
         return json.load(f)
 
 
-def patches(trace: dict) -> Iterator[Patch]:
+def patches(trace: dict[str, Any]) -> Iterator[Patch]:
     for txn in trace["txns"]:
         yield from ((pos, n_del, ins) for pos, n_del, ins in txn["patches"])
 
 
-def replay_none(trace: dict) -> str:
+def replay_none(trace: dict[str, Any]) -> str:
     return trace["endContent"]
 
 
-def replay_cowrite(trace: dict) -> str:
+def replay_cowrite(trace: dict[str, Any]) -> str:
     from cowrite import Document
 
     doc = Document(agent="replay")
@@ -48,7 +49,7 @@ def replay_cowrite(trace: dict) -> str:
     return doc.text
 
 
-def replay_pycrdt(trace: dict) -> str:
+def replay_pycrdt(trace: dict[str, Any]) -> str:
     from pycrdt import Doc, Text
 
     ps: list[Patch] | Iterator[Patch] = patches(trace)
@@ -67,7 +68,7 @@ def replay_pycrdt(trace: dict) -> str:
     return str(text)
 
 
-def replay_loro(trace: dict) -> str:
+def replay_loro(trace: dict[str, Any]) -> str:
     from loro import LoroDoc
 
     doc = LoroDoc()

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: One edit: delete ``n_deleted`` code points at ``pos``, then insert ``text`` at ``pos``.
 Patch = tuple[int, int, str]
@@ -134,7 +135,7 @@ def trace_label(path: Path) -> str:
     return f"concurrent/{stem}" if path.parent.name == "concurrent" else stem
 
 
-def read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict[str, Any]:
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as f:
         return json.load(f)

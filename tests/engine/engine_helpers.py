@@ -15,10 +15,25 @@ def assert_consistent(doc: Document) -> None:
     assert text == ref, f"walker {text!r} != reference {ref!r}"
 
 
+def common_version(receiver: Document, sender: Document) -> tuple:
+    """The part of ``receiver``'s version that ``sender`` knows (a version both have)."""
+    cg = sender.oplog.cg
+    return tuple(v for v in receiver.version if cg.raw_to_lv(*v) is not None)
+
+
+def pull(receiver: Document, sender: Document):
+    """``receiver.add_ops(sender.ops_since(...))`` over the wire-level API.
+
+    The ``since`` version is the part of the receiver's version that the sender
+    knows, so some ops the receiver already has may be re-sent (idempotence).
+    """
+    return receiver.add_ops(sender.ops_since(common_version(receiver, sender)))
+
+
 def sync(a: Document, b: Document) -> None:
     """Exchange ops both ways via the wire-level API."""
-    a.add_ops(b.ops_since(a.version))
-    b.add_ops(a.ops_since(b.version))
+    pull(a, b)
+    pull(b, a)
 
 
 def sync_all(docs: list[Document]) -> None:

@@ -126,15 +126,24 @@ class CausalGraph:
         return self._seq_lvs[a][i] + seq - ss[i]
 
     def known_run(self, agent: str, seq: int) -> tuple[int, int] | None:
-        """If ``(agent, seq)`` is known: (its LV, how many following seqs are known too)."""
+        """If ``(agent, seq)`` is known: (its LV, how many seqs from it on are known).
+
+        The count spans adjacent seq runs, even where their LVs are not contiguous.
+        """
         a = self.agent_index.get(agent)
         if a is None:
             return None
         ss = self._seq_starts[a]
+        se = self._seq_ends[a]
         i = bisect_right(ss, seq) - 1
-        if i < 0 or seq >= self._seq_ends[a][i]:
+        if i < 0 or seq >= se[i]:
             return None
-        return self._seq_lvs[a][i] + seq - ss[i], self._seq_ends[a][i] - seq
+        end = se[i]
+        j = i + 1
+        while j < len(ss) and ss[j] == end:
+            end = se[j]
+            j += 1
+        return self._seq_lvs[a][i] + seq - ss[i], end - seq
 
     def next_known_seq(self, agent: str, seq: int) -> int | None:
         """The smallest known seq of ``agent`` greater than ``seq``, if any."""

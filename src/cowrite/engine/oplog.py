@@ -110,12 +110,14 @@ class OpLog:
         skip = 0
         known = cg.known_run(op.agent, op.seq)
         if known is not None:
-            lv0, avail = known
+            _, avail = known
             skip = min(avail, n)
-            self._check_same(op, lv0, skip)
+            self._check_same(op, skip)
             if skip == n:
                 return None
-            parents: Frontier = (lv0 + skip - 1,)
+            lv_prev = cg.raw_to_lv(op.agent, op.seq + skip - 1)
+            assert lv_prev is not None
+            parents: Frontier = (lv_prev,)
         else:
             nxt = cg.next_known_seq(op.agent, op.seq)
             if nxt is not None and nxt < op.seq + n:
@@ -123,8 +125,11 @@ class OpLog:
                     f"op {op.agent}:{op.seq}+{n} overlaps known ops from seq {nxt} out of order"
                 )
             parents = cg.raw_to_frontier(op.parents)
-            if any(p >= cg.next_lv for p in parents):  # pragma: no cover - guarded above
-                raise InvalidOpError("parent out of range")
+        # the tail after a known prefix must not run into other known ops either
+        if skip:
+            nxt = cg.next_known_seq(op.agent, op.seq + skip - 1)
+            if nxt is not None and nxt < op.seq + n:
+                raise ConflictingOpError(f"op {op.agent}:{op.seq}+{n} overlaps known ops out of order")
         m = n - skip
         lv = cg.add(op.agent, op.seq + skip, m, parents)
         if op.kind == "ins":
@@ -135,23 +140,32 @@ class OpLog:
             self._push_ops(lv, DEL_BACK, op.pos, m, "")
         return lv, lv + m
 
-    def _check_same(self, op: Op, lv0: int, count: int) -> None:
+    def _check_same(self, op: Op, count: int) -> None:
         """A re-delivered op must match what we stored, or a peer is lying."""
         cg = self.cg
-        if cg.frontier_to_raw(cg.parents_of(lv0)) != tuple(sorted(op.parents)):
+        first = cg.raw_to_lv(op.agent, op.seq)
+        assert first is not None
+        if cg.frontier_to_raw(cg.parents_of(first)) != tuple(sorted(op.parents)):
             raise ConflictingOpError(f"op {op.agent}:{op.seq} already known with other parents")
         i = 0
-        for s, e, kind, pos, content in self.iter_ops(lv0, lv0 + count):
-            k = e - s
-            if op.kind == "ins":
-                same = kind == INS and pos == op.pos + i and content == op.content[i : i + k]
-            elif op.fwd:
-                same = (kind == DEL_FWD or k == 1) and pos == op.pos
-            else:
-                same = (kind == DEL_BACK or k == 1) and pos == op.pos + op.length - i - k
-            if not same:
-                raise ConflictingOpError(f"op {op.agent}:{op.seq} already known with other content")
-            i += k
+        while i < count:  # the known ops may sit in several LV runs
+            lv0 = cg.raw_to_lv(op.agent, op.seq + i)
+            assert lv0 is not None
+            run = cg.known_run(op.agent, op.seq + i)
+            e_idx = cg.entry_of(lv0)
+            take = min(count - i, cg.entry_end(e_idx) - lv0)
+            assert run is not None and take > 0
+            for s, e, kind, pos, content in self.iter_ops(lv0, lv0 + take):
+                k = e - s
+                if op.kind == "ins":
+                    same = kind == INS and pos == op.pos + i and content == op.content[i : i + k]
+                elif op.fwd:
+                    same = (kind == DEL_FWD or k == 1) and pos == op.pos
+                else:
+                    same = (kind == DEL_BACK or k == 1) and pos == op.pos + op.length - i - k
+                if not same:
+                    raise ConflictingOpError(f"op {op.agent}:{op.seq} already known with other content")
+                i += k
 
     def truncate(self, lv: int, heads: Frontier) -> None:
         """Drop every op from ``lv`` on (roll back a merge that failed validation)."""
