@@ -13,7 +13,7 @@ Positions are code points, like the traces, so patches are used as they are.
 
 Two helpers below are the hooks the engine may take over through an optional module
 ``cowrite.bench_support``: :func:`cowrite_make_txn_patches` (has a working fallback on
-the public API) and :func:`cowrite_make_agent_blobs` (TODO: needs an engine feature).
+the public API) and :func:`cowrite_make_agent_blobs`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from peers import Peer, PeerUnavailable, Result, TimedFn, generate_txn_updates
 from traces import REPO_ROOT, Patch, Trace
 
 SRC_DIR = REPO_ROOT / "src"
+CLI_SHIM = "import sys; from cowrite.cli import main; sys.exit(main())"
 
 
 def ensure_importable() -> None:
@@ -84,22 +85,17 @@ def cowrite_make_txn_patches(trace: Trace) -> list[bytes]:
 def cowrite_make_agent_blobs(
     trace: Trace, txn_patches: Sequence[bytes], doc: Any
 ) -> list[bytes]:
-    """One blob per agent holding only the ops that agent made.
+    """One blob per agent holding only the ops that agent made (a patch each).
 
-    TODO(engine): the planned public API can encode "ops since a version" but not
-    "ops of one agent", and one agent's ops alone are not a causally closed set.
-    Provide ``cowrite.bench_support.make_agent_blobs(doc, agents) -> list[bytes]``
-    (agents are ``"agent0"``, ``"agent1"``, ...) whose blobs ``apply_patch`` accepts in
-    any order, and this benchmark runs.  pycrdt/loro blobs are built the same way:
-    all ops of one agent, merged in agent order 0, 1, ... into an empty doc.
+    One agent's ops alone are not causally closed; the merge side decodes every blob
+    and hands all ops to one ``add_ops`` call, which holds an op until its parents
+    (from another blob) have been added.
     """
-    support = _bench_support()
-    if support is not None and hasattr(support, "make_agent_blobs"):
-        agents = [f"agent{a}" for a in range(trace.num_agents)]
-        return list(support.make_agent_blobs(doc, agents))
-    raise PeerUnavailable(
-        "TODO: cowrite.bench_support.make_agent_blobs is not written yet"
-    )
+    from cowrite.engine.encoding import encode_patch
+
+    ops = doc.ops_since(None)
+    agents = sorted({op.agent for op in ops})
+    return [encode_patch([op for op in ops if op.agent == a]) for a in agents]
 
 
 class CowritePeer(Peer):
@@ -181,7 +177,15 @@ class CowritePeer(Peer):
         return cowrite_make_agent_blobs(trace, updates, doc)
 
     def prepare_bulk_merge(self, blobs: Sequence[bytes], variant: str = "") -> TimedFn:
-        return self.prepare_incremental_merge(blobs)
+        from cowrite import Document
+        from cowrite.engine.encoding import decode_patch
+
+        def run() -> Result:
+            doc = Document(agent="server")
+            doc.add_ops([op for blob in blobs for op in decode_patch(blob)])
+            return doc.text, doc
+
+        return run
 
     def encode_full(self, doc: Any, variant: str = "") -> bytes:
         return doc.encode()
@@ -195,9 +199,14 @@ class CowritePeer(Peer):
     def replay_commands(self, trace_path: Path) -> dict[str, list[str] | str]:
         cmds = super().replay_commands(trace_path)
         exe = shutil.which("cowrite")
-        cmds["cli"] = (
-            [exe, "replay", str(trace_path)] if exe else "no `cowrite` console command"
-        )
+        if exe:
+            cmds["cli"] = [exe, "replay", str(trace_path)]
+        elif importlib.util.find_spec("cowrite.cli") is not None:
+            # Not pip-installed: run the console script's entry point the way its
+            # generated wrapper does (pyproject: cowrite = "cowrite.cli:main").
+            cmds["cli"] = [sys.executable, "-c", CLI_SHIM, "replay", str(trace_path)]
+        else:
+            cmds["cli"] = "no `cowrite` console command and no cowrite.cli module"
         return cmds
 
 

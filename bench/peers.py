@@ -138,11 +138,6 @@ class Peer(ABC):
         return {"": [sys.executable, str(REPLAY_SCRIPT), self.name, str(trace_path)]}
 
 
-def label(peer: str, variant: str) -> str:
-    """Column label of a peer variant: ``loro`` or ``loro[commit-at-end]``."""
-    return f"{peer}[{variant}]" if variant else peer
-
-
 def generate_txn_updates(
     trace: Trace, new_replica: Callable[[int], Replica]
 ) -> list[bytes]:

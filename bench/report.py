@@ -113,7 +113,9 @@ def _ratio(spec: BenchSpec, a: Record | None, b: Record | None) -> str:
     if not a or not b or a.status != OK or b.status != OK or not a.value or not b.value:
         return ""
     x = spec.display(a) / spec.display(b)
-    return f"{x:.0f}x" if x >= 10 else f"{x:.2g}x"
+    if x >= 10:
+        return f"{x:.0f}x"
+    return f"{x:.1f}x" if x >= 1 else f"{x:.2g}x"
 
 
 def bench_table(records: list[Record], bench: str, markdown: bool) -> list[str]:

@@ -94,6 +94,20 @@ def select(only: str) -> tuple[list[str], set[str], list[Path]]:
     return peers or list(PEER_MODULES), benches or set(BENCHES), traces or paths
 
 
+def shown_args(argv: list[str]) -> str:
+    """The command-line flags that shape the figures (output paths left out)."""
+    shown: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--json", "--write"):
+            skip = True
+        elif not a.startswith(("--json=", "--write=")):
+            shown.append(a)
+    return "".join(" " + a for a in shown)
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     peer_names, benches, paths = select(args.only)
@@ -125,7 +139,7 @@ def main(argv: list[str]) -> int:
     header = [
         "## Results",
         "",
-        f"Generated {today} by `python bench/run.py{' ' + ' '.join(argv) if argv else ''}`.",
+        f"Generated {today} by `python bench/run.py{shown_args(argv)}`.",
         f"Machine: {info['cpu']}, {info['cores']} cores; {info['python']}; {peer_list}.",
         (
             f"Timing: best of {args.repeat} (whole-process: best of "

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterable
 
 from .branch import Branch, apply_xf, checkout
-from .errors import CowriteError, InvalidOpError, UnknownVersionError
+from .errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
 from .oplog import OpLog, copy_oplog, ops_unknown_to
 from .ops import MAX_AGENT_LEN, Op, RawVersion
 from .walker import XfOp, merge_ops
@@ -128,8 +128,9 @@ class Document:
     def add_ops(self, ops: Iterable[Op]) -> list[XfOp]:
         """Merge ops from a peer; returns the edits applied to the text.
 
-        Delivery is idempotent (known ops are skipped after checking they match)
-        and all-or-nothing: if any op is invalid, conflicting or has unknown
+        Within one call ops may come in any order: an op whose parents come later in
+        the batch waits for them.  Delivery is idempotent (known ops are skipped
+        after checking they match) and all-or-nothing: if any op is invalid, conflicting or has unknown
         parents, nothing is changed and the error is raised.
         """
         oplog = self.oplog
@@ -137,10 +138,23 @@ class Document:
         start_lv = cg.next_lv
         start_heads = cg.heads
         try:
+            pending: list[Op] = []
             for op in ops:
                 if not isinstance(op, Op):
                     raise InvalidOpError(f"expected an Op, not {type(op).__name__}")
-                oplog.add_remote(op)
+                try:
+                    oplog.add_remote(op)
+                except UnknownParentError:
+                    pending.append(op)  # its parents may come later in this batch
+            while pending:
+                waiting, pending = pending, []
+                for op in waiting:
+                    try:
+                        oplog.add_remote(op)
+                    except UnknownParentError:
+                        pending.append(op)
+                if len(pending) == len(waiting):
+                    oplog.add_remote(pending[0])  # raises the UnknownParentError
             if cg.next_lv == start_lv:
                 return []
             xf, version = merge_ops(oplog, len(self.branch.text), self.branch.version, cg.heads)

@@ -80,7 +80,7 @@ def validate_op(op: Op) -> None:
         ):
             raise _bad(f"bad parent {p!r}: expected an (agent, seq) pair")
     if op.kind == "ins":
-        if not isinstance(op.content, str) or not op.content:
+        if not isinstance(op.content, str) or not op.content:  # checked before any str method
             raise _bad("an insert needs non-empty string content")
         if op.length != len(op.content):
             raise _bad("an insert's length must equal len(content)")
@@ -95,3 +95,9 @@ def validate_op(op: Op) -> None:
         raise _bad(f"kind must be 'ins' or 'del', not {op.kind!r}")
     if op.seq + op.span > 2**53:
         raise _bad("seq out of range")
+    for label, text in (("agent", op.agent), ("content", op.content)):
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _bad(f"{label} contains lone surrogates; it is not valid Unicode") from None
