@@ -148,9 +148,12 @@ class Sim:
             ops = [o for op in send.ops_since(common_version(recv, send)) for o in split_op(op)]
             cg = recv.oplog.cg
             order = causal_shuffle(ops, lambda a, q: cg.raw_to_lv(a, q) is not None, rng)
+            # small batches for small deliveries; at most ~12 add_ops calls (each
+            # call into a highly concurrent history re-walks it, see the report)
             k = 0
+            chunk = max(1, len(order) // 12)
             while k < len(order):
-                step = rng.randint(1, 4)
+                step = rng.randint(1, chunk if chunk > 1 else 4)
                 batch = order[k : k + step]
                 if k and rng.random() < 0.3:
                     batch = order[max(0, k - 2) : k] + batch  # duplicates
@@ -196,8 +199,9 @@ class Sim:
         observer = Document("observer")
         order = causal_shuffle(list(all_ops.values()), lambda a, q: False, rng)
         k = 0
+        chunk = max(2, len(order) // 10)
         while k < len(order):
-            step = rng.randint(1, 20)
+            step = rng.randint(1, chunk)
             observer.add_ops(order[k : k + step])
             k += step
         # another: copies synced in a random pairwise order

@@ -32,7 +32,8 @@ action = st.tuples(
     st.integers(0, 11),
     st.integers(0, 4),
     st.integers(0, 4),
-    st.integers(0, 2**16),
+    # small values hit the same positions (ties) far more often than uniform ones
+    st.one_of(st.integers(0, 3), st.integers(0, 2**16)),
     st.integers(0, 2**16),
 )
 

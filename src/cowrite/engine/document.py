@@ -32,6 +32,37 @@ def _check_text(text: object) -> str:
     return text
 
 
+def _add_when_ready(oplog: OpLog, ops: list[Op]) -> None:
+    """Add ops given out of causal order, each once its parents are in.
+
+    One queue per agent in seq order; each round adds from every queue's head until
+    it waits on an unknown parent.  Costs O(ops + rounds * agents), not O(ops^2).
+    Raises UnknownParentError if some op's parents never arrive.
+    """
+    queues: dict[str, list[Op]] = {}
+    for op in ops:
+        queues.setdefault(op.agent, []).append(op)
+    heads = {a: 0 for a in queues}
+    for a, q in queues.items():
+        q.sort(key=lambda o: o.seq)
+    progress = True
+    while progress:
+        progress = False
+        for a, q in queues.items():
+            i = heads[a]
+            while i < len(q):
+                try:
+                    oplog.add_remote(q[i])
+                except UnknownParentError:
+                    break
+                i += 1
+                progress = True
+            heads[a] = i
+    for a, q in queues.items():
+        if heads[a] < len(q):
+            oplog.add_remote(q[heads[a]])  # raises the UnknownParentError
+
+
 class Document:
     """One replica of a collaboratively edited text, owned by ``agent``."""
 
@@ -142,19 +173,15 @@ class Document:
             for op in ops:
                 if not isinstance(op, Op):
                     raise InvalidOpError(f"expected an Op, not {type(op).__name__}")
+                if pending:
+                    pending.append(op)
+                    continue
                 try:
                     oplog.add_remote(op)
                 except UnknownParentError:
                     pending.append(op)  # its parents may come later in this batch
-            while pending:
-                waiting, pending = pending, []
-                for op in waiting:
-                    try:
-                        oplog.add_remote(op)
-                    except UnknownParentError:
-                        pending.append(op)
-                if len(pending) == len(waiting):
-                    oplog.add_remote(pending[0])  # raises the UnknownParentError
+            if pending:
+                _add_when_ready(oplog, pending)
             if cg.next_lv == start_lv:
                 return []
             xf, version = merge_ops(oplog, len(self.branch.text), self.branch.version, cg.heads)
