@@ -205,7 +205,7 @@ class Sim:
             observer.add_ops(order[k : k + step])
             k += step
         # another: copies synced in a random pairwise order
-        copies = [d.fork(d.agent) for d in docs]
+        copies = [d.copy() for d in docs]
         idx = list(range(len(copies)))
         rng.shuffle(idx)
         for a, b in zip(idx, idx[1:]):

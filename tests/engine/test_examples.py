@@ -13,6 +13,8 @@ import random
 
 import pytest
 
+from cowrite.engine import InvalidOpError
+
 from cowrite.engine import Document
 from engine_helpers import assert_consistent, sync, sync_all
 
@@ -395,14 +397,20 @@ def test_fork_independence():
     assert a.text == b.text == c.text == "Case" + "B"
 
 
+def test_fork_refuses_its_own_agent():
+    a = Document("alice")
+    with pytest.raises(InvalidOpError):
+        a.fork("alice")
+
+
 def test_same_agent_on_two_replicas_is_detected_by_add_ops():
-    # a fork with the same agent name continues the same seq numbers; the two
-    # replicas then produce conflicting (agent, seq) ids, which add_ops rejects
+    # a copy keeps the agent and continues the same seq numbers; if both copies
+    # edit, they produce conflicting (agent, seq) ids, which add_ops rejects
     from cowrite.engine import ConflictingOpError
 
     a = Document("alice")
     a.insert(0, "x")
-    b = a.fork("alice")
+    b = a.copy()
     a.insert(1, "A")
     b.insert(1, "B")
     with pytest.raises(ConflictingOpError):

@@ -200,8 +200,23 @@ class Document:
         return self.add_ops(ops_unknown_to(other.oplog, self.oplog.cg))
 
     def fork(self, agent: str | None = None) -> Document:
-        """An independent replica with the same history, for another agent."""
+        """An independent replica with the same history, for another agent.
+
+        Two replicas must never share an agent: their ops would get the same ids.
+        """
+        if agent == self._agent:
+            raise InvalidOpError(f"a fork needs its own agent, not {agent!r} again")
         d = Document(agent)
+        d.oplog = copy_oplog(self.oplog)
+        d.branch = self.branch.copy()
+        return d
+
+    def copy(self) -> Document:
+        """A snapshot of this replica, same agent (e.g. to try edits and throw them away).
+
+        Never edit both: the same agent on two replicas makes clashing op ids.
+        """
+        d = Document(self._agent)
         d.oplog = copy_oplog(self.oplog)
         d.branch = self.branch.copy()
         return d
