@@ -186,7 +186,7 @@ def merge_ops(
 
 
 class _Walk:
-    __slots__ = ("oplog", "pieces", "version", "text_len", "out", "st", "offset", "lvcmp_cache")
+    __slots__ = ("oplog", "pieces", "version", "text_len", "out", "st", "offset")
 
     def __init__(
         self,
