@@ -402,16 +402,7 @@ class CausalGraph:
                     heapq.heappush(heap, (-p, False))
         return tuple(sorted(keep))
 
-    def contains(self, frontier: Sequence[int], lv: int) -> bool:
-        """Is ``lv`` in the history of ``frontier`` (or in it)?"""
-        if lv in frontier:
-            return True
-        return not self.diff(frontier, (lv,))[1]
 
-    def check_frontier(self, frontier: Sequence[int]) -> None:
-        for lv in frontier:
-            if not 0 <= lv < self.next_lv:
-                raise UnknownVersionError(f"local version {lv} does not exist")
 
 
 _ROOT = (1,)  # heap key of the empty version: sorts after every real version

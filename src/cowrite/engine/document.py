@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from .branch import Branch, apply_xf, checkout
 from .errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
 from .oplog import OpLog, copy_oplog, ops_unknown_to
-from .ops import MAX_AGENT_LEN, Op, RawVersion
+from .ops import MAX_AGENT_LEN, Op, RawVersion, check_unicode
 from .walker import XfOp, merge_ops
 
 __all__ = ["Document"]
@@ -24,11 +24,7 @@ __all__ = ["Document"]
 def _check_text(text: object) -> str:
     if not isinstance(text, str):
         raise InvalidOpError(f"text must be a str, not {type(text).__name__}")
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidOpError("text contains lone surrogates; it is not valid Unicode") from None
+    check_unicode("text", text)
     return text
 
 

@@ -56,6 +56,15 @@ class Op:
         return Op(agent, seq, tuple(parents), "del", pos, "", length, fwd)
 
 
+def check_unicode(label: str, text: str) -> None:
+    """Reject lone surrogates: such a str is not Unicode and could never be stored."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidOpError(f"{label} contains lone surrogates; it is not valid Unicode") from None
+
+
 def _bad(msg: str) -> InvalidOpError:
     return InvalidOpError(msg)
 
@@ -95,9 +104,5 @@ def validate_op(op: Op) -> None:
         raise _bad(f"kind must be 'ins' or 'del', not {op.kind!r}")
     if op.seq + op.span > 2**53:
         raise _bad("seq out of range")
-    for label, text in (("agent", op.agent), ("content", op.content)):
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                raise _bad(f"{label} contains lone surrogates; it is not valid Unicode") from None
+    check_unicode("agent", op.agent)
+    check_unicode("content", op.content)
