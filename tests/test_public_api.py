@@ -15,7 +15,9 @@ def test_top_level_exports() -> None:
             "Document",
             "InvalidOpError",
             "Op",
+            "Position",
             "RawVersion",
+            "UndoManager",
             "UnknownParentError",
             "UnknownVersionError",
             "__version__",
@@ -26,8 +28,10 @@ def test_top_level_exports() -> None:
 def test_engine_exports() -> None:
     assert sorted(cowrite.engine.__all__) == sorted(
         [
+            "Authorship",
             "Branch",
             "CausalGraph",
+            "Change",
             "ConflictingOpError",
             "CowriteError",
             "DecodeError",
@@ -35,7 +39,10 @@ def test_engine_exports() -> None:
             "InvalidOpError",
             "Op",
             "OpLog",
+            "Position",
             "RawVersion",
+            "UndoManager",
+            "UndoResult",
             "UnknownParentError",
             "UnknownVersionError",
             "checkout",

@@ -1,7 +1,8 @@
 """The binary document and patch encodings: round trips, compatibility, hostile input.
 
-Run ``python tests/engine/test_encoding.py --regen`` to rewrite the frozen fixtures
-(only when the format version is bumped: old fixtures must keep decoding forever).
+Run ``python tests/engine/test_encoding.py --regen`` to write the frozen fixtures of
+the *current* format version (only when it is bumped).  Fixtures of older versions
+are never rewritten: their bytes must keep decoding forever.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import random
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,8 @@ from cowrite.engine.encoding import (
     encode_document,
     encode_patch,
 )
-from cowrite.engine.oplog import OpLog
+from cowrite.engine.causal_graph import Frontier
+from cowrite.engine.oplog import OpLog, copy_oplog
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "testdata" / "fixtures"
@@ -82,6 +85,7 @@ def assert_same_doc(a: Document, b: Document) -> None:
         oa.op_lens,
         oa.op_content,
     )
+    assert (ob.time_starts, ob.time_values) == (oa.time_starts, oa.time_values)
 
 
 def check_decode_is_safe(data: bytes, kind: str = "document") -> None:
@@ -141,6 +145,43 @@ def small_doc() -> Document:
     return a
 
 
+T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+
+def fixture_times(n_lvs: int) -> tuple[list[int], list[int]]:
+    """A fixed time column: a new time every 4 LVs, with a clock jumping back and an unknown."""
+    starts = list(range(0, n_lvs, 4))
+    values = []
+    for k in range(len(starts)):
+        if k % 5 == 3:
+            values.append(0)  # unknown
+        elif k % 5 == 4:
+            values.append(T0 + 7 * k - 3600)  # a skewed clock: earlier than its predecessor
+        else:
+            values.append(T0 + 7 * k)
+    return starts, values
+
+
+def timed_small_doc() -> tuple[OpLog, str, Frontier]:
+    """:func:`small_doc`'s history with :func:`fixture_times` (independent of any clock)."""
+    d = small_doc()
+    ol = copy_oplog(d.oplog)
+    ol.time_starts, ol.time_values = fixture_times(len(ol))
+    return ol, d.text, d.branch.version
+
+
+def timed_encoding(kind: str) -> bytes:
+    ol, text, version = timed_small_doc()
+    return encode_document(ol, text, version) if kind == "document" else encode_patch(ol.ops_since(()))
+
+
+def sample(kind: str, timed: bool) -> bytes:
+    if timed:
+        return timed_encoding(kind)
+    d = small_doc()
+    return d.encode() if kind == "document" else d.encode_patch()
+
+
 # -- round trips -------------------------------------------------------------------------
 
 
@@ -189,6 +230,15 @@ def test_random_patches_round_trip_and_apply(actions: list[tuple[object, ...]]) 
     assert fresh.text == a.text
 
 
+def test_concurrent_double_delete_in_one_op_run_round_trips() -> None:
+    """Two agents delete the same character concurrently; their adjacent DEL_FWD ops share
+    one op run (pos 0, length 2) in a one-character document.  That must still decode."""
+    docs = run_session([("ins", 1, 0.0, "a"), ("sync", 1, 0), ("del", 0, 0.0, 1), ("del", 1, 0.0, 1), ("sync", 0, 1)])
+    d = docs[1]
+    assert (d.oplog.op_pos[-1], d.oplog.op_lens[-1]) == (0, 2) and d.text == ""
+    assert_same_doc(d, Document.decode(d.encode()))
+
+
 def test_incremental_patch_since_version() -> None:
     a = small_doc()
     b = Document.decode(a.encode(), "bob2")
@@ -216,19 +266,20 @@ def test_patch_keeps_backspace_runs_and_fwd_flags() -> None:
 # -- hostile input -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("timed", [False, True])
 @pytest.mark.parametrize("kind", ["document", "patch"])
-def test_every_truncation_raises(kind: str) -> None:
-    d = small_doc()
-    for data in (d.encode(), raw_frame(d.encode())) if kind == "document" else (d.encode_patch(),):
+def test_every_truncation_raises(kind: str, timed: bool) -> None:
+    enc = sample(kind, timed)
+    for data in (enc, raw_frame(enc)):
         for n in range(len(data)):
             with pytest.raises(DecodeError):
                 (decode_document if kind == "document" else decode_patch)(data[:n])
 
 
+@pytest.mark.parametrize("timed", [False, True])
 @pytest.mark.parametrize("kind", ["document", "patch"])
-def test_every_single_bit_flip_is_caught(kind: str) -> None:
-    d = small_doc()
-    data = d.encode() if kind == "document" else d.encode_patch()
+def test_every_single_bit_flip_is_caught(kind: str, timed: bool) -> None:
+    data = sample(kind, timed)
     decode = decode_document if kind == "document" else decode_patch
     for i in range(len(data) * 8):
         bad = bytearray(data)
@@ -254,10 +305,9 @@ def _mutate(data: bytes, rnd: random.Random) -> bytes:
 
 
 @settings(max_examples=300)
-@given(st.randoms(use_true_random=False), st.sampled_from(["document", "patch"]))
-def test_random_mutations_never_crash(rnd: random.Random, kind: str) -> None:
-    d = small_doc()
-    data = d.encode() if kind == "document" else d.encode_patch()
+@given(st.randoms(use_true_random=False), st.sampled_from(["document", "patch"]), st.booleans())
+def test_random_mutations_never_crash(rnd: random.Random, kind: str, timed: bool) -> None:
+    data = sample(kind, timed)
     bad = _mutate(data, rnd)
     if bad != data:  # the CRC catches these
         with pytest.raises(DecodeError):
@@ -265,11 +315,10 @@ def test_random_mutations_never_crash(rnd: random.Random, kind: str) -> None:
 
 
 @settings(max_examples=1000)
-@given(st.randoms(use_true_random=False), st.sampled_from(["document", "patch"]), st.booleans())
-def test_forged_mutations_with_valid_crc_never_crash(rnd: random.Random, kind: str, raw: bool) -> None:
+@given(st.randoms(use_true_random=False), st.sampled_from(["document", "patch"]), st.booleans(), st.booleans())
+def test_forged_mutations_with_valid_crc_never_crash(rnd: random.Random, kind: str, raw: bool, timed: bool) -> None:
     """Mutate the structure and fix the CRC: the parser itself must hold up."""
-    d = small_doc()
-    data = d.encode() if kind == "document" else d.encode_patch()
+    data = sample(kind, timed)
     if raw:
         data = raw_frame(data)
     bad = _mutate(data[:-4], rnd)
@@ -286,14 +335,14 @@ def test_random_bytes_raise(data: bytes) -> None:
 
 
 @settings(max_examples=500)
-@given(st.binary(max_size=300), st.sampled_from([b"CWD", b"CWP"]), st.integers(0, 1))
-def test_random_bodies_with_valid_header_and_crc_never_crash(body: bytes, magic: bytes, flags: int) -> None:
-    data = magic + bytes([FORMAT_VERSION, flags]) + body
+@given(st.binary(max_size=300), st.sampled_from([b"CWD", b"CWP"]), st.integers(0, 1), st.sampled_from([1, FORMAT_VERSION]))
+def test_random_bodies_with_valid_header_and_crc_never_crash(body: bytes, magic: bytes, flags: int, version: int) -> None:
+    data = magic + bytes([version, flags]) + body
     data += zlib.crc32(data).to_bytes(4, "little")
     check_decode_is_safe(data, "document" if magic == b"CWD" else "patch")
 
 
-@pytest.mark.parametrize("version", [0, 2, 255])
+@pytest.mark.parametrize("version", [0, FORMAT_VERSION + 1, 255])
 def test_unknown_format_version_raises_clearly(version: int) -> None:
     for data, decode in ((small_doc().encode(), decode_document), (small_doc().encode_patch(), decode_patch)):
         bad = reframe(data[:3] + bytes([version]) + data[4:])
@@ -350,18 +399,176 @@ def test_bad_ops_in_forged_log_raise() -> None:
         decode_document(encode_document(ol, "hi", ol.heads))
 
 
-# -- the frozen v1 fixtures: these bytes must decode forever --------------------------
+# -- hostile times sections (format version 2) ------------------------------------------
+
+
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def _zigzag(v: int) -> bytes:
+    return _varint((v << 1) if v >= 0 else ((-v << 1) - 1))
+
+
+def _section(pairs: list[tuple[int, int]], count: int | None = None) -> bytes:
+    """A times section from raw (run length, time delta) pairs."""
+    block = b"".join(_varint(n) + _zigzag(d) for n, d in pairs)
+    return _varint(len(pairs) if count is None else count) + _varint(len(block)) + block
+
+
+def _deltas(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(run length, time) runs as (run length, delta) pairs."""
+    out = []
+    prev = 0
+    for n, t in runs:
+        out.append((n, t - prev))
+        prev = t
+    return out
+
+
+def _fixture_runs(kind: str) -> list[tuple[int, int]]:
+    """The (run length, time) runs the timed sample's times section holds."""
+    ol, _, _ = timed_small_doc()
+    if kind == "document":
+        ends = ol.time_starts[1:] + [len(ol)]
+        return [(e - s, t) for s, e, t in zip(ol.time_starts, ends, ol.time_values)]
+    runs: list[tuple[int, int]] = []
+    for op in ol.ops_since(()):
+        if runs and runs[-1][1] == op.time:
+            runs[-1] = (runs[-1][0] + 1, op.time)
+        else:
+            runs.append((1, op.time))
+    return runs
+
+
+def _with_times(kind: str, section: bytes, version: int = FORMAT_VERSION) -> bytes:
+    """The timed sample (uncompressed) with its times section replaced by ``section``."""
+    data = raw_frame(timed_encoding(kind))
+    body = data[5:-4]
+    expected = _section(_deltas(_fixture_runs(kind)))
+    assert body.endswith(expected)  # the times section is the last thing in the body
+    return reframe(data[:3] + bytes([version, 0]) + body[: -len(expected)] + section + b"\0\0\0\0")
+
+
+def _decode(kind: str, data: bytes) -> object:
+    return decode_document(data) if kind == "document" else decode_patch(data)
+
+
+@pytest.mark.parametrize("kind", ["document", "patch"])
+def test_times_section_sanity(kind: str) -> None:
+    runs = _fixture_runs(kind)
+    assert len(runs) > 3 and sum(n for n, _ in runs) == (31 if kind == "document" else len(timed_small_doc()[0].ops_since(())))
+    assert _with_times(kind, _section(_deltas(runs))) == raw_frame(timed_encoding(kind))
+    _decode(kind, _with_times(kind, _section(_deltas(runs))))
+
+
+@pytest.mark.parametrize("kind", ["document", "patch"])
+def test_truncated_times_section_raises(kind: str) -> None:
+    good = _section(_deltas(_fixture_runs(kind)))
+    for k in range(len(good)):  # k = 0: a version-1 body in a version-2 frame
+        with pytest.raises(DecodeError):
+            _decode(kind, _with_times(kind, good[:k]))
+
+
+@pytest.mark.parametrize("kind", ["document", "patch"])
+def test_times_section_wrong_version_label_raises(kind: str) -> None:
+    good = _section(_deltas(_fixture_runs(kind)))
+    with pytest.raises(DecodeError, match="unexpected bytes"):  # v2 body labelled v1
+        _decode(kind, _with_times(kind, good, version=1))
+
+
+@pytest.mark.parametrize("kind", ["document", "patch"])
+@pytest.mark.parametrize(
+    "forge, match",
+    [
+        (lambda r: _section(_deltas(r), count=len(r) + 1), "truncated|claimed"),
+        (lambda r: _section(_deltas(r), count=10**6), "claimed"),
+        (lambda r: _section(_deltas(r), count=2**70), "claimed|malformed"),
+        (lambda r: _section(_deltas(r), count=len(r) - 1), "unexpected bytes"),
+        (lambda r: _section([]), "cover 0"),
+        (lambda r: _section(_deltas(r[:-1] + [(r[-1][0] - 1, r[-1][1])])), "cover"),  # too few
+        (lambda r: _section(_deltas(r[:-1])), "cover"),  # too few: a run missing
+        (lambda r: _section(_deltas(r[:-1] + [(r[-1][0] + 1, r[-1][1])])), "cover more"),  # too many
+        (lambda r: _section(_deltas(r + [(1, r[-1][1] + 1)])), "cover more"),  # an extra run
+        (lambda r: _section(_deltas([(0, r[0][1])] + r)), "empty time run"),
+        (lambda r: _section(_deltas([(r[0][0], -1)] + r[1:])), "out of range"),
+        (lambda r: _section(_deltas([(r[0][0], 2**53)] + r[1:])), "out of range"),
+        (lambda r: _section(_deltas([(r[0][0], 2**80)] + r[1:])), "out of range|malformed"),
+        (lambda r: _section(_deltas([r[0], (r[1][0], r[0][1])] + r[2:])), "same time"),
+        (lambda r: _section(_deltas(r)) + b"\0", "unexpected bytes"),
+        (lambda r: _section(_deltas(r))[:-1], "truncated|cover|unexpected"),
+        (lambda r: _varint(len(r)) + _varint(2**40) + _section(_deltas(r))[2:], "truncated"),
+    ],
+)
+def test_bad_times_sections_raise(kind: str, forge: Callable[[list[tuple[int, int]]], bytes], match: str) -> None:
+    bad = forge(_fixture_runs(kind))
+    with pytest.raises(DecodeError, match=match):
+        _decode(kind, _with_times(kind, bad))
+
+
+def test_empty_document_times_section() -> None:
+    ol = OpLog()
+    data = raw_frame(encode_document(ol, "", ()))
+    assert data[5:-4].endswith(_section([]))
+    ol2, _, _ = decode_document(data)
+    assert (ol2.time_starts, ol2.time_values) == ([], [])
+    bad = reframe(data[:-4 - len(_section([]))] + _section([(1, 5)]) + b"\0\0\0\0")
+    with pytest.raises(DecodeError, match="cover more"):
+        decode_document(bad)
+    assert decode_patch(encode_patch([])) == []
+
+
+@settings(max_examples=500)
+@given(st.sampled_from(["document", "patch"]), st.binary(max_size=40), st.integers(0, 40))
+def test_random_times_sections_never_crash(kind: str, junk: bytes, count: int) -> None:
+    bad = _with_times(kind, _varint(count) + _varint(len(junk)) + junk)
+    check_decode_is_safe(bad, kind)
+    check_decode_is_safe(_with_times(kind, junk), kind)
+
+
+# -- the frozen fixtures: these bytes must decode forever ------------------------------
+#
+# v1-*.bin were written by format version 1 (no times) and are never rewritten.
+# v2-*.bin hold the same history with fixture_times(); --regen rewrites only the
+# fixtures of the current FORMAT_VERSION.
 
 FIXTURE_TEXT = "H\u00e9llo, dear w\u00f6rld \u65e5\u672c\u8a9e e\u0301"
 FIXTURE_VERSION = (("alice", 21), ("bob", 8))
+FIXTURE_TIME_STARTS = [0, 4, 8, 12, 16, 20, 24, 28]
+FIXTURE_TIME_VALUES = [T0, T0 + 7, T0 + 14, 0, T0 + 28 - 3600, T0 + 35, T0 + 42, T0 + 49]
 
 
 def _write_fixtures() -> None:
+    assert FORMAT_VERSION == 2, "add the new version's fixtures here; never rewrite older ones"
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    d = small_doc()
-    (FIXTURES / "v1-document.bin").write_bytes(d.encode())
-    (FIXTURES / "v1-patch.bin").write_bytes(d.encode_patch())
-    print(f"wrote {FIXTURES}; text={d.text!r} version={d.version!r}")
+    for kind in ("document", "patch"):
+        path = FIXTURES / f"v{FORMAT_VERSION}-{kind}.bin"
+        path.write_bytes(timed_encoding(kind))
+        print(f"wrote {path}")
+
+
+def _oplog_columns(ol: OpLog) -> tuple[object, ...]:
+    """Everything in an op log except its times."""
+    cg = ol.cg
+    return (
+        cg.starts,
+        cg.parents,
+        cg.entry_agent,
+        cg.entry_seq,
+        cg.agents,
+        cg.next_lv,
+        cg.heads,
+        ol.op_starts,
+        ol.op_kinds,
+        ol.op_pos,
+        ol.op_lens,
+        ol.op_content,
+    )
 
 
 def test_frozen_v1_document_fixture_decodes() -> None:
@@ -371,23 +578,70 @@ def test_frozen_v1_document_fixture_decodes() -> None:
     assert d.text == FIXTURE_TEXT
     assert d.version == FIXTURE_VERSION
     assert str(checkout(d.oplog).text) == FIXTURE_TEXT  # the history still replays to it
+    # exactly the history small_doc() makes, with every time unknown
+    assert _oplog_columns(d.oplog) == _oplog_columns(small_doc().oplog)
+    assert (d.oplog.time_starts, d.oplog.time_values) == ([0], [0])
+    assert all(op.time == 0 for op in d.ops_since(()))
+    # re-encoded as the current version, it keeps its (unknown) times
+    d2 = Document.decode(d.encode())
+    assert d2.encode()[:4] == bytes([*b"CWD", FORMAT_VERSION])
+    assert_same_doc(d, d2)
 
 
 def test_frozen_v1_patch_fixture_decodes() -> None:
     data = (FIXTURES / "v1-patch.bin").read_bytes()
     assert data[:4] == b"CWP\x01"
+    ops = decode_patch(data)
+    assert ops and all(op.time == 0 for op in ops)
+    ol = OpLog()
+    for op in ops:
+        ol.add_remote(op)
+    assert _oplog_columns(ol) == _oplog_columns(small_doc().oplog)
+    assert (ol.time_starts, ol.time_values) == ([0], [0])
     d = Document("reader")
     d.apply_patch(data)
     assert d.text == FIXTURE_TEXT
     assert d.version == FIXTURE_VERSION
 
 
+def test_frozen_v2_document_fixture_decodes() -> None:
+    data = (FIXTURES / "v2-document.bin").read_bytes()
+    assert data[:4] == b"CWD\x02"
+    ol, text, version = decode_document(data)
+    assert text == FIXTURE_TEXT
+    assert ol.cg.frontier_to_raw(version) == FIXTURE_VERSION
+    assert str(checkout(ol).text) == FIXTURE_TEXT
+    assert _oplog_columns(ol) == _oplog_columns(small_doc().oplog)
+    assert (ol.time_starts, ol.time_values) == (FIXTURE_TIME_STARTS, FIXTURE_TIME_VALUES)
+    assert [ol.time_of(lv) for lv in range(len(ol))] == [FIXTURE_TIME_VALUES[lv // 4] for lv in range(len(ol))]
+    d = Document.decode(data, "reader")
+    assert d.text == FIXTURE_TEXT and d.version == FIXTURE_VERSION
+    assert (d.oplog.time_starts, d.oplog.time_values) == (FIXTURE_TIME_STARTS, FIXTURE_TIME_VALUES)
+
+
+def test_frozen_v2_patch_fixture_decodes() -> None:
+    data = (FIXTURES / "v2-patch.bin").read_bytes()
+    assert data[:4] == b"CWP\x02"
+    ops = decode_patch(data)
+    assert {op.time for op in ops} == set(FIXTURE_TIME_VALUES)
+    ol = OpLog()
+    for op in ops:
+        ol.add_remote(op)
+    assert _oplog_columns(ol) == _oplog_columns(small_doc().oplog)
+    assert (ol.time_starts, ol.time_values) == (FIXTURE_TIME_STARTS, FIXTURE_TIME_VALUES)
+    d = Document("reader")
+    d.apply_patch(data)
+    assert d.text == FIXTURE_TEXT
+    assert d.version == FIXTURE_VERSION
+    assert (d.oplog.time_starts, d.oplog.time_values) == (FIXTURE_TIME_STARTS, FIXTURE_TIME_VALUES)
+
+
 def test_fixture_generator_is_still_deterministic() -> None:
     """Not a compatibility requirement, but a cheap alarm for accidental format changes."""
-    d = small_doc()
-    assert d.text == FIXTURE_TEXT
-    assert d.encode() == (FIXTURES / "v1-document.bin").read_bytes()
-    assert d.encode_patch() == (FIXTURES / "v1-patch.bin").read_bytes()
+    assert small_doc().text == FIXTURE_TEXT
+    assert fixture_times(31) == (FIXTURE_TIME_STARTS, FIXTURE_TIME_VALUES)
+    for kind in ("document", "patch"):
+        assert timed_encoding(kind) == (FIXTURES / f"v{FORMAT_VERSION}-{kind}.bin").read_bytes()
 
 
 # -- real traces: size ----------------------------------------------------------------------

@@ -14,11 +14,16 @@ from .errors import (
     UnknownParentError,
     UnknownVersionError,
 )
+from .history import Authorship, Change
 from .oplog import OpLog
 from .ops import Op, RawVersion
+from .positions import Position
+from .undo import UndoManager, UndoResult
 
 __all__ = [
+    "Authorship",
     "Branch",
+    "Change",
     "CausalGraph",
     "ConflictingOpError",
     "CowriteError",
@@ -27,8 +32,11 @@ __all__ = [
     "InvalidOpError",
     "Op",
     "OpLog",
+    "Position",
     "RawVersion",
     "UnknownParentError",
+    "UndoManager",
+    "UndoResult",
     "UnknownVersionError",
     "checkout",
 ]

@@ -10,13 +10,22 @@ raises a :class:`~cowrite.errors.CowriteError` and leaves the document as it was
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+
+from typing import TYPE_CHECKING
 
 from .branch import Branch, apply_xf, checkout
 from .errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
-from .oplog import OpLog, copy_oplog, ops_unknown_to
+from .history import Authorship, Change, authorship, changes
+from .idmap import IdMap
+from .oplog import INS, OpLog, copy_oplog, ops_unknown_to
 from .ops import MAX_AGENT_LEN, Op, RawVersion, check_unicode
-from .walker import XfOp, merge_ops
+from .positions import Position
+from .walker import XfOp, locate, merge_ops
+
+if TYPE_CHECKING:
+    from .undo import UndoManager
 
 __all__ = ["Document"]
 
@@ -26,6 +35,16 @@ def _check_text(text: object) -> str:
         raise InvalidOpError(f"text must be a str, not {type(text).__name__}")
     check_unicode("text", text)
     return text
+
+
+def _apply_xf_ids(ids: IdMap, xf: list[XfOp], lvs: list[int]) -> None:
+    k = 0
+    for kind, pos, arg in xf:
+        if kind == INS:
+            ids.insert(pos, lvs[k], len(arg))  # type: ignore[arg-type]
+            k += 1
+        else:
+            ids.delete(pos, arg)  # type: ignore[arg-type]
 
 
 def _add_when_ready(oplog: OpLog, ops: list[Op]) -> None:
@@ -62,9 +81,9 @@ def _add_when_ready(oplog: OpLog, ops: list[Op]) -> None:
 class Document:
     """One replica of a collaboratively edited text, owned by ``agent``."""
 
-    __slots__ = ("_agent", "oplog", "branch")
+    __slots__ = ("_agent", "oplog", "branch", "_ids", "_undo", "_clock")
 
-    def __init__(self, agent: str | None = None) -> None:
+    def __init__(self, agent: str | None = None, *, clock: Callable[[], float] | None = None) -> None:
         if agent is None:
             agent = secrets.token_hex(8)
         if not isinstance(agent, str) or not agent or len(agent) > MAX_AGENT_LEN:
@@ -72,6 +91,9 @@ class Document:
         self._agent = agent
         self.oplog = OpLog()
         self.branch = Branch()
+        self._ids: IdMap | None = None  # character ids of the text; built on first use
+        self._undo: UndoManager | None = None
+        self._clock: Callable[[], float] = time.time if clock is None else clock
 
     # -- reading -------------------------------------------------------------------
 
@@ -126,9 +148,13 @@ class Document:
         if not _check_text(text):
             return
         oplog = self.oplog
-        oplog.add_insert(self._agent, pos, text, self.branch.version)
+        lv = oplog.add_insert(self._agent, pos, text, self.branch.version, time=int(self._clock()))
         rope.insert(pos, text)
         self.branch.version = oplog.cg.heads
+        if self._ids is not None:
+            self._ids.insert(pos, lv, len(text))
+        if self._undo is not None:
+            self._undo._on_insert(lv, pos, len(text))
 
     def delete(self, pos: int, length: int = 1) -> None:
         """Delete ``length`` code points starting at ``pos``."""
@@ -138,9 +164,14 @@ class Document:
         if not length:
             return
         oplog = self.oplog
-        oplog.add_delete(self._agent, pos, length, self.branch.version)
-        rope.delete(pos, length)
+        parents = self.branch.version
+        lv = oplog.add_delete(self._agent, pos, length, parents, time=int(self._clock()))
+        deleted = rope.delete(pos, length)
         self.branch.version = oplog.cg.heads
+        if self._ids is not None:
+            runs = self._ids.delete(pos, length)
+            if self._undo is not None:
+                self._undo._on_delete(lv, parents, pos, deleted, runs)
 
     def replace(self, pos: int, length: int, text: str) -> None:
         """Delete ``length`` characters at ``pos`` and insert ``text`` there."""
@@ -180,7 +211,8 @@ class Document:
                 _add_when_ready(oplog, pending)
             if cg.next_lv == start_lv:
                 return []
-            xf, version = merge_ops(oplog, len(self.branch.text), self.branch.version, cg.heads)
+            lvs: list[int] | None = [] if self._ids is not None else None
+            xf, version = merge_ops(oplog, len(self.branch.text), self.branch.version, cg.heads, lvs)
         except CowriteError:
             oplog.truncate(start_lv, start_heads)
             raise
@@ -189,6 +221,9 @@ class Document:
             raise CowriteError(f"internal error while merging: {exc!r}") from exc
         apply_xf(self.branch.text, xf)
         self.branch.version = version
+        if self._ids is not None:
+            assert lvs is not None
+            _apply_xf_ids(self._ids, xf, lvs)
         return xf
 
     def merge(self, other: Document) -> list[XfOp]:
@@ -202,7 +237,7 @@ class Document:
         """
         if agent == self._agent:
             raise InvalidOpError(f"a fork needs its own agent, not {agent!r} again")
-        d = Document(agent)
+        d = Document(agent, clock=self._clock)
         d.oplog = copy_oplog(self.oplog)
         d.branch = self.branch.copy()
         return d
@@ -212,10 +247,87 @@ class Document:
 
         Never edit both: the same agent on two replicas makes clashing op ids.
         """
-        d = Document(self._agent)
+        d = Document(self._agent, clock=self._clock)
         d.oplog = copy_oplog(self.oplog)
         d.branch = self.branch.copy()
         return d
+
+    # -- character identity: positions, authorship --------------------------------
+
+    def _id_map(self) -> IdMap:
+        """The LV of every character of the text (built by one checkout on first use)."""
+        ids = self._ids
+        if ids is None:
+            ids = IdMap()
+            lvs: list[int] = []
+            xf, _ = merge_ops(self.oplog, 0, (), self.branch.version, lvs)
+            _apply_xf_ids(ids, xf, lvs)
+            assert len(ids) == len(self.branch.text), "id map out of step with the text"
+            self._ids = ids
+        return ids
+
+    def position(self, index: int, assoc: int = 1) -> Position:
+        """A stable position for the gap before code point ``index``.
+
+        ``assoc=1`` ties it to the character after the gap (text inserted exactly
+        there goes before the position); ``assoc=-1`` ties it to the character
+        before (inserted text goes after it).  See :class:`Position`.
+        """
+        if type(index) is not int or not 0 <= index <= len(self):
+            raise InvalidOpError(f"position index {index!r} outside 0..{len(self)}")
+        if assoc not in (1, -1):
+            raise InvalidOpError(f"assoc must be 1 or -1, not {assoc!r}")
+        at = index if assoc == 1 else index - 1
+        if not 0 <= at < len(self):
+            return Position(None, 0, assoc)  # the document's end (1) or start (-1)
+        agent, seq = self.oplog.cg.lv_to_raw(self._id_map().lv_at(at))
+        return Position(agent, seq, assoc)
+
+    def resolve(self, position: Position, version: RawVersion | Iterable[tuple[str, int]] | None = None) -> int:
+        """The index of ``position`` in the text (now, or at ``version``).
+
+        A position whose character was deleted resolves to where that character
+        would be: after every surviving character that precedes it in document
+        order.  Raises :class:`UnknownVersionError` if the character is not in the
+        version (e.g. the ops that typed it have not arrived yet).
+        """
+        if not isinstance(position, Position):
+            raise InvalidOpError(f"expected a Position, not {type(position).__name__}")
+        target = self.branch.version if version is None else self._lvs(version)
+        if position.agent is None:
+            if position.assoc == -1:
+                return 0
+            return len(self) if version is None else len(self.text_at(version))
+        cg = self.oplog.cg
+        lv = cg.raw_to_lv(position.agent, position.seq)
+        if lv is None or cg.diff((lv,), target)[0]:
+            raise UnknownVersionError(
+                f"position names {position.agent}:{position.seq}, which is not in this version of the document"
+            )
+        _, _, kind, ins_pos, _ = next(self.oplog.iter_ops(lv, lv + 1))
+        if kind != INS:
+            raise InvalidOpError(f"position names {position.agent}:{position.seq}, which is a delete, not a character")
+        after = 1 if position.assoc == -1 else 0
+        if version is None:
+            i = self._id_map().index_of(lv)
+            if i is not None:
+                return i + after
+        found = locate(self.oplog, (lv,), [ins_pos], target)[0]
+        return found.pos + (after if found.alive else 0)
+
+    def blame(self, version: RawVersion | Iterable[tuple[str, int]] | None = None) -> list[Authorship]:
+        """Who typed each character of the text (now, or at ``version``), as runs."""
+        if version is None:
+            return authorship(self.oplog, self._id_map())
+        ids = IdMap()
+        lvs: list[int] = []
+        xf, _ = merge_ops(self.oplog, 0, (), self._lvs(version), lvs)
+        _apply_xf_ids(ids, xf, lvs)
+        return authorship(self.oplog, ids)
+
+    def changes(self, since: RawVersion | Iterable[tuple[str, int]] | None = None) -> list[Change]:
+        """The edits in the history (after ``since``), oldest first, with agent and time."""
+        return changes(self.oplog, self._lvs(since) if since is not None else ())
 
     # -- encoding ------------------------------------------------------------------
 
@@ -226,12 +338,12 @@ class Document:
         return encode_document(self.oplog, str(self.branch.text), self.branch.version)
 
     @classmethod
-    def decode(cls, data: bytes, agent: str | None = None) -> Document:
+    def decode(cls, data: bytes, agent: str | None = None, *, clock: Callable[[], float] | None = None) -> Document:
         """Load a document from :meth:`encode` bytes; reads the stored text, no replay."""
         from .encoding import decode_document
 
         oplog, text, version = decode_document(data)
-        d = cls(agent)
+        d = cls(agent, clock=clock)
         d.oplog = oplog
         d.branch = Branch(text, version)
         return d

@@ -10,7 +10,7 @@ smaller than its plain text would be as UTF-8 in many cases.
 Layout (both kinds)::
 
     magic (3 bytes: b"CWD" document / b"CWP" patch)
-    format version (1 byte, currently 1)
+    format version (1 byte, currently 2; version 1 is still read)
     flags (1 byte: bit 0 = body is zlib-deflated)
     [uvarint raw body length, only if deflated]
     body
@@ -39,6 +39,9 @@ Document body::
     heads       frontier: uvarint k, first LV, then ascending deltas
     version     frontier of the stored text (same coding)
     text        uvarint code-point count, then a block of UTF-8
+    times       (version >= 2) uvarint T (time runs, tiling LVs 0..N), then a block
+                of T pairs: uvarint run length in LVs (>= 1), then zigzag time minus
+                the previous run's time (the first run's minus 0)
 
 The current text is stored, so loading never replays history (that is the cost
 Eg-walker saves: the op log is only walked again when concurrent ops arrive).
@@ -54,6 +57,16 @@ Patch body::
                   kindlen  N uvarints: span << 2 | 0 ins / 1 delete fwd / 2 delete back
                   pos      N zigzag, predicted as for documents
                   content  UTF-8 of every insert's text, concatenated
+    times       (version >= 2) uvarint T, then a block of T pairs: uvarint number
+                of consecutive ops (>= 1) with one time, then zigzag time delta as
+                for documents
+
+Times are Unix seconds (0 = unknown), each in ``0 <= t < 2**53``.  Consecutive time
+runs must differ in time (delta != 0), so each time column has exactly one
+encoding; the run lengths must add up to exactly the LVs (ops) there are.  A
+typing session costs about two bytes per second in which something was typed; a
+log whose times are all unknown (or all equal) costs a handful of bytes.  Version
+1 is version 2 without the times sections: its ops all decode with time 0.
 
 Decoding never trusts the bytes: any input either decodes to a consistent value
 or raises :class:`~cowrite.engine.errors.DecodeError`.
@@ -67,13 +80,14 @@ from collections.abc import Callable, Sequence
 from .causal_graph import Frontier
 from .errors import CowriteError, DecodeError, InvalidOpError
 from .oplog import DEL_BACK, DEL_FWD, INS, OpLog
-from .ops import MAX_AGENT_LEN, Op, RawVersion
+from .ops import MAX_AGENT_LEN, MAX_TIME, Op, RawVersion
 
 __all__ = ["FORMAT_VERSION", "decode_document", "decode_patch", "encode_document", "encode_patch"]
 
 DOC_MAGIC = b"CWD"
 PATCH_MAGIC = b"CWP"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READ_VERSIONS = (1, 2)  # every version ever written must stay readable
 _FLAG_DEFLATE = 1
 _KNOWN_FLAGS = _FLAG_DEFLATE
 _HEADER = 5  # magic + version + flags
@@ -143,6 +157,18 @@ def _frontier(out: bytearray, f: Sequence[int]) -> None:
     for i, v in enumerate(f):
         _uvar(out, v if i == 0 else v - prev)
         prev = v
+
+
+def _times(out: bytearray, runs: Sequence[tuple[int, int]]) -> None:
+    """The times section: ``(run length, time)`` runs as a count and a block of pairs."""
+    pairs = bytearray()
+    prev = 0
+    for n, t in runs:
+        _uvar(pairs, n)
+        _svar(pairs, t - prev)
+        prev = t
+    _uvar(out, len(runs))
+    _block(out, pairs)
 
 
 def _predict(kind: int, pos: int, n: int) -> int:
@@ -219,6 +245,13 @@ def encode_document(oplog: OpLog, text: str, version: Frontier) -> bytes:
     _frontier(body, version)
     _uvar(body, len(text))
     _block(body, _utf8(text, "text"))
+
+    ts = oplog.time_starts
+    if ts:
+        ends = ts[1:] + [cg.next_lv]
+        _times(body, [(e - s, t) for s, e, t in zip(ts, ends, oplog.time_values)])
+    else:  # a log built without the time column: every time unknown
+        _times(body, [(cg.next_lv, 0)] if cg.next_lv else [])
     return _frame(DOC_MAGIC, body)
 
 
@@ -240,6 +273,7 @@ def encode_patch(ops: list[Op]) -> bytes:
     kindlen = bytearray()
     poss = bytearray()
     content: list[str] = []
+    times: list[tuple[int, int]] = []  # (ops, time) runs
     next_seq: dict[int, int] = {}
     prev_last: tuple[str, int] | None = None
     predicted = 0
@@ -262,6 +296,10 @@ def encode_patch(ops: list[Op]) -> bytes:
         predicted = _predict(kind, op.pos, span)
         if kind == INS:
             content.append(op.content)
+        if times and times[-1][1] == op.time:
+            times[-1] = (times[-1][0] + 1, op.time)
+        else:
+            times.append((1, op.time))
         prev_last = (op.agent, op.seq + span - 1)
     body = bytearray()
     _agents_block(body, agents)
@@ -272,6 +310,7 @@ def encode_patch(ops: list[Op]) -> bytes:
     _block(body, kindlen)
     _block(body, poss)
     _block(body, _utf8("".join(content), "inserted text"))
+    _times(body, times)
     return _frame(PATCH_MAGIC, body)
 
 
@@ -343,8 +382,8 @@ class _Reader:
             raise DecodeError(f"corrupt data: {self.end - self.pos} unexpected bytes after {what}")
 
 
-def _unframe(data: bytes, magic: bytes, what: str) -> _Reader:
-    """Check magic, version, flags and CRC; return a reader over the (inflated) body."""
+def _unframe(data: bytes, magic: bytes, what: str) -> tuple[_Reader, int]:
+    """Check magic, version, flags and CRC; return a reader over the (inflated) body and the version."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DecodeError(f"expected bytes, not {type(data).__name__}")
     data = bytes(data)
@@ -355,9 +394,11 @@ def _unframe(data: bytes, magic: bytes, what: str) -> _Reader:
         raise DecodeError(f"not a cowrite {what}: bad magic bytes")
     if len(data) < _HEADER + _TRAILER:
         raise DecodeError(f"truncated cowrite {what}: only {len(data)} bytes")
-    if data[3] != FORMAT_VERSION:
+    version = data[3]
+    if version not in _READ_VERSIONS:
         raise DecodeError(
-            f"unsupported cowrite {what} format version {data[3]} (this build reads version {FORMAT_VERSION})"
+            f"unsupported cowrite {what} format version {version} "
+            f"(this build reads versions {_READ_VERSIONS[0]} to {_READ_VERSIONS[-1]})"
         )
     crc = int.from_bytes(data[-_TRAILER:], "little")
     if zlib.crc32(data[:-_TRAILER]) != crc:
@@ -367,7 +408,7 @@ def _unframe(data: bytes, magic: bytes, what: str) -> _Reader:
         raise DecodeError(f"unsupported cowrite {what}: unknown flags {flags:#x}")
     r = _Reader(data, _HEADER, len(data) - _TRAILER)
     if not flags & _FLAG_DEFLATE:
-        return r
+        return r, version
     raw_len = r.uvar()
     packed = r.take(r.left())
     if raw_len > len(packed) * _MAX_DEFLATE_RATIO:
@@ -379,7 +420,7 @@ def _unframe(data: bytes, magic: bytes, what: str) -> _Reader:
         raise DecodeError(f"corrupt cowrite {what}: bad compressed body ({exc})") from None
     if len(body) != raw_len or not d.eof or d.unconsumed_tail or d.unused_data:
         raise DecodeError(f"corrupt cowrite {what}: compressed body does not match its size")
-    return _Reader(body)
+    return _Reader(body), version
 
 
 def _read_agents(r: _Reader) -> list[str]:
@@ -449,6 +490,38 @@ def _read_content(r: _Reader, n_chars: int) -> str:
     return content
 
 
+def _read_times(r: _Reader, total: int, unit: str) -> tuple[list[int], list[int]]:
+    """A times section covering exactly ``total`` LVs/ops: (run starts, run times)."""
+    n_runs = r.uvar()
+    b = r.block()
+    room = b.left() // 2  # a run takes at least two bytes
+    if n_runs > room:
+        raise DecodeError(f"corrupt data: {n_runs} time runs claimed but only room for {room}")
+    starts: list[int] = []
+    values: list[int] = []
+    covered = 0
+    prev = 0
+    for i in range(n_runs):
+        k = b.uvar()
+        if k == 0:
+            raise DecodeError("corrupt data: empty time run")
+        t = prev + b.svar()
+        if not 0 <= t < MAX_TIME:
+            raise DecodeError(f"corrupt data: time {t} out of range")
+        if i and t == prev:
+            raise DecodeError("corrupt data: two consecutive time runs have the same time")
+        if k > total - covered:
+            raise DecodeError(f"corrupt data: time runs cover more {unit} than the {total} there are")
+        starts.append(covered)
+        values.append(t)
+        covered += k
+        prev = t
+    b.done("times")
+    if covered != total:
+        raise DecodeError(f"corrupt data: time runs cover {covered} {unit} but there are {total}")
+    return starts, values
+
+
 def _guard(fn: Callable[[bytes], object], data: bytes, what: str) -> object:
     """Turn any failure a decoder did not foresee into a DecodeError (never crash callers)."""
     try:
@@ -472,7 +545,7 @@ def decode_document(data: bytes) -> tuple[OpLog, str, Frontier]:
 
 
 def _decode_document(data: bytes) -> tuple[OpLog, str, Frontier]:
-    r = _unframe(data, DOC_MAGIC, "document")
+    r, fmt = _unframe(data, DOC_MAGIC, "document")
     agents = _read_agents(r)
     n_agents = len(agents)
 
@@ -579,9 +652,12 @@ def _decode_document(data: bytes) -> tuple[OpLog, str, Frontier]:
     if lv != total:
         raise DecodeError(f"corrupt data: op runs cover {lv} ops but the causal graph has {total}")
     # No document is ever longer than everything inserted into it: a cheap bound
-    # on every position that needs no replay.
+    # on every position that needs no replay.  An insert needs pos <= length; a
+    # DEL_BACK run's first op deletes pos + n - 1; a DEL_FWD run's first op deletes
+    # pos, and its later ops may be concurrent deletes of that same character by
+    # other agents (adjacent runs merge whatever their parents), so only pos < length.
     for kind, pos, n in zip(kinds, poss, lens):
-        if (pos if kind == INS else pos + n) > ins_total:
+        if pos + (0 if kind == INS else n if kind == DEL_BACK else 1) > ins_total:
             raise DecodeError("corrupt data: op position beyond any possible text length")
     content = _read_content(r, ins_total)
     op_content: list[str] = []
@@ -616,6 +692,10 @@ def _decode_document(data: bytes) -> tuple[OpLog, str, Frontier]:
     text = _decode_utf8(tb.take(tb.left()), "text")
     if len(text) != n_chars:
         raise DecodeError("corrupt data: text length does not match")
+    if fmt >= 2:
+        oplog.time_starts, oplog.time_values = _read_times(r, total, "LVs")
+    elif total:
+        oplog.time_starts, oplog.time_values = [0], [0]  # version 1: times unknown
     r.done("document")
     _check_text_len(oplog, version, len(text), linear)
     return oplog, text, version
@@ -664,7 +744,7 @@ def decode_patch(data: bytes) -> list[Op]:
 
 
 def _decode_patch(data: bytes) -> list[Op]:
-    r = _unframe(data, PATCH_MAGIC, "patch")
+    r, fmt = _unframe(data, PATCH_MAGIC, "patch")
     agents = _read_agents(r)
     n_agents = len(agents)
     n = r.count("ops")
@@ -726,16 +806,22 @@ def _decode_patch(data: bytes) -> list[Op]:
     for col, what in ((seqs_r, "seqs"), (parents_r, "parents"), (kl_r, "op kinds"), (pos_r, "op positions")):
         col.done(what)
     content = _read_content(r, ins_total)
+    t_starts, t_values = _read_times(r, n, "ops") if fmt >= 2 else ([0] if n else [], [0] if n else [])
     r.done("patch")
     ops: list[Op] = []
     c = 0
+    t_ends = t_starts[1:] + [n]
+    t = 0
     try:
-        for agent, seq, parents, kind, pos, span in rows:
+        for i, (agent, seq, parents, kind, pos, span) in enumerate(rows):
+            while i >= t_ends[t]:
+                t += 1
+            time = t_values[t]
             if kind == INS:
-                ops.append(Op(agent, seq, parents, "ins", pos, content[c : c + span], span))
+                ops.append(Op(agent, seq, parents, "ins", pos, content[c : c + span], span, True, time))
                 c += span
             else:
-                ops.append(Op(agent, seq, parents, "del", pos, "", span, kind == DEL_FWD))
+                ops.append(Op(agent, seq, parents, "del", pos, "", span, kind == DEL_FWD, time))
     except InvalidOpError as exc:
         raise DecodeError(f"corrupt data: invalid op ({exc})") from None
     return ops

@@ -4,6 +4,13 @@ The op log is append-only.  Ops are stored as runs in parallel columns (start LV
 kind, position, content) so a typed word costs one row, not one per character.
 Kinds: ``INS`` (char i at pos+i), ``DEL_FWD`` (every op deletes at pos) and
 ``DEL_BACK`` (op i deletes pos+len-1-i, i.e. Backspace).
+
+Op times (Unix seconds, 0 = unknown) are a column of their own, run-length
+encoded independently of the op runs: ``time_starts[i]`` is the first LV of the
+i-th time run and ``time_values[i]`` its time.  A run starts only where an op's
+time differs from the previous LV's, so a typed word made within one second
+costs one row, and the two columns tile LVs ``0..len`` (both empty iff the log is).
+Times are metadata: they are never compared when a known op is re-delivered.
 """
 
 from __future__ import annotations
@@ -12,8 +19,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 
 from .causal_graph import CausalGraph, Frontier
-from .errors import ConflictingOpError, InvalidOpError
-from .ops import Op
+from .errors import ConflictingOpError, InvalidOpError, UnknownVersionError
+from .ops import Op, check_time
 
 __all__ = ["OpLog", "INS", "DEL_FWD", "DEL_BACK"]
 
@@ -25,7 +32,7 @@ DEL_BACK = 2
 class OpLog:
     """Append-only, run-length encoded log of ops with their causal graph."""
 
-    __slots__ = ("cg", "op_starts", "op_kinds", "op_pos", "op_content", "op_lens")
+    __slots__ = ("cg", "op_starts", "op_kinds", "op_pos", "op_content", "op_lens", "time_starts", "time_values")
 
     def __init__(self) -> None:
         self.cg = CausalGraph()
@@ -34,6 +41,8 @@ class OpLog:
         self.op_pos: list[int] = []
         self.op_lens: list[int] = []
         self.op_content: list[str] = []  # "" for deletes
+        self.time_starts: list[int] = []  # first LV of each time run (0 first)
+        self.time_values: list[int] = []  # Unix seconds of each time run (0 = unknown)
 
     def __len__(self) -> int:
         return self.cg.next_lv
@@ -74,27 +83,48 @@ class OpLog:
         self.op_lens.append(n)
         self.op_content.append(content)
 
-    def add_insert(self, agent: str, pos: int, content: str, parents: Frontier | None = None) -> int:
+    def _push_time(self, lv: int, time: int) -> None:
+        """Record that the ops from ``lv`` (the new tail of the log) were made at ``time``."""
+        values = self.time_values
+        if not values or values[-1] != time:
+            self.time_starts.append(lv)
+            values.append(time)
+
+    def add_insert(
+        self, agent: str, pos: int, content: str, parents: Frontier | None = None, *, time: int = 0
+    ) -> int:
         """Record a new insert by ``agent`` made at ``parents`` (default: the heads).
 
-        Returns its first LV.  Validity of ``pos`` against the text is the caller's job
-        (a branch checks it before it records a local edit; a merge checks remote ops).
+        Returns its first LV.  ``time`` is when it was made (Unix seconds, 0 =
+        unknown).  Validity of ``pos`` against the text is the caller's job (a
+        branch checks it before it records a local edit; a merge checks remote ops).
         """
         if not content:
             raise InvalidOpError("cannot insert empty text")
+        check_time(time)
         cg = self.cg
         lv = cg.add(agent, cg.next_seq(agent), len(content), cg.heads if parents is None else parents)
         self._push_ops(lv, INS, pos, len(content), content)
+        self._push_time(lv, time)
         return lv
 
     def add_delete(
-        self, agent: str, pos: int, length: int, parents: Frontier | None = None, fwd: bool = True
+        self,
+        agent: str,
+        pos: int,
+        length: int,
+        parents: Frontier | None = None,
+        fwd: bool = True,
+        *,
+        time: int = 0,
     ) -> int:
         if length <= 0:
             raise InvalidOpError("delete length must be positive")
+        check_time(time)
         cg = self.cg
         lv = cg.add(agent, cg.next_seq(agent), length, cg.heads if parents is None else parents)
         self._push_ops(lv, DEL_FWD if fwd else DEL_BACK, pos, length, "")
+        self._push_time(lv, time)
         return lv
 
     def add_remote(self, op: Op) -> tuple[int, int] | None:
@@ -102,7 +132,9 @@ class OpLog:
 
         Ids already known are checked against what is stored: identical is a no-op
         (delivery is idempotent), different raises :class:`ConflictingOpError`.  A
-        run that is partly known adds only its unknown tail.  Raises
+        run that is partly known adds only its unknown tail.  ``op.time`` is
+        metadata, not identity: it is stored for the new tail only, and a known op
+        re-delivered with another time is not a conflict (the first time stays).  Raises
         :class:`~cowrite.errors.UnknownParentError` if a parent is unknown.
         """
         cg = self.cg
@@ -138,6 +170,7 @@ class OpLog:
             self._push_ops(lv, DEL_FWD, op.pos, m, "")
         else:
             self._push_ops(lv, DEL_BACK, op.pos, m, "")
+        self._push_time(lv, op.time)
         return lv, lv + m
 
     def _check_same(self, op: Op, count: int) -> None:
@@ -183,6 +216,10 @@ class OpLog:
             elif self.op_kinds[-1] == DEL_BACK:
                 self.op_pos[-1] += self.op_lens[-1] - k
             self.op_lens[-1] = k
+        tstarts = self.time_starts
+        while tstarts and tstarts[-1] >= lv:
+            tstarts.pop()
+            self.time_values.pop()
         self.cg.truncate(lv, heads)
 
     # -- reading -------------------------------------------------------------------
@@ -220,8 +257,35 @@ class OpLog:
             if i >= n:
                 break
 
+    def time_of(self, lv: int) -> int:
+        """When op ``lv`` was made: Unix seconds, 0 if unknown."""
+        if not 0 <= lv < self.cg.next_lv:
+            raise UnknownVersionError(f"local version {lv} does not exist")
+        return self.time_values[bisect_right(self.time_starts, lv) - 1]
+
+    def time_runs(self, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+        """Pieces ``(lv_start, lv_end, time)`` covering ``[start, end)``, cut at time changes."""
+        starts = self.time_starts
+        values = self.time_values
+        start = max(start, 0)
+        end = min(end, self.cg.next_lv)
+        if start >= end:
+            return
+        i = bisect_right(starts, start) - 1
+        n = len(starts)
+        while start < end:
+            stop = starts[i + 1] if i + 1 < n else end
+            if stop > end:
+                stop = end
+            yield start, stop, values[i]
+            start = stop
+            i += 1
+
     def ops_between(self, ranges: Iterable[tuple[int, int]]) -> list[Op]:
-        """The ops in LV ``ranges`` as wire :class:`Op` runs (ids, not LVs)."""
+        """The ops in LV ``ranges`` as wire :class:`Op` runs (ids, not LVs).
+
+        A run is cut where its ops' time changes, so every Op has one ``time``.
+        """
         cg = self.cg
         out: list[Op] = []
         agents = cg.agents
@@ -231,13 +295,16 @@ class OpLog:
                 e_idx = cg.entry_of(s)
                 agent = agents[cg.entry_agent[e_idx]]
                 seq0 = cg.entry_seq[e_idx] + s - cg.starts[e_idx]
-                for s2, e2, kind, pos, content in self.iter_ops(s, e):
-                    seq = seq0 + s2 - s
-                    if kind == INS:
-                        out.append(Op(agent, seq, raw_parents, "ins", pos, content, e2 - s2))
-                    else:
-                        out.append(Op(agent, seq, raw_parents, "del", pos, "", e2 - s2, kind == DEL_FWD or e2 - s2 == 1))
-                    raw_parents = ((agent, seq + e2 - s2 - 1),)
+                for ts, te, time in self.time_runs(s, e):
+                    for s2, e2, kind, pos, content in self.iter_ops(ts, te):
+                        seq = seq0 + s2 - s
+                        n = e2 - s2
+                        if kind == INS:
+                            out.append(Op(agent, seq, raw_parents, "ins", pos, content, n, True, time))
+                        else:
+                            fwd = kind == DEL_FWD or n == 1
+                            out.append(Op(agent, seq, raw_parents, "del", pos, "", n, fwd, time))
+                        raw_parents = ((agent, seq + n - 1),)
         return out
 
     def ops_since(self, frontier: Sequence[int]) -> list[Op]:
@@ -255,6 +322,8 @@ def copy_oplog(src: OpLog) -> OpLog:
     dst.op_pos = src.op_pos[:]
     dst.op_lens = src.op_lens[:]
     dst.op_content = src.op_content[:]
+    dst.time_starts = src.time_starts[:]
+    dst.time_values = src.time_values[:]
     return dst
 
 

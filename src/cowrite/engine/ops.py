@@ -11,6 +11,10 @@ consecutive seqs, each made on top of the previous one; the first is made on top
   ``pos + length - 1 - i`` (Backspace held down).
 
 Positions are Unicode code points in the document as it was at the op's parents.
+
+``time`` is when the run's ops were made: Unix time in whole seconds, ``0`` when
+unknown.  It is metadata, not identity: it plays no part in merging, and a run
+whose ops were made at different times is sent as several ops, one per time.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ RawVersion = tuple[tuple[str, int], ...]
 """A version on the wire: the sorted ``(agent, seq)`` ids of its frontier."""
 
 MAX_AGENT_LEN = 256
+MAX_TIME = 2**53
+"""Times are below this (whole seconds; ``0`` means unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,7 @@ class Op:
     content: str = ""
     length: int = 0
     fwd: bool = True
+    time: int = 0
 
     def __post_init__(self) -> None:
         validate_op(self)
@@ -48,12 +55,14 @@ class Op:
         return len(self.content) if self.kind == "ins" else self.length
 
     @staticmethod
-    def insert(agent: str, seq: int, parents: RawVersion, pos: int, content: str) -> Op:
-        return Op(agent, seq, tuple(parents), "ins", pos, content, len(content))
+    def insert(agent: str, seq: int, parents: RawVersion, pos: int, content: str, *, time: int = 0) -> Op:
+        return Op(agent, seq, tuple(parents), "ins", pos, content, len(content), True, time)
 
     @staticmethod
-    def delete(agent: str, seq: int, parents: RawVersion, pos: int, length: int, fwd: bool = True) -> Op:
-        return Op(agent, seq, tuple(parents), "del", pos, "", length, fwd)
+    def delete(
+        agent: str, seq: int, parents: RawVersion, pos: int, length: int, fwd: bool = True, *, time: int = 0
+    ) -> Op:
+        return Op(agent, seq, tuple(parents), "del", pos, "", length, fwd, time)
 
 
 def check_unicode(label: str, text: str) -> None:
@@ -67,6 +76,13 @@ def check_unicode(label: str, text: str) -> None:
 
 def _bad(msg: str) -> InvalidOpError:
     return InvalidOpError(msg)
+
+
+def check_time(time: object) -> int:
+    """A valid op time: an int Unix time in whole seconds, ``0 <= time < 2**53`` (0 = unknown)."""
+    if type(time) is not int or not 0 <= time < MAX_TIME:
+        raise _bad(f"time must be an integer Unix time in seconds in 0..2**53-1 (0 = unknown), not {time!r}")
+    return time
 
 
 def validate_op(op: Op) -> None:
@@ -104,5 +120,6 @@ def validate_op(op: Op) -> None:
         raise _bad(f"kind must be 'ins' or 'del', not {op.kind!r}")
     if op.seq + op.span > 2**53:
         raise _bad("seq out of range")
+    check_time(op.time)
     check_unicode("agent", op.agent)
     check_unicode("content", op.content)

@@ -13,11 +13,11 @@ wrong until proven otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .oplog import DEL_BACK, DEL_FWD, INS, OpLog
 
-__all__ = ["reference_text", "expand_ops"]
+__all__ = ["expand_ops", "reference_items", "reference_text"]
 
 _NYI = -1  # not yet inserted at the current version
 _INS = 0  # inserted; positive numbers count concurrent deletes
@@ -30,7 +30,7 @@ class _Item:
     origin_left: int  # lv, or -1 for the document start
     right_parent: int  # lv, or -1 for the document end
     state: int = _INS
-    deleted: bool = False  # deleted at all in the final version
+    deleters: list[int] = field(default_factory=list)  # LVs of every delete of it
 
 
 def expand_ops(oplog: OpLog) -> list[tuple[str, int, str]]:
@@ -51,6 +51,15 @@ def expand_ops(oplog: OpLog) -> list[tuple[str, int, str]]:
 
 def reference_text(oplog: OpLog) -> str:
     """The text of the whole op log, computed the slow way."""
+    return "".join(ch for _, ch, dels in reference_items(oplog) if not dels)
+
+
+def reference_items(oplog: OpLog) -> list[tuple[int, str, list[int]]]:
+    """Every character ever inserted, in document (Fugue) order, with its deleters.
+
+    Items are ``(lv, char, deleters)``; tombstones are kept, so this also defines
+    where a deleted character lies between the survivors.
+    """
     cg = oplog.cg
     ops = expand_ops(oplog)
     items: list[_Item] = []
@@ -99,7 +108,7 @@ def reference_text(oplog: OpLog) -> str:
             while items[idx].state != _INS:
                 idx += 1
             items[idx].state = 1
-            items[idx].deleted = True
+            items[idx].deleters.append(lv)
             del_target[lv] = items[idx].lv
         else:
             left = items[idx - 1].lv if idx > 0 else -1
@@ -132,4 +141,4 @@ def reference_text(oplog: OpLog) -> str:
             items.insert(idx, new)
             by_lv[lv] = new
         version = (lv,)
-    return "".join(it.char for it in items if not it.deleted)
+    return [(it.lv, it.char, it.deleters) for it in items]

@@ -33,7 +33,7 @@ from .causal_graph import ONLY_B, Frontier
 from .errors import InvalidOpError
 from .oplog import DEL_BACK, INS, OpLog
 
-__all__ = ["merge_ops", "XfOp"]
+__all__ = ["Located", "XfOp", "locate", "merge_ops"]
 
 NYI = -1  # not yet inserted at the prepare version
 INSERTED = 0  # visible at the prepare version; >= 1: deleted that many times
@@ -157,20 +157,77 @@ class _State:
 
 
 def merge_ops(
-    oplog: OpLog, text_len: int, branch: Sequence[int], merge: Sequence[int]
+    oplog: OpLog,
+    text_len: int,
+    branch: Sequence[int],
+    merge: Sequence[int],
+    ins_lvs: list[int] | None = None,
 ) -> tuple[list[XfOp], Frontier]:
     """Edits that bring a branch at version ``branch`` (text length ``text_len``) to
     ``branch ∪ merge``, and that version.
 
+    If ``ins_lvs`` is given, the first LV of every emitted insert is appended to it
+    (one entry per ``INS`` edit; the inserted characters have consecutive LVs), so a
+    caller can keep a map from text positions to character ids.
+
     Raises :class:`InvalidOpError` (and returns nothing) if a new op does not fit
     the document at its parents; the caller then rolls the op log back.
     """
+    out: list[XfOp] = []
+    walk = _plan(oplog, text_len, branch, merge, out)
+    new_version = oplog.cg.reduce(tuple(branch) + tuple(merge))
+    if walk is not None:
+        walk.lvs_out = ins_lvs
+        walk.run()
+    return out, new_version
+
+
+class Located:
+    """Where a tracked character ended up: see :func:`locate`."""
+
+    __slots__ = ("pos", "alive", "deleters")
+
+    def __init__(self, pos: int, alive: bool) -> None:
+        self.pos = pos
+        self.alive = alive
+        self.deleters: list[int] = []  # LVs of the delete ops (walked) that hit it
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<Located pos={self.pos} alive={self.alive} deleters={self.deleters}>"
+
+
+_UNCHECKED_LEN = 1 << 39  # a text length that makes every length check pass
+
+
+def locate(oplog: OpLog, branch: Sequence[int], indices: Sequence[int], target: Sequence[int]) -> list[Located]:
+    """Follow characters from version ``branch`` to ``branch ∪ target``.
+
+    ``indices`` name characters of the text at ``branch`` (which must exist there).
+    For each, the result says whether it is still there and its index (``pos``) in
+    the text at the new version; a deleted character's ``pos`` is where its
+    tombstone lies in the Fugue order, i.e. how many surviving characters precede
+    it.  ``deleters`` lists every walked delete op that removed it (concurrent
+    deletes of one character each count).
+
+    Costs one Eg-walker merge from ``branch`` to ``target``: proportional to the
+    ops walked, with stretches that have no concurrency handled as plain index
+    arithmetic.  Ops are trusted (they are already in the op log).
+    """
+    found = [Located(i, True) for i in indices]
+    walk = _plan(oplog, _UNCHECKED_LEN, branch, target, [])
+    if walk is not None and found:
+        walk.probes = found
+        walk.run()
+    return found
+
+
+def _plan(
+    oplog: OpLog, text_len: int, branch: Sequence[int], merge: Sequence[int], out: list[XfOp]
+) -> _Walk | None:
     cg = oplog.cg
     common, spans = cg.find_conflicting(branch, merge)
-    out: list[XfOp] = []
-    new_version = cg.reduce(tuple(branch) + tuple(merge))
     if not any(f == ONLY_B for _, _, f in spans):
-        return out, new_version
+        return None
     # Pieces to walk, in a topological order: first what the branch has, then the rest.
     old = [(s, e) for s, e, f in spans if f != ONLY_B]
     new = [(s, e) for s, e, f in spans if f == ONLY_B]
@@ -181,12 +238,14 @@ def merge_ops(
     for s, e in new:
         for ps, pe, par in cg.iter_range(s, e):
             pieces.append((ps, pe, par, True))
-    _Walk(oplog, pieces, common, text_len, out).run()
-    return out, new_version
+    return _Walk(oplog, pieces, common, text_len, out)
 
 
 class _Walk:
-    __slots__ = ("oplog", "pieces", "version", "text_len", "out", "st", "offset")
+    __slots__ = (
+        "oplog", "pieces", "version", "text_len", "out", "st", "offset",
+        "lvs_out", "probes", "probe_keys", "marker",
+    )
 
     def __init__(
         self,
@@ -203,6 +262,13 @@ class _Walk:
         self.out = out
         self.st = _State()
         self.offset = -1  # eff_len - true effect length, once known
+        self.lvs_out: list[int] | None = None
+        # Tracked characters (locate): while ``probe_keys`` is None they are
+        # described by index (pos, alive) in the effect text and the state is a
+        # bare placeholder; otherwise probe_keys[i] is the id of probe i's item.
+        self.probes: list[Located] = []
+        self.probe_keys: list[int] | None = None
+        self.marker = _PH  # ids for tombstone markers count down from here
 
     def run(self) -> None:
         pieces = self.pieces
@@ -227,12 +293,16 @@ class _Walk:
             if emit and not offset_known:
                 self.offset = self.st.eff_len - self.text_len
                 offset_known = True
+                if self.probes and not fresh:
+                    self._probes_find()
             ci = crit[i]
             at_critical = ci is not None and (
                 (ci == -1 and not walked_frontier) or (len(walked_frontier) == 1 and walked_frontier[0] == ci)
             )
             if at_critical and emit:
                 if not fresh:
+                    if self.probe_keys is not None:
+                        self._probes_extract()
                     true_len = self.st.eff_len - self.offset
                     self.st = _State()
                     self.offset = _BIG - true_len
@@ -246,23 +316,122 @@ class _Walk:
                     self.version = walked_frontier
                     i += 1
                     continue
+            if fresh and emit and self.probes and self.probe_keys is None:
+                self._probes_seed()
             fresh = False
             self._move_to(par)
             self._apply(s, e, emit)
             self.version = (e - 1,)
             walked_frontier = _advance(walked_frontier, par, e - 1)
             i += 1
+        if self.probe_keys is not None:
+            self._probes_extract()
+
+    # -- tracked characters (locate) -------------------------------------------------
+
+    def _probes_find(self) -> None:
+        """Identify the probes (indices in the effect text) as items of the state."""
+        st = self.st
+        items = st.items
+        keys = []
+        for p in self.probes:
+            eff = 0
+            i = 0
+            while True:
+                span = items[i]
+                if not span.dead:
+                    if eff + span.n > p.pos:
+                        k = p.pos - eff
+                        if k:
+                            span = st._split_span(span, k, i)
+                            i += 1
+                        if span.n > 1:
+                            st._split_span(span, 1, i)
+                        keys.append(span.lv)
+                        break
+                    eff += span.n
+                i += 1
+        self.probe_keys = keys
+
+    def _probes_extract(self) -> None:
+        """Read every probe's index and liveness off the state (before a reset)."""
+        keys = self.probe_keys
+        assert keys is not None
+        where: dict[int, int] = {}
+        for j, k in enumerate(keys):
+            where.setdefault(k, j)
+        eff = 0
+        for span in self.st.items:
+            j = where.get(span.lv, -1) if span.n == 1 else -1
+            if j >= 0:
+                for jj in range(j, len(keys)):
+                    if keys[jj] == span.lv:
+                        self.probes[jj].pos = eff
+                        self.probes[jj].alive = not span.dead
+            if not span.dead:
+                eff += span.n
+        self.probe_keys = None
+
+    def _probes_seed(self) -> None:
+        """Put index-described probes into a fresh placeholder state.
+
+        A live probe is placeholder character ``pos``.  A deleted one becomes a
+        dead marker item just before placeholder character ``pos``: later inserts
+        at that gap go right after their left neighbour, so before the marker,
+        exactly as they would go before the real tombstone.
+        """
+        st = self.st
+        keys = []
+        for p in self.probes:
+            if p.alive:
+                sp = st.spans_in(_PH + p.pos, _PH + p.pos + 1)
+                keys.append(sp[0].lv)
+            else:
+                if p.pos:
+                    st.split(_PH + p.pos)
+                self.marker -= 1
+                m = _Span(self.marker, 1, -1, -1, 1, True)
+                idx = 0
+                if p.pos:
+                    idx = st.items.index(st.by_start[_PH + p.pos])
+                st.items.insert(idx, m)
+                insort(st.starts, m.lv)
+                st.by_start[m.lv] = m
+                keys.append(m.lv)
+        self.probe_keys = keys
+
+    def _probes_direct(self, kind: int, lv: int, pos: int, n: int) -> None:
+        """Move index-described probes over one op run applied to the text."""
+        for p in self.probes:
+            if kind == INS:
+                if pos <= p.pos:
+                    p.pos += n
+            elif p.pos >= pos:
+                if p.pos >= pos + n:
+                    p.pos -= n
+                else:
+                    if p.alive:
+                        p.alive = False
+                        k = p.pos - pos
+                        p.deleters.append(lv + k if kind != DEL_BACK else lv + n - 1 - k)
+                    p.pos = pos
 
     # -- direct application (no concurrency) ----------------------------------------
 
     def _apply_direct(self, s: int, e: int) -> None:
         out = self.out
         true_len = self.st.eff_len - self.offset
+        lvs_out = self.lvs_out
+        probes = self.probes
         for ps, pe, kind, pos, content in self.oplog.iter_ops(s, e):
+            if probes:
+                self._probes_direct(kind, ps, pos, pe - ps)
             if kind == INS:
                 if pos > true_len:
                     raise InvalidOpError(f"insert at {pos} past the end of a {true_len}-character document")
                 out.append((INS, pos, content))
+                if lvs_out is not None:
+                    lvs_out.append(ps)
                 true_len += pe - ps
             else:
                 ln = pe - ps
@@ -380,6 +549,8 @@ class _Walk:
         st.eff_len += n
         if emit:
             self.out.append((INS, eff, content))
+            if self.lvs_out is not None:
+                self.lvs_out.append(lv)
 
     def _integrate(self, lv: int, ol: int, orr: int, idx: int, eff: int) -> tuple[int, int]:
         """Fugue/YjsMod: where among concurrent items at ``idx`` the new item goes."""
@@ -437,7 +608,12 @@ class _Walk:
                 d0 = e - done - k
                 st.add_del_target(d0, k, span.lv + k - 1, -1)
             else:
-                st.add_del_target(s + done, k, span.lv, 1)
+                d0 = s + done
+                st.add_del_target(d0, k, span.lv, 1)
+            if k == 1 and self.probe_keys is not None and span.lv in self.probe_keys:
+                for j, key in enumerate(self.probe_keys):
+                    if key == span.lv:
+                        self.probes[j].deleters.append(d0)
             span.cur = 1
             st.cur_len -= k
             if not span.dead:

@@ -1,0 +1,304 @@
+"""Per-user undo and redo that never touches anyone else's text.
+
+An :class:`UndoManager` watches one replica's *local* edits (its agent is the
+user) and groups them into undo steps: a burst of typing with no pause longer
+than ``capture_timeout`` seconds, or everything inside one ``with um.group():``.
+Remote edits are never recorded, so undo only ever reverses this user's work.
+
+Undo does not rewind history.  It makes new, ordinary ops that sync like any
+other edit, and it works on character ids, not indices, so it is right even
+after other people have edited around (or inside) the text it reverses:
+
+* Undoing an insert deletes the characters that step inserted *and that still
+  exist* -- found by id, so text others typed inside or next to them stays.
+* Undoing a delete types the deleted characters again where they were: at the
+  position of their tombstones, i.e. between the same surviving neighbours,
+  even if others have since edited around them.  Characters that someone else
+  deleted too (concurrently) stay deleted: undo never brings back text another
+  user removed.  A character the same step both typed and deleted is left alone.
+* Each undo records what it did as a step on the redo stack (and each redo on
+  the undo stack), so redo is the same machinery run backwards.  A new local
+  edit clears the redo stack.
+
+The result of undo/redo reports the selection to show: the re-typed text
+selected, or a caret where text was removed.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .causal_graph import Frontier
+from .errors import CowriteError
+from .walker import locate
+
+if TYPE_CHECKING:
+    from .document import Document
+
+__all__ = ["UndoManager", "UndoResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class UndoResult:
+    """What an undo or redo did: the selection (``anchor``, ``head``) to restore."""
+
+    anchor: int
+    head: int
+
+
+class _Ins:
+    """This user inserted characters ``lv .. lv+n-1``."""
+
+    __slots__ = ("lv", "n")
+
+    def __init__(self, lv: int, n: int) -> None:
+        self.lv = lv
+        self.n = n
+
+
+class _Del:
+    """This user's delete ops ``lv .. lv+len(text)-1``, made at version ``parents``,
+    removed ``text``: characters ``pos .. pos+len(text)-1`` of the text there,
+    whose ids are the LV runs ``ids``."""
+
+    __slots__ = ("lv", "parents", "pos", "text", "ids")
+
+    def __init__(self, lv: int, parents: Frontier, pos: int, text: str, ids: list[tuple[int, int]]) -> None:
+        self.lv = lv
+        self.parents = parents
+        self.pos = pos
+        self.text = text
+        self.ids = ids
+
+
+class _Step:
+    __slots__ = ("recs", "time")
+
+    def __init__(self, now: float) -> None:
+        self.recs: list[_Ins | _Del] = []
+        self.time = now
+
+
+class _Selection:
+    """The span touched by an undo, kept in the coordinates of the latest text."""
+
+    __slots__ = ("lo", "hi", "typed")
+
+    def __init__(self) -> None:
+        self.lo = -1
+        self.hi = -1
+        self.typed = False  # anything re-typed (else the result is a caret)
+
+    def result(self) -> UndoResult:
+        return UndoResult(self.lo, self.hi if self.typed else self.lo)
+
+    def inserted(self, pos: int, n: int) -> None:
+        self.typed = True
+        if self.lo < 0:
+            self.lo, self.hi = pos, pos + n
+            return
+        if pos <= self.lo:
+            self.lo += n
+        if pos <= self.hi:
+            self.hi += n
+        self.lo = min(self.lo, pos)
+        self.hi = max(self.hi, pos + n)
+
+    def deleted(self, pos: int, n: int) -> None:
+        if self.lo < 0:
+            self.lo = self.hi = pos
+            return
+
+        def move(x: int) -> int:
+            return x if x <= pos else pos if x <= pos + n else x - n
+
+        self.lo = min(move(self.lo), pos)
+        self.hi = max(move(self.hi), pos)
+
+
+class UndoManager:
+    """Undo/redo stacks for the local user of ``doc``.
+
+    ``clock`` (seconds, monotonic) and ``capture_timeout`` decide grouping: an
+    edit joins the previous step if it comes within ``capture_timeout`` of it.
+    """
+
+    def __init__(
+        self,
+        doc: Document,
+        *,
+        capture_timeout: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if doc._undo is not None:
+            raise CowriteError("this document already has an UndoManager")
+        if capture_timeout < 0:
+            raise ValueError("capture_timeout must be >= 0")
+        self.doc = doc
+        self.capture_timeout = capture_timeout
+        self.clock = clock
+        self.undo_stack: list[_Step] = []
+        self.redo_stack: list[_Step] = []
+        self._recording: _Step | None = None  # the inverse being built by undo/redo
+        self._sel: _Selection | None = None
+        self._boundary = True  # the next edit starts a new step
+        self._group_depth = 0
+        doc._id_map()  # deleted characters are recorded by id from now on
+        doc._undo = self
+
+    # -- public ----------------------------------------------------------------------
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self.undo_stack)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self.redo_stack)
+
+    def stop_capturing(self) -> None:
+        """End the current step: the next edit starts a new one."""
+        self._boundary = True
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Every edit inside the block is one undo step (blocks may nest)."""
+        if self._group_depth == 0:
+            self._boundary = True
+        self._group_depth += 1
+        try:
+            yield
+        finally:
+            self._group_depth -= 1
+            if self._group_depth == 0:
+                self._boundary = True
+
+    def clear(self) -> None:
+        self.undo_stack.clear()
+        self.redo_stack.clear()
+        self._boundary = True
+
+    def detach(self) -> None:
+        """Stop recording (the stacks are dropped)."""
+        self.clear()
+        self.doc._undo = None
+
+    def undo(self) -> UndoResult | None:
+        """Reverse this user's last step that still has an effect; None if there is none."""
+        return self._pop_and_run(self.undo_stack, self.redo_stack)
+
+    def redo(self) -> UndoResult | None:
+        """Re-apply the last undone step; None if there is nothing to redo."""
+        return self._pop_and_run(self.redo_stack, self.undo_stack)
+
+    # -- recording (called by Document for local edits) ------------------------------
+
+    def _current(self) -> _Step:
+        if self._recording is not None:
+            return self._recording
+        now = self.clock()
+        self.redo_stack.clear()
+        top = self.undo_stack[-1] if self.undo_stack else None
+        if top is None or self._boundary or (self._group_depth == 0 and now - top.time > self.capture_timeout):
+            top = _Step(now)
+            self.undo_stack.append(top)
+        self._boundary = False
+        top.time = now
+        return top
+
+    def _on_insert(self, lv: int, pos: int, n: int) -> None:
+        if self._sel is not None:
+            self._sel.inserted(pos, n)
+        recs = self._current().recs
+        last = recs[-1] if recs else None
+        if isinstance(last, _Ins) and last.lv + last.n == lv:
+            last.n += n
+        else:
+            recs.append(_Ins(lv, n))
+
+    def _on_delete(self, lv: int, parents: Frontier, pos: int, text: str, ids: list[tuple[int, int]]) -> None:
+        if self._sel is not None:
+            self._sel.deleted(pos, len(text))
+        recs = self._current().recs
+        last = recs[-1] if recs else None
+        if isinstance(last, _Del) and parents == (last.lv + len(last.text) - 1,):
+            if pos + len(text) == last.pos:  # backspace again
+                last.pos = pos
+                last.text = text + last.text
+                last.ids = ids + last.ids
+                return
+            if pos == last.pos:  # delete key again
+                last.text += text
+                last.ids += ids
+                return
+        recs.append(_Del(lv, parents, pos, text, ids))
+
+    # -- running a step --------------------------------------------------------------
+
+    def _pop_and_run(self, source: list[_Step], dest: list[_Step]) -> UndoResult | None:
+        self._boundary = True
+        while source:
+            step = source.pop()
+            inverse = _Step(self.clock())
+            self._recording = inverse
+            self._sel = sel = _Selection()
+            try:
+                self._run(step)
+            finally:
+                self._recording = None
+                self._sel = None
+            if inverse.recs:
+                dest.append(inverse)
+                self._boundary = True
+                return sel.result()
+        return None
+
+    def _run(self, step: _Step) -> None:
+        """Re-type what the step deleted (newest delete first), then delete what it typed.
+
+        Re-typing first is safe: each deleted character goes back to its tombstone
+        gap, which is defined by the surviving neighbours whatever happens to the
+        step's own typing afterwards.  Deleting the typing last lets one pass over
+        the character ids find every surviving character the step typed.
+        """
+        doc = self.doc
+        typed = sorted((r.lv, r.lv + r.n) for r in step.recs if isinstance(r, _Ins))
+        starts = [a for a, _ in typed]
+        for rec in reversed(step.recs):
+            if isinstance(rec, _Del):
+                self._retype(rec, typed, starts)
+        if typed:
+            for pos, n in reversed(doc._id_map().find_ranges(typed)):  # last first: indices stay put
+                doc.delete(pos, n)
+
+    def _retype(self, rec: _Del, typed: list[tuple[int, int]], starts: list[int]) -> None:
+        doc = self.doc
+        n = len(rec.text)
+        mine = range(rec.lv, rec.lv + n)
+
+        def typed_here(cid: int) -> bool:
+            i = bisect_right(starts, cid) - 1
+            return i >= 0 and cid < typed[i][1]
+
+        # characters the same step typed and deleted: nothing to restore
+        wanted = [j for j, cid in enumerate(lv + k for lv, k0 in rec.ids for k in range(k0)) if not typed_here(cid)]
+        if not wanted:
+            return
+        found = locate(doc.oplog, rec.parents, [rec.pos + j for j in wanted], doc.oplog.cg.heads)
+        groups: list[tuple[int, str]] = []
+        for j, loc in zip(wanted, found):
+            if loc.alive or any(d not in mine for d in loc.deleters):
+                continue  # still there, or someone else deleted it too
+            if groups and groups[-1][0] == loc.pos:
+                groups[-1] = (loc.pos, groups[-1][1] + rec.text[j])
+            else:
+                groups.append((loc.pos, rec.text[j]))
+        shift = 0
+        for pos, text in groups:
+            doc.insert(pos + shift, text)
+            shift += len(text)
