@@ -416,3 +416,33 @@ def test_same_agent_on_two_replicas_is_detected_by_add_ops():
     with pytest.raises(ConflictingOpError):
         a.add_ops(b.ops_since(()))
     assert a.text == "xA"
+
+
+def test_summary_lets_a_peer_send_exactly_what_is_missing_both_ways():
+    """Reconnect with offline edits on both sides: each side's summary tells the
+    other exactly which ops to send, although neither knows the other's frontier."""
+    a = Document("alice")
+    a.insert(0, "shared ")
+    b = a.fork("bob")
+    a.insert(7, "alice offline")
+    b.insert(0, "bob offline ")
+    b.delete(0, 4)
+    to_b = a.ops_missing_from(b.summary())
+    to_a = b.ops_missing_from(a.summary())
+    assert {op.agent for op in to_b} == {"alice"} and {op.agent for op in to_a} == {"bob"}
+    assert sum(op.span for op in to_b) == len("alice offline")
+    b.add_ops(to_b)
+    a.add_ops(to_a)
+    assert a.text == b.text
+    assert a.ops_missing_from(b.summary()) == [] and b.summary() == a.summary()
+
+
+def test_summary_input_is_validated():
+    a = Document("alice")
+    a.insert(0, "x")
+    for bad in [None, [], {"a": 3}, {"a": [[1]]}, {"a": [[2, 1]]}, {"a": [["0", 1]]}, {3: []}]:
+        with pytest.raises(InvalidOpError):
+            a.ops_missing_from(bad)
+    assert a.ops_missing_from({}) == a.ops_since(())
+    # overlapping / unsorted ranges are fine
+    assert a.ops_missing_from({"alice": [[0, 1], [0, 1]]}) == []

@@ -503,7 +503,7 @@ EX_RETYPED_CHAIN = _ex((U_INS, 0, 2, 0.0), (U_DEL, 1, 0, 2.0), (U_UNDO, 0, 0, 2.
 
 
 @hyp
-@given(n_agents=st.integers(1, 3), actions=st.lists(action, max_size=60))
+@given(n_agents=st.integers(1, 3), actions=st.lists(action, min_size=20, max_size=60))
 def test_undo_then_redo_restores_text(n_agents, actions):
     """Each step one edit; remote ops merged at random before undo/redo, none between
     an undo and its redo (or a redo and its undo): the pair restores the exact text."""
@@ -512,7 +512,7 @@ def test_undo_then_redo_restores_text(n_agents, actions):
 
 
 @hyp
-@given(n_agents=st.integers(1, 3), actions=st.lists(action, max_size=60))
+@given(n_agents=st.integers(1, 3), actions=st.lists(action, min_size=20, max_size=60))
 def test_undo_then_redo_restores_text_multi_edit_steps(n_agents, actions):
     """As above with steps grouped by time and ``group()``: a step of several edits."""
     sim = USim(n_agents)
@@ -524,7 +524,7 @@ def test_undo_then_redo_restores_text_multi_edit_steps(n_agents, actions):
 @example(actions=EX_TWO_DELETES)
 @example(actions=EX_RETYPED_CHAIN)
 @example(actions=EX_ONE_STEP_DELETES)
-@given(actions=st.lists(action, max_size=60))
+@given(actions=st.lists(action, min_size=20, max_size=60))
 def test_single_user_undo_redo_walks_the_history(actions):
     """One user: every undo restores the text from before its step, every redo the
     text after it, however undo, redo and new edits are interleaved."""
@@ -536,7 +536,7 @@ def test_single_user_undo_redo_walks_the_history(actions):
 
 
 @hyp
-@given(n_agents=st.integers(2, 4), actions=st.lists(action, max_size=60))
+@given(n_agents=st.integers(2, 4), actions=st.lists(action, min_size=20, max_size=60))
 def test_undo_only_reverses_own_edits(n_agents, actions):
     """The oracle after every undo/redo (see the module docstring): other agents'
     characters unchanged, only characters deleted by me alone re-typed."""
@@ -548,7 +548,7 @@ def test_undo_only_reverses_own_edits(n_agents, actions):
 
 
 @hyp
-@given(actions=st.lists(action, max_size=60), seed=st.integers(0, 2**16))
+@given(actions=st.lists(action, min_size=20, max_size=60), seed=st.integers(0, 2**16))
 def test_concurrent_undo_redo_converges(actions, seed):
     sim = USim(3)
     run_actions(sim, actions)
@@ -613,7 +613,7 @@ def test_seeded_undo_simulation(seed):
 
 
 @hyp
-@given(n_agents=st.integers(2, 4), actions=st.lists(action, max_size=60), seed=st.integers(0, 2**16))
+@given(n_agents=st.integers(2, 4), actions=st.lists(action, min_size=20, max_size=60), seed=st.integers(0, 2**16))
 def test_undo_all_removes_only_own_characters(n_agents, actions, seed):
     """After a full sync, each agent in turn undoes until None (then everyone syncs):
     every other agent's visible character survives, and every character of its own

@@ -145,6 +145,24 @@ class CausalGraph:
             j += 1
         return self._seq_lvs[a][i] + seq - ss[i], end - seq
 
+    def summary(self) -> dict[str, list[tuple[int, int]]]:
+        """Every known id, as ``{agent: [(first_seq, end_seq), ...]}`` (coalesced, sorted).
+
+        Unlike a frontier, a summary can be compared by a peer that lacks some of
+        our ops: it is how a reconnecting replica says what it has.
+        """
+        out: dict[str, list[tuple[int, int]]] = {}
+        for a, agent in enumerate(self.agents):
+            runs: list[tuple[int, int]] = []
+            for s, e in zip(self._seq_starts[a], self._seq_ends[a]):
+                if runs and runs[-1][1] == s:
+                    runs[-1] = (runs[-1][0], e)
+                else:
+                    runs.append((s, e))
+            if runs:
+                out[agent] = runs
+        return out
+
     def next_known_seq(self, agent: str, seq: int) -> int | None:
         """The smallest known seq of ``agent`` greater than ``seq``, if any."""
         a = self.agent_index.get(agent)

@@ -19,7 +19,7 @@ from .branch import Branch, apply_xf, checkout
 from .errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
 from .history import Authorship, Change, authorship, changes
 from .idmap import IdMap
-from .oplog import INS, OpLog, copy_oplog, ops_unknown_to
+from .oplog import INS, OpLog, SummaryIds, copy_oplog, ops_unknown_to
 from .ops import MAX_AGENT_LEN, Op, RawVersion, check_unicode
 from .positions import Position
 from .walker import XfOp, locate, merge_ops
@@ -229,6 +229,44 @@ class Document:
     def merge(self, other: Document) -> list[XfOp]:
         """Bring in every op ``other`` has that this document lacks."""
         return self.add_ops(ops_unknown_to(other.oplog, self.oplog.cg))
+
+    def summary(self) -> dict[str, list[tuple[int, int]]]:
+        """Every op id this replica has: ``{agent: [(first_seq, end_seq), ...]}``.
+
+        Send it to a peer that may lack some of your ops (e.g. on reconnecting
+        with offline edits); its :meth:`ops_missing_from` then returns exactly
+        what you miss.  A frontier cannot do that: the peer may not know it.
+        """
+        return self.oplog.cg.summary()
+
+    def ops_missing_from(self, summary: object) -> list[Op]:
+        """Every op this replica has whose id is not in a peer's :meth:`summary`."""
+        if not isinstance(summary, dict):
+            raise InvalidOpError("a summary maps agent names to lists of [first_seq, end_seq] ranges")
+        clean: dict[str, list[tuple[int, int]]] = {}
+        for agent, runs in summary.items():
+            if not isinstance(agent, str) or not isinstance(runs, (list, tuple)):
+                raise InvalidOpError("a summary maps agent names to lists of [first_seq, end_seq] ranges")
+            pairs: list[tuple[int, int]] = []
+            for r in runs:
+                if (
+                    not isinstance(r, (list, tuple))
+                    or len(r) != 2
+                    or type(r[0]) is not int
+                    or type(r[1]) is not int
+                    or not 0 <= r[0] < r[1] <= 2**53
+                ):
+                    raise InvalidOpError(f"bad summary range {r!r} for agent {agent!r}")
+                pairs.append((r[0], r[1]))
+            pairs.sort()
+            merged: list[tuple[int, int]] = []
+            for a, b in pairs:
+                if merged and a <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+                else:
+                    merged.append((a, b))
+            clean[agent] = merged
+        return ops_unknown_to(self.oplog, SummaryIds(clean))
 
     def fork(self, agent: str | None = None) -> Document:
         """An independent replica with the same history, for another agent.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 from .causal_graph import CausalGraph, Frontier
 from .errors import ConflictingOpError, InvalidOpError, UnknownVersionError
@@ -327,7 +328,33 @@ def copy_oplog(src: OpLog) -> OpLog:
     return dst
 
 
-def ops_unknown_to(src: OpLog, known: CausalGraph) -> list[Op]:
+class KnownIds(Protocol):
+    def known_run(self, agent: str, seq: int) -> tuple[int, int] | None: ...
+
+
+class SummaryIds:
+    """A peer's :meth:`CausalGraph.summary`, answering ``known_run`` like a graph."""
+
+    __slots__ = ("starts", "ends")
+
+    def __init__(self, summary: dict[str, list[tuple[int, int]]]) -> None:
+        self.starts: dict[str, list[int]] = {}
+        self.ends: dict[str, list[int]] = {}
+        for agent, runs in summary.items():
+            self.starts[agent] = [s for s, _ in runs]
+            self.ends[agent] = [e for _, e in runs]
+
+    def known_run(self, agent: str, seq: int) -> tuple[int, int] | None:
+        ss = self.starts.get(agent)
+        if ss is None:
+            return None
+        i = bisect_right(ss, seq) - 1
+        if i < 0 or seq >= self.ends[agent][i]:
+            return None
+        return -1, self.ends[agent][i] - seq
+
+
+def ops_unknown_to(src: OpLog, known: KnownIds) -> list[Op]:
     """The ops of ``src`` whose ids ``known`` does not have, in causal order.
 
     Within one graph entry the known ids are always a prefix (an op is only ever
