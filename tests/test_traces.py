@@ -51,3 +51,34 @@ def test_concurrent_trace_in_another_topological_order(path: Path) -> None:
         {**txns[old], "parents": [new_index[p] for p in txns[old]["parents"]]} for old in order
     ]
     assert replay(trace) == trace.end_content
+
+
+SEQUENTIAL = [p for p in FILES if p.parent.name == "sequential"][:3]
+
+
+@pytest.mark.parametrize("path", SEQUENTIAL, ids=lambda p: p.name.split(".")[0])
+def test_undo_every_step_back_and_redo_them_all_restores_every_text(path: Path) -> None:
+    """A real editing session, every patch one undo step: undoing 1500 steps walks
+    back through exactly the texts the author saw, and redo walks forward again.
+    (Re-typed characters are new characters; this is where losing track of them,
+    or of their order against older tombstones, shows.)"""
+    from cowrite.engine import Document, UndoManager
+
+    patches = [tuple(p) for txn in load_trace(path).txns for p in txn["patches"]][:3000]
+    doc = Document("author", clock=lambda: 0)
+    um = UndoManager(doc, clock=lambda: 0.0)
+    texts = [doc.text]
+    for pos, n_del, ins in patches:
+        if n_del:
+            doc.delete(pos, n_del)
+        if ins:
+            doc.insert(pos, ins)
+        um.stop_capturing()
+        texts.append(doc.text)
+    steps = min(1500, len(patches))
+    for k in range(1, steps + 1):
+        assert um.undo() is not None
+        assert doc.text == texts[-1 - k], f"after undo {k}"
+    for k in range(steps, 0, -1):
+        assert um.redo() is not None
+        assert doc.text == texts[-k], f"after redo {steps - k + 1}"

@@ -168,10 +168,13 @@ class Document:
         lv = oplog.add_delete(self._agent, pos, length, parents, time=int(self._clock()))
         deleted = rope.delete(pos, length)
         self.branch.version = oplog.cg.heads
-        if self._ids is not None:
-            runs = self._ids.delete(pos, length)
+        ids = self._ids
+        if ids is not None:
+            runs = ids.delete(pos, length)
             if self._undo is not None:
-                self._undo._on_delete(lv, parents, pos, deleted, runs)
+                left = ids.lv_at(pos - 1) if pos else -1
+                right = ids.lv_at(pos) if pos < len(ids) else -1
+                self._undo._on_delete(lv, parents, pos, deleted, runs, left, right)
 
     def replace(self, pos: int, length: int, text: str) -> None:
         """Delete ``length`` characters at ``pos`` and insert ``text`` there."""

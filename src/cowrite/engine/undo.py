@@ -64,16 +64,21 @@ class _Ins:
 class _Del:
     """This user's delete ops ``lv .. lv+len(text)-1``, made at version ``parents``,
     removed ``text``: characters ``pos .. pos+len(text)-1`` of the text there,
-    whose ids are the LV runs ``ids``."""
+    whose ids are the LV runs ``ids``.  ``left``/``right`` are the ids of the
+    characters that were beside the deleted range right after the delete (-1: none)."""
 
-    __slots__ = ("lv", "parents", "pos", "text", "ids")
+    __slots__ = ("lv", "parents", "pos", "text", "ids", "left", "right")
 
-    def __init__(self, lv: int, parents: Frontier, pos: int, text: str, ids: list[tuple[int, int]]) -> None:
+    def __init__(
+        self, lv: int, parents: Frontier, pos: int, text: str, ids: list[tuple[int, int]], left: int, right: int
+    ) -> None:
         self.lv = lv
         self.parents = parents
         self.pos = pos
         self.text = text
         self.ids = ids
+        self.left = left
+        self.right = right
 
 
 class _Step:
@@ -148,6 +153,9 @@ class UndoManager:
         self._sel: _Selection | None = None
         self._boundary = True  # the next edit starts a new step
         self._group_depth = 0
+        # Re-typed characters are new characters.  redone[old] = new lets a later
+        # undo of the step that typed ``old`` find the copy that stands for it now.
+        self._redone: dict[int, int] = {}
         doc._id_map()  # deleted characters are recorded by id from now on
         doc._undo = self
 
@@ -181,6 +189,7 @@ class UndoManager:
     def clear(self) -> None:
         self.undo_stack.clear()
         self.redo_stack.clear()
+        self._redone.clear()
         self._boundary = True
 
     def detach(self) -> None:
@@ -221,7 +230,9 @@ class UndoManager:
         else:
             recs.append(_Ins(lv, n))
 
-    def _on_delete(self, lv: int, parents: Frontier, pos: int, text: str, ids: list[tuple[int, int]]) -> None:
+    def _on_delete(
+        self, lv: int, parents: Frontier, pos: int, text: str, ids: list[tuple[int, int]], left: int, right: int
+    ) -> None:
         if self._sel is not None:
             self._sel.deleted(pos, len(text))
         recs = self._current().recs
@@ -231,12 +242,14 @@ class UndoManager:
                 last.pos = pos
                 last.text = text + last.text
                 last.ids = ids + last.ids
+                last.left = left
                 return
             if pos == last.pos:  # delete key again
                 last.text += text
                 last.ids += ids
+                last.right = right
                 return
-        recs.append(_Del(lv, parents, pos, text, ids))
+        recs.append(_Del(lv, parents, pos, text, ids, left, right))
 
     # -- running a step --------------------------------------------------------------
 
@@ -273,8 +286,31 @@ class UndoManager:
             if isinstance(rec, _Del):
                 self._retype(rec, typed, starts)
         if typed:
-            for pos, n in reversed(doc._id_map().find_ranges(typed)):  # last first: indices stay put
+            for pos, n in reversed(doc._id_map().find_ranges(self._with_copies(typed))):  # last first: indices stay put
                 doc.delete(pos, n)
+
+    def _with_copies(self, typed: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """``typed`` plus the latest re-typed copy of every character in it."""
+        redone = self._redone
+        if not redone:
+            return typed
+        extra: list[int] = []
+        for a, b in typed:
+            keys = range(a, b) if b - a < len(redone) else [k for k in redone if a <= k < b]
+            for lv in keys:
+                if lv in redone:
+                    while lv in redone:
+                        lv = redone[lv]
+                    extra.append(lv)
+        if not extra:
+            return typed
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted(typed + [(x, x + 1) for x in extra]):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        return merged
 
     def _retype(self, rec: _Del, typed: list[tuple[int, int]], starts: list[int]) -> None:
         doc = self.doc
@@ -286,19 +322,47 @@ class UndoManager:
             return i >= 0 and cid < typed[i][1]
 
         # characters the same step typed and deleted: nothing to restore
-        wanted = [j for j, cid in enumerate(lv + k for lv, k0 in rec.ids for k in range(k0)) if not typed_here(cid)]
+        char_ids = [lv + k for lv, k0 in rec.ids for k in range(k0)]
+        wanted = [j for j, cid in enumerate(char_ids) if not typed_here(cid)]
         if not wanted:
             return
         found = locate(doc.oplog, rec.parents, [rec.pos + j for j in wanted], doc.oplog.cg.heads)
-        groups: list[tuple[int, str]] = []
+        groups: list[tuple[int, str, list[int]]] = []
         for j, loc in zip(wanted, found):
             if loc.alive or any(d not in mine for d in loc.deleters):
                 continue  # still there, or someone else deleted it too
             if groups and groups[-1][0] == loc.pos:
-                groups[-1] = (loc.pos, groups[-1][1] + rec.text[j])
+                groups[-1][2].append(char_ids[j])
+                groups[-1] = (loc.pos, groups[-1][1] + rec.text[j], groups[-1][2])
             else:
-                groups.append((loc.pos, rec.text[j]))
+                groups.append((loc.pos, rec.text[j], [char_ids[j]]))
+        if not groups:
+            return
+        # The tombstone gap is the place, but copies re-typed by earlier undos sit
+        # before every tombstone at their gap (an insert lands right after its left
+        # neighbour), which can put them on the wrong side of ours.  The neighbours
+        # recorded at delete time (or their live copies) bound the place exactly.
+        redone = self._redone
+        ids = doc._id_map()
+        lo, hi = 0, len(doc)
+        for side, lv in (("left", rec.left), ("right", rec.right)):
+            if lv < 0:
+                continue
+            while lv in redone:
+                lv = redone[lv]
+            i = ids.index_of(lv)
+            if i is not None:
+                if side == "left":
+                    lo = i + 1
+                else:
+                    hi = i
+        if lo > hi:  # the neighbours were moved apart by concurrent edits
+            lo, hi = 0, len(doc)
         shift = 0
-        for pos, text in groups:
+        for pos, text, olds in groups:
+            pos = min(max(pos, lo), hi)
+            new = doc.oplog.cg.next_lv
             doc.insert(pos + shift, text)
+            for k, old in enumerate(olds):
+                redone[old] = new + k
             shift += len(text)
