@@ -22,14 +22,19 @@ from collections.abc import Iterator
 __all__ = ["IdMap"]
 
 _MAX = 64  # runs per chunk; a full chunk is split in halves
+_NONE = 1 << 62  # lower bound of an empty chunk
 
 
 class IdMap:
-    __slots__ = ("chunks", "sizes", "length", "_hint_ci", "_hint_base")
+    __slots__ = ("chunks", "sizes", "bounds", "length", "_hint_ci", "_hint_base")
 
     def __init__(self) -> None:
         self.chunks: list[list[list[int]]] = [[]]  # chunks of [lv, n] runs
         self.sizes: list[int] = [0]  # characters per chunk
+        # [min LV, max LV + 1] of each chunk, possibly loose (deletes do not shrink
+        # them): searches by LV skip every chunk whose bounds miss, and text
+        # typed together sits in few chunks.
+        self.bounds: list[list[int]] = [[_NONE, -1]]
         self.length = 0
         # The chunk found by the last seek and where it starts: edits cluster
         # (people type in one place), so the next seek usually starts right there.
@@ -78,7 +83,13 @@ class IdMap:
     def index_of(self, lv: int) -> int | None:
         """Where the character inserted by ``lv`` is, or None if it is not in the text."""
         pos = 0
+        bounds = self.bounds
+        sizes = self.sizes
         for ci, chunk in enumerate(self.chunks):
+            b = bounds[ci]
+            if not b[0] <= lv < b[1]:
+                pos += sizes[ci]
+                continue
             for rlv, n in chunk:
                 if rlv <= lv < rlv + n:
                     return pos + lv - rlv
@@ -99,7 +110,17 @@ class IdMap:
         lo_all = lv_ranges[0][0]
         hi_all = lv_ranges[-1][1]
         pos = 0
-        for chunk in self.chunks:
+        bounds = self.bounds
+        sizes = self.sizes
+        for ci, chunk in enumerate(self.chunks):
+            bd = bounds[ci]
+            if bd[0] >= hi_all or bd[1] <= lo_all:
+                pos += sizes[ci]
+                continue
+            j = bisect_right(starts, bd[0]) - 1
+            if j >= 0 and lv_ranges[j][1] <= bd[0] and (j + 1 >= len(starts) or starts[j + 1] >= bd[1]):
+                pos += sizes[ci]  # the chunk's LVs fall between two ranges
+                continue
             for lv, n in chunk:
                 if lv < hi_all and lv + n > lo_all:
                     i = max(bisect_right(starts, lv) - 1, 0)
@@ -140,6 +161,11 @@ class IdMap:
             chunk.insert(i, [lv, n])
         self.sizes[ci] += n
         self.length += n
+        bd = self.bounds[ci]
+        if lv < bd[0]:
+            bd[0] = lv
+        if lv + n > bd[1]:
+            bd[1] = lv + n
         if len(chunk) > _MAX:
             half = len(chunk) // 2
             tail = chunk[half:]
@@ -148,6 +174,8 @@ class IdMap:
             self.chunks.insert(ci + 1, tail)
             self.sizes[ci] -= t
             self.sizes.insert(ci + 1, t)
+            self.bounds[ci] = _bounds(chunk)
+            self.bounds.insert(ci + 1, _bounds(tail))
 
     def delete(self, pos: int, n: int) -> list[tuple[int, int]]:
         """Remove ``n`` characters at ``pos``; returns their ``(lv, n)`` runs in order."""
@@ -187,8 +215,15 @@ class IdMap:
             if not chunk and len(self.chunks) > 1:
                 del self.chunks[ci]
                 del self.sizes[ci]
+                del self.bounds[ci]
             else:
                 ci += 1
             off = 0
         self.length -= n
         return removed
+
+
+def _bounds(chunk: list[list[int]]) -> list[int]:
+    if not chunk:
+        return [_NONE, -1]
+    return [min(r[0] for r in chunk), max(r[0] + r[1] for r in chunk)]
