@@ -1,0 +1,352 @@
+"""The server side of the protocol, sans-I/O: a :class:`Room` per document.
+
+A room holds the authoritative :class:`~cowrite.engine.Document` of one document and
+the :class:`ServerSession` of every connection to it.  The I/O layer (WebSocket
+server) only moves bytes and talks to the store::
+
+    join = parse_join(first_frame)                 # doc id: find/load the room
+    session, sends = room.join(join, user=u, role=r)
+    ...
+    pending = room.submit(session, frame)          # validated, applied in memory
+    if pending.to_persist:
+        store.append(room.doc_id, pending.patch)   # commit durably (fsync) here
+    sends = pending.commit()                       # ACK to sender, REMOTE_OPS to others
+    # (if the store failed instead: sends = pending.abort(); drop the room)
+    ...
+    sends = room.leave(session)                    # connection closed
+
+Every ``sends`` is a list of :class:`Send` (session, bytes, close-after) to
+write in order.  One room handles one step at a time: between ``submit`` and
+``commit``/``abort`` call nothing on the room but :meth:`Room.leave` (the
+I/O layer serialises a room's frames, e.g. with one lock per room).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+
+from cowrite.engine import (
+    ConflictingOpError,
+    CowriteError,
+    Document,
+    InvalidOpError,
+    Op,
+    RawVersion,
+    UnknownParentError,
+)
+from cowrite.engine.encoding import decode_patch, encode_patch
+
+from .errors import ErrorCode, ProtocolError
+from .messages import (
+    PROTOCOL_VERSION,
+    Ack,
+    Error,
+    Join,
+    Message,
+    Ops,
+    Ping,
+    Pong,
+    Presence,
+    RemoteOps,
+    Role,
+    Welcome,
+    decode_frame,
+    encode_frame,
+    error_message,
+)
+
+__all__ = ["Pending", "Room", "Send", "ServerSession", "error_frame", "parse_join"]
+
+
+def error_frame(code: ErrorCode, message: str, *, fatal: bool = False, batch_id: int | None = None) -> bytes:
+    """An ``ERROR`` frame (e.g. for the I/O layer's own refusals: auth, rate limits)."""
+    return encode_frame(Error(code, error_message(message), fatal, batch_id))
+
+
+def parse_join(data: bytes, max_size: int | None = None) -> Join:
+    """The ``JOIN`` that must open a connection; :class:`ProtocolError` otherwise.
+
+    An error's ``code`` says how to answer (``error_frame(e.code, str(e), fatal=True)``).
+    """
+    msg = decode_frame(data, max_size)
+    if not isinstance(msg, Join):
+        raise ProtocolError(f"the first frame must be JOIN, not {type(msg).__name__}", ErrorCode.BAD_STATE)
+    return msg
+
+
+class ServerSession:
+    """One connection's state in a room.  Created by :meth:`Room.join`."""
+
+    __slots__ = ("room", "agent", "user", "role", "joined", "closed", "presence", "tag")
+
+    def __init__(self, room: Room, agent: str, user: str, role: Role) -> None:
+        self.room = room
+        self.agent = agent
+        self.user = user
+        self.role = role
+        self.joined = False  # True while the room counts this connection as a member
+        self.closed = False  # a fatal error was sent: close the connection after it
+        self.presence: Presence | None = None
+        self.tag: object = None  # free for the I/O layer (e.g. its connection object)
+
+    def __repr__(self) -> str:
+        return f"<ServerSession agent={self.agent!r} user={self.user!r} role={self.role.name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write ``data`` to ``session``'s connection; then close it if ``close``."""
+
+    session: ServerSession
+    data: bytes
+    close: bool = False
+
+
+class Pending:
+    """The outcome of one incoming frame, held back until its ops are durable.
+
+    ``to_persist`` (new ops, causal order; ``patch`` is the same as engine patch
+    bytes) must be committed to the store *before* :meth:`commit`, which returns
+    the ACK for the sender and the REMOTE_OPS for everyone else.  With nothing to
+    persist, call :meth:`commit` at once.  ``error`` is the refusal sent, if any
+    (for logs and metrics).
+    """
+
+    __slots__ = ("room", "session", "to_persist", "patch", "version", "error", "_sends", "_done")
+
+    def __init__(
+        self,
+        room: Room,
+        session: ServerSession,
+        sends: list[Send],
+        to_persist: list[Op] | None = None,
+        patch: bytes = b"",
+        error: Error | None = None,
+    ) -> None:
+        self.room = room
+        self.session = session
+        self.to_persist: list[Op] = to_persist or []
+        self.patch = patch
+        self.version: RawVersion = room.doc.version
+        self.error = error
+        self._sends = sends
+        self._done = False
+
+    def commit(self) -> list[Send]:
+        """The frames to send now that ``to_persist`` is durable."""
+        if self._done:
+            raise RuntimeError("this Pending was already committed or aborted")
+        self._done = True
+        self.room._pending = None
+        return [s for s in self._sends if s.close or s.session.joined]  # skip who left meanwhile
+
+    def abort(self, reason: str = "the server could not store the ops") -> list[Send]:
+        """The store failed: nothing is acknowledged and the room is unusable.
+
+        The room's document holds ops that are not durable, so every connection
+        gets a fatal ``ERROR internal`` and the I/O layer must drop the room and
+        load it again from the store; clients reconnect and resend.
+        """
+        if self._done:
+            raise RuntimeError("this Pending was already committed or aborted")
+        self._done = True
+        self.room._pending = None
+        return self.room._fail(reason)
+
+
+class Room:
+    """The authoritative replica of one document and its connections.
+
+    ``agent_owners`` maps agent -> user (seed it from the store, persist what
+    :meth:`join` adds): an agent belongs to the first user who joined with it.
+    ``max_doc_len`` (code points) refuses batches that could make the text longer.
+    """
+
+    def __init__(
+        self,
+        doc_id: str,
+        doc: Document,
+        *,
+        agent_owners: MutableMapping[str, str] | None = None,
+        max_doc_len: int | None = None,
+    ) -> None:
+        self.doc_id = doc_id
+        self.doc = doc
+        self.agent_owners: MutableMapping[str, str] = {} if agent_owners is None else agent_owners
+        self.max_doc_len = max_doc_len
+        self.sessions: list[ServerSession] = []
+        self.failed = False
+        self._pending: Pending | None = None
+
+    def __repr__(self) -> str:
+        return f"<Room {self.doc_id!r} sessions={len(self.sessions)} failed={self.failed}>"
+
+    def _check_idle(self) -> None:
+        if self._pending is not None:
+            raise RuntimeError("commit or abort the room's outstanding Pending first")
+        if self.failed:
+            raise RuntimeError("this room failed to store ops; load it again from the store")
+
+    # -- membership ------------------------------------------------------------------
+
+    def join(self, join: Join | bytes, *, user: str, role: Role) -> tuple[ServerSession, list[Send]]:
+        """Admit a connection: WELCOME (and the others' presence), or a fatal ERROR.
+
+        ``user`` and ``role`` come from the connection's verified token.  If the
+        join is refused the session is returned closed and not a member.
+        """
+        self._check_idle()
+        if not isinstance(join, Join):
+            try:
+                join = parse_join(join)
+            except ProtocolError as exc:
+                s = ServerSession(self, "?", user, Role.VIEWER)
+                s.closed = True
+                return s, [Send(s, error_frame(exc.code, str(exc), fatal=True), True)]
+        role = Role(role)
+        if join.read_only:
+            role = Role.VIEWER
+        session = ServerSession(self, join.agent, user, role)
+
+        def refuse(code: ErrorCode, message: str) -> tuple[ServerSession, list[Send]]:
+            session.closed = True
+            return session, [Send(session, error_frame(code, message, fatal=True), True)]
+
+        if join.doc_id != self.doc_id:
+            return refuse(ErrorCode.NOT_FOUND, f"this room is {self.doc_id!r}, not {join.doc_id!r}")
+        owner = self.agent_owners.get(join.agent)
+        if owner is not None and owner != user:
+            return refuse(ErrorCode.FORBIDDEN, f"agent {join.agent!r} belongs to another user")
+        try:
+            missing = self.doc.ops_missing_from(join.summary)
+        except CowriteError as exc:  # cannot happen for a decoded summary; never crash
+            return refuse(ErrorCode.BAD_FRAME, f"bad summary: {exc}")
+        self.agent_owners.setdefault(join.agent, user)
+        sends: list[Send] = []
+        for old in [s for s in self.sessions if s.agent == join.agent]:
+            sends += self._drop(old, ErrorCode.BAD_STATE, "superseded by a new connection with the same agent")
+        welcome = Welcome(role, self.doc.version, self.doc.summary(), encode_patch(missing))
+        sends.append(Send(session, encode_frame(welcome)))
+        for other in self.sessions:
+            if other.presence is not None:
+                sends.append(Send(session, encode_frame(other.presence)))
+        session.joined = True
+        self.sessions.append(session)
+        return session, sends
+
+    def leave(self, session: ServerSession) -> list[Send]:
+        """The connection closed: the others learn that its presence is gone."""
+        if not session.joined:
+            return []
+        session.joined = False
+        self.sessions.remove(session)
+        gone = Presence(session.agent, session.user, "", None, True)
+        return self._broadcast(session, encode_frame(gone))
+
+    def _drop(self, session: ServerSession, code: ErrorCode, message: str) -> list[Send]:
+        sends = [Send(session, error_frame(code, message, fatal=True), True)]
+        sends += self.leave(session)
+        session.closed = True
+        return sends
+
+    def _fail(self, reason: str) -> list[Send]:
+        self.failed = True
+        sends: list[Send] = []
+        for s in list(self.sessions):
+            s.joined = False
+            s.closed = True
+            sends.append(Send(s, error_frame(ErrorCode.INTERNAL, reason, fatal=True), True))
+        self.sessions.clear()
+        return sends
+
+    def _broadcast(self, sender: ServerSession, data: bytes) -> list[Send]:
+        return [Send(s, data) for s in self.sessions if s is not sender]
+
+    # -- frames ----------------------------------------------------------------------
+
+    def submit(self, session: ServerSession, data: bytes, max_size: int | None = None) -> Pending:
+        """Handle one frame from a joined connection.  See :class:`Pending`."""
+        self._check_idle()
+        pending = self._handle(session, data, max_size)
+        self._pending = pending
+        return pending
+
+    def _refuse(
+        self,
+        session: ServerSession,
+        code: ErrorCode,
+        message: str,
+        *,
+        fatal: bool = False,
+        batch_id: int | None = None,
+    ) -> Pending:
+        err = Error(code, error_message(message), fatal, batch_id)
+        if fatal:
+            sends = self._drop(session, code, err.message)
+            sends[0] = Send(session, encode_frame(err), True)
+        else:
+            sends = [Send(session, encode_frame(err))]
+        return Pending(self, session, sends, error=err)
+
+    def _handle(self, session: ServerSession, data: bytes, max_size: int | None) -> Pending:
+        if not session.joined or session.room is not self:
+            return Pending(self, session, [])  # a closed or superseded connection: ignore
+        try:
+            msg: Message = decode_frame(data, max_size)
+        except ProtocolError as exc:
+            fatal = len(data) >= 1 and data[0] != PROTOCOL_VERSION
+            return self._refuse(session, exc.code, str(exc), fatal=fatal)
+        if isinstance(msg, Ops):
+            return self._ops(session, msg)
+        if isinstance(msg, Presence):
+            p = Presence(session.agent, session.user, msg.colour, msg.cursor, msg.gone)
+            session.presence = None if msg.gone else p
+            return Pending(self, session, self._broadcast(session, encode_frame(p)))
+        if isinstance(msg, Ping):
+            return Pending(self, session, [Send(session, encode_frame(Pong(msg.nonce)))])
+        if isinstance(msg, Pong):
+            return Pending(self, session, [])
+        return self._refuse(session, ErrorCode.BAD_STATE, f"a client may not send {type(msg).__name__} now")
+
+    def _ops(self, session: ServerSession, msg: Ops) -> Pending:
+        batch = msg.batch_id
+        if not session.role.can_write:
+            return self._refuse(session, ErrorCode.FORBIDDEN, "viewers cannot edit this document", batch_id=batch)
+        try:
+            ops = decode_patch(msg.patch)
+        except CowriteError as exc:
+            return self._refuse(session, ErrorCode.BAD_OP, f"bad patch: {exc}", batch_id=batch)
+        for op in ops:
+            if op.agent != session.agent:
+                return self._refuse(
+                    session,
+                    ErrorCode.FORBIDDEN,
+                    f"this connection writes as agent {session.agent!r}, not {op.agent!r}",
+                    batch_id=batch,
+                )
+        doc = self.doc
+        if self.max_doc_len is not None:
+            grows = sum(len(op.content) for op in ops)
+            if len(doc) + grows > self.max_doc_len:
+                return self._refuse(
+                    session, ErrorCode.TOO_LARGE, f"the document may not exceed {self.max_doc_len} characters", batch_id=batch
+                )
+        before = doc.version
+        try:
+            doc.add_ops(ops)
+        except UnknownParentError as exc:
+            return self._refuse(session, ErrorCode.UNKNOWN_PARENT, str(exc), batch_id=batch)
+        except ConflictingOpError as exc:
+            return self._refuse(session, ErrorCode.CONFLICT, str(exc), batch_id=batch)
+        except InvalidOpError as exc:
+            return self._refuse(session, ErrorCode.BAD_OP, str(exc), batch_id=batch)
+        except CowriteError as exc:
+            return self._refuse(session, ErrorCode.BAD_OP, f"ops rejected: {exc}", batch_id=batch)
+        new = doc.ops_since(before) if doc.version != before else []
+        sends = [Send(session, encode_frame(Ack(batch, doc.version)))]
+        patch = b""
+        if new:
+            patch = encode_patch(new)
+            sends += self._broadcast(session, encode_frame(RemoteOps(patch)))
+        return Pending(self, session, sends, new, patch)
