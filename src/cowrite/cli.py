@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from .engine import CowriteError
 
@@ -43,6 +44,59 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_and_secret(args: argparse.Namespace) -> tuple[Path, bytes]:
+    from .server.auth import load_secret
+
+    db = Path(args.db).resolve()
+    return db, load_secret(args.secret, beside=db)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from .server import Limits, Server, issue_token
+    from .store import SQLiteStore
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        db, secret = _store_and_secret(args)
+        store = SQLiteStore(db)
+    except CowriteError as exc:
+        print(f"cowrite serve: error: {exc}", file=sys.stderr)
+        return 1
+    limits = Limits()
+    server = Server(store, secret, limits=limits, allowed_origins=tuple(args.allow_origin))
+    token = issue_token(secret, "admin", doc="*", role="owner", ttl=12 * 3600)
+    print(f"cowrite: serving http://{args.host}:{args.port}  (documents in {db})", flush=True)
+    print(f"cowrite: an owner token for the next 12 hours (more with `cowrite token`):\n  {token}", flush=True)
+    try:
+        uvicorn.run(
+            server.app,
+            host=args.host,
+            port=args.port,
+            ws_max_size=limits.max_message_bytes + 4096,
+            log_level=args.log_level,
+            lifespan="on",
+        )
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from .server import issue_token
+
+    try:
+        _, secret = _store_and_secret(args)
+        print(issue_token(secret, args.user, doc=args.doc, role=args.role, ttl=args.ttl, name=args.name))
+    except CowriteError as exc:
+        print(f"cowrite token: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cowrite", description="Real-time collaborative text editing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +105,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp.add_argument("--check", action="store_true", help="compare the result with the trace's endContent")
     rp.add_argument("--stats", action="store_true", help="print timings to stderr")
     rp.set_defaults(func=_cmd_replay)
+
+    sv = sub.add_parser("serve", help="run the collaboration server")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--db", default="cowrite.db", help="SQLite file (created if missing; default ./cowrite.db)")
+    sv.add_argument("--secret", help="token signing secret (default: $COWRITE_SECRET or <db>.secret)")
+    sv.add_argument("--allow-origin", action="append", default=[], help="extra allowed browser Origin ('*': any)")
+    sv.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    sv.set_defaults(func=_cmd_serve)
+
+    tk = sub.add_parser("token", help="issue an access token (signed with the server's secret)")
+    tk.add_argument("--user", required=True)
+    tk.add_argument("--name", help="display name (default: the user)")
+    tk.add_argument("--doc", default="*", help="document id, or '*' for all (default)")
+    tk.add_argument("--role", default="editor", choices=["owner", "editor", "viewer"])
+    tk.add_argument("--ttl", type=int, default=24 * 3600, help="seconds until it expires (default: a day)")
+    tk.add_argument("--db", default="cowrite.db", help="the server's database (its secret sits beside it)")
+    tk.add_argument("--secret", help="signing secret (default: $COWRITE_SECRET or <db>.secret)")
+    tk.set_defaults(func=_cmd_token)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

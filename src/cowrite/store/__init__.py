@@ -1,0 +1,74 @@
+"""Durable document storage for the collaboration server.
+
+``open_store("sqlite:///cowrite.db")`` (or a plain path) returns a :class:`Store`;
+see :mod:`cowrite.store.base` for the contract every backend keeps and
+:mod:`cowrite.store.sqlite` for the default backend.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .base import (
+    MAX_DOC_ID_LEN,
+    CorruptionError,
+    DocInfo,
+    DocumentExists,
+    DocumentNotFound,
+    HistoryPruned,
+    InvalidArgument,
+    InvalidDocumentId,
+    SchemaError,
+    Store,
+    StoreError,
+    UnsupportedBackend,
+    check_doc_id,
+)
+from .sqlite import SQLiteStore
+
+__all__ = [
+    "MAX_DOC_ID_LEN",
+    "CorruptionError",
+    "DocInfo",
+    "DocumentExists",
+    "DocumentNotFound",
+    "HistoryPruned",
+    "InvalidArgument",
+    "InvalidDocumentId",
+    "SQLiteStore",
+    "SchemaError",
+    "Store",
+    "StoreError",
+    "UnsupportedBackend",
+    "check_doc_id",
+    "open_store",
+]
+
+
+def open_store(url_or_path: str | os.PathLike[str]) -> Store:
+    """Open the store a URL or path names.
+
+    * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` (SQLAlchemy's
+      convention: the path is what follows ``sqlite:///``), or a plain file path:
+      :class:`SQLiteStore`, created if missing.
+    * ``postgresql://...`` / ``postgres://...``: :class:`UnsupportedBackend` (not yet).
+    """
+    target = os.fspath(url_or_path)
+    if not isinstance(target, str):
+        raise InvalidArgument(f"a store URL or path must be a str, not {type(target).__name__}")
+    scheme, sep, rest = target.partition("://")
+    if not sep:
+        if not target:
+            raise InvalidArgument("empty store path")
+        return SQLiteStore(target)
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise InvalidArgument(f"{target!r}: write sqlite:///relative.db or sqlite:////absolute/path.db")
+        path = rest[1:]
+        if path == ":memory:":
+            raise InvalidArgument("an in-memory SQLite store is not durable: give a file path")
+        return SQLiteStore(path)
+    if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
+        raise UnsupportedBackend(f"the PostgreSQL store is not implemented yet ({scheme}://...): use sqlite:///path")
+    raise UnsupportedBackend(f"unknown store URL scheme {scheme!r}: use sqlite:///path or a file path")

@@ -1,0 +1,653 @@
+"""The SQLite backend: one database file, WAL journal, ``synchronous=FULL``.
+
+Schema (version 2)::
+
+    schema_version(version)                       one row
+    documents(key PK, id UNIQUE, created_at, updated_at,
+              last_seq,       newest log seq (0: empty log)
+              ops_count,      sum of appended op counts          [v2]
+              text_length,    last reported text length or NULL  [v2]
+              log_start)      lowest seq not pruned (1: none)    [v2]
+    log(doc_key FK, seq, patch, checksum, op_count, created_at)   PK (doc_key, seq)
+    snapshots(doc_key FK, seq, data, checksum, created_at,
+              version,        JSON frontier of the snapshot      [v2]
+              text_length)                                       [v2]
+
+``checksum`` is SHA-256 over a tag, the row's seq and the blob, so a blob that
+changed, or a row whose seq changed, fails verification.  A document's log is
+``seq`` = ``log_start`` .. ``last_seq`` without gaps; only the newest snapshot
+is kept.
+
+Concurrency: **one connection behind one lock**.  SQLite admits one writer at a
+time anyway, so per-thread connections would only add lock contention between
+them; with one connection, appends that arrive while a commit is being
+fsynced queue up and the next thread to get the lock commits all of them in
+one transaction (group commit: one fsync acknowledges many batches).  Reads
+hold the lock only to fetch rows; checksums and decoding run outside it.
+Other processes may open the same file: ``BEGIN IMMEDIATE`` and the busy
+timeout serialise them, and seqs are read inside the write transaction.
+
+Migrations: :data:`MIGRATIONS` is the ordered list of schema steps; opening a
+database runs the missing ones, each in its own transaction (SQLite DDL is
+transactional, so a failed step leaves the previous version intact).  A
+database from a newer cowrite is refused with :class:`SchemaError`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cowrite.engine import CowriteError, Document, Op, UnknownParentError
+from cowrite.engine.encoding import decode_patch
+
+from .base import (
+    CorruptionError,
+    DocInfo,
+    DocumentExists,
+    DocumentNotFound,
+    HistoryPruned,
+    InvalidArgument,
+    SchemaError,
+    Store,
+    StoreError,
+    check_doc_id,
+)
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore"]
+
+
+# -- checksums ------------------------------------------------------------------------
+
+_LOG_TAG = b"cowrite-log\0"
+_SNAPSHOT_TAG = b"cowrite-snapshot\0"
+
+
+def _digest(tag: bytes, seq: int, blob: bytes) -> bytes:
+    h = hashlib.sha256(tag)
+    h.update(seq.to_bytes(8, "big"))
+    h.update(blob)
+    return h.digest()
+
+
+# -- migrations -----------------------------------------------------------------------
+
+
+def _run(conn: sqlite3.Connection, statements: str) -> None:
+    # not executescript(): it COMMITs first, and a migration must be one transaction
+    for stmt in statements.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def _m1_initial(conn: sqlite3.Connection) -> None:
+    """The first layout: documents, the append-only log, snapshots."""
+    _run(
+        conn,
+        """
+        CREATE TABLE documents (
+            key        INTEGER PRIMARY KEY,
+            id         TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            last_seq   INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE log (
+            doc_key    INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            seq        INTEGER NOT NULL,
+            patch      BLOB NOT NULL,
+            checksum   BLOB NOT NULL,
+            op_count   INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (doc_key, seq)
+        );
+        CREATE TABLE snapshots (
+            doc_key    INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            seq        INTEGER NOT NULL,
+            data       BLOB NOT NULL,
+            checksum   BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (doc_key, seq)
+        )
+        """,
+    )
+
+
+def _m2_stats_and_pruning(conn: sqlite3.Connection) -> None:
+    """Cheap listings (op count, text length) and log pruning behind a snapshot.
+
+    Snapshots from v1 keep ``version = NULL``; it is read from the blob when needed.
+    """
+    _run(
+        conn,
+        """
+        ALTER TABLE documents ADD COLUMN ops_count INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE documents ADD COLUMN text_length INTEGER;
+        ALTER TABLE documents ADD COLUMN log_start INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE snapshots ADD COLUMN version TEXT;
+        ALTER TABLE snapshots ADD COLUMN text_length INTEGER;
+        UPDATE documents SET ops_count = (SELECT COALESCE(SUM(op_count), 0) FROM log WHERE log.doc_key = documents.key)
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_stats_and_pruning]
+"""Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
+Append new steps; never edit a released one."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _read_version(conn: sqlite3.Connection) -> int:
+    rows = conn.execute("SELECT version FROM schema_version").fetchall()
+    if len(rows) != 1 or type(rows[0][0]) is not int or rows[0][0] < 0:
+        raise SchemaError(f"schema_version must hold one non-negative integer, found {rows!r}")
+    version: int = rows[0][0]
+    return version
+
+
+def _migrate(conn: sqlite3.Connection, migrations: list[Callable[[sqlite3.Connection], None]], where: str) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if has_table is None:
+            others = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+            if others:
+                raise SchemaError(
+                    f"{where} is not a cowrite store: it has tables {others} but no schema_version table"
+                )
+            conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        version = _read_version(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if version > len(migrations):
+        raise SchemaError(
+            f"{where} has schema version {version}, newer than this cowrite supports "
+            f"({len(migrations)}): upgrade cowrite to open it"
+        )
+    for target in range(version + 1, len(migrations) + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if _read_version(conn) < target:  # another process may have done it meanwhile
+                migrations[target - 1](conn)
+                conn.execute("UPDATE schema_version SET version = ?", (target,))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            if isinstance(exc, SchemaError) or not isinstance(exc, Exception):
+                raise
+            raise SchemaError(f"{where}: migration to schema version {target} failed: {exc}") from exc
+    return len(migrations)
+
+
+# -- the store ------------------------------------------------------------------------
+
+
+class _Append:
+    """One append waiting for a group commit."""
+
+    __slots__ = ("doc_id", "patch", "op_count", "text_length", "seq", "error", "done")
+
+    def __init__(self, doc_id: str, patch: bytes, op_count: int, text_length: int | None) -> None:
+        self.doc_id = doc_id
+        self.patch = patch
+        self.op_count = op_count
+        self.text_length = text_length
+        self.seq = 0
+        self.error: BaseException | None = None
+        self.done = False
+
+
+def _version_json(doc: Document) -> str:
+    return json.dumps([[agent, seq] for agent, seq in doc.version], separators=(",", ":"))
+
+
+def _check_count(name: str, value: object, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if type(value) is not int or value < 0:
+        raise InvalidArgument(f"{name} must be a non-negative int, not {value!r}")
+
+
+class SQLiteStore(Store):
+    """A :class:`~cowrite.store.Store` in one SQLite database file (created if missing)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = os.fspath(path)
+        if self.path in ("", ":memory:") or self.path.startswith("file:"):
+            raise InvalidArgument(f"SQLiteStore needs a file path, not {self.path!r}")
+        self._clock = clock
+        self._lock = threading.Lock()  # guards the connection
+        self._qlock = threading.Lock()  # guards the append queue
+        self._queue: list[_Append] = []
+        where = f"SQLite store {self.path!r}"
+        try:
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {where}: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{where}: cannot switch to WAL journal mode (got {mode!r})")
+            conn.execute("PRAGMA synchronous = FULL")  # the WAL is fsynced at every commit
+            conn.execute("PRAGMA foreign_keys = ON")
+            self.schema_version = _migrate(conn, MIGRATIONS, where)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open {where}: {exc}") from exc
+            raise
+        self._conn: sqlite3.Connection | None = conn
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {self.path!r}{' closed' if self._conn is None else ''}>"
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        """The connection; call with ``self._lock`` held."""
+        if self._conn is None:
+            raise StoreError(f"{self!r} is closed")
+        return self._conn
+
+    def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` in one read transaction (a consistent view) under the lock."""
+        with self._lock:
+            conn = self._db()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    return fn(conn)
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self!r}: read failed: {exc}") from exc
+
+    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` in one write transaction under the lock; committed durably on return."""
+        with self._lock:
+            conn = self._db()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self!r}: cannot start a write: {exc}") from exc
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"{self!r}: write failed, nothing stored: {exc}") from exc
+                raise
+            return result
+
+    @staticmethod
+    def _doc_row(conn: sqlite3.Connection, doc_id: str) -> tuple[int, int, int]:
+        """``(key, last_seq, log_start)`` of a document, or DocumentNotFound."""
+        row = conn.execute("SELECT key, last_seq, log_start FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            raise DocumentNotFound(doc_id)
+        return row[0], row[1], row[2]
+
+    _INFO_SQL = """
+        SELECT d.id, d.created_at, d.updated_at, d.last_seq, d.ops_count,
+               COALESCE((SELECT MAX(s.seq) FROM snapshots s WHERE s.doc_key = d.key), 0), d.text_length
+        FROM documents d
+    """
+
+    @staticmethod
+    def _info(row: tuple[Any, ...]) -> DocInfo:
+        return DocInfo(
+            id=row[0],
+            created_at=row[1],
+            updated_at=row[2],
+            seq=row[3],
+            ops_count=row[4],
+            snapshot_seq=row[5],
+            text_length=row[6],
+        )
+
+    # -- documents ---------------------------------------------------------------------
+
+    def create(self, doc_id: str) -> DocInfo:
+        doc_id = check_doc_id(doc_id)
+        now = self._clock()
+
+        def fn(conn: sqlite3.Connection) -> DocInfo:
+            if conn.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone() is not None:
+                raise DocumentExists(doc_id)
+            conn.execute("INSERT INTO documents (id, created_at, updated_at) VALUES (?, ?, ?)", (doc_id, now, now))
+            return DocInfo(doc_id, now, now, 0, 0, 0, None)
+
+        result: DocInfo = self._write(fn)
+        return result
+
+    def delete(self, doc_id: str) -> None:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: sqlite3.Connection) -> None:
+            if conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,)).rowcount == 0:
+                raise DocumentNotFound(doc_id)  # log and snapshots go by ON DELETE CASCADE
+
+        self._write(fn)
+
+    def exists(self, doc_id: str) -> bool:
+        doc_id = check_doc_id(doc_id)
+        found: bool = self._read(
+            lambda conn: conn.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone() is not None
+        )
+        return found
+
+    def info(self, doc_id: str) -> DocInfo:
+        doc_id = check_doc_id(doc_id)
+        row = self._read(lambda conn: conn.execute(self._INFO_SQL + " WHERE d.id = ?", (doc_id,)).fetchone())
+        if row is None:
+            raise DocumentNotFound(doc_id)
+        return self._info(row)
+
+    def list(self) -> builtins.list[DocInfo]:
+        rows = self._read(lambda conn: conn.execute(self._INFO_SQL + " ORDER BY d.id").fetchall())
+        return [self._info(r) for r in rows]
+
+    # -- the log -----------------------------------------------------------------------
+
+    def append(self, doc_id: str, patch: bytes, *, op_count: int, text_length: int | None = None) -> int:
+        doc_id = check_doc_id(doc_id)
+        if not isinstance(patch, (bytes, bytearray, memoryview)):
+            raise InvalidArgument(f"a patch must be bytes, not {type(patch).__name__}")
+        patch = bytes(patch)
+        _check_count("op_count", op_count)
+        _check_count("text_length", text_length, optional=True)
+        try:
+            decode_patch(patch)
+        except CowriteError as exc:
+            raise InvalidArgument(f"not storing a patch that does not decode: {exc}") from exc
+        req = _Append(doc_id, patch, op_count, text_length)
+        with self._qlock:
+            self._queue.append(req)
+        with self._lock:
+            if not req.done:  # lead a group commit of everything queued so far
+                with self._qlock:
+                    batch, self._queue = self._queue, []
+                self._commit_appends(batch)
+        if req.error is not None:
+            raise req.error
+        return req.seq
+
+    def _commit_appends(self, batch: builtins.list[_Append]) -> None:
+        """Write ``batch`` in one transaction (lock held).  Never raises: errors go to each request."""
+        try:
+            conn = self._db()
+            now = self._clock()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # doc_id -> [key, last_seq, last_patch, ops added, text_length]
+                docs: dict[str, list[Any]] = {}
+                for req in batch:
+                    st = docs.get(req.doc_id)
+                    if st is None:
+                        row = conn.execute(
+                            "SELECT key, last_seq FROM documents WHERE id = ?", (req.doc_id,)
+                        ).fetchone()
+                        if row is None:
+                            req.error = DocumentNotFound(req.doc_id)
+                            continue
+                        key, last = row
+                        prev = conn.execute(
+                            "SELECT patch FROM log WHERE doc_key = ? AND seq = ?", (key, last)
+                        ).fetchone()
+                        st = docs[req.doc_id] = [key, last, prev[0] if prev else None, 0, None]
+                    if req.text_length is not None:
+                        st[4] = req.text_length
+                    if st[2] == req.patch:  # a retry of the newest entry: already durable
+                        req.seq = st[1]
+                        continue
+                    seq = st[1] + 1
+                    conn.execute(
+                        "INSERT INTO log (doc_key, seq, patch, checksum, op_count, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (st[0], seq, req.patch, _digest(_LOG_TAG, seq, req.patch), req.op_count, now),
+                    )
+                    st[1], st[2] = seq, req.patch
+                    st[3] += req.op_count
+                    req.seq = seq
+                for key, last, _, added, text_length in docs.values():
+                    conn.execute(
+                        "UPDATE documents SET last_seq = ?, ops_count = ops_count + ?, updated_at = ?,"
+                        " text_length = COALESCE(?, text_length) WHERE key = ?",
+                        (last, added, now, text_length, key),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+        except BaseException as exc:
+            for req in batch:
+                if not isinstance(req.error, DocumentNotFound):
+                    req.seq = 0
+                    err = StoreError(f"append to {req.doc_id!r} failed, nothing stored: {exc}")
+                    err.__cause__ = exc
+                    req.error = err
+        finally:
+            for req in batch:
+                req.done = True
+
+    def log_since(self, doc_id: str, seq: int = 0) -> builtins.list[tuple[int, bytes]]:
+        doc_id = check_doc_id(doc_id)
+        _check_count("seq", seq)
+
+        def fn(conn: sqlite3.Connection) -> tuple[int, int, builtins.list[tuple[int, bytes, bytes]]]:
+            key, last, log_start = self._doc_row(conn, doc_id)
+            rows = conn.execute(
+                "SELECT seq, patch, checksum FROM log WHERE doc_key = ? AND seq > ? ORDER BY seq", (key, seq)
+            ).fetchall()
+            return last, log_start, rows
+
+        last, log_start, rows = self._read(fn)
+        if seq + 1 < log_start and seq < last:
+            raise HistoryPruned(doc_id, log_start)
+        return self._verified_log(doc_id, rows, seq, last)
+
+    @staticmethod
+    def _verified_log(
+        doc_id: str, rows: builtins.list[tuple[int, bytes, bytes]], after: int, last: int
+    ) -> builtins.list[tuple[int, bytes]]:
+        """Rows ``after + 1 .. last`` exactly, checksums verified."""
+        out: builtins.list[tuple[int, bytes]] = []
+        expect = after + 1
+        for seq, patch, checksum in rows:
+            if seq != expect:
+                if seq > last:
+                    raise CorruptionError(doc_id, "log", f"log seq {seq}", f"entry beyond the newest seq {last}")
+                raise CorruptionError(doc_id, "log", f"log seq {expect}", f"entry missing (gap before seq {seq})")
+            if not isinstance(patch, bytes) or _digest(_LOG_TAG, seq, patch) != checksum:
+                raise CorruptionError(doc_id, "log", f"log seq {seq}", "checksum mismatch")
+            out.append((seq, patch))
+            expect += 1
+        if expect <= last:
+            raise CorruptionError(doc_id, "log", f"log seq {expect}", f"entry missing (log ends before seq {last})")
+        return out
+
+    # -- loading -----------------------------------------------------------------------
+
+    def load(self, doc_id: str, agent: str | None = None) -> Document:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: sqlite3.Connection) -> tuple[int, int, tuple[Any, ...] | None, builtins.list[Any]]:
+            key, last, log_start = self._doc_row(conn, doc_id)
+            snap = conn.execute(
+                "SELECT seq, data, checksum FROM snapshots WHERE doc_key = ? ORDER BY seq DESC LIMIT 1", (key,)
+            ).fetchone()
+            base = snap[0] if snap is not None else 0
+            rows = conn.execute(
+                "SELECT seq, patch, checksum FROM log WHERE doc_key = ? AND seq > ? ORDER BY seq", (key, base)
+            ).fetchall()
+            return last, log_start, snap, rows
+
+        last, log_start, snap, rows = self._read(fn)
+        if snap is None:
+            if log_start != 1:
+                raise CorruptionError(doc_id, "snapshot", "snapshots", f"missing, yet the log before seq {log_start} was pruned")
+            doc = Document(agent)
+            base = 0
+        else:
+            base = snap[0]
+            doc = self._decode_snapshot(doc_id, snap, agent)
+            if base > last:
+                raise CorruptionError(doc_id, "snapshot", f"snapshot seq {base}", f"covers beyond the newest log seq {last}")
+        entries = self._verified_log(doc_id, rows, base, last)
+        self._apply_log(doc_id, doc, entries)
+        return doc
+
+    @staticmethod
+    def _decode_snapshot(doc_id: str, snap: tuple[Any, ...], agent: str | None) -> Document:
+        seq, data, checksum = snap[0], snap[1], snap[2]
+        where = f"snapshot seq {seq}"
+        if not isinstance(data, bytes) or _digest(_SNAPSHOT_TAG, seq, data) != checksum:
+            raise CorruptionError(doc_id, "snapshot", where, "checksum mismatch")
+        try:
+            return Document.decode(data, agent)
+        except CowriteError as exc:
+            raise CorruptionError(doc_id, "snapshot", where, f"does not decode: {exc}") from exc
+
+    @staticmethod
+    def _apply_log(doc_id: str, doc: Document, entries: builtins.list[tuple[int, bytes]]) -> None:
+        """Merge the verified entries into ``doc``, all at once (any causal order is fine)."""
+        if not entries:
+            return
+        decoded: builtins.list[tuple[int, builtins.list[Op]]] = []
+        for seq, patch in entries:
+            try:
+                decoded.append((seq, decode_patch(patch)))
+            except CowriteError as exc:
+                raise CorruptionError(doc_id, "log", f"log seq {seq}", f"does not decode: {exc}") from exc
+        try:
+            doc.add_ops([op for _, ops in decoded for op in ops])
+            return
+        except CowriteError:
+            pass
+        # Find the entry to blame (add_ops left doc unchanged).  Rare path.
+        pending: builtins.list[tuple[int, builtins.list[Op]]] = []
+        for seq, ops in decoded:
+            try:
+                doc.add_ops([op for _, p in pending for op in p] + ops)
+                pending = []
+            except UnknownParentError:
+                pending.append((seq, ops))
+            except CowriteError as exc:
+                raise CorruptionError(doc_id, "log", f"log seq {seq}", f"does not apply: {exc}") from exc
+        if pending:
+            raise CorruptionError(
+                doc_id, "log", f"log seq {pending[0][0]}", "ops whose parents are in neither the snapshot nor the log"
+            )
+        raise CorruptionError(doc_id, "log", f"log seq {decoded[0][0]}..{decoded[-1][0]}", "does not apply")
+
+    # -- snapshots ---------------------------------------------------------------------
+
+    def snapshot(self, doc_id: str, doc: Document, *, prune: bool = False) -> int:
+        doc_id = check_doc_id(doc_id)
+        if not isinstance(doc, Document):
+            raise InvalidArgument(f"snapshot takes a Document, not {type(doc).__name__}")
+        data = doc.encode()
+        text_length = len(doc)
+        try:
+            check = Document.decode(data)  # what load will see; the log entries are tried on it
+        except CowriteError as exc:
+            raise StoreError(f"document {doc_id!r}: its encoding does not decode, not storing it: {exc}") from exc
+        if check.text != doc.text:
+            raise StoreError(f"document {doc_id!r}: its encoding decodes to another text, not storing it")
+        version = _version_json(check)
+        now = self._clock()
+
+        def fn(conn: sqlite3.Connection) -> int:
+            key, last, _ = self._doc_row(conn, doc_id)
+            prev = conn.execute(
+                "SELECT seq, data, checksum, version FROM snapshots WHERE doc_key = ? ORDER BY seq DESC LIMIT 1",
+                (key,),
+            ).fetchone()
+            covers = 0
+            if prev is not None:
+                # never replace a snapshot we cannot vouch for: it may hold ops doc lacks
+                covers = prev[0]
+                prev_version = prev[3]
+                if prev_version is None:  # a snapshot from schema v1: read its version from the blob
+                    prev_version = _version_json(self._decode_snapshot(doc_id, prev, None))
+                elif _digest(_SNAPSHOT_TAG, covers, prev[1]) != prev[2]:
+                    raise CorruptionError(doc_id, "snapshot", f"snapshot seq {covers}", "checksum mismatch")
+                for agent, seq in json.loads(prev_version):
+                    if check.oplog.cg.raw_to_lv(agent, seq) is None:
+                        raise StoreError(
+                            f"document {doc_id!r}: refusing a snapshot that lacks ops of the stored one "
+                            f"(e.g. {agent}:{seq}); it would lose them"
+                        )
+            rows = conn.execute(
+                "SELECT seq, patch, checksum FROM log WHERE doc_key = ? AND seq > ? ORDER BY seq", (key, covers)
+            ).fetchall()
+            # the longest run of entries after the stored snapshot that doc already holds
+            for seq, patch in self._verified_log(doc_id, rows, covers, last):
+                n = len(check.oplog)
+                try:
+                    check.apply_patch(patch)
+                except UnknownParentError:
+                    break
+                except CowriteError as exc:
+                    raise CorruptionError(doc_id, "log", f"log seq {seq}", f"does not apply: {exc}") from exc
+                if len(check.oplog) != n:
+                    break
+                covers = seq
+            conn.execute("DELETE FROM snapshots WHERE doc_key = ?", (key,))
+            conn.execute(
+                "INSERT INTO snapshots (doc_key, seq, data, checksum, created_at, version, text_length)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, covers, data, _digest(_SNAPSHOT_TAG, covers, data), now, version, text_length),
+            )
+            if prune and covers:
+                conn.execute("DELETE FROM log WHERE doc_key = ? AND seq <= ?", (key, covers))
+                conn.execute("UPDATE documents SET log_start = MAX(log_start, ?) WHERE key = ?", (covers + 1, key))
+            # doc's length is the text's only if doc holds the whole log (or nothing better is known)
+            conn.execute(
+                "UPDATE documents SET updated_at = ?,"
+                " text_length = CASE WHEN ? OR text_length IS NULL THEN ? ELSE text_length END WHERE key = ?",
+                (now, covers == last, text_length, key),
+            )
+            return covers
+
+        result: int = self._write(fn)
+        return result
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -1,0 +1,40 @@
+"""A server in-process (Starlette TestClient) over a temporary SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from cowrite.server import Limits, Server, issue_token
+from cowrite.store import SQLiteStore
+
+SECRET = b"s" * 40
+
+
+class Harness:
+    def __init__(self, tmp: Path, limits: Limits | None = None, store: object | None = None) -> None:
+        self.db = tmp / "server.db"
+        self.store = store if store is not None else SQLiteStore(self.db)
+        self.server = Server(self.store, SECRET, limits=limits)  # type: ignore[arg-type]
+        self.http = TestClient(self.server.app)
+
+    def token(self, user: str = "admin", doc: str = "*", role: str = "owner", ttl: int = 600) -> str:
+        return issue_token(SECRET, user, doc=doc, role=role, ttl=ttl)
+
+    def auth(self, **kw: object) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token(**kw)}"}  # type: ignore[arg-type]
+
+    def create(self, doc_id: str = "notes") -> None:
+        r = self.http.post("/api/docs", json={"id": doc_id}, headers=self.auth())
+        assert r.status_code == 201, r.text
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(tmp_path)
+    with h.http:
+        yield h
+    h.store.close()  # type: ignore[attr-defined]

@@ -1,0 +1,69 @@
+"""Tokens: signature, algorithm, expiry, audience and claims are all checked."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+
+from cowrite.server.auth import AuthError, issue_token, load_secret, verify_token
+
+SECRET = b"k" * 40
+
+
+def _b64(obj: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+def _claims(**over: object) -> dict[str, object]:
+    now = int(time.time())
+    c: dict[str, object] = {"sub": "ann", "doc": "*", "role": "editor", "aud": "cowrite", "iat": now, "exp": now + 60}
+    c.update(over)
+    return c
+
+
+def test_a_good_token_grants_what_it_says() -> None:
+    g = verify_token(SECRET, issue_token(SECRET, "ann", doc="d1", role="viewer", name="Ann"))
+    assert (g.user, g.name, g.doc, g.role) == ("ann", "Ann", "d1", "viewer")
+    assert g.allows("d1") and not g.allows("d2") and not g.can_write
+
+
+@pytest.mark.parametrize(
+    "token, reason",
+    [
+        (None, "no token"),
+        ("", "no token"),
+        ("a.b", "invalid token"),
+        (jwt.encode(_claims(), b"x" * 40, algorithm="HS256"), "signature"),
+        (f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}.", "algorithm"),
+        (jwt.encode(_claims(), SECRET, algorithm="HS512"), "algorithm"),
+        (jwt.encode(_claims(exp=int(time.time()) - 10), SECRET, algorithm="HS256"), "expired"),
+        (jwt.encode(_claims(aud="someone-else"), SECRET, algorithm="HS256"), "audience"),
+        (jwt.encode({k: v for k, v in _claims().items() if k != "exp"}, SECRET, algorithm="HS256"), "exp"),
+        (jwt.encode(_claims(role="admin"), SECRET, algorithm="HS256"), "malformed"),
+        (jwt.encode(_claims(sub=3), SECRET, algorithm="HS256"), "invalid"),
+    ],
+    ids=["none", "empty", "garbage", "bad-signature", "alg-none", "alg-hs512", "expired", "audience", "no-exp", "bad-role", "bad-sub"],
+)
+def test_bad_tokens_are_refused_with_a_reason(token: str | None, reason: str) -> None:
+    with pytest.raises(AuthError, match=reason):
+        verify_token(SECRET, token)
+
+
+def test_issue_refuses_bad_arguments() -> None:
+    for kw in ({"role": "root"}, {"ttl": 0}):
+        with pytest.raises(AuthError):
+            issue_token(SECRET, "ann", **kw)  # type: ignore[arg-type]
+
+
+def test_secret_file_is_created_once_and_private(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("COWRITE_SECRET", raising=False)
+    db = tmp_path / "x.db"
+    s1 = load_secret(None, beside=db)
+    assert load_secret(None, beside=db) == s1 and len(s1) >= 32
+    assert (tmp_path / "x.db.secret").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(AuthError):
+        load_secret("short")

@@ -1,0 +1,47 @@
+"""The store package's public names and dependencies."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import cowrite.store
+
+
+def test_store_exports() -> None:
+    assert sorted(cowrite.store.__all__) == sorted(
+        [
+            "MAX_DOC_ID_LEN",
+            "CorruptionError",
+            "DocInfo",
+            "DocumentExists",
+            "DocumentNotFound",
+            "HistoryPruned",
+            "InvalidArgument",
+            "InvalidDocumentId",
+            "SQLiteStore",
+            "SchemaError",
+            "Store",
+            "StoreError",
+            "UnsupportedBackend",
+            "check_doc_id",
+            "open_store",
+        ]
+    )
+
+
+def test_store_depends_only_on_the_engine_and_the_standard_library() -> None:
+    root = Path(cowrite.store.__file__).parent
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            for n in names:
+                top = n.split(".")[0]
+                ok = top in sys.stdlib_module_names or top == "__future__" or n.startswith("cowrite.engine")
+                assert ok, f"{path.name} imports {n}"

@@ -1,0 +1,371 @@
+"""The SQLite backend: the store contract, plus what only SQLite has (pragmas, migrations, URLs)."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from contract import Session, StoreContract, assert_same
+
+from cowrite.engine import Document
+from cowrite.store import (
+    CorruptionError,
+    InvalidArgument,
+    SchemaError,
+    SQLiteStore,
+    StoreError,
+    UnsupportedBackend,
+    open_store,
+)
+from cowrite.store import sqlite as sqlite_mod
+
+
+class SQLiteBackend:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"  # path is absolute: sqlite:////tmp/...
+
+    def open(self) -> SQLiteStore:
+        return SQLiteStore(self.path)
+
+    def raw(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, isolation_level=None)
+
+    def _key(self, conn: sqlite3.Connection, doc_id: str) -> int:
+        key: int = conn.execute("SELECT key FROM documents WHERE id = ?", (doc_id,)).fetchone()[0]
+        return key
+
+    def corrupt_log(self, doc_id: str, seq: int) -> None:
+        with self.raw() as conn:
+            key = self._key(conn, doc_id)
+            (blob,) = conn.execute("SELECT patch FROM log WHERE doc_key = ? AND seq = ?", (key, seq)).fetchone()
+            b = bytearray(blob)
+            b[len(b) // 2] ^= 0x01
+            conn.execute("UPDATE log SET patch = ? WHERE doc_key = ? AND seq = ?", (bytes(b), key, seq))
+
+    def corrupt_snapshot(self, doc_id: str) -> None:
+        with self.raw() as conn:
+            key = self._key(conn, doc_id)
+            seq, blob = conn.execute(
+                "SELECT seq, data FROM snapshots WHERE doc_key = ? ORDER BY seq DESC LIMIT 1", (key,)
+            ).fetchone()
+            b = bytearray(blob)
+            b[len(b) // 2] ^= 0x01
+            conn.execute("UPDATE snapshots SET data = ? WHERE doc_key = ? AND seq = ?", (bytes(b), key, seq))
+
+    def delete_log_rows(self, doc_id: str, seqs: list[int]) -> None:
+        with self.raw() as conn:
+            key = self._key(conn, doc_id)
+            conn.executemany("DELETE FROM log WHERE doc_key = ? AND seq = ?", [(key, s) for s in seqs])
+
+    def set_schema_version(self, version: int) -> None:
+        with self.raw() as conn:
+            conn.execute("UPDATE schema_version SET version = ?", (version,))
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> SQLiteBackend:
+    return SQLiteBackend(tmp_path / "cowrite.db")
+
+
+class TestSQLiteContract(StoreContract):
+    pass
+
+
+@pytest.fixture
+def store(backend: SQLiteBackend) -> Iterator[SQLiteStore]:
+    s = backend.open()
+    yield s
+    s.close()
+
+
+# -- SQLite specifics -------------------------------------------------------------------
+
+
+def test_durability_pragmas(store: SQLiteStore) -> None:
+    conn = store._conn
+    assert conn is not None
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+    assert store.schema_version == sqlite_mod.SCHEMA_VERSION == 2
+
+
+def test_appends_waiting_for_a_commit_are_committed_together(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group commit: appends queued behind a commit in progress share the next transaction."""
+    for i in range(5):
+        store.create(f"d{i}")
+    batches: list[int] = []
+    original = store._commit_appends
+
+    def spy(batch: list[sqlite_mod._Append]) -> None:
+        batches.append(len(batch))
+        original(batch)
+
+    monkeypatch.setattr(store, "_commit_appends", spy)
+    docs = [Document(f"a{i}") for i in range(5)]
+    for d in docs:
+        d.insert(0, "x")
+    results: list[int] = []
+    with store._lock:  # a commit "in progress"
+        threads = [
+            threading.Thread(target=lambda i=i: results.append(store.append(f"d{i}", docs[i].encode_patch(), op_count=1)))
+            for i in range(5)
+        ]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 5
+        while len(store._queue) < 5 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    for t in threads:
+        t.join()
+    assert results == [1] * 5
+    assert batches == [5]
+    for i in range(5):
+        assert store.load(f"d{i}").text == "x"
+
+
+def test_a_failed_group_commit_stores_nothing_and_fails_every_append(store: SQLiteStore) -> None:
+    store.create("a")
+    d = Document("x")
+    d.insert(0, "hi")
+    good = d.encode_patch()
+    batch = [sqlite_mod._Append("a", good, 2, None), sqlite_mod._Append("missing", good, 2, None)]
+    conn = store._conn
+    assert conn is not None
+    conn.execute("CREATE TEMP TRIGGER boom BEFORE INSERT ON log BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    with store._lock:
+        store._commit_appends(batch)
+    assert all(r.done for r in batch)
+    assert isinstance(batch[0].error, StoreError) and "disk on fire" in str(batch[0].error)
+    assert "nothing stored" in str(batch[0].error)
+    conn.execute("DROP TRIGGER boom")
+    assert store.info("a").seq == 0
+    assert store.append("a", good, op_count=2) == 1
+
+
+def test_a_blob_with_a_matching_checksum_that_does_not_decode(store: SQLiteStore, backend: SQLiteBackend) -> None:
+    """Garbage written with a valid checksum (e.g. by a buggy older version) is still caught."""
+    store.create("doc")
+    d = Document("a")
+    d.insert(0, "hello")
+    store.append("doc", d.encode_patch(), op_count=5)
+    junk = b"CWP\x02\x00garbage"
+    with backend.raw() as conn:
+        conn.execute("UPDATE log SET patch = ?, checksum = ? WHERE seq = 1", (junk, v1_checksum(b"log", 1, junk)))
+    with pytest.raises(CorruptionError, match="log seq 1: does not decode"):
+        store.load("doc")
+
+
+def test_a_snapshot_whose_seq_was_altered_fails_its_checksum(store: SQLiteStore, backend: SQLiteBackend) -> None:
+    store.create("doc")
+    s = Session(store, "doc", ["a", "b"])
+    s.round()
+    store.snapshot("doc", s.server.copy())  # covers seq 2
+    s.round()
+    with backend.raw() as conn:
+        conn.execute("UPDATE snapshots SET seq = 4")  # would skip entries 3 and 4
+    with pytest.raises(CorruptionError, match="snapshot seq 4: checksum mismatch"):
+        store.load("doc")
+
+
+def test_log_rows_from_another_document_do_not_apply(store: SQLiteStore, backend: SQLiteBackend) -> None:
+    """A log entry that conflicts with the snapshot is reported, not merged."""
+    store.create("doc")
+    a = Document("same-agent")
+    a.insert(0, "abc")
+    store.append("doc", a.encode_patch(), op_count=3)
+    store.snapshot("doc", a)
+    b = Document("same-agent")
+    b.insert(0, "xyz")  # same op ids, other content
+    store.append("doc", b.encode_patch(), op_count=3)
+    with pytest.raises(CorruptionError, match="log seq 2: does not apply"):
+        store.load("doc")
+
+
+def test_files_that_are_not_usable(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open"):
+        SQLiteStore(tmp_path / "no" / "such" / "dir.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open"):
+        SQLiteStore(junk)
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+    with pytest.raises(SchemaError, match="not a cowrite store"):
+        SQLiteStore(foreign)
+    with pytest.raises(InvalidArgument):
+        SQLiteStore(":memory:")
+
+
+def test_two_handles_on_one_file(backend: SQLiteBackend) -> None:
+    """Two processes (here: two handles) may share a database; seqs stay consecutive."""
+    with backend.open() as one, backend.open() as two:
+        one.create("doc")
+        d = Document("a")
+        for i in range(10):
+            since = d.version
+            d.insert(len(d), str(i))
+            assert (one if i % 2 else two).append("doc", d.encode_patch(since), op_count=1) == i + 1
+        assert_same(two.load("doc"), d)
+
+
+# -- migrations -------------------------------------------------------------------------
+
+
+def v1_checksum(kind: bytes, seq: int, blob: bytes) -> bytes:
+    """The checksum format, written out here so that changing it without a migration fails."""
+    tag = b"cowrite-log\0" if kind == b"log" else b"cowrite-snapshot\0"
+    return hashlib.sha256(tag + seq.to_bytes(8, "big") + blob).digest()
+
+
+V1_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE documents (
+    key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE log (
+    doc_key INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE, seq INTEGER NOT NULL,
+    patch BLOB NOT NULL, checksum BLOB NOT NULL, op_count INTEGER NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (doc_key, seq));
+CREATE TABLE snapshots (
+    doc_key INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE, seq INTEGER NOT NULL,
+    data BLOB NOT NULL, checksum BLOB NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (doc_key, seq));
+"""
+
+
+def make_v1_database(path: Path) -> Document:
+    """A version-1 database written by hand: one document, snapshot at seq 2, log 1..3."""
+    live = Document("alice")
+    patches = []
+    for word in ["Hello", " wörld", " 😀"]:
+        since = live.version
+        live.insert(len(live), word)
+        patches.append(live.encode_patch(since))
+    snapshot = None
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(V1_SCHEMA)
+    conn.execute("INSERT INTO documents VALUES (1, 'old', 100.0, 200.0, 3)")
+    replica = Document("server")
+    for seq, p in enumerate(patches, 1):
+        conn.execute(
+            "INSERT INTO log VALUES (1, ?, ?, ?, ?, 150.0)", (seq, p, v1_checksum(b"log", seq, p), len(p))
+        )
+        replica.apply_patch(p)
+        if seq == 2:
+            snapshot = replica.encode()
+            conn.execute(
+                "INSERT INTO snapshots VALUES (1, 2, ?, ?, 160.0)", (snapshot, v1_checksum(b"snapshot", 2, snapshot))
+            )
+    conn.close()
+    return live
+
+
+def test_version_0_empty_file_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()  # an empty SQLite file: version 0
+    with SQLiteStore(path) as s:
+        assert s.schema_version == 2
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+
+
+def test_version_0_table_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "zero.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (0)")
+    with SQLiteStore(path) as s:
+        s.create("new")
+        assert s.list()[0].id == "new"
+
+
+def test_version_1_database_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    live = make_v1_database(path)
+    with SQLiteStore(path) as s:
+        assert s.schema_version == 2
+        info = s.info("old")
+        assert (info.seq, info.snapshot_seq, info.created_at, info.updated_at) == (3, 2, 100.0, 200.0)
+        assert info.ops_count == sum(len(p) for _, p in s.log_since("old"))  # backfilled from the log
+        assert info.text_length is None
+        assert_same(s.load("old"), live)
+        # a v1 snapshot (no stored version) is still checked when a new one is written
+        stranger = Document("zed")
+        stranger.insert(0, "?")
+        with pytest.raises(StoreError, match="lacks ops"):
+            s.snapshot("old", stranger)
+        assert s.snapshot("old", live, prune=True) == 3
+        assert s.info("old").text_length == len(live)
+        since = live.version
+        live.insert(0, ">")
+        assert s.append("old", live.encode_patch(since), op_count=1) == 4
+        assert_same(s.load("old"), live)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+
+
+def test_future_version_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (3)")
+        conn.execute("CREATE TABLE documents (whatever TEXT)")
+    with pytest.raises(SchemaError, match="schema version 3, newer than this cowrite supports \\(2\\)"):
+        SQLiteStore(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+
+
+def test_failed_migration_leaves_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "v1.db"
+    live = make_v1_database(path)
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE documents ADD COLUMN half_done INTEGER")
+        raise RuntimeError("step failed midway")
+
+    monkeypatch.setattr(sqlite_mod, "MIGRATIONS", [sqlite_mod._m1_initial, broken])
+    with pytest.raises(SchemaError, match="migration to schema version 2 failed: step failed midway"):
+        SQLiteStore(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(documents)")]
+        assert "half_done" not in columns
+    monkeypatch.undo()
+    with SQLiteStore(path) as s:
+        assert_same(s.load("old"), live)
+
+
+# -- open_store -------------------------------------------------------------------------
+
+
+def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_store("sqlite:///rel.db") as s:
+        assert isinstance(s, SQLiteStore)
+    assert (tmp_path / "rel.db").exists()
+    with open_store(f"sqlite:///{tmp_path / 'abs.db'}") as s:
+        assert s.path == str(tmp_path / "abs.db")
+    with open_store("plain.db") as s:
+        assert isinstance(s, SQLiteStore)
+    with open_store(tmp_path / "pathlike.db") as s:
+        assert isinstance(s, SQLiteStore)
+    for url in ("postgresql://user@host/db", "postgres://h/db", "postgresql+psycopg://h/db"):
+        with pytest.raises(UnsupportedBackend, match="PostgreSQL store is not implemented yet"):
+            open_store(url)
+    with pytest.raises(UnsupportedBackend, match="unknown store URL scheme 'redis'"):
+        open_store("redis://localhost")
+    assert issubclass(UnsupportedBackend, NotImplementedError)
+    for bad in ("", "sqlite://", "sqlite:///", "sqlite:///:memory:"):
+        with pytest.raises(InvalidArgument):
+            open_store(bad)
