@@ -191,3 +191,23 @@ def test_a_failed_commit_is_never_acknowledged(tmp_path: Path) -> None:
             w = next_msg(ws)
             assert isinstance(w, Welcome)
     inner.close()
+
+
+def test_an_agent_belongs_to_its_first_user_across_restarts(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    with h.http:
+        h.create()
+        with h.http.websocket_connect(url(h, user="ann", role="editor")) as ws:
+            join(ws, Document("laptop-1"))
+    h.store.close()
+    h2 = Harness(tmp_path)  # a new server process on the same database
+    with h2.http:
+        with h2.http.websocket_connect(url(h2, user="mallory", role="editor")) as ws:
+            for f in ClientSession(Document("laptop-1"), "notes").data_to_send():
+                ws.send_bytes(f)
+            err = next_msg(ws)
+            assert isinstance(err, Error) and err.code == ErrorCode.FORBIDDEN and err.fatal
+        with h2.http.websocket_connect(url(h2, user="ann", role="editor")) as ws:
+            join(ws, Document("laptop-1"))
+    assert h2.store.agent_owners("notes") == {"laptop-1": "ann"}
+    h2.store.close()

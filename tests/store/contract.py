@@ -168,6 +168,19 @@ class StoreContract:
     def test_is_a_store(self, store: Store) -> None:
         assert isinstance(store, Store)
 
+    def test_agent_ownership_is_first_come_and_durable(self, store: Store) -> None:
+        store.create("doc")
+        assert store.agent_owners("doc") == {}
+        assert store.claim_agent("doc", "laptop", "ann") == "ann"
+        assert store.claim_agent("doc", "laptop", "mallory") == "ann"  # taken: the owner is returned
+        assert store.claim_agent("doc", "phone", "bob") == "bob"
+        assert store.agent_owners("doc") == {"laptop": "ann", "phone": "bob"}
+        with pytest.raises(DocumentNotFound):
+            store.claim_agent("nope", "a", "b")
+        store.delete("doc")
+        store.create("doc")
+        assert store.agent_owners("doc") == {}  # a new document with the same id starts afresh
+
     def test_create_list_exists_delete(self, store: Store) -> None:
         assert store.list() == []
         assert not store.exists("b")

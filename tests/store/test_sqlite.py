@@ -94,7 +94,7 @@ def test_durability_pragmas(store: SQLiteStore) -> None:
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
-    assert store.schema_version == sqlite_mod.SCHEMA_VERSION == 2
+    assert store.schema_version == sqlite_mod.SCHEMA_VERSION == len(sqlite_mod.MIGRATIONS)
 
 
 def test_appends_waiting_for_a_commit_are_committed_together(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,9 +274,9 @@ def test_version_0_empty_file_is_created(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
     sqlite3.connect(path).close()  # an empty SQLite file: version 0
     with SQLiteStore(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == sqlite_mod.SCHEMA_VERSION
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(sqlite_mod.SCHEMA_VERSION,)]
 
 
 def test_version_0_table_is_upgraded(tmp_path: Path) -> None:
@@ -293,7 +293,7 @@ def test_version_1_database_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     live = make_v1_database(path)
     with SQLiteStore(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == sqlite_mod.SCHEMA_VERSION
         info = s.info("old")
         assert (info.seq, info.snapshot_seq, info.created_at, info.updated_at) == (3, 2, 100.0, 200.0)
         assert info.ops_count == sum(len(p) for _, p in s.log_since("old"))  # backfilled from the log
@@ -311,19 +311,20 @@ def test_version_1_database_is_upgraded(tmp_path: Path) -> None:
         assert s.append("old", live.encode_patch(since), op_count=1) == 4
         assert_same(s.load("old"), live)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(sqlite_mod.SCHEMA_VERSION,)]
 
 
 def test_future_version_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        conn.execute("INSERT INTO schema_version VALUES (3)")
+        conn.execute("INSERT INTO schema_version VALUES (?)", (sqlite_mod.SCHEMA_VERSION + 1,))
         conn.execute("CREATE TABLE documents (whatever TEXT)")
-    with pytest.raises(SchemaError, match="schema version 3, newer than this cowrite supports \\(2\\)"):
+    v = sqlite_mod.SCHEMA_VERSION
+    with pytest.raises(SchemaError, match=f"schema version {v + 1}, newer than this cowrite supports \\({v}\\)"):
         SQLiteStore(path)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(v + 1,)]
 
 
 def test_failed_migration_leaves_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -251,7 +251,7 @@ class Server:
         async with handle.lock:
             if handle.room.failed:
                 return self._refuse(conn, ErrorCode.INTERNAL, "the document is reloading; retry")
-            session, sends = handle.room.join(join, user=grant.user, role=_ROLES[grant.role])
+            session, sends = await self.rooms.admit(handle, join, grant.user, _ROLES[grant.role])
             session.tag = conn
             _deliver(sends)
         if not session.joined:
@@ -434,7 +434,7 @@ class Server:
                 seq += n_del
             if ins:
                 ops.append(Op.insert(agent, seq, parents, pos, ins, time=now))
-            session, sends = room.join(Join(doc_id, agent, base.summary()), user=grant.user, role=_ROLES[grant.role])
+            session, sends = await self.rooms.admit(handle, Join(doc_id, agent, base.summary()), grant.user, _ROLES[grant.role])
         if not session.joined:
             raise _HTTPError(403, "forbidden", f"agent {agent!r} belongs to another user")
         try:

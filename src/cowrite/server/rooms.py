@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..protocol.server import Pending, Room, Send, ServerSession
+from ..protocol import ErrorCode, Join, Role
+from ..protocol.server import Pending, Room, Send, ServerSession, error_frame
 from ..store import Store
 from .metrics import Metrics
 
@@ -79,7 +80,9 @@ class Rooms:
         self._loading[doc_id] = fut
         try:
             doc = await asyncio.to_thread(self.store.load, doc_id, "server")
-            handle = RoomHandle(doc_id, Room(doc_id, doc, max_doc_len=self.limits.max_doc_chars))
+            owners = await asyncio.to_thread(self.store.agent_owners, doc_id)
+            room = Room(doc_id, doc, agent_owners=owners, max_doc_len=self.limits.max_doc_chars)
+            handle = RoomHandle(doc_id, room)
             self._rooms[doc_id] = handle
             self.metrics.rooms.set(len(self._rooms))
             fut.set_result(handle)
@@ -90,6 +93,20 @@ class Rooms:
             raise
         finally:
             del self._loading[doc_id]
+
+    async def admit(self, handle: RoomHandle, join: Join, user: str, role: Role) -> tuple[ServerSession, list[Send]]:
+        """``room.join`` (call with the room lock held), recording a new agent's owner durably."""
+        room = handle.room
+        new_agent = join.agent not in room.agent_owners
+        session, sends = room.join(join, user=user, role=role)
+        if session.joined and new_agent:
+            owner = await asyncio.to_thread(self.store.claim_agent, handle.doc_id, join.agent, user)
+            if owner != user:  # another server process gave it away first
+                room.agent_owners[join.agent] = owner
+                room.leave(session)
+                session.closed = True
+                sends = [Send(session, error_frame(ErrorCode.FORBIDDEN, f"agent {join.agent!r} belongs to another user", fatal=True), True)]
+        return session, sends
 
     def drop(self, doc_id: str) -> None:
         """Forget a room (after a store failure or a delete); clients must reconnect."""

@@ -174,6 +174,14 @@ class Store(Protocol):
         """Remove a document with its log and snapshots.  :class:`DocumentNotFound`."""
         ...
 
+    def agent_owners(self, doc_id: str) -> dict[str, str]:
+        """``{agent: user}``: who owns each agent that has joined this document."""
+        ...
+
+    def claim_agent(self, doc_id: str, agent: str, user: str) -> str:
+        """Give ``agent`` to ``user`` unless someone owns it already; returns the owner (durably)."""
+        ...
+
     def exists(self, doc_id: str) -> bool:
         ...
 

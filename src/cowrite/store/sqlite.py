@@ -138,7 +138,23 @@ def _m2_stats_and_pruning(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_stats_and_pruning]
+def _m3_agent_owners(conn: sqlite3.Connection) -> None:
+    """Which user each agent of a document belongs to (no client may write as another's agent)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE agents (
+            doc_key    INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            agent      TEXT NOT NULL,
+            user       TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (doc_key, agent)
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_stats_and_pruning, _m3_agent_owners]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
 
@@ -357,6 +373,34 @@ class SQLiteStore(Store):
                 raise DocumentNotFound(doc_id)  # log and snapshots go by ON DELETE CASCADE
 
         self._write(fn)
+
+    def agent_owners(self, doc_id: str) -> dict[str, str]:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: sqlite3.Connection) -> dict[str, str]:
+            key = self._doc_row(conn, doc_id)[0]
+            return {a: u for a, u in conn.execute("SELECT agent, user FROM agents WHERE doc_key = ?", (key,))}
+
+        result: dict[str, str] = self._read(fn)
+        return result
+
+    def claim_agent(self, doc_id: str, agent: str, user: str) -> str:
+        doc_id = check_doc_id(doc_id)
+        if not isinstance(agent, str) or not agent or not isinstance(user, str) or not user:
+            raise InvalidArgument("agent and user must be non-empty strings")
+        now = self._clock()
+
+        def fn(conn: sqlite3.Connection) -> str:
+            key = self._doc_row(conn, doc_id)[0]
+            conn.execute(
+                "INSERT OR IGNORE INTO agents (doc_key, agent, user, created_at) VALUES (?, ?, ?, ?)",
+                (key, agent, user, now),
+            )
+            row = conn.execute("SELECT user FROM agents WHERE doc_key = ? AND agent = ?", (key, agent)).fetchone()
+            return str(row[0])
+
+        result: str = self._write(fn)
+        return result
 
     def exists(self, doc_id: str) -> bool:
         doc_id = check_doc_id(doc_id)
