@@ -211,3 +211,15 @@ def test_an_agent_belongs_to_its_first_user_across_restarts(tmp_path: Path) -> N
             join(ws, Document("laptop-1"))
     assert h2.store.agent_owners("notes") == {"laptop-1": "ann"}
     h2.store.close()
+
+
+def test_http_api_agents_are_reserved(harness: Harness) -> None:
+    h = harness
+    h.create()
+    with h.http.websocket_connect(url(h, user="mallory", role="editor")) as ws:
+        for f in ClientSession(Document("api:bob"), "notes").data_to_send():
+            ws.send_bytes(f)
+        err = next_msg(ws)
+        assert isinstance(err, Error) and err.code == ErrorCode.FORBIDDEN and err.fatal
+    r = h.http.post("/api/docs/notes/edit", json={"pos": 0, "insert": "bob via http"}, headers=h.auth(user="bob", role="editor"))
+    assert r.status_code == 200

@@ -241,6 +241,8 @@ class Server:
             return self._refuse(conn, exc.code, str(exc))
         if join.doc_id != doc_id:
             return self._refuse(conn, ErrorCode.BAD_STATE, f"JOIN names {join.doc_id!r} on the socket of {doc_id!r}")
+        if join.agent.startswith("api:"):
+            return self._refuse(conn, ErrorCode.FORBIDDEN, "agents named 'api:...' are reserved for the HTTP API")
         try:
             handle = await self.rooms.get(doc_id)
         except (DocumentNotFound, InvalidDocumentId):
@@ -249,7 +251,9 @@ class Server:
             log.error("%s", exc)
             return self._refuse(conn, ErrorCode.INTERNAL, "the stored document failed verification; not served")
         async with handle.lock:
-            if handle.room.failed:
+            # Failed, or unloaded by the idle reaper while we waited for the lock: joining
+            # that room would leave this connection in a room nobody else is in.
+            if handle.room.failed or self.rooms._rooms.get(doc_id) is not handle:
                 return self._refuse(conn, ErrorCode.INTERNAL, "the document is reloading; retry")
             session, sends = await self.rooms.admit(handle, join, grant.user, _ROLES[grant.role])
             session.tag = conn
@@ -422,7 +426,13 @@ class Server:
         handle = await self.rooms.get(doc_id)
         agent = f"api:{grant.user}"[:256]
         room = handle.room
+        # One lock hold from reading the version to the durable commit: concurrent edits
+        # of one user must not take the same seq (the second join superseded the first
+        # session, whose batch was then dropped silently), and a room unloaded meanwhile
+        # must not be written to.
         async with handle.lock:
+            if room.failed or self.rooms._rooms.get(doc_id) is not handle:
+                raise _HTTPError(503, "internal", "the document is reloading; retry")
             base = room.doc
             seq = base.oplog.cg.next_seq(agent)
             parents = base.version
@@ -435,16 +445,15 @@ class Server:
             if ins:
                 ops.append(Op.insert(agent, seq, parents, pos, ins, time=now))
             session, sends = await self.rooms.admit(handle, Join(doc_id, agent, base.summary()), grant.user, _ROLES[grant.role])
-        if not session.joined:
-            raise _HTTPError(403, "forbidden", f"agent {agent!r} belongs to another user")
-        try:
-            if ops:
-                frame = encode_frame(Ops(1, encode_patch(ops)))
-                pending = await self.rooms.run(handle, lambda: room.submit(session, frame), _deliver)
-                if pending.error is not None:
-                    raise _HTTPError(400, pending.error.code.name.lower(), pending.error.message)
-        finally:
-            async with handle.lock:
+            if not session.joined:
+                raise _HTTPError(403, "forbidden", f"agent {agent!r} belongs to another user")
+            try:
+                if ops:
+                    frame = encode_frame(Ops(1, encode_patch(ops)))
+                    pending = await self.rooms.run_locked(handle, lambda: room.submit(session, frame), _deliver)
+                    if pending.error is not None:
+                        raise _HTTPError(400, pending.error.code.name.lower(), pending.error.message)
+            finally:
                 if session.joined and not room.failed:
                     room.leave(session)  # an API session has no presence to announce
         return JSONResponse({"version": _version(room.doc), "length": len(room.doc)})

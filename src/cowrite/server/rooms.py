@@ -116,34 +116,40 @@ class Rooms:
     async def run(self, handle: RoomHandle, step: Callable[[], Pending], deliver: Callable[[list[Send]], None]) -> Pending:
         """Run one room step under the room lock: persist its ops, then deliver its frames."""
         async with handle.lock:
-            t0 = time.perf_counter()
-            pending = step()
-            if pending.to_persist:
-                n = sum(op.span for op in pending.to_persist)
-                try:
-                    await asyncio.to_thread(
-                        self.store.append,
-                        handle.doc_id,
-                        pending.patch,
-                        op_count=n,
-                        text_length=len(handle.room.doc),
-                    )
-                except Exception:
-                    log.exception("store append failed for %s; dropping the room", handle.doc_id)
-                    self.metrics.errors.labels(code="internal").inc()
-                    deliver(pending.abort())
-                    self.drop(handle.doc_id)
-                    return pending
-                self.metrics.ops.inc(n)
-                handle.ops_since_snapshot += n
-            deliver(pending.commit())
-            if pending.to_persist:
-                self.metrics.commit_seconds.observe(time.perf_counter() - t0)
-            if pending.error is not None:
-                self.metrics.errors.labels(code=pending.error.code.name.lower()).inc()
-            if handle.ops_since_snapshot >= self.limits.snapshot_every_ops:
-                await self._snapshot(handle)
-            return pending
+            return await self.run_locked(handle, step, deliver)
+
+    async def run_locked(
+        self, handle: RoomHandle, step: Callable[[], Pending], deliver: Callable[[list[Send]], None]
+    ) -> Pending:
+        """:meth:`run` for a caller that already holds ``handle.lock``."""
+        t0 = time.perf_counter()
+        pending = step()
+        if pending.to_persist:
+            n = sum(op.span for op in pending.to_persist)
+            try:
+                await asyncio.to_thread(
+                    self.store.append,
+                    handle.doc_id,
+                    pending.patch,
+                    op_count=n,
+                    text_length=len(handle.room.doc),
+                )
+            except Exception:
+                log.exception("store append failed for %s; dropping the room", handle.doc_id)
+                self.metrics.errors.labels(code="internal").inc()
+                deliver(pending.abort())
+                self.drop(handle.doc_id)
+                return pending
+            self.metrics.ops.inc(n)
+            handle.ops_since_snapshot += n
+        deliver(pending.commit())
+        if pending.to_persist:
+            self.metrics.commit_seconds.observe(time.perf_counter() - t0)
+        if pending.error is not None:
+            self.metrics.errors.labels(code=pending.error.code.name.lower()).inc()
+        if handle.ops_since_snapshot >= self.limits.snapshot_every_ops:
+            await self._snapshot(handle)
+        return pending
 
     async def _snapshot(self, handle: RoomHandle) -> None:
         doc = handle.room.doc

@@ -1,0 +1,124 @@
+"""The client's state file and the backoff schedule (no server needed)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from cowrite.client import Client, StateFileError, backoff_delay
+from cowrite.client.storage import StateWriter, decode_state, encode_state, read_state
+from cowrite.engine import Document
+
+URL = "ws://127.0.0.1:9"  # never contacted: these clients are not started
+
+
+def _doc() -> Document:
+    d = Document("agent-1")
+    d.insert(0, "hello wörld")
+    d.delete(0, 1)
+    return d
+
+
+def test_state_round_trip(tmp_path: Path) -> None:
+    d = _doc()
+    path = tmp_path / "s.cwc"
+    w = StateWriter(path)
+    w.write(w.next_gen(), encode_state("doc-1", d))
+    loaded = read_state(path)
+    assert loaded is not None
+    doc_id, d2 = loaded
+    assert (doc_id, d2.agent, d2.text, d2.version, d2.summary()) == ("doc-1", "agent-1", d.text, d.version, d.summary())
+    d2.insert(0, "H")  # the agent's seq counter continues where it stopped
+    assert d2.ops_since(d.version)[0].seq == d.oplog.cg.next_seq("agent-1")
+    assert read_state(tmp_path / "absent.cwc") is None
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "magic", "empty"])
+def test_damaged_state_is_refused(tmp_path: Path, damage: str) -> None:
+    data = bytearray(encode_state("doc-1", _doc()))
+    if damage == "flip":
+        data[len(data) // 2] ^= 0x40
+    elif damage == "truncate":
+        del data[-10:]
+    elif damage == "magic":
+        data[0:8] = b"NOTMINE!"
+    else:
+        data = bytearray()
+    with pytest.raises(StateFileError):
+        decode_state(bytes(data))
+    path = tmp_path / "s.cwc"
+    path.write_bytes(bytes(data))
+    with pytest.raises(StateFileError):
+        Client(URL, "doc-1", "t", path=path)
+    # The lock was released: a fixed file opens.
+    path.write_bytes(encode_state("doc-1", _doc()))
+    assert Client(URL, "doc-1", "t", path=path).text == "ello wörld"
+
+
+def test_older_write_never_replaces_a_newer_one(tmp_path: Path) -> None:
+    path = tmp_path / "s.cwc"
+    w = StateWriter(path)
+    old, new = w.next_gen(), w.next_gen()
+    w.write(new, encode_state("d", _doc()))
+    w.write(old, encode_state("d", Document("agent-1")))  # a slow, older save finishing late
+    loaded = read_state(path)
+    assert loaded is not None and loaded[1].text == "ello wörld"
+
+
+async def _close(c: Client) -> None:
+    await c.close()
+
+
+def test_client_state_file_identity_and_lock(tmp_path: Path) -> None:
+    import asyncio
+
+    path = tmp_path / "notes.cwc"
+    a = Client(URL, "notes", "t", path=path)
+    agent = a.agent
+    assert path.exists()  # the agent is on disk before any edit
+    with pytest.raises(StateFileError, match="another client"):
+        Client(URL, "notes", "t", path=path)
+    a.insert(0, "queued")
+    asyncio.run(_close(a))  # never started: close still saves
+
+    b = Client(URL, "notes", "t", path=path)
+    assert (b.agent, b.text) == (agent, "queued")
+    asyncio.run(_close(b))
+    with pytest.raises(StateFileError, match="holds document 'notes'"):
+        Client(URL, "other", "t", path=path)
+    with pytest.raises(StateFileError, match="belongs to agent"):
+        Client(URL, "notes", "t", path=path, agent="someone-else")
+    c = Client(URL, "notes", "t", path=path, agent=agent)  # naming the stored agent is fine
+    asyncio.run(_close(c))
+
+    (tmp_path / ".notes.cwc.1234.tmp").write_bytes(b"half-written")
+    d = Client(URL, "notes", "t", path=path)
+    assert not (tmp_path / ".notes.cwc.1234.tmp").exists()
+    asyncio.run(_close(d))
+
+
+def test_backoff_is_exponential_with_full_jitter_and_a_cap() -> None:
+    assert backoff_delay(0, 0.1, 5.0, lambda: 1.0) == pytest.approx(0.1)
+    assert backoff_delay(3, 0.1, 5.0, lambda: 1.0) == pytest.approx(0.8)
+    assert backoff_delay(10, 0.1, 5.0, lambda: 1.0) == pytest.approx(5.0)
+    assert backoff_delay(10_000, 0.1, 5.0, lambda: 1.0) == pytest.approx(5.0)  # no overflow
+    assert backoff_delay(4, 0.1, 5.0, lambda: 0.0) == 0.0
+    rng = random.Random(0)
+    samples = [backoff_delay(6, 0.1, 5.0, rng.random) for _ in range(2000)]
+    assert 0 <= min(samples) < 0.1 and 4.9 < max(samples) < 5.0  # spread over [0, cap)
+    assert 2.3 < sum(samples) / len(samples) < 2.7
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        Client("ftp://host", "d", "t")
+    with pytest.raises(ValueError):
+        Client(URL, "d", "t", backoff_base=0)
+    with pytest.raises(ValueError):
+        Client(URL, "d" * 300, "t")  # the protocol's limit on document ids
+    with pytest.raises(ValueError):
+        Client(URL, "d", "t", colour="#" * 65)
+    assert Client("http://h:1/base/", "d", "t").url == "ws://h:1/base/ws/d"
+    assert Client("https://h", "a b", "t").url == "wss://h/ws/a%20b"
