@@ -446,3 +446,24 @@ def test_summary_input_is_validated():
     assert a.ops_missing_from({}) == a.ops_since(())
     # overlapping / unsorted ranges are fine
     assert a.ops_missing_from({"alice": [[0, 1], [0, 1]]}) == []
+
+
+def test_merges_during_a_long_concurrent_session_reuse_the_walk():
+    """Three people typing without ever pausing: the server-side replica must not re-walk
+    the whole session on every keystroke (the merge cache), and stays exact."""
+    from cowrite.engine.reference import reference_text
+
+    server = Document("server")
+    users = [Document(n) for n in ("ann", "bo", "cy")]
+    for step in range(60):
+        for i, u in enumerate(users):
+            u.insert(min(len(u.text), 3 * i), "abc"[i])
+            server.add_ops(u.ops_since(()))  # every keystroke arrives on its own
+        if step % 7 == 0:  # the users hear from each other only now and then
+            for u in users:
+                u.merge(server)
+    assert server._merge_cache.hits > 100
+    assert server.text == reference_text(server.oplog)
+    for u in users:
+        u.merge(server)
+        assert u.text == server.text

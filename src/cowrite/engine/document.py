@@ -22,7 +22,7 @@ from .idmap import IdMap
 from .oplog import INS, OpLog, SummaryIds, copy_oplog, ops_unknown_to
 from .ops import MAX_AGENT_LEN, Op, RawVersion, check_unicode
 from .positions import Position
-from .walker import XfOp, locate, merge_ops
+from .walker import MergeCache, XfOp, locate, merge_ops
 
 if TYPE_CHECKING:
     from .undo import UndoManager
@@ -81,7 +81,7 @@ def _add_when_ready(oplog: OpLog, ops: list[Op]) -> None:
 class Document:
     """One replica of a collaboratively edited text, owned by ``agent``."""
 
-    __slots__ = ("_agent", "oplog", "branch", "_ids", "_undo", "_clock")
+    __slots__ = ("_agent", "oplog", "branch", "_ids", "_undo", "_clock", "_merge_cache")
 
     def __init__(self, agent: str | None = None, *, clock: Callable[[], float] | None = None) -> None:
         if agent is None:
@@ -94,6 +94,7 @@ class Document:
         self._ids: IdMap | None = None  # character ids of the text; built on first use
         self._undo: UndoManager | None = None
         self._clock: Callable[[], float] = time.time if clock is None else clock
+        self._merge_cache = MergeCache()  # walker state kept between merges
 
     # -- reading -------------------------------------------------------------------
 
@@ -215,11 +216,15 @@ class Document:
             if cg.next_lv == start_lv:
                 return []
             lvs: list[int] | None = [] if self._ids is not None else None
-            xf, version = merge_ops(oplog, len(self.branch.text), self.branch.version, cg.heads, lvs)
+            xf, version = merge_ops(
+                oplog, len(self.branch.text), self.branch.version, cg.heads, lvs, self._merge_cache, start_lv
+            )
         except CowriteError:
+            self._merge_cache.clear()
             oplog.truncate(start_lv, start_heads)
             raise
         except Exception as exc:  # a bug must not leave a half-merged document behind
+            self._merge_cache.clear()
             oplog.truncate(start_lv, start_heads)
             raise CowriteError(f"internal error while merging: {exc!r}") from exc
         apply_xf(self.branch.text, xf)

@@ -29,11 +29,11 @@ from __future__ import annotations
 from bisect import bisect_right, insort
 from collections.abc import Sequence
 
-from .causal_graph import ONLY_B, Frontier
+from .causal_graph import ONLY_B, CausalGraph, Frontier
 from .errors import InvalidOpError
 from .oplog import DEL_BACK, INS, OpLog
 
-__all__ = ["Located", "XfOp", "locate", "merge_ops"]
+__all__ = ["Located", "MergeCache", "XfOp", "locate", "merge_ops"]
 
 NYI = -1  # not yet inserted at the prepare version
 INSERTED = 0  # visible at the prepare version; >= 1: deleted that many times
@@ -156,12 +156,35 @@ class _State:
         return out
 
 
+class MergeCache:
+    """The CRDT state of the last merge, kept for the next one (see :func:`merge_ops`).
+
+    While people keep typing concurrently there is no recent critical version, so
+    each merge would re-walk everything since the last one.  Keeping the walker's
+    state lets the next merge walk only what was added since: the local edits made
+    in between (as ops the branch has) and the new remote ops.
+    """
+
+    __slots__ = ("walk", "lv_end", "hits", "misses")
+
+    def __init__(self) -> None:
+        self.walk: _Walk | None = None
+        self.lv_end = 0  # every LV below this has been walked into ``walk``
+        self.hits = 0
+        self.misses = 0
+
+    def clear(self) -> None:
+        self.walk = None
+
+
 def merge_ops(
     oplog: OpLog,
     text_len: int,
     branch: Sequence[int],
     merge: Sequence[int],
     ins_lvs: list[int] | None = None,
+    cache: MergeCache | None = None,
+    new_start: int | None = None,
 ) -> tuple[list[XfOp], Frontier]:
     """Edits that bring a branch at version ``branch`` (text length ``text_len``) to
     ``branch ∪ merge``, and that version.
@@ -170,16 +193,96 @@ def merge_ops(
     (one entry per ``INS`` edit; the inserted characters have consecutive LVs), so a
     caller can keep a map from text positions to character ids.
 
+    ``cache`` (optional) keeps the walker's state between merges of one branch.
+    The caller promises that every op already in the log before the first op of
+    ``merge`` that the branch lacks is in the branch (true for a document, whose
+    branch is always at the log's heads between merges).  On any error the
+    caller must ``cache.clear()``.  ``new_start`` (with ``cache``): the new ops are
+    exactly the LVs from there to the end of the log; it lets a merge that only
+    extends the cached walk skip looking for the critical version.
+
     Raises :class:`InvalidOpError` (and returns nothing) if a new op does not fit
     the document at its parents; the caller then rolls the op log back.
     """
     out: list[XfOp] = []
-    walk = _plan(oplog, text_len, branch, merge, out)
-    new_version = oplog.cg.reduce(tuple(branch) + tuple(merge))
-    if walk is not None:
-        walk.lvs_out = ins_lvs
-        walk.run()
+    cg = oplog.cg
+    new_version = cg.reduce(tuple(branch) + tuple(merge))
+    if cache is not None and new_start is not None and _extends(cg, cache, new_start):
+        new = [(new_start, cg.next_lv)]
+    else:
+        common, spans = cg.find_conflicting(branch, merge)
+        new = [(s, e) for s, e, f in spans if f == ONLY_B]
+        if not new:
+            return out, new_version
+        if cache is not None and cache.walk is not None and not _resumable(cg, cache, common, spans, new):
+            cache.walk = None
+    if cache is not None and cache.walk is not None:
+        cache.hits += 1
+        walk = cache.walk
+        pieces: list[tuple[int, int, Frontier, bool]] = []
+        for ps, pe, par in cg.iter_range(cache.lv_end, new[0][0]):
+            pieces.append((ps, pe, par, False))
+        for s, e in new:
+            for ps, pe, par in cg.iter_range(s, e):
+                pieces.append((ps, pe, par, True))
+        walk.pieces = pieces
+        walk.out = out
+        walk.text_len = text_len
+    else:
+        if cache is not None:
+            cache.misses += 1
+        walk = _plan_pieces(oplog, text_len, common, spans, out)
+    walk.lvs_out = ins_lvs
+    walk.run()
+    walk.lvs_out = None
+    if cache is not None:
+        cache.walk = walk
+        cache.lv_end = cg.next_lv
     return out, new_version
+
+
+_CATCH_UP = 64  # local ops a cached walk may replay without checking it is worth it
+
+
+def _extends(cg: CausalGraph, cache: MergeCache, new_start: int) -> bool:
+    """Whether ops ``new_start..`` certainly continue the cached walk.
+
+    Every LV the cached walk holds descends from its base (a critical version), and
+    so does every later LV whose parents are all at or after the base.  If that
+    holds for the new ops, the merge needs nothing before the base: no search for
+    the critical version is needed.  Only for a small catch-up of local ops.
+    """
+    walk = cache.walk
+    if walk is None or not cache.lv_end <= new_start < cg.next_lv or new_start - cache.lv_end > _CATCH_UP:
+        return False
+    base = walk.base
+    if len(base) > 1:
+        return False
+    floor = base[0] if base else -1
+    for _, _, par in cg.iter_range(new_start, cg.next_lv):
+        for p in par:
+            if p < floor:
+                return False
+        if not par and floor >= 0:
+            return False
+    return True
+
+
+def _resumable(
+    cg: CausalGraph, cache: MergeCache, common: Frontier, spans: list[tuple[int, int, int]], new: list[tuple[int, int]]
+) -> bool:
+    """Whether continuing the cached walk is right and no dearer than a fresh one."""
+    walk = cache.walk
+    assert walk is not None
+    if cache.lv_end > new[0][0]:
+        return False
+    fresh_cost = sum(e - s for s, e, _ in spans)
+    if new[0][0] - cache.lv_end > fresh_cost:
+        return False  # more local typing to catch up on than a fresh walk needs
+    # the cached state starts at ``walk.base``; the merge needs everything since
+    # ``common``: fine if ``common`` descends from (or is) the base
+    base = walk.base
+    return tuple(base) == tuple(common) or not cg.diff(base, common)[0]
 
 
 class Located:
@@ -224,20 +327,26 @@ def locate(oplog: OpLog, branch: Sequence[int], indices: Sequence[int], target: 
 def _plan(
     oplog: OpLog, text_len: int, branch: Sequence[int], merge: Sequence[int], out: list[XfOp]
 ) -> _Walk | None:
-    cg = oplog.cg
-    common, spans = cg.find_conflicting(branch, merge)
+    common, spans = oplog.cg.find_conflicting(branch, merge)
     if not any(f == ONLY_B for _, _, f in spans):
         return None
+    return _plan_pieces(oplog, text_len, common, spans, out)
+
+
+def _plan_pieces(
+    oplog: OpLog, text_len: int, common: Frontier, spans: list[tuple[int, int, int]], out: list[XfOp]
+) -> _Walk:
+    cg = oplog.cg
     # Pieces to walk, in a topological order: first what the branch has, then the rest.
-    old = [(s, e) for s, e, f in spans if f != ONLY_B]
-    new = [(s, e) for s, e, f in spans if f == ONLY_B]
     pieces: list[tuple[int, int, Frontier, bool]] = []
-    for s, e in old:
-        for ps, pe, par in cg.iter_range(s, e):
-            pieces.append((ps, pe, par, False))
-    for s, e in new:
-        for ps, pe, par in cg.iter_range(s, e):
-            pieces.append((ps, pe, par, True))
+    for s, e, f in spans:
+        if f != ONLY_B:
+            for ps, pe, par in cg.iter_range(s, e):
+                pieces.append((ps, pe, par, False))
+    for s, e, f in spans:
+        if f == ONLY_B:
+            for ps, pe, par in cg.iter_range(s, e):
+                pieces.append((ps, pe, par, True))
     return _Walk(oplog, pieces, common, text_len, out)
 
 
@@ -245,6 +354,7 @@ class _Walk:
     __slots__ = (
         "oplog", "pieces", "version", "text_len", "out", "st", "offset",
         "lvs_out", "probes", "probe_keys", "marker",
+        "base", "walked_frontier", "fresh", "offset_known",
     )
 
     def __init__(
@@ -269,6 +379,11 @@ class _Walk:
         self.probes: list[Located] = []
         self.probe_keys: list[int] | None = None
         self.marker = _PH  # ids for tombstone markers count down from here
+        # Carried from one run to the next when the walk is cached (MergeCache):
+        self.base: Frontier = common  # the version the state's placeholder stands for
+        self.walked_frontier: Frontier = common  # the frontier of everything walked
+        self.fresh = True  # the state is a bare placeholder
+        self.offset_known = False
 
     def run(self) -> None:
         pieces = self.pieces
@@ -284,9 +399,9 @@ class _Walk:
             ext.update(par or (-1,))  # -1: the empty version (a root op)
             crit[i] = next(iter(ext)) if len(ext) == 1 else None
         crit[n] = -3  # the end: always a critical point
-        walked_frontier: Frontier = self.version
-        fresh = True  # the state is a bare placeholder
-        offset_known = False
+        walked_frontier = self.walked_frontier
+        fresh = self.fresh
+        offset_known = self.offset_known
         i = 0
         while i < n:
             s, e, par, emit = pieces[i]
@@ -308,12 +423,14 @@ class _Walk:
                     self.offset = _BIG - true_len
                     fresh = True
                 self.version = par
+                self.base = par
                 # a stretch with no concurrency: apply straight to the text
                 nxt = crit[i + 1]
                 if nxt is not None and (nxt == -3 or nxt == e - 1):
                     self._apply_direct(s, e)
                     walked_frontier = (e - 1,)
                     self.version = walked_frontier
+                    self.base = walked_frontier
                     i += 1
                     continue
             if fresh and emit and self.probes and self.probe_keys is None:
@@ -324,6 +441,9 @@ class _Walk:
             self.version = (e - 1,)
             walked_frontier = _advance(walked_frontier, par, e - 1)
             i += 1
+        self.walked_frontier = walked_frontier
+        self.fresh = fresh
+        self.offset_known = offset_known
         if self.probe_keys is not None:
             self._probes_extract()
 
