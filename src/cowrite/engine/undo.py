@@ -236,6 +236,7 @@ class UndoManager:
         if self._sel is not None:
             self._sel.deleted(pos, len(text))
         recs = self._current().recs
+        left, right = self._outer_neighbours(recs, pos, left, right)
         last = recs[-1] if recs else None
         if isinstance(last, _Del) and parents == (last.lv + len(last.text) - 1,):
             if pos + len(text) == last.pos:  # backspace again
@@ -250,6 +251,33 @@ class UndoManager:
                 last.right = right
                 return
         recs.append(_Del(lv, parents, pos, text, ids, left, right))
+
+    _NEIGHBOUR_SCAN = 64
+
+    def _outer_neighbours(self, recs: list[_Ins | _Del], pos: int, left: int, right: int) -> tuple[int, int]:
+        """The nearest characters beside a delete that this step did not type.
+
+        Undoing the step removes what it typed, so those are no use as bounds
+        for re-typing; the next characters out (or their re-typed copies) are.
+        """
+        typed = [(r.lv, r.lv + r.n) for r in recs if isinstance(r, _Ins)]
+        if not typed:
+            return left, right
+        ids = self.doc._ids
+        assert ids is not None
+
+        def mine(lv: int) -> bool:
+            return any(a <= lv < b for a, b in typed)
+
+        i = pos - 1
+        while left >= 0 and mine(left):
+            i -= 1
+            left = ids.lv_at(i) if i >= 0 and pos - i <= self._NEIGHBOUR_SCAN else -1
+        j = pos
+        while right >= 0 and mine(right):
+            j += 1
+            right = ids.lv_at(j) if j < len(ids) and j - pos <= self._NEIGHBOUR_SCAN else -1
+        return left, right
 
     # -- running a step --------------------------------------------------------------
 
