@@ -176,15 +176,19 @@ def _predict(kind: int, pos: int, n: int) -> int:
     return pos + n if kind == INS else pos
 
 
+_DEFLATE_MIN = 96
+
+
 def _frame(magic: bytes, body: bytes | bytearray) -> bytes:
     """Header, (deflated if smaller) body, CRC-32.
 
-    Deflate is used only when it wins, so tiny patches do not pay its overhead.
+    Deflate is used only when it wins, so tiny patches do not pay its overhead
+    (below ``_DEFLATE_MIN`` bytes it is not even tried: a keystroke's patch).
     """
-    packed = zlib.compress(bytes(body), 9)
+    packed = zlib.compress(bytes(body), 9) if len(body) >= _DEFLATE_MIN else b""
     out = bytearray(magic)
     out.append(FORMAT_VERSION)
-    if len(packed) + 4 < len(body):
+    if packed and len(packed) + 4 < len(body):
         out.append(_FLAG_DEFLATE)
         _uvar(out, len(body))
         out += packed
