@@ -146,13 +146,12 @@ def main(argv: list[str]) -> int:
 
 
 def render(rows: list[tuple[str, int, dict[str, tuple[float, float]]]], args: argparse.Namespace) -> str:
-    import loro
-    import pycrdt
+    from importlib.metadata import version
 
     lines = [
         START,
         f"### Undo (bench/undo.py, {datetime.date.today()}, {cpu_model()}, "
-        f"pycrdt {pycrdt.__version__ if hasattr(pycrdt, '__version__') else '?'}, loro {getattr(loro, '__version__', '?')})",
+        f"pycrdt {version('pycrdt')}, loro {version('loro')})",
         "",
         f"Replay with an undo manager attached (every patch its own step), then undo the last "
         f"{args.steps} steps. Best of {args.repeat}. Ratios are cowrite / peer (lower is better for cowrite).",

@@ -19,8 +19,8 @@ from .branch import Branch, apply_xf, checkout
 from .errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
 from .history import Authorship, Change, authorship, changes
 from .idmap import IdMap
-from .oplog import INS, OpLog, SummaryIds, copy_oplog, ops_unknown_to
-from .ops import MAX_AGENT_LEN, Op, RawVersion, check_unicode
+from .oplog import DEL_FWD, INS, OpLog, SummaryIds, copy_oplog, ops_unknown_to
+from .ops import MAX_AGENT_LEN, Op, RawVersion, check_time, check_unicode
 from .positions import Position
 from .walker import MergeCache, XfOp, locate, merge_ops
 
@@ -93,7 +93,9 @@ class Document:
         self.branch = Branch()
         self._ids: IdMap | None = None  # character ids of the text; built on first use
         self._undo: UndoManager | None = None
+        # Op times are Unix seconds from this clock; a clock must return 0 <= t < 2**53.
         self._clock: Callable[[], float] = time.time if clock is None else clock
+        check_time(int(self._clock()))
         self._merge_cache = MergeCache()  # walker state kept between merges
 
     # -- reading -------------------------------------------------------------------
@@ -141,6 +143,7 @@ class Document:
 
     # -- local edits ---------------------------------------------------------------
 
+
     def insert(self, pos: int, text: str) -> None:
         """Insert ``text`` before code point ``pos``."""
         rope = self.branch.text
@@ -149,7 +152,7 @@ class Document:
         if not _check_text(text):
             return
         oplog = self.oplog
-        lv = oplog.add_insert(self._agent, pos, text, self.branch.version, time=int(self._clock()))
+        lv = oplog._add_local(self._agent, INS, pos, len(text), text, self.branch.version, int(self._clock()))
         rope.insert(pos, text)
         self.branch.version = oplog.cg.heads
         if self._ids is not None:
@@ -166,7 +169,7 @@ class Document:
             return
         oplog = self.oplog
         parents = self.branch.version
-        lv = oplog.add_delete(self._agent, pos, length, parents, time=int(self._clock()))
+        lv = oplog._add_local(self._agent, DEL_FWD, pos, length, "", parents, int(self._clock()))
         deleted = rope.delete(pos, length)
         self.branch.version = oplog.cg.heads
         ids = self._ids

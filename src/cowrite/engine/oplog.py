@@ -91,6 +91,18 @@ class OpLog:
             self.time_starts.append(lv)
             values.append(time)
 
+    def _add_local(self, agent: str, kind: int, pos: int, n: int, content: str, parents: Frontier, time: int) -> int:
+        """The unchecked core of add_insert/add_delete, for a Document's own edits
+        (it has validated everything already; this is the per-keystroke path)."""
+        cg = self.cg
+        lv = cg.add(agent, cg.next_seq(agent), n, parents)
+        self._push_ops(lv, kind, pos, n, content)
+        values = self.time_values
+        if not values or values[-1] != time:
+            self.time_starts.append(lv)
+            values.append(time)
+        return lv
+
     def add_insert(
         self, agent: str, pos: int, content: str, parents: Frontier | None = None, *, time: int = 0
     ) -> int:
