@@ -223,3 +223,22 @@ def test_http_api_agents_are_reserved(harness: Harness) -> None:
         assert isinstance(err, Error) and err.code == ErrorCode.FORBIDDEN and err.fatal
     r = h.http.post("/api/docs/notes/edit", json={"pos": 0, "insert": "bob via http"}, headers=h.auth(user="bob", role="editor"))
     assert r.status_code == 200
+
+
+def test_presence_shows_the_token_name_and_cannot_be_spoofed(harness: Harness) -> None:
+    from cowrite.protocol import Presence
+
+    h = harness
+    h.create()
+    from cowrite.server import issue_token
+
+    ta = issue_token(SECRET, "u-1", role="editor", name="Ada Lovelace")
+    tb = issue_token(SECRET, "u-2", role="editor", name="Bob")
+    a, b = Document("ada-laptop"), Document("bob-laptop")
+    with h.http.websocket_connect(f"/ws/notes?token={ta}") as wa, h.http.websocket_connect(f"/ws/notes?token={tb}") as wb:
+        join(wa, a)
+        join(wb, b)
+        wa.send_bytes(encode_frame(Presence("someone-else", "Mallory", "#c33", None, False)))
+        p = next_msg(wb)
+        assert isinstance(p, Presence)
+        assert (p.agent, p.user, p.colour) == ("ada-laptop", "Ada Lovelace", "#c33")

@@ -78,12 +78,13 @@ def parse_join(data: bytes, max_size: int | None = None) -> Join:
 class ServerSession:
     """One connection's state in a room.  Created by :meth:`Room.join`."""
 
-    __slots__ = ("room", "agent", "user", "role", "joined", "closed", "presence", "tag")
+    __slots__ = ("room", "agent", "user", "name", "role", "joined", "closed", "presence", "tag")
 
-    def __init__(self, room: Room, agent: str, user: str, role: Role) -> None:
+    def __init__(self, room: Room, agent: str, user: str, role: Role, name: str | None = None) -> None:
         self.room = room
         self.agent = agent
-        self.user = user
+        self.user = user  # the stable user id: agents belong to it
+        self.name = name or user  # what other people see next to this user's cursor
         self.role = role
         self.joined = False  # True while the room counts this connection as a member
         self.closed = False  # a fatal error was sent: close the connection after it
@@ -190,7 +191,9 @@ class Room:
 
     # -- membership ------------------------------------------------------------------
 
-    def join(self, join: Join | bytes, *, user: str, role: Role) -> tuple[ServerSession, list[Send]]:
+    def join(
+        self, join: Join | bytes, *, user: str, role: Role, name: str | None = None
+    ) -> tuple[ServerSession, list[Send]]:
         """Admit a connection: WELCOME (and the others' presence), or a fatal ERROR.
 
         ``user`` and ``role`` come from the connection's verified token.  If the
@@ -207,7 +210,7 @@ class Room:
         role = Role(role)
         if join.read_only:
             role = Role.VIEWER
-        session = ServerSession(self, join.agent, user, role)
+        session = ServerSession(self, join.agent, user, role, name)
 
         def refuse(code: ErrorCode, message: str) -> tuple[ServerSession, list[Send]]:
             session.closed = True
@@ -241,7 +244,7 @@ class Room:
             return []
         session.joined = False
         self.sessions.remove(session)
-        gone = Presence(session.agent, session.user, "", None, True)
+        gone = Presence(session.agent, session.name, "", None, True)
         return self._broadcast(session, encode_frame(gone))
 
     def _drop(self, session: ServerSession, code: ErrorCode, message: str) -> list[Send]:
@@ -300,7 +303,7 @@ class Room:
         if isinstance(msg, Ops):
             return self._ops(session, msg)
         if isinstance(msg, Presence):
-            p = Presence(session.agent, session.user, msg.colour, msg.cursor, msg.gone)
+            p = Presence(session.agent, session.name, msg.colour, msg.cursor, msg.gone)
             session.presence = None if msg.gone else p
             return Pending(self, session, self._broadcast(session, encode_frame(p)))
         if isinstance(msg, Ping):

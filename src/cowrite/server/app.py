@@ -255,7 +255,7 @@ class Server:
             # that room would leave this connection in a room nobody else is in.
             if handle.room.failed or self.rooms._rooms.get(doc_id) is not handle:
                 return self._refuse(conn, ErrorCode.INTERNAL, "the document is reloading; retry")
-            session, sends = await self.rooms.admit(handle, join, grant.user, _ROLES[grant.role])
+            session, sends = await self.rooms.admit(handle, join, grant.user, _ROLES[grant.role], grant.name)
             session.tag = conn
             _deliver(sends)
         if not session.joined:

@@ -94,11 +94,13 @@ class Rooms:
         finally:
             del self._loading[doc_id]
 
-    async def admit(self, handle: RoomHandle, join: Join, user: str, role: Role) -> tuple[ServerSession, list[Send]]:
+    async def admit(
+        self, handle: RoomHandle, join: Join, user: str, role: Role, name: str | None = None
+    ) -> tuple[ServerSession, list[Send]]:
         """``room.join`` (call with the room lock held), recording a new agent's owner durably."""
         room = handle.room
         new_agent = join.agent not in room.agent_owners
-        session, sends = room.join(join, user=user, role=role)
+        session, sends = room.join(join, user=user, role=role, name=name)
         if session.joined and new_agent:
             owner = await asyncio.to_thread(self.store.claim_agent, handle.doc_id, join.agent, user)
             if owner != user:  # another server process gave it away first
