@@ -33,6 +33,7 @@ from cowrite.engine import DecodeError, Document, InvalidOpError, Position, Unkn
 from cowrite.engine.ops import MAX_AGENT_LEN
 from cowrite.engine.reference import reference_items
 from sim import AGENT_NAMES, Sim
+from test_convergence import run_actions as run_edit_actions
 
 EXAMPLES = int(os.environ.get("COWRITE_HYPOTHESIS_EXAMPLES", "200"))
 SIM_SEEDS = int(os.environ.get("COWRITE_SIM_SEEDS", "12"))
@@ -202,7 +203,8 @@ class PosSim(Sim):
         self.check_past_versions(d, rng)
 
 
-# (kind, agent, other, a, b): interpreted modulo the current state
+# (kind, agent, other, a, b): kinds 0-11 are test_convergence's edits, merges and
+# offline switches; 12-14 place a tracked position (12, 13) or snapshot a version (14)
 action = st.tuples(
     st.integers(0, 14),
     st.integers(0, 4),
@@ -215,24 +217,12 @@ action = st.tuples(
 def run_actions(sim: PosSim, actions) -> None:
     n = len(sim.docs)
     for kind, i, j, a, b in actions:
-        i %= n
-        j %= n
-        if kind <= 2:
-            sim.insert(i, a, 1 + b % 6)
-        elif kind == 3:
-            sim.insert(i, a, 1)
-        elif kind == 4:
-            sim.insert_backwards(i, a, 1 + b % 4)
-        elif kind <= 6:
-            sim.delete(i, a, b, backspace=kind == 6)
-        elif kind <= 9:
-            sim.merge(i, j, a, b)
-        elif kind == 10:
-            sim.set_offline(i, i not in sim.offline)
+        if kind <= 11:
+            run_edit_actions(sim, [(kind, i, j, a, b)])
         elif kind <= 13:
-            sim.place(i, a)
+            sim.place(i % n, a)
         else:
-            sim.snapshot(i)
+            sim.snapshot(i % n)
 
 
 # -- positions stay on their character ---------------------------------------------------
