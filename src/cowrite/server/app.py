@@ -253,7 +253,7 @@ class Server:
         async with handle.lock:
             # Failed, or unloaded by the idle reaper while we waited for the lock: joining
             # that room would leave this connection in a room nobody else is in.
-            if handle.room.failed or self.rooms._rooms.get(doc_id) is not handle:
+            if not self.rooms.is_live(handle):
                 return self._refuse(conn, ErrorCode.INTERNAL, "the document is reloading; retry")
             session, sends = await self.rooms.admit(handle, join, grant.user, _ROLES[grant.role], grant.name)
             session.tag = conn
@@ -278,7 +278,7 @@ class Server:
             data = await self._receive(ws)
             if data is None:
                 return
-            if handle.room.failed or self.rooms._rooms.get(handle.doc_id) is not handle:
+            if not self.rooms.is_live(handle):
                 conn.send(error_frame(ErrorCode.INTERNAL, "the document was unloaded; reconnect", fatal=True), True)
                 return
             if isinstance(data, str):
@@ -363,7 +363,7 @@ class Server:
         grant = self._grant(request, doc_id)
         if not grant.is_owner:
             raise _HTTPError(403, "forbidden", "only an owner may delete a document")
-        handle = self.rooms._rooms.get(doc_id)
+        handle = self.rooms.loaded(doc_id)
         if handle is not None:
             async with handle.lock:
                 for s in list(handle.room.sessions):
@@ -431,7 +431,7 @@ class Server:
         # session, whose batch was then dropped silently), and a room unloaded meanwhile
         # must not be written to.
         async with handle.lock:
-            if room.failed or self.rooms._rooms.get(doc_id) is not handle:
+            if not self.rooms.is_live(handle):
                 raise _HTTPError(503, "internal", "the document is reloading; retry")
             base = room.doc
             seq = base.oplog.cg.next_seq(agent)

@@ -110,6 +110,15 @@ class Rooms:
                 sends = [Send(session, error_frame(ErrorCode.FORBIDDEN, f"agent {join.agent!r} belongs to another user", fatal=True), True)]
         return session, sends
 
+    def loaded(self, doc_id: str) -> RoomHandle | None:
+        """The room of ``doc_id`` if it is in memory (without loading it)."""
+        return self._rooms.get(doc_id)
+
+    def is_live(self, handle: RoomHandle) -> bool:
+        """Whether ``handle`` is still the usable room of its document: not failed,
+        not dropped or unloaded (e.g. by the idle reaper while a caller waited)."""
+        return not handle.room.failed and self._rooms.get(handle.doc_id) is handle
+
     def drop(self, doc_id: str) -> None:
         """Forget a room (after a store failure or a delete); clients must reconnect."""
         if self._rooms.pop(doc_id, None) is not None:
