@@ -96,10 +96,6 @@ class IdMap:
                 pos += n
         return None
 
-    def find_range(self, start: int, end: int) -> list[tuple[int, int]]:
-        """Text ranges ``(pos, n)`` of the characters with LVs in ``[start, end)``, in order."""
-        return self.find_ranges([(start, end)])
-
     def find_ranges(self, lv_ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Text ranges ``(pos, n)`` of the characters whose LVs fall in any of the
         sorted, disjoint ``lv_ranges``; one pass over the runs."""
