@@ -10,6 +10,7 @@ from cowrite.engine import CowriteError, Document, Position
 from cowrite.protocol import (
     PROTOCOL_VERSION,
     Ack,
+    Digest,
     Error,
     ErrorCode,
     Join,
@@ -21,10 +22,12 @@ from cowrite.protocol import (
     Presence,
     ProtocolError,
     RemoteOps,
+    Resync,
     Role,
     Welcome,
     decode_frame,
     encode_frame,
+    text_digest,
 )
 
 
@@ -61,6 +64,10 @@ EXAMPLES: list[Message] = [
     Error(ErrorCode.INTERNAL, "", fatal=False, batch_id=None),
     Ping(0),
     Pong(2**64 - 1),
+    Digest(DOC.version, text_digest(DOC.text)),
+    Digest((), bytes(32)),
+    Resync(DOC.version, DOC.encode()),
+    Resync((), b""),
 ]
 FRAMES = [encode_frame(m) for m in EXAMPLES]
 
@@ -113,6 +120,8 @@ _messages = st.one_of(
     st.builds(Error, st.sampled_from(list(ErrorCode)), _text, st.booleans(), st.none() | st.integers(0, 2**64 - 2)),
     st.builds(Ping, st.integers(0, 2**64 - 1)),
     st.builds(Pong, st.integers(0, 2**64 - 1)),
+    st.builds(Digest, _version, st.binary(min_size=32, max_size=32)),
+    st.builds(Resync, _version, st.binary(max_size=50)),
 )
 
 
@@ -155,7 +164,7 @@ def test_unknown_version_and_type() -> None:
     assert "version" in str(_raises(bytes([2, 1]) + FRAMES[0][2:]))
     assert "version" in str(_raises(bytes([0, 8, 0])))
     assert "type" in str(_raises(bytes([1, 0])))
-    assert "type" in str(_raises(bytes([1, 0x0A, 0])))
+    assert "type" in str(_raises(bytes([1, 0x0C, 0])))
     assert "type" in str(_raises(bytes([1, 0xFF])))
 
 
@@ -193,6 +202,35 @@ def test_oversize_and_bad_fields() -> None:
     assert err.code is ErrorCode.TOO_LARGE
 
 
+def test_digest_and_resync_frames_are_strict() -> None:
+    digest = bytes(range(32))
+    frame = encode_frame(Digest((("alice", 3),), digest))
+    assert frame == bytes([1, MsgType.DIGEST, 1, 5]) + b"alice" + bytes([3, 32]) + digest
+    assert decode_frame(frame) == Digest((("alice", 3),), digest)
+    head = bytes([1, MsgType.DIGEST, 0])  # empty version
+    assert decode_frame(head + bytes([32]) + digest) == Digest((), digest)
+    assert "32 bytes" in str(_raises(head + bytes([31]) + digest[:31]))  # short hash
+    assert "32 bytes" in str(_raises(head + bytes([0])))
+    assert "limit" in str(_raises(head + bytes([33]) + digest + b"x"))  # long hash
+    assert "trailing" in str(_raises(head + bytes([32]) + digest + b"x"))
+    assert "version seq" in str(_raises(bytes([1, MsgType.DIGEST, 1, 1]) + b"a" + b"\x80\x80\x80\x80\x80\x80\x80\x10"))
+    assert "agent" in str(_raises(bytes([1, MsgType.DIGEST, 1, 0, 0, 32]) + digest))  # empty agent
+    # RESYNC: a version, then the document bytes (checked by the engine when used)
+    doc = DOC.encode()
+    frame = encode_frame(Resync(DOC.version, doc))
+    msg = decode_frame(frame)
+    assert isinstance(msg, Resync) and Document.decode(msg.document).text == DOC.text
+    assert "truncated" in str(_raises(bytes([1, MsgType.RESYNC, 0, 5]) + b"abc"))
+    assert "truncated" in str(_raises(bytes([1, MsgType.RESYNC, 2, 1]) + b"a\x01"))
+
+
+def test_text_digest_is_sha256_of_utf8() -> None:
+    import hashlib
+
+    assert text_digest("héllo 🌍") == hashlib.sha256("héllo 🌍".encode()).digest()
+    assert len(text_digest("")) == 32
+
+
 def test_encoder_refuses_what_the_decoder_would() -> None:
     bad: list[Message] = [
         Join("", "a", {}),
@@ -206,6 +244,12 @@ def test_encoder_refuses_what_the_decoder_would() -> None:
         Presence("a", "u" * 257),
         Error(ErrorCode.BAD_OP, "x" * 5000),
         Ping(2**64),
+        Digest((), b""),
+        Digest((), bytes(31)),
+        Digest((), bytes(33)),
+        Digest((("a", 2**53),), bytes(32)),
+        Resync((("", 1),), b""),
+        Resync((), "not bytes"),  # type: ignore[arg-type]
     ]
     for m in bad:
         with pytest.raises(ProtocolError):
@@ -236,7 +280,7 @@ def test_fuzz_random_bytes(data: bytes) -> None:
 
 @given(st.binary(max_size=60))
 def test_fuzz_random_bodies(body: bytes) -> None:
-    for t in range(0, 11):
+    for t in range(0, 13):
         _decode_or_protocol_error(bytes([1, t]) + body)
 
 

@@ -11,6 +11,7 @@ from cowrite.protocol import (
     Ack,
     Acked,
     ClientSession,
+    Digest,
     Error,
     ErrorCode,
     Event,
@@ -23,6 +24,8 @@ from cowrite.protocol import (
     ProtocolFailure,
     RemoteChange,
     RemoteOps,
+    Resync,
+    Resynced,
     Role,
     Room,
     Send,
@@ -33,6 +36,7 @@ from cowrite.protocol import (
     decode_frame,
     encode_frame,
     parse_join,
+    text_digest,
 )
 
 
@@ -375,3 +379,231 @@ def test_fuzz_join_never_raises(data: bytes) -> None:
     assert sends
     if not session.joined:
         assert session.closed and sends[-1].close
+
+
+# -- divergence detection: DIGEST / RESYNC ---------------------------------------------
+
+
+def _corrupted(good: Document, text: str, agent: str) -> Document:
+    """A replica with ``good``'s op log and version but another text of the same length
+    (what a merge bug would leave behind); built from document bytes, not a backdoor."""
+    from cowrite.engine.encoding import encode_document
+
+    doc = Document.decode(encode_document(good.oplog, text, good.branch.version), agent)
+    assert doc.version == good.version and doc.text == text != good.text
+    return doc
+
+
+def _replay(text: str, edits: list) -> str:
+    for kind, pos, arg in edits:
+        text = text[:pos] + arg + text[pos:] if kind == 0 else text[:pos] + text[pos + arg :]
+    return text
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_matching_digest_gets_no_answer() -> None:
+    h = Harness("hello 🌍 world")
+    h.room.clock = clock = _Clock()
+    a = Document("a")
+    ca, sa = h.connect(a)
+    assert ca.in_sync and ca.send_digest()
+    [frame] = ca.data_to_send()
+    msg = decode_frame(frame)
+    assert isinstance(msg, Digest) and msg.version == a.version and msg.digest == text_digest("hello 🌍 world")
+    pending = h.room.submit(sa, frame)
+    assert pending.divergence is None and pending.commit() == []
+    # After an edit is acknowledged the client is at a server version again.
+    a.insert(0, ">")
+    ca.flush()
+    assert not ca.in_sync and not ca.send_digest()  # a batch in flight
+    h.send(ca, sa)
+    assert ca.in_sync
+    clock.now += 5
+    ca.send_digest()
+    [frame] = ca.data_to_send()
+    pending = h.room.submit(sa, frame)
+    assert pending.divergence is None and pending.commit() == []
+    assert sa.last_digest == clock.now  # it was checked (not rate limited)
+
+
+def test_in_sync_only_when_the_server_has_every_op() -> None:
+    h = Harness("abc")
+    a, b = Document("a"), Document("b")
+    ca = ClientSession(a, "d")
+    assert not ca.in_sync and not ca.send_digest()  # not joined
+    ca, sa = h.connect(a)
+    cb, sb = h.connect(b)
+    assert ca.in_sync
+    a.insert(0, "x")  # typed, not flushed
+    assert not ca.in_sync
+    ca.flush()
+    assert not ca.in_sync  # in flight
+    h.send(ca, sa)
+    assert ca.in_sync
+    b.insert(0, "y")
+    cb.flush()
+    h.send(cb, sb)  # remote ops move a's version without any op of its own
+    assert a.text == "yxabc" and ca.in_sync
+    v = Document("v")
+    cv, sv = h.connect(v, role=Role.VIEWER)
+    assert cv.in_sync
+    v.insert(0, "local")
+    cv.flush()
+    assert not cv.in_sync  # a viewer's edits stay local for good
+    # Ops of another agent the server lacks also keep a replica off the server's versions.
+    c = Document("c")
+    stranger = Document("stranger")
+    stranger.insert(0, "?")
+    c.merge(stranger)
+    cc, sc = h.connect(c)
+    assert cc.unsendable and not cc.in_sync
+
+
+def test_corrupted_text_is_resynced_and_unacked_edits_survive() -> None:
+    h = Harness("hello world")
+    h.room.clock = _Clock()
+    b = Document("b")
+    cb, sb = h.connect(b)
+    bad = _corrupted(h.room.doc, "jello world", "a")
+    ca, sa = h.connect(bad)
+    assert bad.text == "jello world" and ca.in_sync
+    assert ca.send_digest()
+    [digest] = ca.data_to_send()
+    pending = h.room.submit(sa, digest)
+    d = pending.divergence
+    assert d is not None and (d.doc_id, d.agent, d.user) == ("d", "a", "a")
+    assert d.version == bad.version == d.server_version
+    resync = pending.commit()
+    assert len(resync) == 1 and resync[0].session is sa
+    msg = decode_frame(resync[0].data)
+    assert isinstance(msg, Resync) and msg.version == h.room.doc.version
+    # Before the RESYNC arrives the user types: one batch goes out, one edit is not sent yet.
+    bad.insert(11, "!")
+    ca.flush()
+    [batch] = ca.data_to_send()
+    bad.insert(0, ">")
+    pending = h.room.submit(sa, batch)  # the server takes the batch after answering the digest
+    h.store.append(pending.patch)
+    later = pending.commit()
+    old_text = bad.text
+    assert old_text == ">jello world!"
+    n = len(h.events["a"])
+    # Each connection gets its frames in the server's order: b the batch's REMOTE_OPS,
+    # a the RESYNC and then the batch's ACK.
+    h.deliver([s for s in later if s.session is sb])
+    h.deliver(resync + [s for s in later if s.session is sa])
+    events = h.events["a"][n:]
+    assert isinstance(events[0], Resynced)
+    ev = events[0]
+    assert ev.doc is ca.doc and ca.doc is not bad and ca.doc.agent == "a" and not ev.retyped
+    assert ev.version == msg.version
+    assert _replay(old_text, ev.edits) == ca.doc.text == ">hello world!"
+    assert ev.edits == [(1, 1, 1), (0, 1, "h")]  # minimal: only the wrong character
+    assert ca.resyncs == 1
+    # Every keystroke reached the server, and everyone agrees.
+    assert not ca.unacked and ca.in_sync
+    assert ca.doc.text == h.room.doc.text == b.text == h.stored_doc().text == ">hello world!"
+    # Now the texts match: the next digest (after the interval) gets no answer.
+    h.room.clock.now += 5  # type: ignore[attr-defined]
+    assert ca.send_digest()
+    [digest] = ca.data_to_send()
+    pending = h.room.submit(sa, digest)
+    assert pending.divergence is None and pending.commit() == []
+
+
+def test_digests_are_rate_limited_and_unknown_versions_ignored() -> None:
+    h = Harness("hello")
+    h.room.clock = clock = _Clock()
+    a = Document("a")
+    ca, sa = h.connect(a)
+    wrong = encode_frame(Digest(a.version, text_digest("HELLO")))
+
+    def answer(frame: bytes) -> list[Send]:
+        return h.room.submit(sa, frame).commit()
+
+    # Unknown versions are ignored and do not use up the connection's allowance.
+    assert answer(encode_frame(Digest((("ghost", 3),), text_digest("x")))) == []
+    assert answer(encode_frame(Digest(a.version + (("ghost", 0),), text_digest("x")))) == []
+    assert sa.last_digest is None
+    assert len(answer(wrong)) == 1  # checked: RESYNC
+    clock.now += 4.9
+    assert answer(wrong) == []  # too soon: ignored, no error
+    clock.now += 0.1
+    assert len(answer(wrong)) == 1
+    assert sa in h.room.sessions and not sa.closed
+
+
+def test_digest_of_an_older_version_is_checked_against_that_version() -> None:
+    h = Harness("hello")
+    h.room.clock = clock = _Clock()
+    old_version, old_text = h.room.doc.version, h.room.doc.text
+    a, b = Document("a"), Document("b")
+    ca, sa = h.connect(a)
+    cb, sb = h.connect(b)
+    b.insert(5, " world")
+    cb.flush()
+    h.send(cb, sb)
+    assert h.room.doc.version != old_version
+    pending = h.room.submit(sa, encode_frame(Digest(old_version, text_digest(old_text))))
+    assert pending.divergence is None and pending.commit() == []
+    clock.now += 10
+    pending = h.room.submit(sa, encode_frame(Digest(old_version, text_digest("hellO"))))
+    assert pending.divergence is not None and pending.divergence.version == old_version
+    [send] = pending.commit()
+    msg = decode_frame(send.data)
+    assert isinstance(msg, Resync) and msg.version == h.room.doc.version  # the whole current document
+    assert Document.decode(msg.document).text == "hello world"
+
+
+def test_resync_retypes_own_ops_that_do_not_fit_the_servers_history() -> None:
+    # The server's seed typed "he" and deleted it; this replica's log claims those
+    # ids typed "hell" (a corrupt op log).  Its own edit at 4 cannot be placed on
+    # the server's empty text, so it is typed again (clamped) with a fresh seq.
+    h = Harness()
+    seed = Document("seed")
+    seed.insert(0, "he")
+    seed.delete(0, 2)
+    h.room.doc.merge(seed)
+    h.room.clock = _Clock()
+    bad = Document("a")
+    bad.add_ops([Op.insert("seed", 0, (), 0, "hell")])
+    ca, sa = h.connect(bad)
+    assert bad.version == h.room.doc.version and ca.in_sync
+    ca.send_digest()
+    [digest] = ca.data_to_send()
+    pending = h.room.submit(sa, digest)
+    resync = pending.commit()
+    bad.insert(4, "X")
+    ca.flush()
+    [batch] = ca.data_to_send()
+    refused = h.room.submit(sa, batch).commit()  # bad_op: position 4 in an empty text
+    n = len(h.events["a"])
+    h.deliver(resync + refused)
+    events = h.events["a"][n:]
+    assert isinstance(events[0], Resynced) and events[0].retyped
+    assert any(isinstance(e, ServerError) and e.error.code is ErrorCode.BAD_OP for e in events)
+    assert ca.doc.text == h.room.doc.text == "X"
+    assert ca.doc.summary()["a"] == [(1, 2)]  # seq 0 was the refused op: never reused
+
+
+def test_client_rejects_a_resync_that_does_not_match_its_version() -> None:
+    h = Harness("abc")
+    a = Document("a")
+    ca, sa = h.connect(a)
+    other = Document("o")
+    other.insert(0, "zzz")
+    [ev] = ca.receive(encode_frame(Resync(h.room.doc.version, other.encode())))
+    assert isinstance(ev, ProtocolFailure) and ca.closed
+    ca2, _ = h.connect(Document("a2"))
+    [ev] = ca2.receive(encode_frame(Resync(h.room.doc.version, b"not a document")))
+    assert isinstance(ev, ProtocolFailure)
+    c = ClientSession(Document("c"), "d")
+    [ev] = c.receive(encode_frame(Resync((), Document("x").encode())))
+    assert isinstance(ev, ProtocolFailure)  # before WELCOME

@@ -15,6 +15,7 @@ from .client import (
     PresenceChanged,
     ProtocolFailure,
     RemoteChange,
+    Resynced,
     ServerError,
     Welcomed,
 )
@@ -22,6 +23,7 @@ from .errors import ErrorCode, ProtocolError
 from .messages import (
     PROTOCOL_VERSION,
     Ack,
+    Digest,
     Error,
     Join,
     Message,
@@ -31,20 +33,24 @@ from .messages import (
     Pong,
     Presence,
     RemoteOps,
+    Resync,
     Role,
     Summary,
     Welcome,
     decode_frame,
     encode_frame,
     normalize_summary,
+    text_digest,
 )
-from .server import Pending, Room, Send, ServerSession, error_frame, parse_join
+from .server import Divergence, Pending, Room, Send, ServerSession, error_frame, parse_join
 
 __all__ = [
     "PROTOCOL_VERSION",
     "Ack",
     "Acked",
     "ClientSession",
+    "Digest",
+    "Divergence",
     "Edit",
     "Error",
     "ErrorCode",
@@ -63,6 +69,8 @@ __all__ = [
     "ProtocolFailure",
     "RemoteChange",
     "RemoteOps",
+    "Resync",
+    "Resynced",
     "Role",
     "Room",
     "Send",
@@ -76,4 +84,5 @@ __all__ = [
     "error_frame",
     "normalize_summary",
     "parse_join",
+    "text_digest",
 ]

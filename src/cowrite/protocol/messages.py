@@ -8,6 +8,7 @@ produce a frame its peer would reject.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -19,7 +20,9 @@ from .errors import ErrorCode, ProtocolError
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "DIGEST_BYTES",
     "Ack",
+    "Digest",
     "Error",
     "Join",
     "Message",
@@ -29,6 +32,7 @@ __all__ = [
     "Pong",
     "Presence",
     "RemoteOps",
+    "Resync",
     "Role",
     "Summary",
     "Welcome",
@@ -36,6 +40,7 @@ __all__ = [
     "encode_frame",
     "error_message",
     "normalize_summary",
+    "text_digest",
 ]
 
 PROTOCOL_VERSION = 1
@@ -49,6 +54,7 @@ MAX_USER_BYTES = 256
 MAX_COLOUR_BYTES = 64
 MAX_MESSAGE_BYTES = 4096
 MAX_POSITION_BYTES = 1100
+DIGEST_BYTES = 32  # SHA-256
 
 Summary = dict[str, list[tuple[int, int]]]
 """Every op id a replica has: ``{agent: [(first_seq, end_seq), ...]}``."""
@@ -64,6 +70,8 @@ class MsgType(IntEnum):
     ERROR = 0x07
     PING = 0x08
     PONG = 0x09
+    DIGEST = 0x0A
+    RESYNC = 0x0B
 
 
 class Role(IntEnum):
@@ -136,7 +144,25 @@ class Pong:
     nonce: int = 0
 
 
-Message = Union[Join, Welcome, Ops, Ack, RemoteOps, Presence, Error, Ping, Pong]
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """The client's check that its text is the server's: ``digest`` is the SHA-256 of
+    the UTF-8 text of its document at ``version`` (a version the server has)."""
+
+    version: RawVersion
+    digest: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """The server's answer to a ``Digest`` that did not match: its whole document
+    (``Document.encode()`` bytes) at ``version``, to replace the client's copy."""
+
+    version: RawVersion
+    document: bytes
+
+
+Message = Union[Join, Welcome, Ops, Ack, RemoteOps, Presence, Error, Ping, Pong, Digest, Resync]
 
 
 # -- field checks shared by the encoder and decoder ------------------------------------
@@ -308,6 +334,17 @@ def encode_frame(msg: Message) -> bytes:
     elif isinstance(msg, Pong):
         w = _Writer(MsgType.PONG)
         w.uvar(_check_uint(msg.nonce, "nonce"))
+    elif isinstance(msg, Digest):
+        w = _Writer(MsgType.DIGEST)
+        w.version(_check_version(msg.version))
+        digest = _check_bytes(msg.digest, "digest", DIGEST_BYTES)
+        if len(digest) != DIGEST_BYTES:
+            raise ProtocolError(f"a digest is {DIGEST_BYTES} bytes (SHA-256), not {len(digest)}")
+        w.raw(digest)
+    elif isinstance(msg, Resync):
+        w = _Writer(MsgType.RESYNC)
+        w.version(_check_version(msg.version))
+        w.raw(_check_bytes(msg.document, "document"))
     else:
         raise ProtocolError(f"not a protocol message: {type(msg).__name__}")
     return bytes(w.out)
@@ -486,8 +523,17 @@ def decode_frame(data: bytes | bytearray | memoryview, max_size: int | None = No
         msg = Error(ErrorCode(code), text, bool(flags & 1), None if batch1 == 0 else batch1 - 1)
     elif mtype is MsgType.PING:
         msg = Ping(r.uvar("nonce"))
-    else:
+    elif mtype is MsgType.PONG:
         msg = Pong(r.uvar("nonce"))
+    elif mtype is MsgType.DIGEST:
+        version = r.version()
+        digest = r.raw("digest", DIGEST_BYTES)
+        if len(digest) != DIGEST_BYTES:
+            raise ProtocolError(f"a digest is {DIGEST_BYTES} bytes (SHA-256), not {len(digest)}")
+        msg = Digest(version, digest)
+    else:
+        version = r.version()
+        msg = Resync(version, r.raw("document"))
     if r.left():
         raise ProtocolError(f"{r.left()} trailing bytes after a {mtype.name} frame")
     return msg
@@ -500,3 +546,7 @@ def error_message(text: str) -> str:
         return raw.decode("utf-8")
     return raw[: MAX_MESSAGE_BYTES - 3].decode("utf-8", "ignore") + "..."
 
+
+def text_digest(text: str) -> bytes:
+    """What a ``DIGEST`` carries: the SHA-256 of ``text`` as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8")).digest()

@@ -15,6 +15,10 @@ server) only moves bytes and talks to the store::
     ...
     sends = room.leave(session)                    # connection closed
 
+A ``DIGEST`` whose hash differs from the room's text at that version is answered
+with ``RESYNC`` (the whole document); ``pending.divergence`` then says so, for the
+I/O layer's log and metrics.
+
 Every ``sends`` is a list of :class:`Send` (session, bytes, close-after) to
 write in order.  One room handles one step at a time: between ``submit`` and
 ``commit``/``abort`` call nothing on the room but :meth:`Room.leave` (the
@@ -23,7 +27,9 @@ I/O layer serialises a room's frames, e.g. with one lock per room).
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 
 from cowrite.engine import (
@@ -34,6 +40,7 @@ from cowrite.engine import (
     Op,
     RawVersion,
     UnknownParentError,
+    UnknownVersionError,
 )
 from cowrite.engine.encoding import decode_patch, encode_patch
 
@@ -41,6 +48,7 @@ from .errors import ErrorCode, ProtocolError
 from .messages import (
     PROTOCOL_VERSION,
     Ack,
+    Digest,
     Error,
     Join,
     Message,
@@ -49,14 +57,16 @@ from .messages import (
     Pong,
     Presence,
     RemoteOps,
+    Resync,
     Role,
     Welcome,
     decode_frame,
     encode_frame,
     error_message,
+    text_digest,
 )
 
-__all__ = ["Pending", "Room", "Send", "ServerSession", "error_frame", "parse_join"]
+__all__ = ["Divergence", "Pending", "Room", "Send", "ServerSession", "error_frame", "parse_join"]
 
 
 def error_frame(code: ErrorCode, message: str, *, fatal: bool = False, batch_id: int | None = None) -> bytes:
@@ -78,7 +88,7 @@ def parse_join(data: bytes, max_size: int | None = None) -> Join:
 class ServerSession:
     """One connection's state in a room.  Created by :meth:`Room.join`."""
 
-    __slots__ = ("room", "agent", "user", "name", "role", "joined", "closed", "presence", "tag")
+    __slots__ = ("room", "agent", "user", "name", "role", "joined", "closed", "presence", "tag", "last_digest")
 
     def __init__(self, room: Room, agent: str, user: str, role: Role, name: str | None = None) -> None:
         self.room = room
@@ -90,9 +100,21 @@ class ServerSession:
         self.closed = False  # a fatal error was sent: close the connection after it
         self.presence: Presence | None = None
         self.tag: object = None  # free for the I/O layer (e.g. its connection object)
+        self.last_digest: float | None = None  # room clock time of the last DIGEST checked
 
     def __repr__(self) -> str:
         return f"<ServerSession agent={self.agent!r} user={self.user!r} role={self.role.name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """A client's text differed from the room's at the same version (it got ``RESYNC``)."""
+
+    doc_id: str
+    agent: str
+    user: str
+    version: RawVersion  # the version the client checked
+    server_version: RawVersion  # the room's version, sent in the RESYNC
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +133,11 @@ class Pending:
     bytes) must be committed to the store *before* :meth:`commit`, which returns
     the ACK for the sender and the REMOTE_OPS for everyone else.  With nothing to
     persist, call :meth:`commit` at once.  ``error`` is the refusal sent, if any
-    (for logs and metrics).
+    (for logs and metrics), ``divergence`` a failed ``DIGEST`` check answered with
+    ``RESYNC`` (log it, count it).
     """
 
-    __slots__ = ("room", "session", "to_persist", "patch", "version", "error", "_sends", "_done")
+    __slots__ = ("room", "session", "to_persist", "patch", "version", "error", "divergence", "_sends", "_done")
 
     def __init__(
         self,
@@ -124,6 +147,7 @@ class Pending:
         to_persist: list[Op] | None = None,
         patch: bytes = b"",
         error: Error | None = None,
+        divergence: Divergence | None = None,
     ) -> None:
         self.room = room
         self.session = session
@@ -131,6 +155,7 @@ class Pending:
         self.patch = patch
         self.version: RawVersion = room.doc.version
         self.error = error
+        self.divergence = divergence
         self._sends = sends
         self._done = False
 
@@ -162,7 +187,11 @@ class Room:
     ``agent_owners`` maps agent -> user (seed it from the store, persist what
     :meth:`join` adds): an agent belongs to the first user who joined with it.
     ``max_doc_len`` (code points) refuses batches that could make the text longer.
+    ``digest_interval`` (seconds of ``clock``) is how often one connection may have a
+    ``DIGEST`` checked; digests that come sooner are ignored.
     """
+
+    DIGEST_CACHE = 8  # digests of recent versions kept (clients at one version ask alike)
 
     def __init__(
         self,
@@ -171,6 +200,8 @@ class Room:
         *,
         agent_owners: MutableMapping[str, str] | None = None,
         max_doc_len: int | None = None,
+        digest_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.doc_id = doc_id
         self.doc = doc
@@ -178,7 +209,10 @@ class Room:
         self.max_doc_len = max_doc_len
         self.sessions: list[ServerSession] = []
         self.failed = False
+        self.digest_interval = digest_interval
+        self.clock = clock
         self._pending: Pending | None = None
+        self._digests: OrderedDict[RawVersion, bytes] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"<Room {self.doc_id!r} sessions={len(self.sessions)} failed={self.failed}>"
@@ -310,6 +344,8 @@ class Room:
             return Pending(self, session, [Send(session, encode_frame(Pong(msg.nonce)))])
         if isinstance(msg, Pong):
             return Pending(self, session, [])
+        if isinstance(msg, Digest):
+            return self._digest(session, msg)
         return self._refuse(session, ErrorCode.BAD_STATE, f"a client may not send {type(msg).__name__} now")
 
     def _ops(self, session: ServerSession, msg: Ops) -> Pending:
@@ -353,3 +389,42 @@ class Room:
             patch = encode_patch(new)
             sends += self._broadcast(session, encode_frame(RemoteOps(patch)))
         return Pending(self, session, sends, new, patch)
+
+    def _digest(self, session: ServerSession, msg: Digest) -> Pending:
+        """Check a client's text hash; on a mismatch send it the whole document."""
+        now = self.clock()
+        last = session.last_digest
+        if last is not None and now - last < self.digest_interval:
+            return Pending(self, session, [])  # rate limited: ignored, not an error
+        expected = self._digest_at(msg.version)
+        if expected is None:
+            return Pending(self, session, [])  # a version this room does not (fully) know
+        session.last_digest = now
+        if expected == msg.digest:
+            return Pending(self, session, [])
+        doc = self.doc
+        resync = Resync(doc.version, doc.encode())
+        divergence = Divergence(self.doc_id, session.agent, session.user, msg.version, doc.version)
+        return Pending(self, session, [Send(session, encode_frame(resync))], divergence=divergence)
+
+    def _digest_at(self, version: RawVersion) -> bytes | None:
+        """The digest of the room's text at ``version``, or None if it is not known here."""
+        key = tuple(sorted(version))
+        cache = self._digests
+        found = cache.get(key)
+        if found is not None:
+            cache.move_to_end(key)
+            return found
+        doc = self.doc
+        if key == doc.version:
+            text = doc.text
+        else:
+            try:
+                text = doc.text_at(key)
+            except UnknownVersionError:
+                return None
+        found = text_digest(text)
+        cache[key] = found
+        if len(cache) > self.DIGEST_CACHE:
+            cache.popitem(last=False)
+        return found

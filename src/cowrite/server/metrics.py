@@ -15,6 +15,9 @@ class Metrics:
         self.ops = Counter("cowrite_ops", "Ops persisted and broadcast", registry=r)
         self.frames = Counter("cowrite_frames", "Protocol frames received", ["type"], registry=r)
         self.errors = Counter("cowrite_errors", "Error frames sent, by code", ["code"], registry=r)
+        self.divergences = Counter(
+            "cowrite_divergences", "Clients whose text differed from the server's (DIGEST mismatch, RESYNC sent)", registry=r
+        )
         self.commit_seconds = Histogram(
             "cowrite_commit_seconds",
             "From receiving a batch to releasing its ACK and broadcast (validation, merge, durable commit)",

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..engine import RawVersion
 from ..protocol import ErrorCode, Join, Role
 from ..protocol.server import Pending, Room, Send, ServerSession, error_frame
 from ..store import Store
@@ -26,6 +27,10 @@ from .metrics import Metrics
 __all__ = ["Limits", "RoomHandle", "Rooms"]
 
 log = logging.getLogger("cowrite.server")
+
+
+def _fmt_version(version: RawVersion) -> str:
+    return "[" + ", ".join(f"{agent!r}:{seq}" for agent, seq in version) + "]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,8 @@ class Limits:
     """A room with no connection for this long is snapshotted and unloaded."""
     snapshot_every_ops: int = 2000
     """Write a snapshot after this many new ops (loading then replays at most this many)."""
+    digest_interval_seconds: float = 5.0
+    """One connection gets at most one DIGEST (divergence check) checked per this many seconds."""
 
 
 @dataclass(eq=False)
@@ -81,7 +88,13 @@ class Rooms:
         try:
             doc = await asyncio.to_thread(self.store.load, doc_id, "server")
             owners = await asyncio.to_thread(self.store.agent_owners, doc_id)
-            room = Room(doc_id, doc, agent_owners=owners, max_doc_len=self.limits.max_doc_chars)
+            room = Room(
+                doc_id,
+                doc,
+                agent_owners=owners,
+                max_doc_len=self.limits.max_doc_chars,
+                digest_interval=self.limits.digest_interval_seconds,
+            )
             handle = RoomHandle(doc_id, room)
             self._rooms[doc_id] = handle
             self.metrics.rooms.set(len(self._rooms))
@@ -158,6 +171,13 @@ class Rooms:
             self.metrics.commit_seconds.observe(time.perf_counter() - t0)
         if pending.error is not None:
             self.metrics.errors.labels(code=pending.error.code.name.lower()).inc()
+        d = pending.divergence
+        if d is not None:
+            self.metrics.divergences.inc()
+            log.warning(
+                "divergence in %s: agent %r (user %r) had other text at version %s; sent RESYNC at %s",
+                d.doc_id, d.agent, d.user, _fmt_version(d.version), _fmt_version(d.server_version),
+            )
         if handle.ops_since_snapshot >= self.limits.snapshot_every_ops:
             await self._snapshot(handle)
         return pending
