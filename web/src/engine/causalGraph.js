@@ -1,0 +1,524 @@
+// The causal graph: who made each op and which ops it was made on top of.
+//
+// A port of src/cowrite/engine/causal_graph.py (read its docstring and the engine
+// README for the vocabulary).  Every op a replica knows gets a *local version*
+// (LV): its index in this replica's op log.  LVs are assigned in causal order, so
+// LV order is a topological order.  The graph is run-length encoded as *entries*:
+// runs of LVs by one agent with consecutive seqs, each the parent of the next, so
+// walks cost per run rather than per character.
+//
+// A frontier (version) is a sorted array of LVs, none an ancestor of another.
+// `[]` is the empty document.  On the wire versions are `[[agent, seq], ...]`
+// sorted by (agent, seq) with agents compared by code point, like Python.
+
+import { UnknownParentError, UnknownVersionError } from './errors.js';
+
+export const ONLY_A = 1;
+export const ONLY_B = 2;
+export const SHARED = 3;
+
+/** Index of the last element <= x in a sorted array (-1 if none). */
+export function bisectRight(arr, x) {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (arr[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Compare two strings by Unicode code point (Python's str order, not UTF-16's). */
+export function compareStr(a, b) {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      // Surrogates (0xD800-0xDFFF) encode code points above 0xFFFF, which sort after
+      // every BMP unit, including 0xE000-0xFFFF that UTF-16 order puts after them.
+      const xs = x >= 0xd800 && x <= 0xdfff;
+      const ys = y >= 0xd800 && y <= 0xdfff;
+      if (xs !== ys) return xs ? 1 : -1;
+      return x < y ? -1 : 1;
+    }
+  }
+  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
+}
+
+/** Compare raw ids `[agent, seq]` like Python compares `(agent, seq)` tuples. */
+export function compareRaw(a, b) {
+  return compareStr(a[0], b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
+}
+
+/** Whether two frontiers (sorted LV arrays) are equal. */
+export function sameFrontier(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A small binary min-heap ordered by `less(x, y)`. */
+export class Heap {
+  constructor(less, items = []) {
+    this.less = less;
+    this.items = [];
+    for (const it of items) this.push(it);
+  }
+
+  get size() {
+    return this.items.length;
+  }
+
+  peek() {
+    return this.items[0];
+  }
+
+  push(item) {
+    const a = this.items;
+    a.push(item);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(a[i], a[p])) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+
+  pop() {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.less(a[l], a[m])) m = l;
+        if (r < a.length && this.less(a[r], a[m])) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+// find_conflicting's heap keys: a version as its LVs negated, largest LV first, so
+// the newest version pops first; the empty version is ROOT and pops last.
+const ROOT = [1];
+
+function versionKey(version) {
+  if (!version.length) return ROOT;
+  return [...version].sort((x, y) => y - x).map((x) => -x);
+}
+
+function compareKeys(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  return a.length - b.length;
+}
+
+function keysEqual(a, b) {
+  return compareKeys(a, b) === 0;
+}
+
+/** Run-length encoded event graph with (agent, seq) <-> LV mapping. */
+export class CausalGraph {
+  constructor() {
+    this.starts = []; // first LV of each entry
+    this.parents = []; // parents (frontier) of each entry's first LV
+    this.entryAgent = []; // agent index of each entry
+    this.entrySeq = []; // seq of each entry's first LV
+    this.agents = [];
+    this.agentIndex = new Map();
+    // per agent: sorted runs of seqs -> LVs
+    this.seqStarts = [];
+    this.seqEnds = [];
+    this.seqLvs = [];
+    this.heads = [];
+    this.nextLv = 0;
+  }
+
+  // -- agents and ids ------------------------------------------------------------
+
+  /** The index of `agent`, registering it on first use. */
+  agentId(agent) {
+    let i = this.agentIndex.get(agent);
+    if (i === undefined) {
+      i = this.agents.length;
+      this.agentIndex.set(agent, i);
+      this.agents.push(agent);
+      this.seqStarts.push([]);
+      this.seqEnds.push([]);
+      this.seqLvs.push([]);
+    }
+    return i;
+  }
+
+  /** The first seq `agent` has not used yet. */
+  nextSeq(agent) {
+    const i = this.agentIndex.get(agent);
+    if (i === undefined || !this.seqEnds[i].length) return 0;
+    const ends = this.seqEnds[i];
+    return ends[ends.length - 1];
+  }
+
+  entryOf(lv) {
+    return bisectRight(this.starts, lv) - 1;
+  }
+
+  entryEnd(e) {
+    return e + 1 < this.starts.length ? this.starts[e + 1] : this.nextLv;
+  }
+
+  /** `[agent, seq]` of an LV. */
+  lvToRaw(lv) {
+    if (!(lv >= 0 && lv < this.nextLv)) throw new UnknownVersionError(`local version ${lv} does not exist`);
+    const e = this.entryOf(lv);
+    return [this.agents[this.entryAgent[e]], this.entrySeq[e] + lv - this.starts[e]];
+  }
+
+  /** The LV of `(agent, seq)`, or -1 if unknown. */
+  rawToLv(agent, seq) {
+    const a = this.agentIndex.get(agent);
+    if (a === undefined) return -1;
+    const ss = this.seqStarts[a];
+    const i = bisectRight(ss, seq) - 1;
+    if (i < 0 || seq >= this.seqEnds[a][i]) return -1;
+    return this.seqLvs[a][i] + seq - ss[i];
+  }
+
+  /** If `(agent, seq)` is known: `[its LV, how many seqs from it on are known]`, else null. */
+  knownRun(agent, seq) {
+    const a = this.agentIndex.get(agent);
+    if (a === undefined) return null;
+    const ss = this.seqStarts[a];
+    const se = this.seqEnds[a];
+    const i = bisectRight(ss, seq) - 1;
+    if (i < 0 || seq >= se[i]) return null;
+    let end = se[i];
+    let j = i + 1;
+    while (j < ss.length && ss[j] === end) {
+      end = se[j];
+      j++;
+    }
+    return [this.seqLvs[a][i] + seq - ss[i], end - seq];
+  }
+
+  /** Every known id as `{agent: [[firstSeq, endSeq], ...]}` (coalesced, sorted). */
+  summary() {
+    const out = Object.create(null);
+    this.agents.forEach((agent, a) => {
+      const runs = [];
+      const ss = this.seqStarts[a];
+      const se = this.seqEnds[a];
+      for (let i = 0; i < ss.length; i++) {
+        if (runs.length && runs[runs.length - 1][1] === ss[i]) runs[runs.length - 1][1] = se[i];
+        else runs.push([ss[i], se[i]]);
+      }
+      if (runs.length) out[agent] = runs;
+    });
+    return out;
+  }
+
+  /** The smallest known seq of `agent` greater than `seq`, or -1. */
+  nextKnownSeq(agent, seq) {
+    const a = this.agentIndex.get(agent);
+    if (a === undefined) return -1;
+    const ss = this.seqStarts[a];
+    const i = bisectRight(ss, seq);
+    return i < ss.length ? ss[i] : -1;
+  }
+
+  /** LVs of raw ids as a frontier; throws UnknownParentError for unknown ones. */
+  rawToFrontier(ids) {
+    const out = [];
+    const missing = [];
+    for (const [agent, seq] of ids) {
+      const lv = this.rawToLv(agent, seq);
+      if (lv < 0) missing.push([agent, seq]);
+      else out.push(lv);
+    }
+    if (missing.length) {
+      const names = missing.slice(0, 5).map(([a, s]) => `${a}:${s}`).join(', ');
+      throw new UnknownParentError(`unknown parent version(s): ${names}`, missing);
+    }
+    return this.reduce(out);
+  }
+
+  /** A frontier as sorted raw ids. */
+  frontierToRaw(frontier) {
+    return frontier.map((lv) => this.lvToRaw(lv)).sort(compareRaw);
+  }
+
+  parentsOf(lv) {
+    const e = this.entryOf(lv);
+    return this.starts[e] === lv ? this.parents[e] : [lv - 1];
+  }
+
+  // -- growing -------------------------------------------------------------------
+
+  /**
+   * Append `n` ops by `agent` from `seq` on top of `parents` (the caller checked
+   * that the ids are new and the parents known).  Returns the first new LV.
+   */
+  add(agent, seq, n, parents) {
+    const lv = this.nextLv;
+    const a = this.agentId(agent);
+    const starts = this.starts;
+    const last = starts.length - 1;
+    const extends_ =
+      last >= 0 &&
+      this.entryAgent[last] === a &&
+      parents.length === 1 &&
+      parents[0] === lv - 1 &&
+      this.entrySeq[last] + lv - starts[last] === seq;
+    if (!extends_) {
+      starts.push(lv);
+      this.parents.push(parents.slice());
+      this.entryAgent.push(a);
+      this.entrySeq.push(seq);
+    }
+    const ss = this.seqStarts[a];
+    const se = this.seqEnds[a];
+    const sl = this.seqLvs[a];
+    const k = ss.length - 1;
+    if (k >= 0 && se[k] === seq && sl[k] + seq - ss[k] === lv) {
+      se[k] = seq + n;
+    } else if (k < 0 || ss[k] < seq) {
+      ss.push(seq);
+      se.push(seq + n);
+      sl.push(lv);
+    } else {
+      // out-of-order seqs for this agent (allowed, just rare)
+      const i = bisectRight(ss, seq);
+      ss.splice(i, 0, seq);
+      se.splice(i, 0, seq + n);
+      sl.splice(i, 0, lv);
+    }
+    this.nextLv = lv + n;
+    if (sameFrontier(this.heads, parents)) {
+      this.heads = [lv + n - 1];
+    } else {
+      const keep = this.heads.filter((h) => !parents.includes(h));
+      keep.push(lv + n - 1);
+      this.heads = keep.sort((x, y) => x - y);
+    }
+    return lv;
+  }
+
+  /** Forget every LV >= `lv`, restoring `heads` (roll back a failed append). */
+  truncate(lv, heads) {
+    if (lv >= this.nextLv) return;
+    const starts = this.starts;
+    while (starts.length && starts[starts.length - 1] >= lv) {
+      starts.pop();
+      this.parents.pop();
+      this.entryAgent.pop();
+      this.entrySeq.pop();
+    }
+    for (let a = 0; a < this.agents.length; a++) {
+      const ss = this.seqStarts[a];
+      const se = this.seqEnds[a];
+      const sl = this.seqLvs[a];
+      for (let i = sl.length - 1; i >= 0; i--) {
+        if (sl[i] >= lv) {
+          ss.splice(i, 1);
+          se.splice(i, 1);
+          sl.splice(i, 1);
+        } else if (sl[i] + se[i] - ss[i] > lv) {
+          se[i] = ss[i] + lv - sl[i];
+        }
+      }
+    }
+    this.nextLv = lv;
+    this.heads = heads.slice();
+  }
+
+  // -- walking -------------------------------------------------------------------
+
+  /** Pieces `[s, e, parentsOfS]` of the graph covering `[start, end)`. */
+  iterRange(start, end) {
+    const out = [];
+    const starts = this.starts;
+    let i = this.entryOf(start);
+    while (start < end) {
+      const eStart = starts[i];
+      const eEnd = this.entryEnd(i);
+      const stop = eEnd < end ? eEnd : end;
+      out.push([start, stop, start === eStart ? this.parents[i] : [start - 1]]);
+      start = stop;
+      i++;
+    }
+    return out;
+  }
+
+  /**
+   * LV ranges in the history of `a` but not `b`, and vice versa: `[onlyA, onlyB]`,
+   * each a list of ascending `[start, end)` ranges.  Walks back only as far as the
+   * two versions differ.
+   */
+  diff(a, b) {
+    if (sameFrontier(a, b)) return [[], []];
+    const onlyA = [];
+    const onlyB = [];
+    // max-heap on LV; items [lv, flag]
+    const heap = new Heap((x, y) => x[0] > y[0] || (x[0] === y[0] && x[1] < y[1]));
+    for (const v of a) heap.push([v, ONLY_A]);
+    for (const v of b) heap.push([v, ONLY_B]);
+    let unshared = heap.size;
+    const starts = this.starts;
+    while (unshared) {
+      let [v, flag] = heap.pop();
+      if (flag !== SHARED) unshared--;
+      while (heap.size && heap.peek()[0] === v) {
+        const f2 = heap.pop()[1];
+        if (f2 !== SHARED) unshared--;
+        flag |= f2;
+      }
+      const e = this.entryOf(v);
+      const s = starts[e];
+      // consume queue items inside [s, v]
+      while (heap.size && heap.peek()[0] >= s) {
+        const [v2, f2] = heap.pop();
+        if (f2 !== SHARED) unshared--;
+        if ((f2 | flag) !== flag) {
+          if (flag === ONLY_A) onlyA.push([v2 + 1, v + 1]);
+          else if (flag === ONLY_B) onlyB.push([v2 + 1, v + 1]);
+          v = v2;
+          flag |= f2;
+        }
+      }
+      if (flag === ONLY_A) onlyA.push([s, v + 1]);
+      else if (flag === ONLY_B) onlyB.push([s, v + 1]);
+      for (const p of this.parents[e]) {
+        heap.push([p, flag]);
+        if (flag !== SHARED) unshared++;
+      }
+    }
+    return [mergeRanges(onlyA), mergeRanges(onlyB)];
+  }
+
+  /**
+   * The last common *critical* version of `a` and `b`, and the spans since it:
+   * `[common, spans]` with spans ascending `[start, end, flag]`, flag ONLY_A,
+   * ONLY_B or SHARED.  Every returned op has all of `common` in its history.
+   */
+  findConflicting(a, b) {
+    const spans = [];
+    const heap = new Heap((x, y) => {
+      const c = compareKeys(x[0], y[0]);
+      return c < 0 || (c === 0 && x[1] < y[1]);
+    });
+    heap.push([versionKey(a), ONLY_A]);
+    heap.push([versionKey(b), ONLY_B]);
+    const starts = this.starts;
+    let common;
+    for (;;) {
+      let [key, flag] = heap.pop();
+      if (key === ROOT || keysEqual(key, ROOT)) {
+        common = [];
+        break;
+      }
+      while (heap.size && keysEqual(heap.peek()[0], key)) {
+        if (heap.pop()[1] !== flag) flag = SHARED;
+      }
+      if (!heap.size) {
+        common = key.map((x) => -x).sort((x, y) => x - y);
+        break;
+      }
+      for (const x of key.slice(1)) heap.push([[x], flag]);
+      const t = -key[0];
+      const e = this.entryOf(t);
+      const eStart = starts[e];
+      let end = t + 1;
+      let collapsed = true;
+      while (heap.size) {
+        const [pkey, pflag] = heap.peek();
+        if (pkey[0] <= -eStart) {
+          // the next point lies inside this entry
+          heap.pop();
+          const plast = -pkey[0];
+          if (plast + 1 < end) {
+            spans.push([plast + 1, end, flag]);
+            end = plast + 1;
+          }
+          if (pflag !== flag) flag = SHARED;
+          for (const x of pkey.slice(1)) heap.push([[x], pflag]);
+        } else {
+          spans.push([eStart, end, flag]);
+          heap.push([versionKey(this.parents[e]), flag]);
+          collapsed = false;
+          break;
+        }
+      }
+      if (collapsed) {
+        common = [end - 1];
+        break;
+      }
+    }
+    return [common, mergeSpans(spans)];
+  }
+
+  /** The frontier of a set of LVs: drop every LV that is an ancestor of another. */
+  reduce(lvs) {
+    const vs = [...new Set(lvs)].sort((x, y) => x - y);
+    if (vs.length <= 1) return vs;
+    const keep = new Set(vs);
+    const low = vs[0];
+    // max-heap of [lv, isInput]
+    const heap = new Heap((x, y) => x[0] > y[0] || (x[0] === y[0] && x[1] < y[1]));
+    for (const v of vs) heap.push([v, true]);
+    let inputsLeft = vs.length;
+    const starts = this.starts;
+    while (heap.size && inputsLeft > 0) {
+      const [v, isInput] = heap.pop();
+      let reached = !isInput;
+      if (isInput) inputsLeft--;
+      while (heap.size && heap.peek()[0] === v) {
+        const is2 = heap.pop()[1];
+        if (is2) inputsLeft--;
+        reached = reached || !is2;
+      }
+      if (reached) keep.delete(v);
+      const e = this.entryOf(v);
+      const s = starts[e];
+      while (heap.size && heap.peek()[0] >= s) {
+        // inside this entry: ancestors of v
+        const [v2, is2] = heap.pop();
+        if (is2) inputsLeft--;
+        keep.delete(v2);
+      }
+      for (const p of this.parents[e]) if (p >= low) heap.push([p, false]);
+    }
+    return [...keep].sort((x, y) => x - y);
+  }
+}
+
+function mergeRanges(ranges) {
+  ranges.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const out = [];
+  for (const [s, e] of ranges) {
+    if (out.length && out[out.length - 1][1] === s) out[out.length - 1][1] = e;
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+function mergeSpans(spans) {
+  spans.sort((x, y) => x[0] - y[0] || x[1] - y[1] || x[2] - y[2]);
+  const out = [];
+  for (const [s, e, f] of spans) {
+    const last = out[out.length - 1];
+    if (last && last[1] === s && last[2] === f) last[1] = e;
+    else out.push([s, e, f]);
+  }
+  return out;
+}

@@ -1,0 +1,390 @@
+// The op log: every op a replica knows, run-length encoded, plus its causal graph.
+//
+// A port of src/cowrite/engine/oplog.py.  Ops are stored as the user made them
+// ("insert 'x' at 5" at some parent version), in LV order, as *runs*: inserts at
+// consecutive positions, deletes at one position (Delete key) or at descending
+// positions (Backspace).  Times (Unix seconds, 0 = unknown) are a separate
+// run-length column: metadata only, never used to merge.
+//
+// Insert contents are kept as arrays of code points (one string per character),
+// because every position in the engine counts code points, not UTF-16 units.
+
+import { CausalGraph, bisectRight, compareRaw } from './causalGraph.js';
+import { ConflictingOpError, InvalidOpError, UnknownVersionError } from './errors.js';
+
+export const INS = 0;
+export const DEL_FWD = 1;
+export const DEL_BACK = 2;
+
+export const MAX_AGENT_LEN = 256;
+export const MAX_TIME = 2 ** 53;
+
+/** Whether a JS string is valid Unicode (no lone surrogates). */
+export function isWellFormed(s) {
+  if (typeof s.isWellFormed === 'function') return s.isWellFormed();
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+/** Number of code points in a (well-formed) string. */
+export function cpLength(s) {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xdc00 && c <= 0xdfff) n--;
+  }
+  return n;
+}
+
+function isInt(x) {
+  return typeof x === 'number' && Number.isSafeInteger(x);
+}
+
+function bad(msg) {
+  return new InvalidOpError(msg);
+}
+
+/** A valid op time: an integer in 0..2**53-1 (0 = unknown). */
+export function checkTime(time) {
+  if (!(typeof time === 'number' && Number.isInteger(time) && time >= 0 && time < MAX_TIME)) {
+    throw bad(`time must be an integer Unix time in seconds in 0..2**53-1 (0 = unknown), not ${time}`);
+  }
+  return time;
+}
+
+/**
+ * Structural checks of a wire op that need no document (types, signs, sizes),
+ * like Python's ops.validate_op.  Returns the op's span (how many seqs it holds).
+ */
+export function validateOp(op) {
+  if (op === null || typeof op !== 'object') throw bad('an op must be an object');
+  const { agent, seq, pos, parents, kind } = op;
+  if (typeof agent !== 'string' || !agent || cpLength(agent) > MAX_AGENT_LEN) {
+    throw bad(`agent must be a non-empty string of at most ${MAX_AGENT_LEN} characters`);
+  }
+  if (!isInt(seq) || seq < 0) throw bad(`seq must be a non-negative integer, not ${seq}`);
+  if (!isInt(pos) || pos < 0) throw bad(`pos must be a non-negative integer, not ${pos}`);
+  if (!Array.isArray(parents)) throw bad('parents must be an array of [agent, seq] pairs');
+  for (const p of parents) {
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || !isInt(p[1]) || p[1] < 0) {
+      throw bad(`bad parent ${JSON.stringify(p)}: expected an [agent, seq] pair`);
+    }
+  }
+  let span;
+  if (kind === 'ins') {
+    if (typeof op.content !== 'string' || !op.content) throw bad('an insert needs non-empty string content');
+    span = cpLength(op.content);
+    if (op.length !== undefined && op.length !== span) throw bad("an insert's length must equal its content's length");
+    if (op.fwd === false) throw bad('inserts are always forward');
+  } else if (kind === 'del') {
+    if (!isInt(op.length) || op.length <= 0) throw bad(`a delete needs a positive length, not ${op.length}`);
+    if (op.content !== undefined && op.content !== '') throw bad('a delete carries no content');
+    span = op.length;
+  } else {
+    throw bad(`kind must be 'ins' or 'del', not ${JSON.stringify(kind)}`);
+  }
+  if (seq + span > 2 ** 53) throw bad('seq out of range');
+  checkTime(op.time === undefined ? 0 : op.time);
+  if (!isWellFormed(agent)) throw bad('agent contains lone surrogates; it is not valid Unicode');
+  if (kind === 'ins' && !isWellFormed(op.content)) throw bad('content contains lone surrogates; it is not valid Unicode');
+  return span;
+}
+
+/** An op object with every field, like Python's Op dataclass. */
+export function makeOp(agent, seq, parents, kind, pos, content, length, fwd, time) {
+  return { agent, seq, parents, kind, pos, content, length, fwd, time };
+}
+
+/** Append-only, run-length encoded log of ops with their causal graph. */
+export class OpLog {
+  constructor() {
+    this.cg = new CausalGraph();
+    this.opStarts = [];
+    this.opKinds = [];
+    this.opPos = [];
+    this.opLens = [];
+    this.opChars = []; // per run: array of code points (inserts), [] for deletes
+    this.timeStarts = []; // first LV of each time run
+    this.timeValues = []; // Unix seconds of each time run (0 = unknown)
+  }
+
+  get length() {
+    return this.cg.nextLv;
+  }
+
+  get heads() {
+    return this.cg.heads;
+  }
+
+  // -- appending -----------------------------------------------------------------
+
+  /** Append a run of ops, extending the last run when it continues it. */
+  pushOps(lv, kind, pos, n, chars) {
+    const starts = this.opStarts;
+    const last = starts.length - 1;
+    if (last >= 0) {
+      const lk = this.opKinds[last];
+      const ll = this.opLens[last];
+      if (starts[last] + ll === lv) {
+        const lp = this.opPos[last];
+        if (kind === INS) {
+          if (lk === INS && lp + ll === pos) {
+            this.opLens[last] = ll + n;
+            const dst = this.opChars[last];
+            for (const c of chars) dst.push(c);
+            return;
+          }
+        } else if (lk !== INS) {
+          if (kind === DEL_FWD && lk === DEL_FWD && lp === pos) {
+            this.opLens[last] = ll + n;
+            return;
+          }
+          // Backspace: the new ops delete just before the last run's start
+          const backOk = lk === DEL_BACK || ll === 1;
+          if (backOk && (kind === DEL_BACK || n === 1) && pos + n === lp) {
+            this.opKinds[last] = DEL_BACK;
+            this.opPos[last] = pos;
+            this.opLens[last] = ll + n;
+            return;
+          }
+        }
+      }
+    }
+    starts.push(lv);
+    this.opKinds.push(kind);
+    this.opPos.push(pos);
+    this.opLens.push(n);
+    this.opChars.push(kind === INS ? chars.slice() : []);
+  }
+
+  pushTime(lv, time) {
+    const values = this.timeValues;
+    if (!values.length || values[values.length - 1] !== time) {
+      this.timeStarts.push(lv);
+      values.push(time);
+    }
+  }
+
+  /**
+   * Record a local op by `agent` made at `parents` (the caller validated it).
+   * `chars`: the inserted code points (INS) or null.  Returns its first LV.
+   */
+  addLocal(agent, kind, pos, n, chars, parents, time) {
+    const cg = this.cg;
+    const lv = cg.add(agent, cg.nextSeq(agent), n, parents);
+    this.pushOps(lv, kind, pos, n, chars || []);
+    this.pushTime(lv, time);
+    return lv;
+  }
+
+  /**
+   * Add a (structurally valid) op from a peer.  Returns the new LV range
+   * `[start, end)`, or null if every id was known already.  Known ids must match
+   * what is stored (ConflictingOpError otherwise); a partly known run adds its
+   * unknown tail.  Throws UnknownParentError if a parent is unknown.
+   */
+  addRemote(op) {
+    const cg = this.cg;
+    const chars = op.kind === 'ins' ? Array.from(op.content) : null;
+    const n = chars ? chars.length : op.length;
+    let skip = 0;
+    let parents;
+    const known = cg.knownRun(op.agent, op.seq);
+    if (known) {
+      skip = Math.min(known[1], n);
+      this.checkSame(op, chars, skip);
+      if (skip === n) return null;
+      parents = [cg.rawToLv(op.agent, op.seq + skip - 1)];
+    } else {
+      const nxt = cg.nextKnownSeq(op.agent, op.seq);
+      if (nxt >= 0 && nxt < op.seq + n) {
+        throw new ConflictingOpError(`op ${op.agent}:${op.seq}+${n} overlaps known ops from seq ${nxt} out of order`);
+      }
+      parents = cg.rawToFrontier(op.parents);
+    }
+    if (skip) {
+      const nxt = cg.nextKnownSeq(op.agent, op.seq + skip - 1);
+      if (nxt >= 0 && nxt < op.seq + n) {
+        throw new ConflictingOpError(`op ${op.agent}:${op.seq}+${n} overlaps known ops out of order`);
+      }
+    }
+    const m = n - skip;
+    const lv = cg.add(op.agent, op.seq + skip, m, parents);
+    if (chars) this.pushOps(lv, INS, op.pos + skip, m, chars.slice(skip));
+    else this.pushOps(lv, op.fwd === false ? DEL_BACK : DEL_FWD, op.pos, m, []);
+    this.pushTime(lv, op.time || 0);
+    return [lv, lv + m];
+  }
+
+  /** A re-delivered op must match what is stored, or a peer is lying. */
+  checkSame(op, chars, count) {
+    const cg = this.cg;
+    const first = cg.rawToLv(op.agent, op.seq);
+    const stored = cg.frontierToRaw(cg.parentsOf(first));
+    const given = op.parents.map((p) => [p[0], p[1]]).sort(compareRaw);
+    const same =
+      stored.length === given.length && stored.every((p, i) => p[0] === given[i][0] && p[1] === given[i][1]);
+    if (!same) throw new ConflictingOpError(`op ${op.agent}:${op.seq} already known with other parents`);
+    let i = 0;
+    while (i < count) {
+      // the known ops may sit in several LV runs
+      const lv0 = cg.rawToLv(op.agent, op.seq + i);
+      const take = Math.min(count - i, cg.entryEnd(cg.entryOf(lv0)) - lv0);
+      for (const [s, e, kind, pos, content] of this.iterOps(lv0, lv0 + take)) {
+        const k = e - s;
+        let ok;
+        if (chars) ok = kind === INS && pos === op.pos + i && content === chars.slice(i, i + k).join('');
+        else if (op.fwd !== false) ok = (kind === DEL_FWD || k === 1) && pos === op.pos;
+        else ok = (kind === DEL_BACK || k === 1) && pos === op.pos + op.length - i - k;
+        if (!ok) throw new ConflictingOpError(`op ${op.agent}:${op.seq} already known with other content`);
+        i += k;
+      }
+    }
+  }
+
+  /** Drop every op from `lv` on, restoring `heads` (roll back a failed merge). */
+  truncate(lv, heads) {
+    const starts = this.opStarts;
+    while (starts.length && starts[starts.length - 1] >= lv) {
+      starts.pop();
+      this.opKinds.pop();
+      this.opPos.pop();
+      this.opLens.pop();
+      this.opChars.pop();
+    }
+    const last = starts.length - 1;
+    if (last >= 0 && starts[last] + this.opLens[last] > lv) {
+      const k = lv - starts[last];
+      if (this.opKinds[last] === INS) this.opChars[last].length = k;
+      else if (this.opKinds[last] === DEL_BACK) this.opPos[last] += this.opLens[last] - k;
+      this.opLens[last] = k;
+    }
+    const ts = this.timeStarts;
+    while (ts.length && ts[ts.length - 1] >= lv) {
+      ts.pop();
+      this.timeValues.pop();
+    }
+    this.cg.truncate(lv, heads);
+  }
+
+  // -- reading -------------------------------------------------------------------
+
+  /**
+   * Runs `[lvStart, lvEnd, kind, pos, content]` covering `[start, end)`; runs cut
+   * by the range are trimmed so each means exactly its own ops.  `content` is a
+   * string for inserts, '' for deletes.
+   */
+  iterOps(start, end) {
+    const out = [];
+    const starts = this.opStarts;
+    let i = bisectRight(starts, start) - 1;
+    const n = starts.length;
+    while (start < end && i < n) {
+      const s = starts[i];
+      const ln = this.opLens[i];
+      const e = s + ln;
+      const stop = e < end ? e : end;
+      const kind = this.opKinds[i];
+      const pos = this.opPos[i];
+      const k0 = start - s;
+      const k1 = stop - s;
+      if (kind === INS) out.push([start, stop, INS, pos + k0, this.opChars[i].slice(k0, k1).join('')]);
+      else if (kind === DEL_FWD) out.push([start, stop, DEL_FWD, pos, '']);
+      else out.push([start, stop, DEL_BACK, pos + ln - k1, '']);
+      start = stop;
+      i++;
+    }
+    return out;
+  }
+
+  /** When op `lv` was made: Unix seconds, 0 if unknown. */
+  timeOf(lv) {
+    if (!(lv >= 0 && lv < this.cg.nextLv)) throw new UnknownVersionError(`local version ${lv} does not exist`);
+    return this.timeValues[bisectRight(this.timeStarts, lv) - 1];
+  }
+
+  /** Pieces `[lvStart, lvEnd, time]` covering `[start, end)`, cut at time changes. */
+  timeRuns(start, end) {
+    const out = [];
+    const starts = this.timeStarts;
+    start = Math.max(start, 0);
+    end = Math.min(end, this.cg.nextLv);
+    let i = bisectRight(starts, start) - 1;
+    while (start < end) {
+      let stop = i + 1 < starts.length ? starts[i + 1] : end;
+      if (stop > end) stop = end;
+      out.push([start, stop, this.timeValues[i]]);
+      start = stop;
+      i++;
+    }
+    return out;
+  }
+
+  /** The ops in LV `ranges` as wire op runs (ids, not LVs), cut where the time changes. */
+  opsBetween(ranges) {
+    const cg = this.cg;
+    const out = [];
+    for (const [rs, re] of ranges) {
+      for (const [s, e, parents] of cg.iterRange(rs, re)) {
+        let rawParents = cg.frontierToRaw(parents);
+        const eIdx = cg.entryOf(s);
+        const agent = cg.agents[cg.entryAgent[eIdx]];
+        const seq0 = cg.entrySeq[eIdx] + s - cg.starts[eIdx];
+        for (const [ts, te, time] of this.timeRuns(s, e)) {
+          for (const [s2, e2, kind, pos, content] of this.iterOps(ts, te)) {
+            const seq = seq0 + s2 - s;
+            const n = e2 - s2;
+            if (kind === INS) out.push(makeOp(agent, seq, rawParents, 'ins', pos, content, n, true, time));
+            else out.push(makeOp(agent, seq, rawParents, 'del', pos, '', n, kind === DEL_FWD || n === 1, time));
+            rawParents = [[agent, seq + n - 1]];
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Every op not in the history of `frontier`, in causal order. */
+  opsSince(frontier) {
+    const [, onlyNew] = this.cg.diff(frontier, this.cg.heads);
+    return this.opsBetween(onlyNew);
+  }
+
+  /**
+   * The ops whose ids a peer's summary (`{agent: [[start, end], ...]}`, sorted and
+   * coalesced) lacks, in causal order.  Within one graph entry the known ids are
+   * always a prefix, so one lookup per entry suffices.
+   */
+  opsUnknownTo(summary) {
+    const cg = this.cg;
+    const ranges = [];
+    for (let e = 0; e < cg.starts.length; e++) {
+      const s = cg.starts[e];
+      const end = cg.entryEnd(e);
+      const agent = cg.agents[cg.entryAgent[e]];
+      const k = summaryKnownRun(summary, agent, cg.entrySeq[e]);
+      const skip = Math.min(k, end - s);
+      if (s + skip < end) {
+        const last = ranges[ranges.length - 1];
+        if (last && last[1] === s + skip) last[1] = end;
+        else ranges.push([s + skip, end]);
+      }
+    }
+    return this.opsBetween(ranges);
+  }
+}
+
+/** How many seqs from `seq` on a summary's runs for `agent` cover (0 if none). */
+function summaryKnownRun(summary, agent, seq) {
+  if (!Object.prototype.hasOwnProperty.call(summary, agent)) return 0;
+  const runs = summary[agent];
+  let lo = 0;
+  let hi = runs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (runs[mid][0] <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  const i = lo - 1;
+  if (i < 0 || seq >= runs[i][1]) return 0;
+  return runs[i][1] - seq;
+}
