@@ -202,3 +202,50 @@ def test_reconnects_after_a_network_cut_and_refreshes_its_token(live_server: Ser
         await proxy.close()
 
     run(main())
+
+
+def test_resync_replaces_the_replica_and_starts_a_fresh_undo_history(live_server: ServerProcess, tmp_path) -> None:
+    """A replica with the wrong text (same ops and version, as a merge bug would leave it)
+    is replaced by the server's on its first DIGEST; the user's edits survive, the text
+    change reaches the observers, and undo keeps working on edits made afterwards."""
+    from cowrite.client.storage import atomic_write, encode_state
+    from cowrite.engine import Document
+    from cowrite.engine.encoding import encode_document
+
+    from integration.harness import seed
+
+    srv, doc_id = live_server, "resynced"
+
+    async def main() -> None:
+        await seed(srv, doc_id, "one two three")
+        probe = client(srv, doc_id, "dee", digest_interval=None)
+        await probe.start()
+        await wait_until(lambda: probe.text == "one two three", 10, "the probe to load")
+        good = probe.doc
+        bad = Document.decode(encode_document(good.oplog, "one TWO three", good.branch.version), "dee-2")
+        await probe.close()
+        path = tmp_path / "dee.cwc"
+        atomic_write(path, encode_state(doc_id, bad))
+
+        c = client(srv, doc_id, "dee", path=path, digest_delay=0.02)
+        old_doc, old_undo = c.doc, c.undo_manager
+        c.insert(0, "> ")  # typed on the wrong text, before connecting
+        assert old_undo is not None and old_undo.can_undo
+        edits: list[list[Edit]] = []
+        c.on_change(edits.append)
+        await c.start()
+        await wait_until(lambda: c.resyncs == 1, 10, "the resync")
+        await c.synced(10)
+        assert c.text == await srv.atext(doc_id) == "> one two three"
+        assert c.doc is not old_doc and c.doc.agent == "dee-2"
+        assert _replay([[(0, 0, "> one TWO three")]] + edits) == c.text  # the text the user saw, then the fix
+        undo = c.undo_manager
+        assert undo is not None and undo is not old_undo and not undo.can_undo
+        assert c.undo() is None  # the steps of the replaced replica are gone
+        c.insert(len(c.text), "!")
+        assert c.undo() is not None and c.text == "> one two three"
+        await c.synced(10)
+        assert await srv.atext(doc_id) == "> one two three"
+        await c.close()
+
+    run(main())

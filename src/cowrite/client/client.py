@@ -15,6 +15,16 @@ With ``path`` the replica and its agent are kept in a state file:
   agent after a restart, so the server must never hold an op of that agent the
   file lacks: the restarted client would give a new op the same ``(agent, seq)``
   and the two could never merge.
+
+Divergence check: about a second after the client settles (joined, everything
+acknowledged) and then every ten seconds while idle it sends the server a hash of
+its text (``DIGEST``).  If the server's text at that version differs it sends its
+whole document (``RESYNC``): the client replaces its replica with it (a new
+:class:`~cowrite.engine.Document` object: :attr:`Client.doc` changes), keeps and
+resends its own edits the server lacked, and reports the change of text to the
+``on_change`` observers like a remote change.  The undo history is cleared then
+(its steps name ops of the replaced replica; a fresh ``UndoManager`` with the same
+settings takes over), so an undo after a resync never touches text typed before it.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +44,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
-from cowrite.engine import CowriteError, Document, Position, UndoManager, UndoResult
+from cowrite.engine import CowriteError, Document, Position, RawVersion, UndoManager, UndoResult
 from cowrite.protocol import (
     Acked,
     ClientSession,
@@ -47,6 +58,7 @@ from cowrite.protocol import (
     PresenceChanged,
     ProtocolFailure,
     RemoteChange,
+    Resynced,
     Role,
     ServerError,
     Welcomed,
@@ -117,6 +129,9 @@ class Client:
     at once, a burst within one tick in one batch); ``save_delay`` how long after a
     change the state file is written; ``keepalive`` the WebSocket ping interval;
     ``proxy`` is passed to ``websockets`` (True: from the environment, None: direct).
+    ``digest_delay``/``digest_interval`` (seconds): the divergence check is sent that
+    long after the client settles, and then that often while idle
+    (``digest_interval=None`` turns it off).
 
     Use ``async with Client(...) as c:`` or :meth:`start` / :meth:`close`.  Edit with
     the methods here (they wake the sender), not on :attr:`doc` directly.
@@ -142,9 +157,13 @@ class Client:
         keepalive: float | None = 20.0,
         max_batch_ops: int = 512,
         proxy: str | Literal[True] | None = True,
+        digest_delay: float = 1.0,
+        digest_interval: float | None = 10.0,
     ) -> None:
         if backoff_base <= 0 or backoff_cap < backoff_base:
             raise ValueError("need 0 < backoff_base <= backoff_cap")
+        if digest_delay < 0 or (digest_interval is not None and digest_interval <= 0):
+            raise ValueError("need digest_delay >= 0 and digest_interval > 0 (or None)")
         if flush_interval < 0 or save_delay < 0:
             raise ValueError("flush_interval and save_delay must be >= 0")
         self.url = _ws_url(url, doc_id)
@@ -167,6 +186,8 @@ class Client:
         self.keepalive = keepalive
         self.max_batch_ops = max_batch_ops
         self.proxy = proxy
+        self.digest_delay = digest_delay
+        self.digest_interval = digest_interval
         self._token = token
 
         self._path = Path(path) if path is not None else None
@@ -188,6 +209,8 @@ class Client:
         self._cursor: tuple[Position, Position] | None = None
         self._cursor_dirty = False
         self._last_send = float("-inf")
+        self._last_activity = float("-inf")  # time.monotonic() of the last edit or frame received
+        self.resyncs = 0  # how many times the server replaced our replica (RESYNC)
 
         self._wake = asyncio.Event()  # something to send
         self._changed = asyncio.Event()  # pulsed when the sync state changes (see _notify)
@@ -195,6 +218,7 @@ class Client:
         self._save_wanted = asyncio.Event()
         self._save_lock = asyncio.Lock()
         self._saved_version = self._doc.version
+        self._save_forced = False  # the replica was replaced: write it even at the same version
         self._saved_own_end = self._own_end()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -242,7 +266,8 @@ class Client:
         async with self._save_lock:
             doc = self._doc
             version, own_end = doc.version, self._own_end()
-            if version == self._saved_version:
+            forced, self._save_forced = self._save_forced, False
+            if version == self._saved_version and not forced:
                 return True
             gen = writer.next_gen()
             data = encode_state(self.doc_id, doc)
@@ -253,6 +278,7 @@ class Client:
                     await asyncio.to_thread(writer.write, gen, data)
             except OSError:
                 log.exception("could not write the state file %s", writer.path)
+                self._save_forced = self._save_forced or forced
                 return False
             self._saved_version = version
             self._saved_own_end = max(self._saved_own_end, own_end)
@@ -356,7 +382,9 @@ class Client:
 
     @property
     def doc(self) -> Document:
-        """The local replica (read it; edit through the client's methods)."""
+        """The local replica (read it; edit through the client's methods).
+
+        A ``RESYNC`` replaces it with a new object: look it up again, do not keep it."""
         return self._doc
 
     @property
@@ -393,6 +421,7 @@ class Client:
 
     @property
     def undo_manager(self) -> UndoManager | None:
+        """The undo history of our edits (a new, empty one after a ``RESYNC``)."""
         return self._undo
 
     @property
@@ -439,6 +468,7 @@ class Client:
             raise ReadOnlyError("this client is a viewer of the document")
 
     def _edited(self) -> None:
+        self._last_activity = time.monotonic()
         self._wake.set()
         if self._writer_file is not None:
             self._save_wanted.set()
@@ -592,9 +622,11 @@ class Client:
         self._set_state("syncing")
         self._wake.set()  # JOIN
         writer = asyncio.create_task(self._writer(ws, session))
+        digester = asyncio.create_task(self._digester(session)) if self.digest_interval is not None else None
         ok = True
         try:
             async for data in ws:
+                self._last_activity = time.monotonic()
                 if isinstance(data, str):
                     log.warning("the server sent a text frame; reconnecting")
                     ok = False
@@ -606,9 +638,11 @@ class Client:
         except ConnectionClosed:
             pass
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+            for task in (writer, digester):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             had_presence = bool(session.presence)
             self._ws = self._session = None
             self._catchup.clear()
@@ -654,6 +688,29 @@ class Client:
             log.exception("sending to %s failed; reconnecting", self.url)
             await ws.close(1011)
 
+    async def _digester(self, session: ClientSession) -> None:
+        """Send a DIGEST ``digest_delay`` after the client settles and every
+        ``digest_interval`` while nothing changes (only when the session is in sync)."""
+        interval = self.digest_interval
+        assert interval is not None
+        sent_at = float("-inf")
+        sent_version: RawVersion | None = None
+        while True:
+            now = time.monotonic()
+            quiet = now - self._last_activity
+            if quiet < self.digest_delay:
+                await asyncio.sleep(self.digest_delay - quiet)
+                continue
+            version = self._doc.version
+            if session.in_sync and (version != sent_version or now - sent_at >= interval):
+                if session.send_digest():
+                    sent_at, sent_version = now, version
+                    self._wake.set()  # the writer sends it
+            # Not in sync yet (something in flight): look again shortly.  Otherwise
+            # the next digest is due after the interval, or after the next change.
+            wait = sent_at + interval - now if sent_version == version else self.digest_delay
+            await asyncio.sleep(max(wait, 0.05))
+
     def _update_acked(self, session: ClientSession) -> None:
         low = min((first for first, _ in session.unacked.values()), default=self._sent_end)
         if low > self._acked_seq:
@@ -695,9 +752,33 @@ class Client:
                     raise FatalError(None, f"cannot join the server's document: {ev.message}")
                 log.warning("protocol failure: %s; reconnecting", ev.message)
                 return False
+            elif isinstance(ev, Resynced):
+                self._resynced(session, ev)
             elif isinstance(ev, PongReceived):
                 pass
         return True
+
+    def _resynced(self, session: ClientSession, ev: Resynced) -> None:
+        """The server replaced our replica (our text differed from its own)."""
+        self.resyncs += 1
+        log.warning(
+            "document %s: our text differed from the server's; replaced by the server's copy%s",
+            self.doc_id,
+            " (our unsent edits were typed again)" if ev.retyped else "",
+        )
+        old = self._undo
+        self._doc = ev.doc
+        if old is not None:  # its steps name ops of the old replica: start a fresh history
+            old.detach()
+            self._undo = UndoManager(ev.doc, capture_timeout=old.capture_timeout, clock=old.clock)
+        if session.can_write:
+            self._sent_end = self._own_end()  # the session resent whatever the server lacked
+            self._update_acked(session)
+        if self._writer_file is not None:
+            self._save_forced = True  # the file holds the wrong text at the same version
+            self._save_wanted.set()
+        if ev.edits:
+            self._emit(self._change_cbs, ev.edits)
 
     def _welcomed(self, session: ClientSession, ev: Welcomed) -> None:
         self._role = ev.role

@@ -175,7 +175,7 @@ class Rooms:
         if d is not None:
             self.metrics.divergences.inc()
             log.warning(
-                "divergence in %s: agent %r (user %r) had other text at version %s; sent RESYNC at %s",
+                "divergence in %r: agent %r (user %r) had other text at version %s; sent RESYNC at %s",
                 d.doc_id, d.agent, d.user, _fmt_version(d.version), _fmt_version(d.server_version),
             )
         if handle.ops_since_snapshot >= self.limits.snapshot_every_ops:
