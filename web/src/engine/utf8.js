@@ -1,0 +1,130 @@
+/**
+ * Text helpers shared by the codecs: strict UTF-8 and code-point counting.
+ *
+ * Why: the wire formats count characters in Unicode code points and store text as
+ * strict UTF-8, like Python's str.  JS strings are UTF-16, so `.length` counts
+ * surrogate halves, `TextEncoder` silently turns a lone surrogate into U+FFFD and
+ * `TextDecoder` by default eats a leading BOM and replaces bad bytes.  Every codec
+ * goes through these functions instead, so none of those slips can happen.
+ */
+
+import { DecodeError, InvalidOpError } from './errors.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+// In a `u` regexp a surrogate class matches only *lone* surrogates: a valid pair is
+// one code point there.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Whether `s` is well-formed Unicode (no lone surrogate), i.e. Python could hold it.
+ * @param {string} s
+ * @returns {boolean}
+ */
+export function isWellFormed(s) {
+  return !LONE_SURROGATE.test(s);
+}
+
+/**
+ * Strict UTF-8 of `text`; throws InvalidOpError if it holds a lone surrogate.
+ * @param {string} text
+ * @param {string} what  names the text in the error message
+ * @returns {Uint8Array}
+ */
+export function encodeUtf8(text, what) {
+  if (typeof text !== 'string') throw new InvalidOpError(`${what} must be a string, not ${typeof text}`);
+  if (!isWellFormed(text)) throw new InvalidOpError(`${what} contains lone surrogates; it cannot be encoded`);
+  return encoder.encode(text);
+}
+
+/**
+ * Strict UTF-8 decoding (keeps a BOM, refuses encoded surrogates, overlongs and
+ * truncated sequences); throws DecodeError on bad bytes.
+ * @param {Uint8Array} bytes
+ * @param {string} what  names the text in the error message
+ * @returns {string}
+ */
+export function decodeUtf8(bytes, what) {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new DecodeError(`corrupt data: ${what} is not valid UTF-8`);
+  }
+}
+
+/**
+ * The number of Unicode code points in `s` (Python's `len`); a lone surrogate
+ * counts as one, like in Python.
+ * @param {string} s
+ * @returns {number}
+ */
+export function codePointLength(s) {
+  let n = s.length;
+  for (let i = 0; i + 1 < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+/**
+ * The UTF-16 index of code point `cp` in `s`, counting from UTF-16 index `from`
+ * (which must be at a code point boundary).  Returns `s.length` if `s` ends first.
+ * @param {string} s
+ * @param {number} cp  code points to skip
+ * @param {number} [from]
+ * @returns {number}
+ */
+export function utf16Offset(s, cp, from = 0) {
+  let i = from;
+  while (cp > 0 && i < s.length) {
+    const c = s.charCodeAt(i);
+    i += c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && isLow(s.charCodeAt(i + 1)) ? 2 : 1;
+    cp--;
+  }
+  return i;
+}
+
+function isLow(c) {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/**
+ * Compare two strings by code point, like Python compares str (UTF-16 order
+ * differs: it puts astral characters before U+E000..U+FFFF).
+ * @param {string} a
+ * @param {string} b
+ * @returns {number} negative, 0 or positive
+ */
+export function compareCodePoints(a, b) {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      const xs = x >= 0xd800 && x <= 0xdfff;
+      const ys = y >= 0xd800 && y <= 0xdfff;
+      if (xs !== ys) return xs ? 1 : -1; // a surrogate stands for a code point above U+FFFF
+      return x - y;
+    }
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Compare raw ids `[agent, seq]` like Python compares `(agent, seq)` tuples.
+ * @param {[string, number]} a
+ * @param {[string, number]} b
+ * @returns {number}
+ */
+export function compareIds(a, b) {
+  return compareCodePoints(a[0], b[0]) || a[1] - b[1];
+}
