@@ -1,0 +1,130 @@
+// The documents page (/): list, create, open, delete, copy a link.
+import { ApiError, DOC_ID_RE, api, docPath } from "./api.js";
+import { ensureSignedIn } from "./auth.js";
+import { ago, copyText, h, setChildren } from "./ui.js";
+
+export async function documentsPage() {
+  const main = document.getElementById("app");
+  await ensureSignedIn(main);
+  const status = h("p", { id: "docs-status", class: "muted", role: "status", "aria-live": "polite" });
+  const list = h("ul", { id: "doc-list", class: "doc-list", "aria-label": "Documents" });
+  setChildren(main, h("h1", {}, "Documents"), createForm(refresh), status, list);
+  main.removeAttribute("aria-busy");
+  await refresh();
+
+  async function refresh() {
+    status.textContent = "Loading…";
+    try {
+      const { documents } = await api("/api/docs");
+      documents.sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0) || a.id.localeCompare(b.id));
+      setChildren(list, documents.map((d) => row(d, refresh, status)));
+      status.textContent = documents.length ? "" : "No documents yet: create one above.";
+    } catch (exc) {
+      list.replaceChildren();
+      status.textContent = explain(exc);
+      status.className = "notice error";
+    }
+  }
+}
+
+function explain(exc) {
+  if (exc instanceof ApiError && exc.status === 403 && exc.code === "forbidden") {
+    return `${exc.explain()} Open a document link instead (/d/<id>).`;
+  }
+  return exc instanceof ApiError ? exc.explain() : String(exc);
+}
+
+function createForm(refresh) {
+  const input = h("input", {
+    id: "new-doc-id",
+    name: "id",
+    type: "text",
+    required: true,
+    maxlength: 128,
+    pattern: "[A-Za-z0-9._\\-]{1,128}",
+    placeholder: "meeting-notes",
+    autocomplete: "off",
+    spellcheck: "false",
+    "aria-describedby": "new-doc-help new-doc-error",
+  });
+  const error = h("p", { id: "new-doc-error", class: "form-error", role: "alert", hidden: true });
+  const button = h("button", { type: "submit" }, "Create");
+  const form = h(
+    "form",
+    { id: "new-doc", class: "new-doc", "aria-label": "New document" },
+    h("label", { for: "new-doc-id" }, "New document"),
+    h("div", { class: "row" }, input, button),
+    h("p", { id: "new-doc-help", class: "muted small" }, "1–128 characters: letters, digits, “.”, “_” and “-”."),
+    error,
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const id = input.value.trim();
+    if (!DOC_ID_RE.test(id)) {
+      showError("A document id is 1–128 characters of A–Z, a–z, 0–9, “.”, “_” and “-”.");
+      return;
+    }
+    button.disabled = true;
+    try {
+      await api("/api/docs", { method: "POST", body: { id } });
+      error.hidden = true;
+      input.removeAttribute("aria-invalid");
+      input.value = "";
+      location.assign(`/d/${docPath(id)}`);
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.status === 409) {
+        showError(`A document named “${id}” already exists.`, h("a", { href: `/d/${docPath(id)}` }, "Open it"));
+      } else {
+        showError(explain(exc));
+      }
+      await refresh();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  function showError(message, extra = null) {
+    setChildren(error, message, extra ? " " : null, extra);
+    error.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+  }
+  return form;
+}
+
+function row(d, refresh, status) {
+  const href = `/d/${docPath(d.id)}`;
+  const shareUrl = new URL(href, location.href).href;
+  const copy = h("button", { type: "button", class: "small-button", "aria-label": `Copy a link to ${d.id}` }, "Copy link");
+  copy.addEventListener("click", async () => {
+    const ok = await copyText(shareUrl);
+    status.className = "muted";
+    status.textContent = ok ? `Copied ${shareUrl}` : `Link: ${shareUrl}`;
+  });
+  const del = h("button", { type: "button", class: "small-button danger", "aria-label": `Delete ${d.id}` }, "Delete");
+  del.addEventListener("click", async () => {
+    if (!confirm(`Delete “${d.id}” for everyone? This cannot be undone.`)) return;
+    del.disabled = true;
+    try {
+      await api(`/api/docs/${docPath(d.id)}`, { method: "DELETE" });
+      status.className = "muted";
+      status.textContent = `Deleted ${d.id}.`;
+      await refresh();
+    } catch (exc) {
+      status.className = "notice error";
+      status.textContent =
+        exc instanceof ApiError && exc.status === 403
+          ? `You may not delete “${d.id}”: ${exc.message}`
+          : `Could not delete “${d.id}”: ${explain(exc)}`;
+      del.disabled = false;
+    }
+  });
+  const meta = [];
+  if (typeof d.length === "number") meta.push(`${d.length} characters`);
+  if (typeof d.updated_at === "number") meta.push(`edited ${ago(d.updated_at)}`);
+  return h(
+    "li",
+    { class: "doc", dataset: { doc: d.id } },
+    h("a", { class: "doc-open", href }, d.id),
+    h("span", { class: "muted small" }, meta.join(" · ")),
+    h("span", { class: "doc-actions" }, h("a", { href: `${href}/history`, class: "small-link" }, "History"), copy, del),
+  );
+}
