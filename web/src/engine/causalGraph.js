@@ -214,7 +214,7 @@ export class CausalGraph {
 
   /** Every known id as `{agent: [[firstSeq, endSeq], ...]}` (coalesced, sorted). */
   summary() {
-    const out = Object.create(null);
+    const out = {};
     this.agents.forEach((agent, a) => {
       const runs = [];
       const ss = this.seqStarts[a];
@@ -223,7 +223,8 @@ export class CausalGraph {
         if (runs.length && runs[runs.length - 1][1] === ss[i]) runs[runs.length - 1][1] = se[i];
         else runs.push([ss[i], se[i]]);
       }
-      if (runs.length) out[agent] = runs;
+      // defineProperty: an agent may be called "__proto__"
+      if (runs.length) Object.defineProperty(out, agent, { value: runs, enumerable: true, writable: true, configurable: true });
     });
     return out;
   }

@@ -35,58 +35,12 @@ export function cpLength(s) {
   return n;
 }
 
-function isInt(x) {
-  return typeof x === 'number' && Number.isSafeInteger(x);
-}
-
-function bad(msg) {
-  return new InvalidOpError(msg);
-}
-
 /** A valid op time: an integer in 0..2**53-1 (0 = unknown). */
 export function checkTime(time) {
   if (!(typeof time === 'number' && Number.isInteger(time) && time >= 0 && time < MAX_TIME)) {
-    throw bad(`time must be an integer Unix time in seconds in 0..2**53-1 (0 = unknown), not ${time}`);
+    throw new InvalidOpError(`time must be an integer Unix time in seconds in 0..2**53-1 (0 = unknown), not ${time}`);
   }
   return time;
-}
-
-/**
- * Structural checks of a wire op that need no document (types, signs, sizes),
- * like Python's ops.validate_op.  Returns the op's span (how many seqs it holds).
- */
-export function validateOp(op) {
-  if (op === null || typeof op !== 'object') throw bad('an op must be an object');
-  const { agent, seq, pos, parents, kind } = op;
-  if (typeof agent !== 'string' || !agent || cpLength(agent) > MAX_AGENT_LEN) {
-    throw bad(`agent must be a non-empty string of at most ${MAX_AGENT_LEN} characters`);
-  }
-  if (!isInt(seq) || seq < 0) throw bad(`seq must be a non-negative integer, not ${seq}`);
-  if (!isInt(pos) || pos < 0) throw bad(`pos must be a non-negative integer, not ${pos}`);
-  if (!Array.isArray(parents)) throw bad('parents must be an array of [agent, seq] pairs');
-  for (const p of parents) {
-    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || !isInt(p[1]) || p[1] < 0) {
-      throw bad(`bad parent ${JSON.stringify(p)}: expected an [agent, seq] pair`);
-    }
-  }
-  let span;
-  if (kind === 'ins') {
-    if (typeof op.content !== 'string' || !op.content) throw bad('an insert needs non-empty string content');
-    span = cpLength(op.content);
-    if (op.length !== undefined && op.length !== span) throw bad("an insert's length must equal its content's length");
-    if (op.fwd === false) throw bad('inserts are always forward');
-  } else if (kind === 'del') {
-    if (!isInt(op.length) || op.length <= 0) throw bad(`a delete needs a positive length, not ${op.length}`);
-    if (op.content !== undefined && op.content !== '') throw bad('a delete carries no content');
-    span = op.length;
-  } else {
-    throw bad(`kind must be 'ins' or 'del', not ${JSON.stringify(kind)}`);
-  }
-  if (seq + span > 2 ** 53) throw bad('seq out of range');
-  checkTime(op.time === undefined ? 0 : op.time);
-  if (!isWellFormed(agent)) throw bad('agent contains lone surrogates; it is not valid Unicode');
-  if (kind === 'ins' && !isWellFormed(op.content)) throw bad('content contains lone surrogates; it is not valid Unicode');
-  return span;
 }
 
 /** An op object with every field, like Python's Op dataclass. */
