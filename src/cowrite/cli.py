@@ -67,10 +67,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"cowrite serve: error: {exc}", file=sys.stderr)
         return 1
     limits = Limits()
-    server = Server(store, secret, limits=limits, allowed_origins=tuple(args.allow_origin))
+    loopback = _is_loopback(args.host)
+    guests = args.guests or ("owner" if loopback else "none")
+    server = Server(store, secret, limits=limits, allowed_origins=tuple(args.allow_origin), guests=guests)
     token = issue_token(secret, "admin", doc="*", role="owner", ttl=12 * 3600)
-    print(f"cowrite: serving http://{args.host}:{args.port}  (documents in {db})", flush=True)
+    url = _url(args.host, args.port)
+    print(f"cowrite: serving {url}  (documents in {db})", flush=True)
+    if guests == "none":
+        print("cowrite: guests: none (pages need a link with ?token=..., made with `cowrite token`)", flush=True)
+    else:
+        why = "the default on a loopback address" if args.guests is None else "--guests"
+        print(f"cowrite: guests: anyone who opens the page and types a name gets role {guests} ({why})", flush=True)
     print(f"cowrite: an owner token for the next 12 hours (more with `cowrite token`):\n  {token}", flush=True)
+    if guests == "none":
+        print(f"cowrite: open {url}/?token={token} in a browser", flush=True)
+    else:
+        print(f"cowrite: open {url}/ in a browser", flush=True)
     try:
         uvicorn.run(
             server.app,
@@ -83,6 +95,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _url(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"  # what to type on this machine
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
@@ -121,6 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sv.add_argument("--secret", help="token signing secret (default: $COWRITE_SECRET or <db>.secret)")
     sv.add_argument("--allow-origin", action="append", default=[], help="extra allowed browser Origin ('*': any)")
     sv.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    sv.add_argument(
+        "--guests",
+        choices=["none", "viewer", "editor", "owner"],
+        help="role of guests who open the web editor and type a name (default: owner on a loopback "
+        "host such as 127.0.0.1, none otherwise: then pages need a token link)",
+    )
     sv.set_defaults(func=_cmd_serve)
 
     tk = sub.add_parser("token", help="issue an access token (signed with the server's secret)")

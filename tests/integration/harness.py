@@ -36,10 +36,15 @@ def token(user: str = "admin", *, doc: str = "*", role: str = "owner", ttl: int 
 
 
 class ServerProcess:
-    """``python -m cowrite.cli serve`` on ``port`` with database ``db``; restartable."""
+    """``python -m cowrite.cli serve`` on ``port`` with database ``db``; restartable.
+    ``host`` is what it binds (reached at 127.0.0.1 either way); ``args`` more options."""
 
-    def __init__(self, db: Path, port: int | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self, db: Path, port: int | None = None, log: Path | None = None, *, host: str = "127.0.0.1", args: tuple[str, ...] = ()
+    ) -> None:
         self.db = db
+        self.host = host
+        self.args = args
         self.port = port or free_port()
         self.log = log or db.with_suffix(".log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -60,8 +65,8 @@ class ServerProcess:
         logf.write(f"---- start #{self.starts + 1} ----\n".encode())
         logf.flush()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cowrite.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--db", str(self.db), "--log-level", "warning"],
+            [sys.executable, "-m", "cowrite.cli", "serve", "--host", self.host, "--port", str(self.port),
+             "--db", str(self.db), "--log-level", "warning", *self.args],
             env=env,
             stdout=logf,
             stderr=subprocess.STDOUT,

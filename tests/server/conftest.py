@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -15,14 +16,17 @@ SECRET = b"s" * 40
 
 
 class Harness:
-    def __init__(self, tmp: Path, limits: Limits | None = None, store: object | None = None) -> None:
+    def __init__(self, tmp: Path, limits: Limits | None = None, store: object | None = None, guests: str = "none") -> None:
         self.db = tmp / "server.db"
         self.store = store if store is not None else SQLiteStore(self.db)
-        self.server = Server(self.store, SECRET, limits=limits)  # type: ignore[arg-type]
+        self.server = Server(self.store, SECRET, limits=limits, guests=guests)  # type: ignore[arg-type]
         self.http = TestClient(self.server.app)
 
     def token(self, user: str = "admin", doc: str = "*", role: str = "owner", ttl: int = 600) -> str:
         return issue_token(SECRET, user, doc=doc, role=role, ttl=ttl)
+
+    def close(self) -> None:
+        self.store.close()  # type: ignore[attr-defined]
 
     def auth(self, **kw: object) -> dict[str, str]:
         return {"authorization": f"Bearer {self.token(**kw)}"}  # type: ignore[arg-type]
@@ -38,3 +42,22 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     with h.http:
         yield h
     h.store.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """``make_harness(guests=...)``: a started harness with other settings (closed after the test)."""
+    made: list[Harness] = []
+
+    def make(**kw: Any) -> Harness:
+        where = tmp_path / f"server-{len(made)}"
+        where.mkdir()
+        h = Harness(where, **kw)
+        h.http.__enter__()
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.http.__exit__(None, None, None)
+        h.close()

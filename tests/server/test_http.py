@@ -83,3 +83,116 @@ def test_access_rules(harness: Harness) -> None:
     assert h.http.post("/api/docs/a/edit", json={"pos": 0, "insert": "x"}, headers=h.auth(doc="a", role="viewer")).status_code == 403
     assert h.http.post("/api/docs", json={"id": "c"}, headers=h.auth(role="viewer")).status_code == 403
     assert h.http.get("/api/docs/a/text", params={"token": h.token(doc="a")}).status_code == 200
+
+
+# -- snapshot, text at a version, blame, users in history ----------------------------------
+
+
+def _two_authors(h: Harness) -> None:
+    """Document "n": ann types "Hello world", then bob (a user of another agent) edits."""
+    import json
+
+    h.create("n")
+    r = h.http.post("/api/docs/n/edit", json={"pos": 0, "insert": "Hello world"}, headers=h.auth(user="ann", role="editor"))
+    assert r.status_code == 200, r.text
+    r = h.http.post("/api/docs/n/edit", json={"pos": 5, "insert": ", 🌍"}, headers=h.auth(user="bob", role="editor"))
+    assert r.status_code == 200, r.text
+    assert json.dumps(r.json()["version"])
+
+
+def test_snapshot_is_the_document_bytes(harness: Harness) -> None:
+    from cowrite.engine import Document
+
+    h = harness
+    _two_authors(h)
+    r = h.http.get("/api/docs/n/snapshot", headers=h.auth(doc="n", role="viewer"))
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["cache-control"] == "no-store"
+    doc = Document.decode(r.content, "browser")
+    room = h.server.rooms.loaded("n")
+    assert room is not None
+    assert doc.text == "Hello, 🌍 world" == room.room.doc.text
+    assert doc.version == room.room.doc.version and doc.summary() == room.room.doc.summary()
+    # A browser that loaded it joins with its summary: nothing to send but what changed since.
+    assert room.room.doc.ops_missing_from(doc.summary()) == []
+    assert h.http.get("/api/docs/n/snapshot").status_code == 401
+    assert h.http.get("/api/docs/n/snapshot", headers=h.auth(doc="other")).status_code == 403
+    assert h.http.get("/api/docs/missing/snapshot", headers=h.auth()).status_code == 404
+
+
+def test_text_at_a_version(harness: Harness) -> None:
+    import json
+
+    h = harness
+    _two_authors(h)
+    changes = h.http.get("/api/docs/n/history", headers=h.auth()).json()["changes"]
+    first = changes[0]["version"]
+    assert first == [["api:ann", 10]]
+
+    def text(version: object) -> tuple[int, str]:
+        r = h.http.get("/api/docs/n/text", params={"version": json.dumps(version)}, headers=h.auth())
+        return r.status_code, r.text
+
+    assert text(first) == (200, "Hello world")
+    assert text([]) == (200, "")
+    assert text(changes[-1]["version"]) == (200, "Hello, 🌍 world")
+    assert text([["api:ann", 4]]) == (200, "Hello")  # any version, not only change ends
+    assert h.http.get("/api/docs/n/text", headers=h.auth()).text == "Hello, 🌍 world"
+    for bad in ["nope", "{}", '[["a"]]', '[["a", -1]]', '[["", 1]]', '[["a", 1.5]]', '[["a", "1"]]', '[[1, 1]]', "[1]"]:
+        r = h.http.get("/api/docs/n/text", params={"version": bad}, headers=h.auth())
+        assert r.status_code == 400, bad
+        assert r.json()["error"] == "bad_version"
+    status, body = text([["api:ann", 99]])
+    assert status == 404 and json.loads(body)["error"] == "not_found"
+    assert text([["ghost", 0]])[0] == 404
+    r = h.http.get("/api/docs/missing/text", params={"version": "[]"}, headers=h.auth())
+    assert r.status_code == 404
+    assert h.http.get("/api/docs/n/text", params={"version": "[]"}).status_code == 401  # the token comes first
+
+
+def test_blame_names_agents_and_their_users(harness: Harness) -> None:
+    import json
+
+    h = harness
+    _two_authors(h)
+    r = h.http.get("/api/docs/n/blame", headers=h.auth(doc="n", role="viewer"))
+    assert r.status_code == 200, r.text
+    runs = r.json()["runs"]
+    assert runs == [
+        {"start": 0, "end": 5, "agent": "api:ann", "user": "ann"},
+        {"start": 5, "end": 8, "agent": "api:bob", "user": "bob"},  # ", 🌍": code points, the emoji is one
+        {"start": 8, "end": 14, "agent": "api:ann", "user": "ann"},
+    ]
+    assert r.json()["version"] == h.http.get("/api/docs/n", headers=h.auth()).json()["version"]
+    old = h.http.get("/api/docs/n/blame", params={"version": json.dumps([["api:ann", 10]])}, headers=h.auth()).json()
+    assert old["runs"] == [{"start": 0, "end": 11, "agent": "api:ann", "user": "ann"}]
+    assert h.http.get("/api/docs/n/blame", params={"version": "[["}, headers=h.auth()).status_code == 400
+    assert h.http.get("/api/docs/n/blame", params={"version": '[["x", 0]]'}, headers=h.auth()).status_code == 404
+    assert h.http.get("/api/docs/n/blame", headers=h.auth(doc="other")).status_code == 403
+    assert h.http.get("/api/docs/missing/blame", headers=h.auth()).status_code == 404
+    # An empty document has no runs.
+    h.create("empty")
+    assert h.http.get("/api/docs/empty/blame", headers=h.auth()).json()["runs"] == []
+
+
+def test_history_names_the_user_of_each_change(harness: Harness) -> None:
+    h = harness
+    _two_authors(h)
+    changes = h.http.get("/api/docs/n/history", headers=h.auth()).json()["changes"]
+    assert [(c["agent"], c["user"]) for c in changes] == [("api:ann", "ann"), ("api:bob", "bob")]
+    assert set(changes[0]) == {"agent", "user", "start", "end", "time", "inserted", "deleted", "version"}
+
+
+def test_history_user_is_null_for_agents_without_a_known_owner(harness: Harness) -> None:
+    from cowrite.engine import Document
+
+    h = harness
+    h.create("imported")
+    doc = Document("old-tool")
+    doc.insert(0, "from before agents had owners")
+    h.store.append("imported", doc.encode_patch(), op_count=len(doc))  # type: ignore[attr-defined]
+    changes = h.http.get("/api/docs/imported/history", headers=h.auth()).json()["changes"]
+    assert [(c["agent"], c["user"]) for c in changes] == [("old-tool", None)]
+    runs = h.http.get("/api/docs/imported/blame", headers=h.auth()).json()["runs"]
+    assert runs == [{"start": 0, "end": len(doc), "agent": "old-tool", "user": None}]

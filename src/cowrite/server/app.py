@@ -1,9 +1,10 @@
-"""The collaboration server: WebSocket sync, HTTP API, metrics (Starlette on uvicorn).
+"""The collaboration server: WebSocket sync, HTTP API, web pages, metrics (Starlette on uvicorn).
 
 ``/ws/{doc_id}?token=...`` speaks the protocol of PROTOCOL.md (one binary
-WebSocket message per frame).  The HTTP API under ``/api`` uses the same
-tokens (``Authorization: Bearer ...`` or ``?token=``).  This module only moves
-bytes and enforces access and limits; sync logic is in ``cowrite.protocol`` and
+WebSocket message per frame).  The HTTP API under ``/api`` (``api.py``) uses the
+same tokens (``Authorization: Bearer ...`` or ``?token=``).  The browser
+editor's pages and files are ``web.py``'s.  This module only moves bytes and
+enforces access and limits; sync logic is in ``cowrite.protocol`` and
 durability in ``cowrite.store``.
 """
 
@@ -14,21 +15,21 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..engine import CowriteError, Document, Op
-from ..engine.encoding import encode_patch
-from ..protocol import ErrorCode, Join, Ops, ProtocolError, Role, encode_frame
+from ..protocol import ErrorCode, ProtocolError
 from ..protocol.server import Send, ServerSession, error_frame, parse_join
-from ..store import CorruptionError, DocumentExists, DocumentNotFound, InvalidDocumentId, Store, check_doc_id
-from .auth import AuthError, Grant, verify_token
+from ..store import CorruptionError, DocumentNotFound, InvalidDocumentId, Store
+from . import web
+from .api import GUEST_ROLES, HttpApi, protocol_role, token_from
+from .auth import AuthError, verify_token
 from .metrics import Metrics
 from .rooms import Limits, RoomHandle, Rooms
 
@@ -36,7 +37,6 @@ __all__ = ["Server"]
 
 log = logging.getLogger("cowrite.server")
 
-_ROLES = {"owner": Role.OWNER, "editor": Role.EDITOR, "viewer": Role.VIEWER}
 _JOIN_TIMEOUT = 30.0
 _OUTBOX_LIMIT = 10_000  # frames queued for one slow client before it is cut off
 
@@ -106,15 +106,12 @@ def _deliver(sends: list[Send]) -> None:
             conn.send(s.data, s.close)
 
 
-def _token(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return query.get("token")
-
-
 class Server:
-    """Everything one server process holds: store, rooms, metrics, settings."""
+    """Everything one server process holds: store, rooms, metrics, settings.
+
+    ``guests`` is the role of the guest tokens ``POST /api/session`` hands out to
+    anyone who types a name (``"none"``: no guests; pages then need ``?token=``).
+    """
 
     def __init__(
         self,
@@ -123,27 +120,27 @@ class Server:
         *,
         limits: Limits | None = None,
         allowed_origins: tuple[str, ...] = (),
+        guests: str = "none",
     ) -> None:
+        if guests not in GUEST_ROLES:
+            raise ValueError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
         self.store = store
         self.secret = secret
         self.limits = limits or Limits()
         self.allowed_origins = allowed_origins
+        self.guests = guests
         self.metrics = Metrics()
         self.rooms = Rooms(store, self.metrics, self.limits)
+        self.api = HttpApi(store, self.rooms, secret, _deliver, guests=guests)
         self.app = Starlette(
             routes=[
-                Route("/", self.index),
                 Route("/health", self.health),
                 Route("/metrics", self.metrics_endpoint),
-                Route("/api/docs", self.list_docs, methods=["GET"]),
-                Route("/api/docs", self.create_doc, methods=["POST"]),
-                Route("/api/docs/{doc_id}", self.get_doc, methods=["GET"]),
-                Route("/api/docs/{doc_id}", self.delete_doc, methods=["DELETE"]),
-                Route("/api/docs/{doc_id}/text", self.get_text, methods=["GET"]),
-                Route("/api/docs/{doc_id}/history", self.get_history, methods=["GET"]),
-                Route("/api/docs/{doc_id}/edit", self.edit_doc, methods=["POST"]),
+                *self.api.routes(),
                 WebSocketRoute("/ws/{doc_id}", self.websocket),
+                *web.routes(),
             ],
+            middleware=[Middleware(web.SecurityHeaders)],
             lifespan=self._lifespan,
         )
 
@@ -220,7 +217,7 @@ class Server:
     async def _join(self, ws: WebSocket, conn: _Connection) -> tuple[RoomHandle | None, ServerSession | None]:
         doc_id = ws.path_params["doc_id"]
         try:
-            grant = verify_token(self.secret, _token(ws.headers, ws.query_params))
+            grant = verify_token(self.secret, token_from(ws.headers, ws.query_params))
         except AuthError as exc:
             return self._refuse(conn, ErrorCode.UNAUTHORIZED, str(exc))
         if not grant.allows(doc_id):
@@ -255,7 +252,7 @@ class Server:
             # that room would leave this connection in a room nobody else is in.
             if not self.rooms.is_live(handle):
                 return self._refuse(conn, ErrorCode.INTERNAL, "the document is reloading; retry")
-            session, sends = await self.rooms.admit(handle, join, grant.user, _ROLES[grant.role], grant.name)
+            session, sends = await self.rooms.admit(handle, join, grant.user, protocol_role(grant.role), grant.name)
             session.tag = conn
             _deliver(sends)
         if not session.joined:
@@ -297,24 +294,6 @@ class Server:
             await self.rooms.run(handle, lambda: handle.room.submit(session, data, limits.max_message_bytes), _deliver)
 
     # -- HTTP ------------------------------------------------------------------------
-
-    def _grant(self, request: Request, doc_id: str | None = None) -> Grant:
-        grant = verify_token(self.secret, _token(request.headers, request.query_params))
-        if doc_id is None and grant.doc != "*":
-            raise _HTTPError(403, "forbidden", "this needs a token for every document (doc '*')")
-        if doc_id is not None and not grant.allows(doc_id):
-            raise _HTTPError(403, "forbidden", f"your token does not grant document {doc_id!r}")
-        return grant
-
-    async def index(self, request: Request) -> Response:
-        return PlainTextResponse(
-            "cowrite collaboration server\n\n"
-            "WebSocket sync:  /ws/{doc_id}?token=...   (see PROTOCOL.md)\n"
-            "HTTP API:        /api/docs, /api/docs/{doc_id}[/text|/history|/edit]\n"
-            "Health, metrics: /health, /metrics\n"
-            "Tokens:          cowrite token --user NAME [--doc ID] [--role editor]\n"
-        )
-
     async def health(self, request: Request) -> Response:
         try:
             await asyncio.to_thread(self.store.exists, "health-check")
@@ -324,190 +303,3 @@ class Server:
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
-
-    async def list_docs(self, request: Request) -> Response:
-        return await _guard(self._list_docs(request))
-
-    async def _list_docs(self, request: Request) -> Response:
-        self._grant(request)
-        docs = await asyncio.to_thread(self.store.list)
-        return JSONResponse({"documents": [_info(d) for d in docs]})
-
-    async def create_doc(self, request: Request) -> Response:
-        return await _guard(self._create_doc(request))
-
-    async def _create_doc(self, request: Request) -> Response:
-        grant = self._grant(request)
-        if not grant.can_write:
-            raise _HTTPError(403, "forbidden", "viewers cannot create documents")
-        body = await _json(request)
-        doc_id = body.get("id")
-        info = await asyncio.to_thread(self.store.create, check_doc_id(doc_id))
-        return JSONResponse(_info(info), status_code=201)
-
-    async def get_doc(self, request: Request) -> Response:
-        return await _guard(self._get_doc(request))
-
-    async def _get_doc(self, request: Request) -> Response:
-        doc_id = request.path_params["doc_id"]
-        self._grant(request, doc_id)
-        handle = await self.rooms.get(doc_id)
-        doc = handle.room.doc
-        return JSONResponse({"id": doc_id, "text": doc.text, "version": _version(doc), "length": len(doc)})
-
-    async def delete_doc(self, request: Request) -> Response:
-        return await _guard(self._delete_doc(request))
-
-    async def _delete_doc(self, request: Request) -> Response:
-        doc_id = request.path_params["doc_id"]
-        grant = self._grant(request, doc_id)
-        if not grant.is_owner:
-            raise _HTTPError(403, "forbidden", "only an owner may delete a document")
-        handle = self.rooms.loaded(doc_id)
-        if handle is not None:
-            async with handle.lock:
-                for s in list(handle.room.sessions):
-                    _deliver([Send(s, error_frame(ErrorCode.NOT_FOUND, "the document was deleted", fatal=True), True)])
-                self.rooms.drop(doc_id)
-        await asyncio.to_thread(self.store.delete, doc_id)
-        return Response(status_code=204)
-
-    async def get_text(self, request: Request) -> Response:
-        return await _guard(self._get_text(request))
-
-    async def _get_text(self, request: Request) -> Response:
-        doc_id = request.path_params["doc_id"]
-        self._grant(request, doc_id)
-        handle = await self.rooms.get(doc_id)
-        return PlainTextResponse(handle.room.doc.text)
-
-    async def get_history(self, request: Request) -> Response:
-        return await _guard(self._get_history(request))
-
-    async def _get_history(self, request: Request) -> Response:
-        doc_id = request.path_params["doc_id"]
-        self._grant(request, doc_id)
-        handle = await self.rooms.get(doc_id)
-        changes = handle.room.doc.changes()
-        return JSONResponse(
-            {
-                "changes": [
-                    {
-                        "agent": c.agent,
-                        "start": c.start,
-                        "end": c.end,
-                        "time": c.time,
-                        "inserted": c.inserted,
-                        "deleted": c.deleted,
-                        "version": [list(v) for v in c.version],
-                    }
-                    for c in changes
-                ]
-            }
-        )
-
-    async def edit_doc(self, request: Request) -> Response:
-        return await _guard(self._edit_doc(request))
-
-    async def _edit_doc(self, request: Request) -> Response:
-        """Apply ``{"pos", "delete", "insert"}`` at the current text, as agent ``api:<user>``.
-
-        It goes through the room like any client's batch: persisted, then
-        broadcast to everyone connected.
-        """
-        doc_id = request.path_params["doc_id"]
-        grant = self._grant(request, doc_id)
-        if not grant.can_write:
-            raise _HTTPError(403, "forbidden", "viewers cannot edit this document")
-        body = await _json(request)
-        pos, n_del, ins = body.get("pos"), body.get("delete", 0), body.get("insert", "")
-        if type(pos) is not int or type(n_del) is not int or not isinstance(ins, str):
-            raise _HTTPError(400, "bad_op", "expected {'pos': int, 'delete': int, 'insert': str}")
-        handle = await self.rooms.get(doc_id)
-        agent = f"api:{grant.user}"[:256]
-        room = handle.room
-        # One lock hold from reading the version to the durable commit: concurrent edits
-        # of one user must not take the same seq (the second join superseded the first
-        # session, whose batch was then dropped silently), and a room unloaded meanwhile
-        # must not be written to.
-        async with handle.lock:
-            if not self.rooms.is_live(handle):
-                raise _HTTPError(503, "internal", "the document is reloading; retry")
-            base = room.doc
-            seq = base.oplog.cg.next_seq(agent)
-            parents = base.version
-            now = int(time.time())
-            ops: list[Op] = []
-            if n_del:
-                ops.append(Op.delete(agent, seq, parents, pos, n_del, time=now))
-                parents = ((agent, seq + n_del - 1),)
-                seq += n_del
-            if ins:
-                ops.append(Op.insert(agent, seq, parents, pos, ins, time=now))
-            session, sends = await self.rooms.admit(handle, Join(doc_id, agent, base.summary()), grant.user, _ROLES[grant.role])
-            if not session.joined:
-                raise _HTTPError(403, "forbidden", f"agent {agent!r} belongs to another user")
-            try:
-                if ops:
-                    frame = encode_frame(Ops(1, encode_patch(ops)))
-                    pending = await self.rooms.run_locked(handle, lambda: room.submit(session, frame), _deliver)
-                    if pending.error is not None:
-                        raise _HTTPError(400, pending.error.code.name.lower(), pending.error.message)
-            finally:
-                if session.joined and not room.failed:
-                    room.leave(session)  # an API session has no presence to announce
-        return JSONResponse({"version": _version(room.doc), "length": len(room.doc)})
-
-
-class _HTTPError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-async def _guard(coro: Any) -> Response:
-    """Map errors to JSON ``{"error": code, "message": ...}`` responses."""
-    try:
-        result: Response = await coro
-        return result
-    except _HTTPError as exc:
-        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
-    except AuthError as exc:
-        return JSONResponse({"error": "unauthorized", "message": str(exc)}, status_code=401)
-    except InvalidDocumentId as exc:
-        return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
-    except DocumentNotFound as exc:
-        return JSONResponse({"error": "not_found", "message": str(exc)}, status_code=404)
-    except DocumentExists as exc:
-        return JSONResponse({"error": "exists", "message": str(exc)}, status_code=409)
-    except CorruptionError as exc:
-        log.error("%s", exc)
-        return JSONResponse({"error": "corrupt", "message": "the stored document failed verification"}, status_code=500)
-    except CowriteError as exc:
-        return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except Exception:
-        raise _HTTPError(400, "bad_request", "the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise _HTTPError(400, "bad_request", "the body must be a JSON object")
-    return body
-
-
-def _version(doc: Document) -> list[list[object]]:
-    return [[a, s] for a, s in doc.version]
-
-
-def _info(d: Any) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "created_at": d.created_at,
-        "updated_at": d.updated_at,
-        "ops": d.ops_count,
-        "length": d.text_length,
-    }

@@ -1,0 +1,437 @@
+"""The HTTP API under ``/api``: documents, text, history, blame, snapshots, edits, sessions.
+
+Every call needs a token (``Authorization: Bearer ...`` or ``?token=``) except
+``POST /api/session``, which hands out guest tokens when the server lets guests
+in.  Errors are JSON ``{"error": code, "message": ...}`` with a fitting status.
+
+Reads of a room's document take the room lock only to copy it (the lock is held
+across a batch's durable commit, so the copy holds only durable ops) and do the
+expensive part (a checkout at an old version, authorship, encoding) in a worker
+thread on the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..engine import CowriteError, Document, Op, RawVersion, UnknownVersionError
+from ..engine.encoding import encode_patch
+from ..protocol import ErrorCode, Join, Ops, Role, encode_frame
+from ..protocol.server import Send, error_frame
+from ..store import CorruptionError, DocumentExists, DocumentNotFound, InvalidDocumentId, Store, check_doc_id
+from .auth import AuthError, Grant, issue_token, verify_token
+from .rooms import RoomHandle, Rooms
+
+__all__ = ["GUEST_ROLES", "GUEST_TTL", "HttpApi", "PALETTE", "colour_for", "protocol_role", "token_from"]
+
+log = logging.getLogger("cowrite.server")
+
+GUEST_ROLES = ("none", "viewer", "editor", "owner")
+GUEST_TTL = 12 * 3600
+MAX_GUEST_NAME = 64
+MAX_SEQ = 2**53
+
+PALETTE = (
+    "#c0392b",  # red
+    "#a04000",  # orange
+    "#7d6608",  # ochre
+    "#1e8449",  # green
+    "#117a65",  # teal
+    "#00838f",  # cyan
+    "#1f618d",  # blue
+    "#5b2c6f",  # purple
+    "#8e44ad",  # violet
+    "#c2185b",  # pink
+    "#6e2c00",  # brown
+    "#37474f",  # slate
+)
+"""Cursor and name colours: each has a contrast of at least 4.5 with white (WCAG AA),
+so it reads as text on white and white text reads on it."""
+
+_ROLES = {"owner": Role.OWNER, "editor": Role.EDITOR, "viewer": Role.VIEWER}
+
+
+def protocol_role(role: str) -> Role:
+    """The protocol's role for a token's role name."""
+    return _ROLES[role]
+
+
+def colour_for(user: str) -> str:
+    """The colour of ``user`` (the same for a user id everywhere, every time)."""
+    return PALETTE[hashlib.sha256(user.encode("utf-8", "surrogatepass")).digest()[0] % len(PALETTE)]
+
+
+def token_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The request's token: ``Authorization: Bearer ...``, else ``?token=``."""
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return query.get("token")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _guarded(method: Callable[[Request], Coroutine[Any, Any, Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Map errors to JSON ``{"error": code, "message": ...}`` responses."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await method(request)
+        except HTTPError as exc:
+            return _error(exc.status, exc.code, exc.message)
+        except AuthError as exc:
+            return _error(401, "unauthorized", str(exc))
+        except InvalidDocumentId as exc:
+            return _error(400, "bad_request", str(exc))
+        except DocumentNotFound as exc:
+            return _error(404, "not_found", str(exc))
+        except UnknownVersionError as exc:
+            return _error(404, "not_found", str(exc))
+        except DocumentExists as exc:
+            return _error(409, "exists", str(exc))
+        except CorruptionError as exc:
+            log.error("%s", exc)
+            return _error(500, "corrupt", "the stored document failed verification")
+        except CowriteError as exc:
+            return _error(400, "bad_request", str(exc))
+
+    return endpoint
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except Exception:
+        raise HTTPError(400, "bad_request", "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise HTTPError(400, "bad_request", "the body must be a JSON object")
+    return body
+
+
+def parse_version(raw: str) -> RawVersion:
+    """``?version=`` as JSON ``[[agent, seq], ...]``; HTTPError 400 if malformed."""
+    bad = HTTPError(400, "bad_version", 'version must be JSON like [["agent", 12], ...] (agent: non-empty string, seq: integer >= 0)')
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise bad from None
+    if not isinstance(value, list):
+        raise bad
+    out: list[tuple[str, int]] = []
+    for item in value:
+        if not isinstance(item, list) or len(item) != 2:
+            raise bad
+        agent, seq = item
+        if not isinstance(agent, str) or not agent or type(seq) is not int or not 0 <= seq < MAX_SEQ:
+            raise bad
+        try:
+            agent.encode("utf-8")
+        except UnicodeEncodeError:
+            raise bad from None
+        out.append((agent, seq))
+    return tuple(sorted(set(out)))
+
+
+def check_guest_name(value: object) -> str:
+    """A guest's display name: 1..64 characters once trimmed, no control characters."""
+    if not isinstance(value, str):
+        raise HTTPError(400, "bad_name", "expected {'name': str}")
+    name = value.strip()
+    if not 1 <= len(name) <= MAX_GUEST_NAME:
+        raise HTTPError(400, "bad_name", f"a name is 1..{MAX_GUEST_NAME} characters")
+    for ch in name:
+        if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+            raise HTTPError(400, "bad_name", "a name may not contain control or bidirectional-override characters")
+    return name
+
+
+def _version_json(version: RawVersion) -> list[list[object]]:
+    return [[a, s] for a, s in version]
+
+
+def _info(d: Any) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "ops": d.ops_count,
+        "length": d.text_length,
+    }
+
+
+class HttpApi:
+    """The ``/api`` routes of one server.  ``guests`` is the role of guest tokens
+    handed out by ``POST /api/session`` (``"none"``: no guests); ``deliver`` writes
+    a room's frames to its connections."""
+
+    def __init__(
+        self,
+        store: Store,
+        rooms: Rooms,
+        secret: bytes,
+        deliver: Callable[[list[Send]], None],
+        *,
+        guests: str = "none",
+    ) -> None:
+        if guests not in GUEST_ROLES:
+            raise ValueError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
+        self.store = store
+        self.rooms = rooms
+        self.secret = secret
+        self.deliver = deliver
+        self.guests = guests
+
+    def routes(self) -> list[BaseRoute]:
+        g = _guarded
+        return [
+            Route("/api/session", g(self.create_session), methods=["POST"]),
+            Route("/api/session", g(self.get_session), methods=["GET"]),
+            Route("/api/docs", g(self.list_docs), methods=["GET"]),
+            Route("/api/docs", g(self.create_doc), methods=["POST"]),
+            Route("/api/docs/{doc_id}", g(self.get_doc), methods=["GET"]),
+            Route("/api/docs/{doc_id}", g(self.delete_doc), methods=["DELETE"]),
+            Route("/api/docs/{doc_id}/text", g(self.get_text), methods=["GET"]),
+            Route("/api/docs/{doc_id}/history", g(self.get_history), methods=["GET"]),
+            Route("/api/docs/{doc_id}/blame", g(self.get_blame), methods=["GET"]),
+            Route("/api/docs/{doc_id}/snapshot", g(self.get_snapshot), methods=["GET"]),
+            Route("/api/docs/{doc_id}/edit", g(self.edit_doc), methods=["POST"]),
+        ]
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _grant(self, request: Request, doc_id: str | None = None) -> Grant:
+        grant = verify_token(self.secret, token_from(request.headers, request.query_params))
+        if doc_id is None and grant.doc != "*":
+            raise HTTPError(403, "forbidden", "this needs a token for every document (doc '*')")
+        if doc_id is not None and not grant.allows(doc_id):
+            raise HTTPError(403, "forbidden", f"your token does not grant document {doc_id!r}")
+        return grant
+
+    def _granted_doc(self, request: Request) -> str:
+        """The requested document's id, once the token grants it."""
+        doc_id: str = request.path_params["doc_id"]
+        self._grant(request, doc_id)
+        return doc_id
+
+    async def _room(self, request: Request) -> tuple[str, RoomHandle]:
+        """The requested document's room, after the token check (which comes first, so
+        a caller without access learns nothing about which documents exist)."""
+        doc_id = self._granted_doc(request)
+        return doc_id, await self.rooms.get(doc_id)
+
+    async def _copy(self, handle: RoomHandle) -> tuple[Document, dict[str, str]]:
+        """A copy of the room's document (durable ops only) and its agents' owners."""
+        async with handle.lock:
+            return handle.room.doc.copy(), dict(handle.room.agent_owners)
+
+    def _version_param(self, request: Request) -> RawVersion | None:
+        raw = request.query_params.get("version")
+        return None if raw is None else parse_version(raw)
+
+    # -- sessions ----------------------------------------------------------------------
+
+    async def create_session(self, request: Request) -> Response:
+        """A guest token for a name: ``{"token", "user", "name", "role", "colour"}``."""
+        if self.guests == "none":
+            raise HTTPError(
+                403,
+                "forbidden",
+                "this server does not let guests in: ask for a link with a token (made with `cowrite token`)",
+            )
+        body = await _json(request)
+        name = check_guest_name(body.get("name"))
+        user = "guest-" + secrets.token_hex(8)
+        token = issue_token(self.secret, user, doc="*", role=self.guests, ttl=GUEST_TTL, name=name)
+        return JSONResponse(
+            {
+                "token": token,
+                "user": user,
+                "name": name,
+                "role": self.guests,
+                "colour": colour_for(user),
+                "expires": int(time.time()) + GUEST_TTL,
+            }
+        )
+
+    async def get_session(self, request: Request) -> Response:
+        """Who the request's token is."""
+        grant = verify_token(self.secret, token_from(request.headers, request.query_params))
+        return JSONResponse(
+            {
+                "user": grant.user,
+                "name": grant.name,
+                "role": grant.role,
+                "doc": grant.doc,
+                "colour": colour_for(grant.user),
+                "expires": grant.expires,
+                "guest": grant.user.startswith("guest-"),
+            }
+        )
+
+    # -- documents ---------------------------------------------------------------------
+
+    async def list_docs(self, request: Request) -> Response:
+        self._grant(request)
+        docs = await asyncio.to_thread(self.store.list)
+        return JSONResponse({"documents": [_info(d) for d in docs]})
+
+    async def create_doc(self, request: Request) -> Response:
+        grant = self._grant(request)
+        if not grant.can_write:
+            raise HTTPError(403, "forbidden", "viewers cannot create documents")
+        body = await _json(request)
+        info = await asyncio.to_thread(self.store.create, check_doc_id(body.get("id")))
+        return JSONResponse(_info(info), status_code=201)
+
+    async def get_doc(self, request: Request) -> Response:
+        doc_id, handle = await self._room(request)
+        async with handle.lock:  # durable ops only
+            doc = handle.room.doc
+            body = {"id": doc_id, "text": doc.text, "version": _version_json(doc.version), "length": len(doc)}
+        return JSONResponse(body)
+
+    async def delete_doc(self, request: Request) -> Response:
+        doc_id = request.path_params["doc_id"]
+        grant = self._grant(request, doc_id)
+        if not grant.is_owner:
+            raise HTTPError(403, "forbidden", "only an owner may delete a document")
+        handle = self.rooms.loaded(doc_id)
+        if handle is not None:
+            async with handle.lock:
+                for s in list(handle.room.sessions):
+                    self.deliver([Send(s, error_frame(ErrorCode.NOT_FOUND, "the document was deleted", fatal=True), True)])
+                self.rooms.drop(doc_id)
+        await asyncio.to_thread(self.store.delete, doc_id)
+        return Response(status_code=204)
+
+    async def get_text(self, request: Request) -> Response:
+        """The text now, or at ``?version=[[agent, seq], ...]``."""
+        doc_id = self._granted_doc(request)
+        version = self._version_param(request)
+        handle = await self.rooms.get(doc_id)
+        if version is None:
+            async with handle.lock:  # durable ops only
+                text = handle.room.doc.text
+            return PlainTextResponse(text)
+        doc, _ = await self._copy(handle)
+        if version == doc.version:
+            return PlainTextResponse(doc.text)
+        return PlainTextResponse(await asyncio.to_thread(doc.text_at, version))
+
+    async def get_history(self, request: Request) -> Response:
+        _, handle = await self._room(request)
+        doc, owners = await self._copy(handle)
+        changes = await asyncio.to_thread(doc.changes)
+        return JSONResponse(
+            {
+                "changes": [
+                    {
+                        "agent": c.agent,
+                        "user": owners.get(c.agent),
+                        "start": c.start,
+                        "end": c.end,
+                        "time": c.time,
+                        "inserted": c.inserted,
+                        "deleted": c.deleted,
+                        "version": _version_json(c.version),
+                    }
+                    for c in changes
+                ]
+            }
+        )
+
+    async def get_blame(self, request: Request) -> Response:
+        """Who typed each character: ``{"version", "runs": [{"start", "end", "agent", "user"}]}``
+        (code-point offsets into the text now, or at ``?version=``)."""
+        doc_id = self._granted_doc(request)
+        version = self._version_param(request)
+        handle = await self.rooms.get(doc_id)
+        doc, owners = await self._copy(handle)
+        at = doc.version if version is None else version
+        runs = await asyncio.to_thread(doc.blame, at)
+        return JSONResponse(
+            {
+                "version": _version_json(at),
+                "runs": [{"start": r.start, "end": r.end, "agent": r.agent, "user": owners.get(r.agent)} for r in runs],
+            }
+        )
+
+    async def get_snapshot(self, request: Request) -> Response:
+        """The whole document (``Document.encode()`` bytes: text and op log), what a
+        browser loads before it joins with that document's summary."""
+        _, handle = await self._room(request)
+        doc, _ = await self._copy(handle)
+        data = await asyncio.to_thread(doc.encode)
+        return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "no-store"})
+
+    async def edit_doc(self, request: Request) -> Response:
+        """Apply ``{"pos", "delete", "insert"}`` at the current text, as agent ``api:<user>``.
+
+        It goes through the room like any client's batch: persisted, then
+        broadcast to everyone connected.
+        """
+        doc_id = request.path_params["doc_id"]
+        grant = self._grant(request, doc_id)
+        if not grant.can_write:
+            raise HTTPError(403, "forbidden", "viewers cannot edit this document")
+        body = await _json(request)
+        pos, n_del, ins = body.get("pos"), body.get("delete", 0), body.get("insert", "")
+        if type(pos) is not int or type(n_del) is not int or not isinstance(ins, str):
+            raise HTTPError(400, "bad_op", "expected {'pos': int, 'delete': int, 'insert': str}")
+        handle = await self.rooms.get(doc_id)
+        agent = f"api:{grant.user}"[:256]
+        room = handle.room
+        # One lock hold from reading the version to the durable commit: concurrent edits
+        # of one user must not take the same seq (the second join superseded the first
+        # session, whose batch was then dropped silently), and a room unloaded meanwhile
+        # must not be written to.
+        async with handle.lock:
+            if not self.rooms.is_live(handle):
+                raise HTTPError(503, "internal", "the document is reloading; retry")
+            base = room.doc
+            seq = base.oplog.cg.next_seq(agent)
+            parents = base.version
+            now = int(time.time())
+            ops: list[Op] = []
+            if n_del:
+                ops.append(Op.delete(agent, seq, parents, pos, n_del, time=now))
+                parents = ((agent, seq + n_del - 1),)
+                seq += n_del
+            if ins:
+                ops.append(Op.insert(agent, seq, parents, pos, ins, time=now))
+            join = Join(doc_id, agent, base.summary())
+            session, _ = await self.rooms.admit(handle, join, grant.user, protocol_role(grant.role))
+            if not session.joined:
+                raise HTTPError(403, "forbidden", f"agent {agent!r} belongs to another user")
+            try:
+                if ops:
+                    frame = encode_frame(Ops(1, encode_patch(ops)))
+                    pending = await self.rooms.run_locked(handle, lambda: room.submit(session, frame), self.deliver)
+                    if pending.error is not None:
+                        raise HTTPError(400, pending.error.code.name.lower(), pending.error.message)
+            finally:
+                if session.joined and not room.failed:
+                    room.leave(session)  # an API session has no presence to announce
+        return JSONResponse({"version": _version_json(room.doc.version), "length": len(room.doc)})

@@ -1,0 +1,125 @@
+"""The browser editor's pages and static files.
+
+``/`` (documents), ``/d/{doc_id}`` (editor) and ``/d/{doc_id}/history`` serve
+plain HTML pages from the package's ``static`` folder; they load
+``/static/app.js`` (an ES module that renders by ``location.pathname``) and
+``/static/app.css``.  Pages carry a Content-Security-Policy that allows only
+this server's scripts, styles and WebSocket, so a document's text can never run
+as code.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..store import InvalidDocumentId, check_doc_id
+
+__all__ = ["STATIC_DIR", "SecurityHeaders", "page_headers", "routes"]
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+_NOT_FOUND = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Not found - cowrite</title>
+<link rel="stylesheet" href="/static/app.css"></head>
+<body><main class="page"><h1>Not found</h1><p>{message}</p><p><a href="/">All documents</a></p></main></body></html>
+"""
+
+
+def page_headers(host: str | None) -> dict[str, str]:
+    """Headers for an HTML page served from ``host`` (the request's Host header)."""
+    connect = "'self'"
+    # 'self' covers ws:/wss: to the same host in current browsers; older ones need it spelt out.
+    if host and _HOST.fullmatch(host):
+        connect += f" ws://{host} wss://{host}"
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "Referrer-Policy": "no-referrer",  # a ?token= in the address never leaks to other sites
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-cache",
+    }
+
+
+def _page(request: Request, name: str) -> Response:
+    headers = page_headers(request.headers.get("host"))
+    path = STATIC_DIR / name
+    if not path.is_file():
+        return HTMLResponse(
+            _NOT_FOUND.format(message="The web editor is not installed in this build of cowrite."),
+            status_code=404,
+            headers=headers,
+        )
+    return FileResponse(path, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def _not_a_document(request: Request) -> Response:
+    message = "That is not a document address: document ids are 1..256 characters of A-Z a-z 0-9 . _ -"
+    return HTMLResponse(_NOT_FOUND.format(message=message), status_code=404, headers=page_headers(request.headers.get("host")))
+
+
+def _doc_page(request: Request, name: str) -> Response:
+    try:
+        check_doc_id(request.path_params["doc_id"])
+    except InvalidDocumentId:
+        return _not_a_document(request)
+    return _page(request, name)
+
+
+async def not_found(request: Request) -> Response:
+    return _not_a_document(request)
+
+
+async def index(request: Request) -> Response:
+    return _page(request, "index.html")
+
+
+async def editor(request: Request) -> Response:
+    return _doc_page(request, "editor.html")
+
+
+async def history(request: Request) -> Response:
+    return _doc_page(request, "history.html")
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", index, methods=["GET", "HEAD"]),
+        Route("/d/{doc_id}", editor, methods=["GET", "HEAD"]),
+        Route("/d/{doc_id}/history", history, methods=["GET", "HEAD"]),
+        Route("/d/{rest:path}", not_found, methods=["GET", "HEAD"]),  # e.g. an id with a '/'
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+    ]
+
+
+class SecurityHeaders:
+    """ASGI middleware: ``X-Content-Type-Options: nosniff`` on every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
