@@ -4,8 +4,8 @@
 plain HTML pages from the package's ``static`` folder; they load
 ``/static/app.js`` (an ES module that renders by ``location.pathname``) and
 ``/static/app.css``.  Pages carry a Content-Security-Policy that allows only
-this server's scripts, styles and WebSocket, so a document's text can never run
-as code.
+this server's scripts (no inline script, no eval) and connections to this
+server (its WebSocket included), so text from a document can never run as code.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ def page_headers(host: str | None) -> dict[str, str]:
     # 'self' covers ws:/wss: to the same host in current browsers; older ones need it spelt out.
     if host and _HOST.fullmatch(host):
         connect += f" ws://{host} wss://{host}"
+    # Scripts: only this server's files, no inline code, no eval.  Styles may be inline:
+    # CodeMirror 6 puts its theme in <style> elements it creates at run time.
     csp = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         f"connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
     return {
