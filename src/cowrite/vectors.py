@@ -755,7 +755,7 @@ def _invalid_documents() -> list[tuple[str, bytes]]:
         ("first entry follows a previous", _framed(D, _doc_body(parents=_uvar(0) + _uvar(2) + _uvar(1) + _uvar(2) + _uvar(2)))),
         ("parent not earlier", _framed(D, _doc_body(parents=_uvar(1) + _uvar(2) + _uvar(0) + _uvar(2) + _uvar(2)))),
         ("parents not ascending", _framed(D, _doc_body(parents=_uvar(1) + _uvar(2) + _uvar(1) + _uvar(3) + _uvar(2) + _uvar(3)))),
-        ("parent an ancestor of another", _framed(D, _doc_body(parents=_uvar(1) + _uvar(2) + _uvar(1) + _uvar(3) + _uvar(1) + _uvar(2)))),
+        ("parent an ancestor of another", _framed(D, _doc_body(parents=_uvar(1) + _uvar(2) + _uvar(1) + _uvar(3) + _uvar(2) + _uvar(1)))),
         ("id used twice", _framed(D, _doc_body(seqs=_svar(0) + _svar(0) + _svar(-1)))),
         ("ids overlap", _framed(D, _doc_body(lens=_uvar(1) + _uvar(1) + _uvar(3), seqs=_svar(2) + _svar(0) + _svar(-3)))),
         ("seq past 2**53", _framed(D, _doc_body(seqs=_svar(2**53 - 2) + _svar(0) + _svar(0)))),
@@ -778,7 +778,7 @@ def _invalid_documents() -> list[tuple[str, bytes]]:
         ("times missing", _framed(D, _doc_body(times=b""))),
         ("linear: text length wrong", _framed(D, _doc_body(**{**lin, "n_chars": 3, "text": b"acx"}))),
         ("linear: insert beyond end", _framed(D, _doc_body(**{**lin, "n_runs": 2, "kindlen": _uvar(1 << 2) + _uvar(2 << 2), "pos": _svar(0) + _svar(2), "n_chars": 3, "text": b"abc", "lens": _uvar(3), "heads": _uvar(1) + _uvar(2), "version": _uvar(1) + _uvar(2), "times": _times([(3, 0)])}))),
-        ("linear: delete beyond end", _framed(D, _doc_body(**{**lin, "pos": _svar(0) + _svar(3 - 3 + 0) }))),
+        ("linear: delete beyond end", _framed(D, _doc_body(**{**lin, "lens": _uvar(5), "kindlen": _uvar(3 << 2) + _uvar(2 << 2 | 1), "pos": _svar(0) + _svar(2 - 3), "heads": _uvar(1) + _uvar(4), "version": _uvar(1) + _uvar(4), "n_chars": 1, "text": b"a", "times": _times([(5, 0)])}))),
     ]
     for name, data in cases:
         try:
@@ -812,6 +812,14 @@ def _invalid_ops() -> list[tuple[str, list[dict[str, Any]]]]:
         ("negative time", [{**good, "time": -1}]),
         ("time 2**53", [{**good, "time": 2**53}]),
     ]
+
+
+def _invalid_entry(name: str, data: bytes, fn: Callable[[bytes], Any]) -> dict[str, Any]:
+    try:
+        fn(data)
+    except DecodeError as exc:
+        return {"name": name, "bytes": b64(data), "error": "DecodeError", "message": str(exc)}
+    raise AssertionError(f"invalid vector {name!r} decodes")
 
 
 def _encoding_vectors() -> dict[str, Any]:
@@ -851,8 +859,8 @@ def _encoding_vectors() -> dict[str, Any]:
         ),
         "patches": [_patch_entry(name, data) for name, data in patches],
         "documents": [_document_entry(name, data) for name, data in documents],
-        "invalid_patches": [{"name": n, "bytes": b64(d), "error": "DecodeError"} for n, d in _invalid_patches()],
-        "invalid_documents": [{"name": n, "bytes": b64(d), "error": "DecodeError"} for n, d in _invalid_documents()],
+        "invalid_patches": [_invalid_entry(n, d, decode_patch) for n, d in _invalid_patches()],
+        "invalid_documents": [_invalid_entry(n, d, decode_document) for n, d in _invalid_documents()],
         "invalid_ops": [{"name": n, "ops": ops, "error": "InvalidOpError"} for n, ops in _invalid_ops()],
         "mutants": mutants,
     }

@@ -751,7 +751,7 @@ function inflateExact(packed, rawLen, what) {
       break;
     }
     if (status !== Z_OK && status !== Z_BUF_ERROR) {
-      throw new DecodeError(`corrupt cowrite ${what}: bad compressed body (${strm.msg || `zlib status ${status}`})`);
+      throw new DecodeError(`corrupt cowrite ${what}: bad compressed body (Error ${status} while decompressing data: ${strm.msg})`);
     }
     if (room === 0 || (strm.next_out === 0 && strm.avail_in === inBefore)) break;
   }
@@ -778,7 +778,7 @@ function readAgents(r) {
     if (!name || codePointLength(name) > MAX_AGENT_LEN) {
       throw new DecodeError(`corrupt data: agent names must have 1..${MAX_AGENT_LEN} characters`);
     }
-    if (seen.has(name)) throw new DecodeError(`corrupt data: agent ${JSON.stringify(name)} listed twice`);
+    if (seen.has(name)) throw new DecodeError(`corrupt data: agent '${name}' listed twice`);
     seen.add(name);
     agents.push(name);
   }

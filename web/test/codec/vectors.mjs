@@ -1,0 +1,36 @@
+// Loads the shared test vectors (testdata/vectors, written by `cowrite vectors`).
+import { readFileSync } from 'node:fs';
+
+const DIR = new URL('../../../testdata/vectors/', import.meta.url);
+
+/** The parsed JSON of one vector file. */
+export function loadVectors(name) {
+  return JSON.parse(readFileSync(new URL(name, DIR), 'utf8'));
+}
+
+/** Base64 to bytes. */
+export function unb64(s) {
+  return new Uint8Array(Buffer.from(s, 'base64'));
+}
+
+/** Bytes to base64. */
+export function b64(bytes) {
+  return Buffer.from(bytes).toString('base64');
+}
+
+/** A seeded PRNG (mulberry32): deterministic fuzzing. */
+export function rng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    int: (n) => Math.floor(next() * n),
+    pick: (arr) => arr[Math.floor(next() * arr.length)],
+  };
+}
