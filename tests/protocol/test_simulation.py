@@ -8,7 +8,8 @@ whatever is in flight; clients keep editing offline and reconnect with a new
 rebuilt from what the store persisted, and every connection drops.
 
 Checked throughout: an ACKed batch and every op a client receives is already
-durable (persist before ack/broadcast).  Checked at the end: every replica and the
+durable (persist before ack/broadcast); a client that says it is in sync (and
+would send a DIGEST) holds only durable ops, and no DIGEST ever mismatches.  Checked at the end: every replica and the
 store converge on the same ops and text, and no op any client typed is lost.
 
 ``COWRITE_SIM_SEEDS`` sets how many seeds run (default 10).
@@ -30,6 +31,7 @@ from cowrite.protocol import (
     Event,
     ProtocolFailure,
     RemoteChange,
+    Resynced,
     Role,
     Room,
     Send,
@@ -73,9 +75,10 @@ class Sim:
         self.persists = 0
         self.acks = 0
         self.crashes = 0
+        self.digests = 0
 
     def _load_room(self) -> Room:
-        return Room(DOC_ID, self.durable.copy(), agent_owners=self.owners)
+        return Room(DOC_ID, self.durable.copy(), agent_owners=self.owners, digest_interval=0)
 
     # -- network ---------------------------------------------------------------------
 
@@ -116,6 +119,7 @@ class Sim:
             return
         pending = self.room.submit(conn.server, data)
         assert pending.error is None, pending.error
+        assert pending.divergence is None, pending.divergence
         if pending.to_persist:
             self.durable.apply_patch(pending.patch)  # "fsync"
             self.persists += 1
@@ -139,7 +143,7 @@ class Sim:
         durable = self.durable.summary()
         me = client.doc.agent
         for ev in events:
-            assert not isinstance(ev, (ProtocolFailure, ServerError)), ev
+            assert not isinstance(ev, (ProtocolFailure, ServerError, Resynced)), ev
             if isinstance(ev, Acked):
                 self.acks += 1
                 first, end = in_flight[ev.batch_id]
@@ -188,6 +192,12 @@ class Sim:
         elif r < 0.88:
             if conn is None:
                 self.connect(i)
+        elif r < 0.90:
+            if conn is not None and conn.client.in_sync:
+                assert covered(self.docs[i].summary(), self.durable.summary()), "in sync with ops not durable"
+                assert conn.client.send_digest()
+                conn.up.extend(conn.client.data_to_send())
+                self.digests += 1
         elif r < 0.93:
             if conn is not None and conn.client.welcomed:
                 doc = self.docs[i]
@@ -234,15 +244,20 @@ def test_simulation_converges_and_loses_nothing(seed: int) -> None:
     assert sim.durable.summary() == room.summary()  # everything in the room is persisted
     assert sim.durable.text == room.text
     assert sim.persists > 0 and sim.acks > 0
+    for c in sim.conns:  # settled: everyone is at a server version with the server's text
+        assert c is not None and c.client.in_sync and c.client.send_digest()
+        sim.route(sim.room.submit(c.server, c.client.data_to_send()[0]).commit())  # type: ignore[arg-type]
+        assert not c.down  # no RESYNC
 
 
 def test_simulation_exercises_crashes_and_offline_edits() -> None:
     """The random mix does reach the interesting cases (so the seeds above mean something)."""
-    crashes = 0
+    crashes = digests = 0
     for seed in range(SEEDS):
         sim = Sim(1000 + seed, 4)
         for _ in range(400):
             sim.step()
         crashes += sim.crashes
+        digests += sim.digests
         sim.settle()
-    assert crashes > 0
+    assert crashes > 0 and digests > 0
