@@ -69,7 +69,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     limits = Limits()
     loopback = _is_loopback(args.host)
     guests = args.guests or ("owner" if loopback else "none")
-    server = Server(store, secret, limits=limits, allowed_origins=tuple(args.allow_origin), guests=guests)
+    # On a loopback address guests are only let in under its loopback names: a web page
+    # that re-binds its own domain to 127.0.0.1 must not get a token (DNS rebinding).
+    guest_hosts = ("localhost", "127.0.0.1", "::1", args.host) if loopback else ()
+    server = Server(
+        store, secret, limits=limits, allowed_origins=tuple(args.allow_origin), guests=guests, guest_hosts=guest_hosts
+    )
     token = issue_token(secret, "admin", doc="*", role="owner", ttl=12 * 3600)
     url = _url(args.host, args.port)
     print(f"cowrite: serving {url}  (documents in {db})", flush=True)

@@ -44,6 +44,15 @@ def test_loopback_default_is_owner_guests(serve: Callable[..., ServerProcess]) -
     assert created.status_code == 201
     page = httpx.get(f"{srv.http}/d/by-guest", timeout=10, trust_env=False)
     assert page.status_code == 200 and "content-security-policy" in page.headers
+    # A page of another site whose name was re-bound to 127.0.0.1 gets no token.
+    rebound = httpx.post(
+        f"{srv.http}/api/session", json={"name": "Eve"}, headers={"Host": f"evil.example:{srv.port}"}, timeout=10, trust_env=False
+    )
+    assert rebound.status_code == 403
+    local = httpx.post(
+        f"{srv.http}/api/session", json={"name": "Ada"}, headers={"Host": f"localhost:{srv.port}"}, timeout=10, trust_env=False
+    )
+    assert local.status_code == 200
 
 
 def test_explicit_guest_roles(serve: Callable[..., ServerProcess]) -> None:

@@ -16,10 +16,17 @@ SECRET = b"s" * 40
 
 
 class Harness:
-    def __init__(self, tmp: Path, limits: Limits | None = None, store: object | None = None, guests: str = "none") -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        limits: Limits | None = None,
+        store: object | None = None,
+        guests: str = "none",
+        guest_hosts: tuple[str, ...] = (),
+    ) -> None:
         self.db = tmp / "server.db"
         self.store = store if store is not None else SQLiteStore(self.db)
-        self.server = Server(self.store, SECRET, limits=limits, guests=guests)  # type: ignore[arg-type]
+        self.server = Server(self.store, SECRET, limits=limits, guests=guests, guest_hosts=guest_hosts)  # type: ignore[arg-type]
         self.http = TestClient(self.server.app)
 
     def token(self, user: str = "admin", doc: str = "*", role: str = "owner", ttl: int = 600) -> str:

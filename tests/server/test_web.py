@@ -127,6 +127,16 @@ def test_guest_names_are_validated(make_harness: Callable[..., Harness]) -> None
     assert h.http.post("/api/session", content=b'{"name": "\\ud800"}').status_code == 400
 
 
+def test_guest_hosts_stop_dns_rebinding(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(guests="owner", guest_hosts=("localhost", "127.0.0.1", "::1"))
+    for host in ["127.0.0.1:8000", "localhost", "LOCALHOST:80", "[::1]:8000"]:
+        assert h.http.post("/api/session", json={"name": "Ada"}, headers={"host": host}).status_code == 200, host
+    for host in ["evil.example:8000", "testserver", "127.0.0.1.evil.example", "", "[bad"]:
+        r = h.http.post("/api/session", json={"name": "Ada"}, headers={"host": host})
+        assert r.status_code == 403, host
+        assert "own address" in r.json()["message"]
+
+
 def test_get_session_needs_a_valid_token(harness: Harness) -> None:
     assert harness.http.get("/api/session").status_code == 401
     assert harness.http.get("/api/session", headers={"authorization": "Bearer junk"}).status_code == 401

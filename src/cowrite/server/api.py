@@ -21,6 +21,7 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -154,6 +155,14 @@ def parse_version(raw: str) -> RawVersion:
     return tuple(sorted(set(out)))
 
 
+def _hostname(host: str) -> str | None:
+    """The host name in a ``Host`` header (no port, no brackets, lower case)."""
+    try:
+        return urlsplit("//" + host).hostname
+    except ValueError:
+        return None
+
+
 def check_guest_name(value: object) -> str:
     """A guest's display name: 1..64 characters once trimmed, no control characters."""
     if not isinstance(value, str):
@@ -183,8 +192,11 @@ def _info(d: Any) -> dict[str, Any]:
 
 class HttpApi:
     """The ``/api`` routes of one server.  ``guests`` is the role of guest tokens
-    handed out by ``POST /api/session`` (``"none"``: no guests); ``deliver`` writes
-    a room's frames to its connections."""
+    handed out by ``POST /api/session`` (``"none"``: no guests); ``guest_hosts``, if
+    not empty, the only host names (``Host`` header) they are handed out on: a
+    server on a loopback address lists its loopback names, so a web page that
+    re-binds its own domain name to 127.0.0.1 (DNS rebinding) gets no token.
+    ``deliver`` writes a room's frames to its connections."""
 
     def __init__(
         self,
@@ -194,9 +206,11 @@ class HttpApi:
         deliver: Callable[[list[Send]], None],
         *,
         guests: str = "none",
+        guest_hosts: tuple[str, ...] = (),
     ) -> None:
         if guests not in GUEST_ROLES:
             raise ValueError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
+        self.guest_hosts = frozenset(h.lower().strip("[]") for h in guest_hosts)
         self.store = store
         self.rooms = rooms
         self.secret = secret
@@ -259,6 +273,13 @@ class HttpApi:
                 403,
                 "forbidden",
                 "this server does not let guests in: ask for a link with a token (made with `cowrite token`)",
+            )
+        if self.guest_hosts and _hostname(request.headers.get("host", "")) not in self.guest_hosts:
+            raise HTTPError(
+                403,
+                "forbidden",
+                "guest sessions are handed out only at this server's own address "
+                f"({', '.join(sorted(self.guest_hosts))})",
             )
         body = await _json(request)
         name = check_guest_name(body.get("name"))

@@ -110,7 +110,9 @@ class Server:
     """Everything one server process holds: store, rooms, metrics, settings.
 
     ``guests`` is the role of the guest tokens ``POST /api/session`` hands out to
-    anyone who types a name (``"none"``: no guests; pages then need ``?token=``).
+    anyone who types a name (``"none"``: no guests; pages then need ``?token=``),
+    ``guest_hosts`` the host names they are handed out on (empty: any; see
+    :class:`~cowrite.server.api.HttpApi`).
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class Server:
         limits: Limits | None = None,
         allowed_origins: tuple[str, ...] = (),
         guests: str = "none",
+        guest_hosts: tuple[str, ...] = (),
     ) -> None:
         if guests not in GUEST_ROLES:
             raise ValueError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
@@ -131,7 +134,7 @@ class Server:
         self.guests = guests
         self.metrics = Metrics()
         self.rooms = Rooms(store, self.metrics, self.limits)
-        self.api = HttpApi(store, self.rooms, secret, _deliver, guests=guests)
+        self.api = HttpApi(store, self.rooms, secret, _deliver, guests=guests, guest_hosts=guest_hosts)
         self.app = Starlette(
             routes=[
                 Route("/health", self.health),
