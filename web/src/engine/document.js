@@ -190,6 +190,11 @@ export class Document {
     return this.oplog.cg.summary();
   }
 
+  /** The first seq `agent` (default: this replica's) has not used in this document. */
+  nextSeq(agent = this.agent) {
+    return this.oplog.cg.nextSeq(agent);
+  }
+
   /** LVs of a raw version; throws UnknownVersionError for ids this document lacks. */
   lvsOf(version) {
     const cg = this.oplog.cg;
