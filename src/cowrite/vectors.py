@@ -35,7 +35,7 @@ from typing import Any
 
 from .engine import Document, Op, Position
 from .engine.encoding import decode_document, decode_patch, encode_document, encode_patch
-from .engine.errors import DecodeError, UnknownParentError
+from .engine.errors import DecodeError, InvalidOpError, UnknownParentError
 from .protocol.errors import ErrorCode, ProtocolError
 from .protocol.messages import (
     Ack,
@@ -56,7 +56,17 @@ from .protocol.messages import (
     text_digest,
 )
 
-__all__ = ["FILES", "build_vectors", "write_vectors", "op_to_json", "op_from_json", "b64", "unb64"]
+__all__ = [
+    "FILES",
+    "b64",
+    "build_vectors",
+    "msg_from_json",
+    "msg_to_json",
+    "op_from_json",
+    "op_to_json",
+    "unb64",
+    "write_vectors",
+]
 
 FILES = ("encoding.json", "positions.json", "frames.json", "merge.json", "positions_resolve.json")
 DEFAULT_DIR = Path("testdata") / "vectors"
@@ -93,7 +103,7 @@ def op_from_json(d: dict[str, Any]) -> Op:
     return Op(
         d["agent"],
         d["seq"],
-        tuple((a, s) for a, s in d["parents"]),
+        tuple(tuple(p) for p in d["parents"]),
         d["kind"],
         d["pos"],
         d.get("content", ""),
@@ -714,12 +724,12 @@ def _doc_body(**kw: Any) -> bytes:
         "times": _times([(5, 0)]),
     }
     cols.update(kw)
-    body = _uvar(len(cols["agents"])) + b"".join(_blk(a) for a in cols["agents"])
+    body: bytes = _uvar(len(cols["agents"])) + b"".join(_blk(a) for a in cols["agents"])
     body += _uvar(cols["n_entries"]) + _blk(cols["lens"]) + _blk(cols["entry_agents"]) + _blk(cols["seqs"])
     body += _blk(cols["parents"]) + _uvar(cols["n_runs"]) + _blk(cols["kindlen"]) + _blk(cols["pos"])
     body += _blk(cols["content"]) + cols["heads"] + cols["version"] + _uvar(cols["n_chars"]) + _blk(cols["text"])
-    body += cols["times"]
-    return body
+    times: bytes = cols["times"]
+    return body + times
 
 
 def _invalid_documents() -> list[tuple[str, bytes]]:
@@ -866,10 +876,344 @@ def _encoding_vectors() -> dict[str, Any]:
     }
 
 
+# -- positions ---------------------------------------------------------------------------
+
+
+def _position_vectors() -> dict[str, Any]:
+    valid = [
+        ("document end", Position(None, 0, 1).encode()),
+        ("document start", Position(None, 0, -1).encode()),
+        ("simple", Position("alice", 5, 1).encode()),
+        ("assoc -1", Position("bob", 300, -1).encode()),
+        ("astral agent", Position("🐙\uff21zoë", 2**53 - 1, 1).encode()),
+        ("max-length agent", Position("𝔘" * 256, 128, -1).encode()),
+        ("overlong seq varint (accepted)", b"CWC\x01\x85\x80\x00alice"),
+        ("9-byte seq varint", b"CWC\x01" + b"\x80" * 8 + b"\x00" + b"a"),
+        ("agent that looks like a number", Position("12", 0, 1).encode()),
+    ]
+    invalid = [
+        ("empty", b""),
+        ("too short", b"CWC\x01"),
+        ("bad magic", b"CWD\x01\x00a"),
+        ("side byte 2", b"CWC\x02\x00a"),
+        ("truncated seq", b"CWC\x01\x80"),
+        ("10-byte seq varint", b"CWC\x01" + b"\x80" * 9 + b"\x00a"),
+        ("seq 2**53", b"CWC\x01" + _uvar(2**53) + b"a"),
+        ("edge with seq", b"CWC\x01\x05"),
+        ("agent not UTF-8", b"CWC\x01\x00\xff"),
+        ("agent with encoded surrogate", b"CWC\x01\x00\xed\xa0\x80"),
+        ("agent 257 characters", b"CWC\x01\x00" + "é".encode() * 257),
+    ]
+    out_valid = []
+    for name, data in valid:
+        p = Position.decode(data)
+        out_valid.append({"name": name, "bytes": b64(data), "json": p.to_json(), "reencoded": b64(p.encode())})
+    out_invalid = []
+    for name, data in invalid:
+        try:
+            Position.decode(data)
+        except DecodeError:
+            out_invalid.append({"name": name, "bytes": b64(data), "error": "DecodeError"})
+            continue
+        raise AssertionError(f"invalid position vector {name!r} decodes")
+    bad_json: list[tuple[str, Any]] = [
+        ("not an object", [None, 0, 1]),
+        ("missing key", {"agent": "a", "seq": 0}),
+        ("extra key", {"agent": "a", "seq": 0, "assoc": 1, "x": 0}),
+        ("assoc 0", {"agent": "a", "seq": 0, "assoc": 0}),
+        ("negative seq", {"agent": "a", "seq": -1, "assoc": 1}),
+        ("seq 2**53", {"agent": "a", "seq": 2**53, "assoc": 1}),
+        ("empty agent", {"agent": "", "seq": 0, "assoc": 1}),
+        ("edge with seq", {"agent": None, "seq": 3, "assoc": 1}),
+        ("lone surrogate agent", {"agent": "a\ud800", "seq": 0, "assoc": 1}),
+    ]
+    for name, obj in bad_json:
+        try:
+            Position.from_json(obj)
+        except DecodeError:
+            continue
+        raise AssertionError(f"invalid position JSON {name!r} accepted")
+    return {
+        "about": "valid: bytes decode to json and re-encode to reencoded.  invalid: decode raises error.  "
+        "invalid_json: from_json raises DecodeError.",
+        "valid": out_valid,
+        "invalid": out_invalid,
+        "invalid_json": [{"name": n, "json": o, "error": "DecodeError"} for n, o in bad_json],
+    }
+
+
+# -- frames ------------------------------------------------------------------------------
+
+_MSG_TYPES: dict[type, str] = {
+    Join: "join",
+    Welcome: "welcome",
+    Ops: "ops",
+    Ack: "ack",
+    RemoteOps: "remote_ops",
+    Presence: "presence",
+    Error: "error",
+    Ping: "ping",
+    Pong: "pong",
+    Digest: "digest",
+    Resync: "resync",
+}
+_CAMEL = {"doc_id": "docId", "read_only": "readOnly", "batch_id": "batchId"}
+
+
+def _jv(v: Any) -> Any:
+    """A field value as JSON: bytes as {"$bytes": b64}, integers past 2**53 as {"$bigint": "..."}."""
+    if isinstance(v, (bytes, bytearray)):
+        return {"$bytes": b64(bytes(v))}
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return int(v) if v <= 2**53 else {"$bigint": str(int(v))}
+    if isinstance(v, Position):
+        return {"$bytes": b64(v.encode())}
+    if isinstance(v, (tuple, list)):
+        return [_jv(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jv(x) for k, x in v.items()}
+    raise TypeError(f"no JSON form for {v!r}")
+
+
+def msg_to_json(msg: Message) -> dict[str, Any]:
+    """A message in the JSON form the JS codec's objects have (camelCase, tagged bytes)."""
+    out: dict[str, Any] = {"type": _MSG_TYPES[type(msg)]}
+    for name in msg.__dataclass_fields__:
+        out[_CAMEL.get(name, name)] = _jv(getattr(msg, name))
+    return out
+
+
+def _pv(v: Any) -> Any:
+    if isinstance(v, dict) and set(v) == {"$bytes"}:
+        return unb64(v["$bytes"])
+    if isinstance(v, dict) and set(v) == {"$bigint"}:
+        return int(v["$bigint"])
+    if isinstance(v, list):
+        return tuple(_pv(x) for x in v)
+    if isinstance(v, dict):
+        return {k: [tuple(r) for r in x] for k, x in v.items()}  # a summary
+    return v
+
+
+def msg_from_json(d: dict[str, Any]) -> Message:
+    """The Python message for a JSON form made by :func:`msg_to_json`."""
+    cls = {v: k for k, v in _MSG_TYPES.items()}[d["type"]]
+    back = {v: k for k, v in _CAMEL.items()}
+    kw = {back.get(k, k): _pv(v) for k, v in d.items() if k != "type"}
+    if cls is Presence and kw.get("cursor") is not None:
+        kw["cursor"] = tuple(Position.decode(p) for p in kw["cursor"])
+    if cls is Welcome:
+        kw["role"] = Role(kw["role"])
+    if cls is Error:
+        kw["code"] = ErrorCode(kw["code"])
+    msg: Message = cls(**kw)
+    return msg
+
+
+def _valid_messages() -> list[tuple[str, Message]]:
+    doc = Document("alice", clock=_fixed_clock(1_700_000_000))
+    doc.insert(0, "héllo 👋🏽")
+    patch = doc.encode_patch()
+    anchor, head = Position("alice", 3, 1), Position(None, 0, -1)
+    summary = {"alice": [(0, 5), (9, 12)], "🐙": [(2**53 - 1, 2**53)], "bob": [(0, 1)]}
+    return [
+        ("join", Join("doc-1", "alice", {})),
+        ("join read-only with a summary", Join("notes/ünïcode", "zoë", summary, True)),
+        ("join max doc id and agent", Join("d" * 256, "𝔘" * 256, {"a": [(0, 1)]})),
+        ("welcome owner", Welcome(Role.OWNER, (), {}, b"")),
+        ("welcome editor", Welcome(Role.EDITOR, (("alice", 7), ("bob", 2**53 - 1)), summary, patch)),
+        ("welcome viewer", Welcome(Role.VIEWER, (("alice", 0),), {"alice": [(0, 1)]}, patch)),
+        ("ops", Ops(1, patch)),
+        ("ops batch 0 empty patch", Ops(0, b"")),
+        ("ops batch past 2**53", Ops(2**53 + 5, patch)),
+        ("ops max batch", Ops(2**64 - 2, patch)),
+        ("ack", Ack(3, (("alice", 12), ("carol", 0)))),
+        ("ack empty version", Ack(0, ())),
+        ("remote ops", RemoteOps(patch)),
+        ("presence, no cursor", Presence("alice", "Ada", "#aa3377")),
+        ("presence with cursor", Presence("alice", "Ada ✨", "hsl(30 80% 50%)", (anchor, head))),
+        ("presence gone", Presence("bob", "", "", None, True)),
+        ("presence gone with cursor", Presence("bob", "B", "red", (head, anchor), True)),
+        ("error", Error(ErrorCode.BAD_OP, "bad op: ✗", False, 4)),
+        ("error fatal, no batch", Error(ErrorCode.BAD_STATE, "superseded", True)),
+        ("error batch 0", Error(ErrorCode.UNKNOWN_PARENT, "", False, 0)),
+        ("error max batch", Error(ErrorCode.INTERNAL, "x", False, 2**64 - 2)),
+        ("error long message", Error(ErrorCode.TOO_LARGE, "é" * 2048, True)),
+        *[(f"error code {c.name}", Error(c, c.name.lower())) for c in ErrorCode],
+        ("ping", Ping()),
+        ("ping 127", Ping(127)),
+        ("ping 128", Ping(128)),
+        ("ping 2**53 - 1", Ping(2**53 - 1)),
+        ("ping 2**53", Ping(2**53)),
+        ("pong max", Pong(2**64 - 1)),
+        ("pong", Pong(42)),
+        ("digest", Digest((("alice", 8),), text_digest(doc.text))),
+        ("digest empty text", Digest((), text_digest(""))),
+        ("resync", Resync((("alice", 8),), doc.encode())),
+    ]
+
+
+def _raw_frame(mtype: int, *parts: bytes) -> bytes:
+    return bytes((1, mtype)) + b"".join(parts)
+
+
+def _s(text: str | bytes) -> bytes:
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return _uvar(len(raw)) + raw
+
+
+def _invalid_frames() -> list[tuple[str, bytes, int | None]]:
+    """(name, bytes, max_size) of frames decode_frame must refuse."""
+    ok_summary = _uvar(1) + _s("a") + _uvar(1) + _uvar(0) + _uvar(1)
+
+    def join(*parts: bytes) -> bytes:
+        return _raw_frame(0x01, *parts)
+
+    pos = Position("alice", 1).encode()
+    frames: list[tuple[str, bytes, int | None]] = [
+        ("empty", b"", None),
+        ("one byte", b"\x01", None),
+        ("protocol version 0", bytes((0, 8, 0)), None),
+        ("protocol version 2", bytes((2, 8, 0)), None),
+        ("type 0", bytes((1, 0)), None),
+        ("type 0x0c", bytes((1, 0x0C, 0)), None),
+        ("type 0xff", bytes((1, 0xFF)), None),
+        ("ping without nonce", bytes((1, 8)), None),
+        ("ping trailing byte", bytes((1, 8, 0, 0)), None),
+        ("overlong varint", bytes((1, 8, 0x80, 0x00)), None),
+        ("overlong varint 2", bytes((1, 8, 0x81, 0x80, 0x00)), None),
+        ("varint 2**64", bytes((1, 8)) + b"\x80" * 9 + b"\x02", None),
+        ("varint 11 bytes", bytes((1, 8)) + b"\xff" * 10 + b"\x01", None),
+        ("too large", _raw_frame(0x05, _s(b"x" * 100)), 50),
+        ("join empty doc id", join(_s(""), _s("a"), _uvar(0), _uvar(0)), None),
+        ("join doc id 257 bytes", join(_s("d" * 257), _s("a"), _uvar(0), _uvar(0)), None),
+        ("join empty agent", join(_s("d"), _s(""), _uvar(0), _uvar(0)), None),
+        ("join agent 257 characters", join(_s("d"), _s("é" * 257), _uvar(0), _uvar(0)), None),
+        ("join agent 1025 bytes", join(_s("d"), _s("a" * 1025), _uvar(0), _uvar(0)), None),
+        ("join agent not UTF-8", join(_s("d"), _s(b"a\xff"), _uvar(0), _uvar(0)), None),
+        ("join agent encoded surrogate", join(_s("d"), _s(b"\xed\xa0\x80"), _uvar(0), _uvar(0)), None),
+        ("join flag bit 1", join(_s("d"), _s("a"), _uvar(2), _uvar(0)), None),
+        ("join no summary", join(_s("d"), _s("a"), _uvar(0)), None),
+        ("join summary count past bytes", join(_s("d"), _s("a"), _uvar(0), _uvar(9), _s("a")), None),
+        ("join summary agent twice", join(_s("d"), _s("a"), _uvar(0), _uvar(2), _s("a"), _uvar(1), _uvar(0), _uvar(1), _s("a"), _uvar(1), _uvar(0), _uvar(1)), None),
+        ("join summary no runs", join(_s("d"), _s("a"), _uvar(0), _uvar(1), _s("a"), _uvar(0), b"\x00"), None),
+        ("join summary gap 0", join(_s("d"), _s("a"), _uvar(0), _uvar(1), _s("a"), _uvar(2), _uvar(0), _uvar(1), _uvar(0), _uvar(1)), None),
+        ("join summary run of 0", join(_s("d"), _s("a"), _uvar(0), _uvar(1), _s("a"), _uvar(1), _uvar(0), _uvar(0)), None),
+        ("join summary past 2**53", join(_s("d"), _s("a"), _uvar(0), _uvar(1), _s("a"), _uvar(1), _uvar(2**53), _uvar(1)), None),
+        ("join summary gap past 2**53", join(_s("d"), _s("a"), _uvar(0), _uvar(1), _s("a"), _uvar(1), _uvar(2**53 + 1), _uvar(1)), None),
+        ("join summary runs sum past 2**53", join(_s("d"), _s("a"), _uvar(0), _uvar(1), _s("a"), _uvar(2), _uvar(0), _uvar(2**52), _uvar(2**52 - 1), _uvar(2)), None),
+        ("join trailing", join(_s("d"), _s("a"), _uvar(0), ok_summary, b"\x00"), None),
+        ("welcome role 3", _raw_frame(0x02, _uvar(3), _uvar(0), _uvar(0), _s(b"")), None),
+        ("welcome version seq 2**53", _raw_frame(0x02, _uvar(0), _uvar(1), _s("a"), _uvar(2**53), _uvar(0), _s(b"")), None),
+        ("welcome version count past bytes", _raw_frame(0x02, _uvar(0), _uvar(5), _s("a"), _uvar(0), _uvar(0), _s(b"")), None),
+        ("welcome patch truncated", _raw_frame(0x02, _uvar(0), _uvar(0), _uvar(0), _uvar(10), b"abc"), None),
+        ("ops batch 2**64 - 1", _raw_frame(0x03, _uvar(2**64 - 1), _s(b"")), None),
+        ("ops no patch", _raw_frame(0x03, _uvar(1)), None),
+        ("ack no version", _raw_frame(0x04, _uvar(1)), None),
+        ("remote ops trailing", _raw_frame(0x05, _s(b"ab"), b"c"), None),
+        ("presence flag bit 2", _raw_frame(0x06, _s("a"), _s(""), _s(""), _uvar(4)), None),
+        ("presence user 257 bytes", _raw_frame(0x06, _s("a"), _s("u" * 257), _s(""), _uvar(0)), None),
+        ("presence colour 65 bytes", _raw_frame(0x06, _s("a"), _s(""), _s("c" * 65), _uvar(0)), None),
+        ("presence cursor missing", _raw_frame(0x06, _s("a"), _s(""), _s(""), _uvar(1)), None),
+        ("presence cursor half", _raw_frame(0x06, _s("a"), _s(""), _s(""), _uvar(1), _s(pos)), None),
+        ("presence bad position", _raw_frame(0x06, _s("a"), _s(""), _s(""), _uvar(1), _s(pos), _s(b"CWC\x05\x00")), None),
+        ("presence position bad UTF-8", _raw_frame(0x06, _s("a"), _s(""), _s(""), _uvar(1), _s(pos), _s(b"CWC\x01\x00\xff")), None),
+        ("presence position 1101 bytes", _raw_frame(0x06, _s("a"), _s(""), _s(""), _uvar(1), _s(pos), _s(b"CWC\x01\x00" + b"a" * 1096)), None),
+        ("error code 0", _raw_frame(0x07, _uvar(0), _uvar(0), _uvar(0), _s("")), None),
+        ("error code 12", _raw_frame(0x07, _uvar(12), _uvar(0), _uvar(0), _s("")), None),
+        ("error flag bit 1", _raw_frame(0x07, _uvar(1), _uvar(2), _uvar(0), _s("")), None),
+        ("error message 4097 bytes", _raw_frame(0x07, _uvar(1), _uvar(0), _uvar(0), _s("m" * 4097)), None),
+        ("error message not UTF-8", _raw_frame(0x07, _uvar(1), _uvar(0), _uvar(0), _s(b"\xc3")), None),
+        ("digest 31 bytes", _raw_frame(0x0A, _uvar(0), _s(b"x" * 31)), None),
+        ("digest 33 bytes", _raw_frame(0x0A, _uvar(0), _s(b"x" * 33)), None),
+        ("digest truncated", _raw_frame(0x0A, _uvar(0), _uvar(32), b"x" * 31), None),
+        ("resync no document", _raw_frame(0x0B, _uvar(0)), None),
+        ("resync version agent empty", _raw_frame(0x0B, _uvar(1), _s(""), _uvar(0), _s(b"")), None),
+    ]
+    return frames
+
+
+def _invalid_messages() -> list[tuple[str, dict[str, Any]]]:
+    """Messages encode_frame must refuse (ProtocolError), in JSON form."""
+    good_join = msg_to_json(Join("d", "a", {}))
+    digest = msg_to_json(Digest((), text_digest("")))
+    return [
+        ("join empty doc id", {**good_join, "docId": ""}),
+        ("join agent lone surrogate", {**good_join, "agent": "a\udc00"}),
+        ("join agent 257 characters", {**good_join, "agent": "🐙" * 257}),
+        ("join summary run reversed", {**good_join, "summary": {"a": [[5, 2]]}}),
+        ("join summary past 2**53", {**good_join, "summary": {"a": [[0, 2**53 + 2]]}}),
+        ("join summary empty agent", {**good_join, "summary": {"": [[0, 1]]}}),
+        ("ack version seq 2**53", msg_to_json(Ack(1, ())) | {"version": [["a", 2**53]]}),
+        ("ack version empty agent", msg_to_json(Ack(1, ())) | {"version": [["", 1]]}),
+        ("ops batch 2**64 - 1", msg_to_json(Ops(1, b"")) | {"batchId": {"$bigint": str(2**64 - 1)}}),
+        ("ops negative batch", msg_to_json(Ops(1, b"")) | {"batchId": -1}),
+        ("ping nonce 2**64", msg_to_json(Ping(1)) | {"nonce": {"$bigint": str(2**64)}}),
+        ("presence user 257 bytes", msg_to_json(Presence("a", "u" * 257))),
+        ("presence colour 65 bytes", msg_to_json(Presence("a", "", "c" * 65))),
+        ("error message 4097 bytes", msg_to_json(Error(ErrorCode.BAD_OP, "m" * 4097))),
+        ("digest 31 bytes", digest | {"digest": {"$bytes": b64(b"x" * 31)}}),
+        ("digest 33 bytes", digest | {"digest": {"$bytes": b64(b"x" * 33)}}),
+    ]
+
+
+def _frame_vectors() -> dict[str, Any]:
+    valid = []
+    for name, msg in _valid_messages():
+        data = encode_frame(msg)
+        back = decode_frame(data)
+        assert back == msg, name
+        valid.append({"name": name, "bytes": b64(data), "message": msg_to_json(back), "reencoded": b64(encode_frame(back))})
+    # decodable but not canonical: re-encoding normalizes it
+    odd = [
+        (
+            "presence with an overlong position seq",
+            _raw_frame(0x06, _s("a"), _s(""), _s(""), _uvar(1), _s(b"CWC\x01\x85\x80\x00a"), _s(b"CWC\x00\x00")),
+        ),
+        ("join with agent that looks like a number", _raw_frame(0x01, _s("d"), _s("12"), _uvar(0), _uvar(0))),
+    ]
+    for name, data in odd:
+        back = decode_frame(data)
+        valid.append({"name": name, "bytes": b64(data), "message": msg_to_json(back), "reencoded": b64(encode_frame(back))})
+    invalid = []
+    for name, data, max_size in _invalid_frames():
+        try:
+            decode_frame(data, max_size)
+        except ProtocolError as exc:
+            invalid.append(
+                {"name": name, "bytes": b64(data), "max_size": max_size, "error": "ProtocolError", "code": int(exc.code), "message": str(exc)}
+            )
+            continue
+        raise AssertionError(f"invalid frame vector {name!r} decodes")
+    bad_msgs = []
+    for name, obj in _invalid_messages():
+        try:
+            encode_frame(msg_from_json(obj))
+        except (ProtocolError, InvalidOpError):
+            bad_msgs.append({"name": name, "message": obj, "error": "ProtocolError"})
+            continue
+        raise AssertionError(f"invalid message vector {name!r} encodes")
+    return {
+        "about": (
+            "Messages in JSON form: bytes as {\"$bytes\": base64}, integers past 2**53 as "
+            "{\"$bigint\": decimal} (the JS codec's BigInts), field names camelCase.  valid: bytes decode to message and it "
+            "re-encodes to reencoded.  invalid: decode_frame(bytes, max_size) raises ProtocolError with "
+            "code.  invalid_messages: encode_frame raises ProtocolError."
+        ),
+        "valid": valid,
+        "invalid": invalid,
+        "invalid_messages": bad_msgs,
+    }
+
+
 # -- building and writing --------------------------------------------------------------
 
 _SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "encoding.json": _encoding_vectors,
+    "positions.json": _position_vectors,
+    "frames.json": _frame_vectors,
     "merge.json": _merge_vectors,
     "positions_resolve.json": _positions_resolve_vectors,
 }

@@ -34,3 +34,27 @@ export function rng(seed) {
     pick: (arr) => arr[Math.floor(next() * arr.length)],
   };
 }
+
+/** A message from its JSON form in frames.json ({"$bytes"}, {"$bigint"} tags). */
+export function revive(v) {
+  if (Array.isArray(v)) return v.map(revive);
+  if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === '$bytes') return unb64(v.$bytes);
+    if (keys.length === 1 && keys[0] === '$bigint') return BigInt(v.$bigint);
+    const out = {};
+    for (const k of keys) Object.defineProperty(out, k, { value: revive(v[k]), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return v;
+}
+
+/** Call fn; return what it threw (or null). */
+export function thrown(fn) {
+  try {
+    fn();
+  } catch (exc) {
+    return exc;
+  }
+  return null;
+}
