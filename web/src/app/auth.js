@@ -10,6 +10,10 @@ import { h, setChildren } from "./ui.js";
 export async function ensureSignedIn(container) {
   captureTokenFromUrl();
   let auth = getAuth();
+  if (auth && typeof auth.expires === "number" && auth.expires * 1000 < Date.now()) {
+    clearAuth(); // an expired guest session: ask for the name again
+    auth = null;
+  }
   if (auth && (!auth.user || !auth.name)) {
     auth = await describe(auth, container);
   }
@@ -45,6 +49,7 @@ function pick(who) {
   for (const k of ["token", "user", "name", "colour", "role"]) {
     if (who && typeof who[k] === "string" && who[k]) out[k] = who[k];
   }
+  if (who && typeof who.expires === "number") out.expires = who.expires;
   return out;
 }
 
@@ -63,7 +68,7 @@ function askName(container) {
     const button = h("button", { type: "submit" }, "Continue");
     const form = h(
       "form",
-      { class: "signin", id: "signin", "aria-labelledby": "signin-title" },
+      { class: "signin", id: "signin", "aria-labelledby": "signin-title", novalidate: true },
       h("h2", { id: "signin-title" }, "Who are you?"),
       h("p", {}, "Your name is shown to the people you write with."),
       h("label", { for: "signin-name" }, "Your name"),

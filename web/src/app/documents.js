@@ -51,7 +51,7 @@ function createForm(refresh) {
   const button = h("button", { type: "submit" }, "Create");
   const form = h(
     "form",
-    { id: "new-doc", class: "new-doc", "aria-label": "New document" },
+    { id: "new-doc", class: "new-doc", "aria-label": "New document", novalidate: true },
     h("label", { for: "new-doc-id" }, "New document"),
     h("div", { class: "row" }, input, button),
     h("p", { id: "new-doc-help", class: "muted small" }, "1–128 characters: letters, digits, “.”, “_” and “-”."),

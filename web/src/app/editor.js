@@ -114,12 +114,19 @@ export async function editorPage(docId) {
         astralField,
         peersField,
         readOnly.of(EditorState.readOnly.of(false)),
+        // Mod-z / Mod-Shift-z / Mod-y: the engine's undo.  Matched by hand rather
+        // than with a keymap so Shift+z is redo whether the key reports "z" or "Z".
         Prec.highest(
-          keymap.of([
-            { key: "Mod-z", run: () => undoRedo(false), preventDefault: true },
-            { key: "Mod-Shift-z", run: () => undoRedo(true), preventDefault: true },
-            { key: "Mod-y", run: () => undoRedo(true), preventDefault: true },
-          ]),
+          EditorView.domEventHandlers({
+            keydown(ev) {
+              if (!(ev.ctrlKey || ev.metaKey) || ev.altKey) return false;
+              const key = ev.key.toLowerCase();
+              if (key !== "z" && key !== "y") return false;
+              ev.preventDefault();
+              undoRedo(key === "y" || ev.shiftKey);
+              return true;
+            },
+          }),
         ),
         keymap.of(defaultKeymap),
         EditorView.contentAttributes.of({ "aria-label": `Text of ${docId}`, spellcheck: "true" }),

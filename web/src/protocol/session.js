@@ -22,7 +22,7 @@
 //   {type: "failure", message}                  the server sent something unusable: reconnect
 // `edits` are engine XfOps: {kind: "ins", pos, text} | {kind: "del", pos, length}, code points.
 import { EngineError, encodePatch } from "../engine/index.js";
-import { decodeFrame, encodeFrame } from "./messages.js";
+import { decodeFrame, encodeFrame, textDigest as textDigestSync } from "./messages.js";
 
 export const ROLE_OWNER = 0;
 export const ROLE_EDITOR = 1;
@@ -33,10 +33,15 @@ export function roleCanWrite(role) {
   return role !== null && role !== undefined && role !== ROLE_VIEWER && role !== "viewer";
 }
 
-/** SHA-256 of the UTF-8 text, as a DIGEST carries it (WebCrypto; browsers and Node 20). */
+/**
+ * SHA-256 of the UTF-8 text, as a DIGEST carries it: WebCrypto where there is one
+ * (browsers give it to secure contexts only), else the codec's own SHA-256.
+ */
 export async function textDigest(text) {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return textDigestSync(text);
   const bytes = new TextEncoder().encode(text);
-  return new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", bytes));
+  return new Uint8Array(await subtle.digest("SHA-256", bytes));
 }
 
 function compareRaw(a, b) {
