@@ -266,20 +266,25 @@ class Client:
         async with self._save_lock:
             doc = self._doc
             version, own_end = doc.version, self._own_end()
-            forced, self._save_forced = self._save_forced, False
+            forced = self._save_forced
             if version == self._saved_version and not forced:
                 return True
+            self._save_forced = False
             gen = writer.next_gen()
             data = encode_state(self.doc_id, doc)
+            written = False
             try:
                 if blocking:
                     writer.write(gen, data)
                 else:
                     await asyncio.to_thread(writer.write, gen, data)
+                written = True
             except OSError:
                 log.exception("could not write the state file %s", writer.path)
-                self._save_forced = self._save_forced or forced
                 return False
+            finally:
+                if not written:  # failed, or cancelled (e.g. by close()) before it was known to be on disk
+                    self._save_forced = self._save_forced or forced
             self._saved_version = version
             self._saved_own_end = max(self._saved_own_end, own_end)
             return True
