@@ -861,7 +861,8 @@ function guard(fn, data, what) {
   } catch (exc) {
     if (exc instanceof DecodeError) throw exc;
     if (exc instanceof EngineError) throw new DecodeError(`invalid cowrite ${what}: ${exc.message}`);
-    throw new DecodeError(`invalid cowrite ${what}: ${exc && exc.message ? exc.message : String(exc)}`);
+    // (like Python's repr: the class name shows that a check is missing here)
+    throw new DecodeError(`invalid cowrite ${what}: ${exc && exc.name ? `${exc.name}: ${exc.message}` : String(exc)}`);
   }
 }
 
