@@ -833,6 +833,8 @@ def _invalid_entry(name: str, data: bytes, fn: Callable[[bytes], Any]) -> dict[s
 
 
 def _encoding_vectors() -> dict[str, Any]:
+    if not FIXTURES.is_dir():
+        raise FileNotFoundError(f"cowrite vectors runs from a source checkout: {FIXTURES} is missing")
     patches = [
         ("fixture v1-patch", (FIXTURES / "v1-patch.bin").read_bytes()),
         ("fixture v2-patch", (FIXTURES / "v2-patch.bin").read_bytes()),
