@@ -168,6 +168,18 @@ class StoreContract:
     def test_is_a_store(self, store: Store) -> None:
         assert isinstance(store, Store)
 
+    def test_user_names_latest_wins(self, store: Store) -> None:
+        assert store.user_names(["ann", "bob"]) == {}
+        store.set_user_name("ann", "Ann")
+        store.set_user_name("bob", "Bob 🐻")
+        store.set_user_name("ann", "Ann Lee")
+        assert store.user_names(["ann", "bob", "cy"]) == {"ann": "Ann Lee", "bob": "Bob 🐻"}
+        assert store.user_names([f"u{i}" for i in range(1200)] + ["bob"]) == {"bob": "Bob 🐻"}
+        for user, name in (("", "x"), ("ann", ""), ("ann", "x" * 257)):
+            with pytest.raises(InvalidArgument):
+                store.set_user_name(user, name)
+        assert store.user_names(["ann"]) == {"ann": "Ann Lee"}
+
     def test_agent_ownership_is_first_come_and_durable(self, store: Store) -> None:
         store.create("doc")
         assert store.agent_owners("doc") == {}

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, Self, runtime_checkable
 
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidDocumentId",
     "MAX_DOC_ID_LEN",
+    "MAX_USER_NAME",
     "SchemaError",
     "Store",
     "StoreError",
@@ -56,6 +58,7 @@ __all__ = [
 ]
 
 MAX_DOC_ID_LEN = 128
+MAX_USER_NAME = 256  # code points, like the protocol's PRESENCE user name
 _DOC_ID = re.compile(r"[A-Za-z0-9._-]{1,%d}" % MAX_DOC_ID_LEN)
 
 
@@ -180,6 +183,14 @@ class Store(Protocol):
 
     def claim_agent(self, doc_id: str, agent: str, user: str) -> str:
         """Give ``agent`` to ``user`` unless someone owns it already; returns the owner (durably)."""
+        ...
+
+    def set_user_name(self, user: str, name: str) -> None:
+        """Remember ``user``'s display name (1..MAX_USER_NAME characters; the latest wins)."""
+        ...
+
+    def user_names(self, users: Iterable[str]) -> dict[str, str]:
+        """``{user: name}`` for those of ``users`` whose name is known."""
         ...
 
     def exists(self, doc_id: str) -> bool:

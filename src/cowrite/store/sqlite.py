@@ -42,7 +42,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from cowrite.engine import CowriteError, Document, Op, UnknownParentError
@@ -54,6 +54,7 @@ from .base import (
     DocumentExists,
     DocumentNotFound,
     HistoryPruned,
+    MAX_USER_NAME,
     InvalidArgument,
     SchemaError,
     Store,
@@ -154,7 +155,26 @@ def _m3_agent_owners(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_stats_and_pruning, _m3_agent_owners]
+def _m4_user_names(conn: sqlite3.Connection) -> None:
+    """Display names of users (the last one each presented), for history and authorship views."""
+    _run(
+        conn,
+        """
+        CREATE TABLE users (
+            user       TEXT PRIMARY KEY,
+            name       TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m1_initial,
+    _m2_stats_and_pruning,
+    _m3_agent_owners,
+    _m4_user_names,
+]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
 
@@ -400,6 +420,38 @@ class SQLiteStore(Store):
             return str(row[0])
 
         result: str = self._write(fn)
+        return result
+
+    def set_user_name(self, user: str, name: str) -> None:
+        if not isinstance(user, str) or not user or not isinstance(name, str) or not name:
+            raise InvalidArgument("user and name must be non-empty strings")
+        if len(name) > MAX_USER_NAME:
+            raise InvalidArgument(f"a user name is at most {MAX_USER_NAME} characters")
+        now = self._clock()
+
+        def fn(conn: sqlite3.Connection) -> None:
+            # Unchanged names cost no write: a user joins far more often than they rename.
+            conn.execute(
+                "INSERT INTO users (user, name, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at "
+                "WHERE users.name != excluded.name",
+                (user, name, now),
+            )
+
+        self._write(fn)
+
+    def user_names(self, users: Iterable[str]) -> dict[str, str]:
+        wanted = sorted({u for u in users if isinstance(u, str)})
+
+        def fn(conn: sqlite3.Connection) -> dict[str, str]:
+            out: dict[str, str] = {}
+            for i in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+                chunk = wanted[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                out.update(conn.execute(f"SELECT user, name FROM users WHERE user IN ({marks})", chunk).fetchall())
+            return out
+
+        result: dict[str, str] = self._read(fn)
         return result
 
     def exists(self, doc_id: str) -> bool:
