@@ -3,15 +3,14 @@
 // with a legend.
 import { ApiError, api, docPath } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
-import { colourFor } from "./ui.js";
-import { ago, h, notice, setChildren } from "./ui.js";
+import { ago, colourFor, h, notice, setChildren } from "./ui.js";
 
 export async function historyPage(docId) {
   const main = document.getElementById("app");
   document.title = `History of ${docId} · cowrite`;
   setChildren(document.getElementById("doc-title"), docId);
   document.getElementById("editor-link")?.setAttribute("href", `/d/${docPath(docId)}`);
-  await ensureSignedIn(main);
+  const me = (await ensureSignedIn(main)).user;
 
   let changes;
   try {
@@ -74,7 +73,7 @@ export async function historyPage(docId) {
 
   function describe(i) {
     const c = changes[i - 1];
-    const who = c.user ? `${c.user}` : c.agent;
+    const who = c.user ? (c.user === me ? `${c.user} (you)` : c.user) : c.agent;
     const parts = [];
     if (c.inserted) parts.push(`+${c.inserted}`);
     if (c.deleted) parts.push(`−${c.deleted}`);
@@ -124,7 +123,7 @@ export async function historyPage(docId) {
       [...authors].map(([who, { colour, agents }]) => {
         const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
         swatch.style.background = colour;
-        return h("li", { title: [...agents].join(", ") }, swatch, who);
+        return h("li", { title: [...agents].join(", ") }, swatch, who === me ? `${who} (you)` : who);
       }),
     );
   }
