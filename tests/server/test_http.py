@@ -160,13 +160,13 @@ def test_blame_names_agents_and_their_users(harness: Harness) -> None:
     assert r.status_code == 200, r.text
     runs = r.json()["runs"]
     assert runs == [
-        {"start": 0, "end": 5, "agent": "api:ann", "user": "ann"},
-        {"start": 5, "end": 8, "agent": "api:bob", "user": "bob"},  # ", 🌍": code points, the emoji is one
-        {"start": 8, "end": 14, "agent": "api:ann", "user": "ann"},
+        {"start": 0, "end": 5, "agent": "api:ann", "user": "ann", "name": "ann"},
+        {"start": 5, "end": 8, "agent": "api:bob", "user": "bob", "name": "bob"},  # ", 🌍": code points, the emoji is one
+        {"start": 8, "end": 14, "agent": "api:ann", "user": "ann", "name": "ann"},
     ]
     assert r.json()["version"] == h.http.get("/api/docs/n", headers=h.auth()).json()["version"]
     old = h.http.get("/api/docs/n/blame", params={"version": json.dumps([["api:ann", 10]])}, headers=h.auth()).json()
-    assert old["runs"] == [{"start": 0, "end": 11, "agent": "api:ann", "user": "ann"}]
+    assert old["runs"] == [{"start": 0, "end": 11, "agent": "api:ann", "user": "ann", "name": "ann"}]
     assert h.http.get("/api/docs/n/blame", params={"version": "[["}, headers=h.auth()).status_code == 400
     assert h.http.get("/api/docs/n/blame", params={"version": '[["x", 0]]'}, headers=h.auth()).status_code == 404
     assert h.http.get("/api/docs/n/blame", headers=h.auth(doc="other")).status_code == 403
@@ -180,8 +180,8 @@ def test_history_names_the_user_of_each_change(harness: Harness) -> None:
     h = harness
     _two_authors(h)
     changes = h.http.get("/api/docs/n/history", headers=h.auth()).json()["changes"]
-    assert [(c["agent"], c["user"]) for c in changes] == [("api:ann", "ann"), ("api:bob", "bob")]
-    assert set(changes[0]) == {"agent", "user", "start", "end", "time", "inserted", "deleted", "version"}
+    assert [(c["agent"], c["user"], c["name"]) for c in changes] == [("api:ann", "ann", "ann"), ("api:bob", "bob", "bob")]
+    assert set(changes[0]) == {"agent", "user", "name", "start", "end", "time", "inserted", "deleted", "version"}
 
 
 def test_history_user_is_null_for_agents_without_a_known_owner(harness: Harness) -> None:
@@ -193,6 +193,30 @@ def test_history_user_is_null_for_agents_without_a_known_owner(harness: Harness)
     doc.insert(0, "from before agents had owners")
     h.store.append("imported", doc.encode_patch(), op_count=len(doc))  # type: ignore[attr-defined]
     changes = h.http.get("/api/docs/imported/history", headers=h.auth()).json()["changes"]
-    assert [(c["agent"], c["user"]) for c in changes] == [("old-tool", None)]
+    assert [(c["agent"], c["user"], c["name"]) for c in changes] == [("old-tool", None, None)]
     runs = h.http.get("/api/docs/imported/blame", headers=h.auth()).json()["runs"]
-    assert runs == [{"start": 0, "end": len(doc), "agent": "old-tool", "user": None}]
+    assert runs == [{"start": 0, "end": len(doc), "agent": "old-tool", "user": None, "name": None}]
+
+
+def test_history_and_blame_show_the_latest_display_name_of_each_user(harness: Harness) -> None:
+    from cowrite.server import issue_token
+
+    from conftest import SECRET
+
+    h = harness
+    h.create("named")
+
+    def edit(name: str, text: str) -> None:
+        tok = issue_token(SECRET, "u-17", doc="named", role="editor", name=name)
+        r = h.http.post("/api/docs/named/edit", json={"pos": 0, "insert": text}, headers={"authorization": f"Bearer {tok}"})
+        assert r.status_code == 200, r.text
+
+    edit("Ada", "one ")
+    changes = h.http.get("/api/docs/named/history", headers=h.auth()).json()["changes"]
+    assert [(c["user"], c["name"]) for c in changes] == [("u-17", "Ada")]
+    edit("Ada Lovelace", "two ")  # the same user under a new name: the latest wins everywhere
+    changes = h.http.get("/api/docs/named/history", headers=h.auth()).json()["changes"]
+    assert {(c["user"], c["name"]) for c in changes} == {("u-17", "Ada Lovelace")}
+    runs = h.http.get("/api/docs/named/blame", headers=h.auth()).json()["runs"]
+    assert [(r["user"], r["name"]) for r in runs] == [("u-17", "Ada Lovelace")]
+    assert h.store.user_names(["u-17"]) == {"u-17": "Ada Lovelace"}  # type: ignore[attr-defined]

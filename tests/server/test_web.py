@@ -94,6 +94,7 @@ def test_guest_sessions(make_harness: Callable[..., Harness], role: str) -> None
     assert body["user"].startswith("guest-") and body["colour"] == colour_for(body["user"]) in PALETTE
     grant = verify_token(SECRET, body["token"])
     assert (grant.user, grant.name, grant.doc, grant.role) == (body["user"], "Ada 🌍", "*", role)
+    assert h.store.user_names([body["user"]]) == {body["user"]: "Ada 🌍"}  # type: ignore[attr-defined]
     assert 11 * 3600 < body["expires"] - __import__("time").time() <= 12 * 3600
     # Two guests with the same name are two users.
     other = h.http.post("/api/session", json={"name": "Ada 🌍"}).json()

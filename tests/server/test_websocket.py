@@ -242,3 +242,22 @@ def test_presence_shows_the_token_name_and_cannot_be_spoofed(harness: Harness) -
         p = next_msg(wb)
         assert isinstance(p, Presence)
         assert (p.agent, p.user, p.colour) == ("ada-laptop", "Ada Lovelace", "#c33")
+
+
+def test_a_joined_users_display_name_is_stored_for_history(harness: Harness) -> None:
+    from cowrite.server import issue_token
+
+    h = harness
+    h.create()
+    tok = issue_token(SECRET, "user-9", doc="notes", role="editor", name="Grace Hopper")
+    with h.http.websocket_connect(f"/ws/notes?token={tok}") as ws:
+        a = Document("grace-laptop")
+        s = join(ws, a)
+        a.insert(0, "hi")
+        s.flush()
+        for f in s.data_to_send():
+            ws.send_bytes(f)
+        assert isinstance(next_msg(ws), Ack)
+    assert h.store.user_names(["user-9"]) == {"user-9": "Grace Hopper"}  # type: ignore[attr-defined]
+    [change] = h.http.get("/api/docs/notes/history", headers=h.auth()).json()["changes"]
+    assert (change["agent"], change["user"], change["name"]) == ("grace-laptop", "user-9", "Grace Hopper")

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..engine import CowriteError, Document, Op, RawVersion, UnknownVersionError
+from ..engine import Authorship, CowriteError, Document, Op, RawVersion, UnknownVersionError
 from ..engine.encoding import encode_patch
 from ..protocol import ErrorCode, Join, Ops, Role, encode_frame
 from ..protocol.server import Send, error_frame
@@ -216,6 +216,7 @@ class HttpApi:
         self.secret = secret
         self.deliver = deliver
         self.guests = guests
+        self._names: dict[str, str] = {}  # user -> the display name last stored
 
     def routes(self) -> list[BaseRoute]:
         g = _guarded
@@ -260,6 +261,22 @@ class HttpApi:
         async with handle.lock:
             return handle.room.doc.copy(), dict(handle.room.agent_owners)
 
+    async def remember_name(self, user: str, name: str) -> None:
+        """Store ``user``'s display name (for history and authorship) if it changed."""
+        if self._names.get(user) == name:
+            return
+        try:
+            await asyncio.to_thread(self.store.set_user_name, user, name)
+        except Exception as exc:  # a name is a nicety: never fail a join over it
+            log.warning("could not store the name of user %r: %s", user, exc)
+            return
+        if len(self._names) >= 100_000:
+            self._names.clear()
+        self._names[user] = name
+
+    async def _names_of(self, users: set[str]) -> dict[str, str]:
+        return await asyncio.to_thread(self.store.user_names, users) if users else {}
+
     def _version_param(self, request: Request) -> RawVersion | None:
         raw = request.query_params.get("version")
         return None if raw is None else parse_version(raw)
@@ -285,6 +302,7 @@ class HttpApi:
         name = check_guest_name(body.get("name"))
         user = "guest-" + secrets.token_hex(8)
         token = issue_token(self.secret, user, doc="*", role=self.guests, ttl=GUEST_TTL, name=name)
+        await self.remember_name(user, name)
         return JSONResponse(
             {
                 "token": token,
@@ -365,12 +383,14 @@ class HttpApi:
         _, handle = await self._room(request)
         doc, owners = await self._copy(handle)
         changes = await asyncio.to_thread(doc.changes)
+        names = await self._names_of({owners[c.agent] for c in changes if c.agent in owners})
         return JSONResponse(
             {
                 "changes": [
                     {
                         "agent": c.agent,
                         "user": owners.get(c.agent),
+                        "name": names.get(owners.get(c.agent, "")),
                         "start": c.start,
                         "end": c.end,
                         "time": c.time,
@@ -384,20 +404,22 @@ class HttpApi:
         )
 
     async def get_blame(self, request: Request) -> Response:
-        """Who typed each character: ``{"version", "runs": [{"start", "end", "agent", "user"}]}``
-        (code-point offsets into the text now, or at ``?version=``)."""
+        """Who typed each character: ``{"version", "runs": [{"start", "end", "agent", "user", "name"}]}``
+        (code-point offsets into the text now, or at ``?version=``; ``user`` owns the
+        agent, ``name`` is that user's display name; either may be null)."""
         doc_id = self._granted_doc(request)
         version = self._version_param(request)
         handle = await self.rooms.get(doc_id)
         doc, owners = await self._copy(handle)
         at = doc.version if version is None else version
         runs = await asyncio.to_thread(doc.blame, at)
-        return JSONResponse(
-            {
-                "version": _version_json(at),
-                "runs": [{"start": r.start, "end": r.end, "agent": r.agent, "user": owners.get(r.agent)} for r in runs],
-            }
-        )
+        names = await self._names_of({owners[r.agent] for r in runs if r.agent in owners})
+
+        def run(r: Authorship) -> dict[str, object]:
+            user = owners.get(r.agent)
+            return {"start": r.start, "end": r.end, "agent": r.agent, "user": user, "name": names.get(user or "")}
+
+        return JSONResponse({"version": _version_json(at), "runs": [run(r) for r in runs]})
 
     async def get_snapshot(self, request: Request) -> Response:
         """The whole document (``Document.encode()`` bytes: text and op log), what a
@@ -417,6 +439,7 @@ class HttpApi:
         grant = self._grant(request, doc_id)
         if not grant.can_write:
             raise HTTPError(403, "forbidden", "viewers cannot edit this document")
+        await self.remember_name(grant.user, grant.name)
         body = await _json(request)
         pos, n_del, ins = body.get("pos"), body.get("delete", 0), body.get("insert", "")
         if type(pos) is not int or type(n_del) is not int or not isinstance(ins, str):

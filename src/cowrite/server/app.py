@@ -260,6 +260,7 @@ class Server:
             _deliver(sends)
         if not session.joined:
             return None, None
+        await self.api.remember_name(grant.user, grant.name)
         return handle, session
 
     async def _receive(self, ws: WebSocket) -> bytes | str | None:

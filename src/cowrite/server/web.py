@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..store import InvalidDocumentId, check_doc_id
+from ..store import MAX_DOC_ID_LEN, InvalidDocumentId, check_doc_id
 
 __all__ = ["STATIC_DIR", "SecurityHeaders", "page_headers", "routes"]
 
@@ -67,7 +67,7 @@ def _page(request: Request, name: str) -> Response:
 
 
 def _not_a_document(request: Request) -> Response:
-    message = "That is not a document address: document ids are 1..256 characters of A-Z a-z 0-9 . _ -"
+    message = f"That is not a document address: document ids are 1..{MAX_DOC_ID_LEN} characters of A-Z a-z 0-9 . _ -"
     return HTMLResponse(_NOT_FOUND.format(message=message), status_code=404, headers=page_headers(request.headers.get("host")))
 
 
