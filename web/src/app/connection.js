@@ -103,6 +103,7 @@ export class Connection {
     cursorDelay = 50,
     digestSettle = 1000,
     digestEvery = 10000,
+    digestMinInterval = 5100,
     pingEvery = 15000,
     pingTimeout = 10000,
   }) {
@@ -121,6 +122,7 @@ export class Connection {
     this.cursorDelay = cursorDelay;
     this.digestSettle = digestSettle;
     this.digestEvery = digestEvery;
+    this.digestMinInterval = digestMinInterval; // the server checks one DIGEST per 5 s per connection
     this.pingEvery = pingEvery;
     this.pingTimeout = pingTimeout;
 
@@ -140,13 +142,15 @@ export class Connection {
     this._cursorDirty = false;
     this._lastCursorSend = 0;
     this._nonce = 0;
+    this._lastDigest = -Infinity; // when this connection last sent a DIGEST
     this._started = false;
   }
 
   // -- events ------------------------------------------------------------------------
 
   /** Listen: "state" (state), "remote" (edits), "resynced" ({doc, edits}), "presence" (Map),
-   * "welcomed" ({role}), "acked", "recovered", "error" (error), "sent". Returns unsubscribe. */
+   * "welcomed" ({role}), "acked", "digest" ({at}), "recovered", "error" (error), "sent".
+   * Returns an unsubscribe function. */
   on(name, fn) {
     if (!this._listeners.has(name)) this._listeners.set(name, new Set());
     this._listeners.get(name).add(fn);
@@ -235,6 +239,7 @@ export class Connection {
     session.join();
     this.ws = ws;
     this.session = session;
+    this._lastDigest = -Infinity;
     let healthy = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
@@ -486,21 +491,43 @@ export class Connection {
   }
 
   _scheduleDigests() {
-    clearTimeout(this._timers.settle);
-    this._timers.settle = setTimeout(() => {
-      this._timers.settle = null;
-      this._digest();
-    }, this.digestSettle);
+    this._digestAt(Date.now() + this.digestSettle);
     if (this._timers.digest === null) {
       this._timers.digest = setInterval(() => this._digest(), this.digestEvery);
     }
   }
 
+  // Send a DIGEST at `when` or as soon after as the server would check it.
+  _digestAt(when) {
+    clearTimeout(this._timers.settle);
+    const at = Math.max(when, this._lastDigest + this.digestMinInterval);
+    this._timers.settle = setTimeout(() => {
+      this._timers.settle = null;
+      this._digest();
+    }, Math.max(0, at - Date.now()));
+  }
+
+  /** Check our text against the server's as soon as allowed (when in sync). */
+  checkSoon() {
+    if (this.ws && this.session) this._digestAt(Date.now());
+  }
+
   async _digest() {
     const { ws, session } = this;
     if (!ws || !session || !session.inSync) return;
+    if (Date.now() - this._lastDigest < this.digestMinInterval) {
+      this._digestAt(0); // too soon for the server: it would ignore it
+      return;
+    }
+    const previous = this._lastDigest;
+    this._lastDigest = Date.now();
     if (await session.sendDigest()) {
-      if (this.ws === ws) this._send(ws, session);
+      if (this.ws === ws) {
+        this._send(ws, session);
+        this._emit("digest", { at: this._lastDigest });
+      }
+    } else if (this.ws === ws) {
+      this._lastDigest = previous;
     }
   }
 

@@ -155,10 +155,7 @@ export async function editorPage(docId) {
       } catch (exc) {
         console.error("cowrite: a local edit could not be applied", exc);
       }
-      if (!ok) {
-        queueMicrotask(resetText); // after this update: CodeMirror forbids dispatching inside it
-        break;
-      }
+      if (!ok) suspect();
     }
     if (local) {
       conn.changed();
@@ -179,11 +176,38 @@ export async function editorPage(docId) {
     }
   }
 
-  /** The editor's text differs from the engine's (should not happen): show the engine's. */
+  // The engine's text and the editor's disagree (they never should).  Either the
+  // engine's replica went wrong -- then the server's copy repairs it: a DIGEST now,
+  // answered by a RESYNC -- or the editor did, and the server, agreeing with the
+  // engine, stays silent: then the editor is reset to the engine's text.
+  let suspectTimer = null;
+  let suspected = false;
+  function suspect() {
+    if (suspected) return;
+    suspected = true;
+    console.warn("cowrite: the editor and the document disagree; checking with the server");
+    conn.checkSoon();
+  }
+  conn.on("digest", () => {
+    if (!suspected || suspectTimer !== null) return;
+    const wait = 3000 + 2 * conn.out.delay;
+    suspectTimer = setTimeout(() => {
+      suspectTimer = null;
+      suspected = false;
+      resetText(); // no RESYNC came: the document is right
+    }, wait);
+  });
+  function clearSuspicion() {
+    clearTimeout(suspectTimer);
+    suspectTimer = null;
+    suspected = false;
+  }
+
+  /** Make the editor show the engine's text (one minimal change; the selection is mapped). */
   function resetText() {
     const changes = changesToText(view.state, conn.doc.text);
     if (changes.empty) return;
-    console.warn("cowrite: the editor text was out of step with the document; re-synced");
+    console.warn("cowrite: the editor's text was out of step with the document; it shows the document's now");
     applying = true;
     try {
       view.dispatch({ changes, annotations: fromEngine.of(true) });
@@ -225,6 +249,7 @@ export async function editorPage(docId) {
   }
 
   // -- our cursor, their cursors ---------------------------------------------------
+  let cursorWarned = false;
   function sendCursor() {
     const sel = view.state.selection.main;
     const idx = view.state.field(astralField);
@@ -238,7 +263,8 @@ export async function editorPage(docId) {
         conn.setCursor(d.position(a, a < hd ? 1 : -1), d.position(hd, hd < a ? 1 : -1));
       }
     } catch (exc) {
-      console.warn("cowrite: cannot describe the cursor", exc);
+      if (!cursorWarned) console.warn("cowrite: cannot describe the cursor", exc);
+      cursorWarned = true;
     }
   }
 
@@ -304,7 +330,10 @@ export async function editorPage(docId) {
     // The server's copy replaced ours (our text had diverged); our unsent edits were kept.
     undo.detach();
     undo = new UndoManager(ev.doc, { captureTimeout: 500 });
-    applyEdits(ev.edits);
+    // ev.edits turn the old replica's text into the new one; the editor shows what the
+    // user saw, which is not necessarily the old replica's text (if that was what went
+    // wrong), so diff against what the editor shows instead.
+    clearSuspicion();
     resetText();
     refreshPeers();
     console.warn("cowrite: this copy differed from the server's and was replaced by it");

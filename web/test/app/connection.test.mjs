@@ -19,6 +19,7 @@ function open(net, agent, options = {}) {
     cursorDelay: 1,
     digestSettle: 5,
     digestEvery: 50,
+    digestMinInterval: 10,
     pingEvery: 1e6,
     ...options,
   });
