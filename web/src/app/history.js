@@ -73,7 +73,8 @@ export async function historyPage(docId) {
 
   function describe(i) {
     const c = changes[i - 1];
-    const who = c.user ? (c.user === me ? `${c.user} (you)` : c.user) : c.agent;
+    const name = c.name || c.user || c.agent;
+    const who = c.user && c.user === me ? `${name} (you)` : name;
     const parts = [];
     if (c.inserted) parts.push(`+${c.inserted}`);
     if (c.deleted) parts.push(`−${c.deleted}`);
@@ -109,21 +110,23 @@ export async function historyPage(docId) {
     text.replaceChildren(
       ...spans.map(({ piece, run }) => {
         if (!run) return document.createTextNode(piece);
-        const who = run.user ?? run.agent;
+        const who = run.user ?? run.agent; // colours and the legend go by user
+        const name = run.name || who;
         const colour = colourFor(who);
-        if (!authors.has(who)) authors.set(who, { colour, agents: new Set() });
+        if (!authors.has(who)) authors.set(who, { colour, name, agents: new Set() });
         authors.get(who).agents.add(run.agent);
-        const span = h("span", { class: "blame", title: `${who}${run.user ? ` (${run.agent})` : ""}`, dataset: { user: who } }, piece);
+        const span = h("span", { class: "blame", title: `${name} (${run.agent})`, dataset: { user: who } }, piece);
         span.style.setProperty("--cw-c", colour);
         return span;
       }),
     );
     setChildren(
       legend,
-      [...authors].map(([who, { colour, agents }]) => {
+      [...authors].map(([who, { colour, name, agents }]) => {
         const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
         swatch.style.background = colour;
-        return h("li", { title: [...agents].join(", ") }, swatch, who === me ? `${who} (you)` : who);
+        const label = who === me ? `${name} (you)` : name;
+        return h("li", { title: `${who}: ${[...agents].join(", ")}`, dataset: { user: who } }, swatch, label);
       }),
     );
   }
