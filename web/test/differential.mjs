@@ -162,6 +162,7 @@ export function generate(seed) {
   for (const p of peers.slice(1)) pull(rng, peers[0].doc, p.doc, false);
   for (const p of peers.slice(1)) pull(rng, p.doc, peers[0].doc, false);
   const text = observer.text;
+  if (peers[0].doc.textAt(peers[0].doc.version()) !== text) throw new Error(`seed ${seed}: a fresh checkout differs`);
   for (const p of peers) {
     if (p.doc.text !== text) {
       throw new Error(`seed ${seed}: peer ${p.doc.agent} has ${JSON.stringify(p.doc.text)}, observer ${JSON.stringify(text)}`);

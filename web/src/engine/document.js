@@ -18,7 +18,7 @@ import { IdMap } from './idMap.js';
 import { DEL_FWD, INS, MAX_AGENT_LEN, OpLog, checkTime, cpLength, isWellFormed } from './oplog.js';
 import { Position } from './position.js';
 import { Rope } from './rope.js';
-import { locate, mergeOps } from './walker.js';
+import { MergeCache, locate, mergeOps } from './walker.js';
 
 function randomAgent() {
   const bytes = new Uint8Array(8);
@@ -140,6 +140,7 @@ export class Document {
     this.ids = null; // IdMap of the text, built on first use
     this.undoHook = null; // the UndoManager recording this replica's local edits
     this.observers = [];
+    this.mergeCache = new MergeCache(); // walker state kept between merges
     this.clock = options.clock || defaultClock;
     checkTime(Math.floor(this.clock()));
   }
@@ -357,8 +358,9 @@ export class Document {
       if (pending.length) addWhenReady(oplog, pending);
       if (cg.nextLv === startLv) return [];
       lvs = this.ids ? [] : null;
-      [xf, version] = mergeOps(oplog, this.rope.length, this.branchVersion, cg.heads, lvs);
+      [xf, version] = mergeOps(oplog, this.rope.length, this.branchVersion, cg.heads, lvs, this.mergeCache, startLv);
     } catch (err) {
+      this.mergeCache.clear();
       oplog.truncate(startLv, startHeads);
       if (err instanceof EngineError) throw err;
       const wrapped = new EngineError(`internal error while merging: ${err && err.message}`);

@@ -142,23 +142,104 @@ class State {
 }
 
 /**
+ * The CRDT state of a document's last merge, kept for the next one.  While people
+ * keep typing concurrently there is no recent critical version, so each merge
+ * would re-walk everything since the last one; continuing the kept walk costs
+ * only what was added since (local edits made in between, and the new ops).
+ */
+export class MergeCache {
+  constructor() {
+    this.walk = null;
+    this.lvEnd = 0; // every LV below this has been walked into `walk`
+    this.hits = 0;
+    this.misses = 0;
+  }
+
+  clear() {
+    this.walk = null;
+  }
+}
+
+/**
  * Edits that bring a text at version `branch` (length `textLen`, code points) to
  * `branch ∪ merge`: returns `[xf, newVersion]` where xf is a list of
  * `{kind: 'ins', pos, text}` / `{kind: 'del', pos, length}` to apply in order.
  * If `insLvs` is an array, the first LV of every emitted insert is pushed to it.
- * Throws InvalidOpError (having changed nothing) if a new op does not fit the
- * document at its parents.
+ * Throws InvalidOpError if a new op does not fit the document at its parents
+ * (the caller then rolls the op log back and clears the cache).
+ *
+ * `cache` (optional, a MergeCache) keeps the walker's state between merges of a
+ * branch that is always at the op log's heads between merges (a Document's).
+ * `newStart` (with `cache`): the new ops are exactly the LVs from there on.
  */
-export function mergeOps(oplog, textLen, branch, merge, insLvs = null) {
+export function mergeOps(oplog, textLen, branch, merge, insLvs = null, cache = null, newStart = null) {
   const out = [];
   const cg = oplog.cg;
   const newVersion = cg.reduce([...branch, ...merge]);
-  const walk = plan(oplog, textLen, branch, merge, out);
-  if (walk) {
-    walk.lvsOut = insLvs;
-    walk.run();
+  let news;
+  let common;
+  let spans;
+  if (cache && newStart !== null && extendsCache(cg, cache, newStart)) {
+    news = [[newStart, cg.nextLv]];
+  } else {
+    [common, spans] = cg.findConflicting(branch, merge);
+    news = spans.filter(([, , f]) => f === ONLY_B).map(([s, e]) => [s, e]);
+    if (!news.length) return [out, newVersion];
+    if (cache && cache.walk && !resumable(cg, cache, common, spans, news)) cache.walk = null;
+  }
+  let walk;
+  if (cache && cache.walk) {
+    cache.hits++;
+    walk = cache.walk;
+    const pieces = [];
+    for (const [ps, pe, par] of cg.iterRange(cache.lvEnd, news[0][0])) pieces.push([ps, pe, par, false]);
+    for (const [s, e] of news) for (const [ps, pe, par] of cg.iterRange(s, e)) pieces.push([ps, pe, par, true]);
+    walk.pieces = pieces;
+    walk.out = out;
+    walk.textLen = textLen;
+  } else {
+    if (cache) cache.misses++;
+    walk = planPieces(oplog, textLen, common, spans, out);
+  }
+  walk.lvsOut = insLvs;
+  walk.run();
+  walk.lvsOut = null;
+  if (cache) {
+    cache.walk = walk;
+    cache.lvEnd = cg.nextLv;
   }
   return [out, newVersion];
+}
+
+const CATCH_UP = 64; // local ops a cached walk may replay without checking it is worth it
+
+/**
+ * Whether ops `newStart..` certainly continue the cached walk: every LV the walk
+ * holds descends from its base (a critical version), and so does every later LV
+ * whose parents are all at or after the base.  Only for a small catch-up.
+ */
+function extendsCache(cg, cache, newStart) {
+  const walk = cache.walk;
+  if (!walk || !(cache.lvEnd <= newStart && newStart < cg.nextLv) || newStart - cache.lvEnd > CATCH_UP) return false;
+  const base = walk.base;
+  if (base.length > 1) return false;
+  const floor = base.length ? base[0] : -1;
+  for (const [, , par] of cg.iterRange(newStart, cg.nextLv)) {
+    for (const p of par) if (p < floor) return false;
+    if (!par.length && floor >= 0) return false;
+  }
+  return true;
+}
+
+/** Whether continuing the cached walk is right and no dearer than a fresh one. */
+function resumable(cg, cache, common, spans, news) {
+  const walk = cache.walk;
+  if (cache.lvEnd > news[0][0]) return false;
+  let freshCost = 0;
+  for (const [s, e] of spans) freshCost += e - s;
+  if (news[0][0] - cache.lvEnd > freshCost) return false; // more local typing to catch up on than a fresh walk needs
+  // the cached state starts at walk.base; the merge needs everything since `common`
+  return sameFrontier(walk.base, common) || !cg.diff(walk.base, common)[0].length;
 }
 
 /** Where a tracked character ended up: see `locate`. */
@@ -188,9 +269,13 @@ export function locate(oplog, branch, indices, target) {
 }
 
 function plan(oplog, textLen, branch, merge, out) {
-  const cg = oplog.cg;
-  const [common, spans] = cg.findConflicting(branch, merge);
+  const [common, spans] = oplog.cg.findConflicting(branch, merge);
   if (!spans.some(([, , f]) => f === ONLY_B)) return null;
+  return planPieces(oplog, textLen, common, spans, out);
+}
+
+function planPieces(oplog, textLen, common, spans, out) {
+  const cg = oplog.cg;
   // pieces in a topological order: first what the branch has, then the rest
   const pieces = [];
   for (const [s, e, f] of spans) {
@@ -225,6 +310,11 @@ class Walk {
     this.probes = [];
     this.probeKeys = null;
     this.marker = PH; // ids for tombstone markers count down from here
+    // Carried from one run to the next when the walk is cached (MergeCache):
+    this.base = common; // the version the state's placeholder stands for
+    this.walkedFrontier = common; // the frontier of everything walked
+    this.fresh = true; // the state is a bare placeholder
+    this.offsetKnown = false;
   }
 
   run() {
@@ -242,9 +332,9 @@ class Walk {
       crit[i] = ext.size === 1 ? ext.values().next().value : null;
     }
     crit[n] = -3; // the end: always a critical point
-    let walked = this.version;
-    let fresh = true;
-    let offsetKnown = false;
+    let walked = this.walkedFrontier;
+    let fresh = this.fresh;
+    let offsetKnown = this.offsetKnown;
     let i = 0;
     while (i < n) {
       const [s, e, par, emit] = pieces[i];
@@ -265,12 +355,14 @@ class Walk {
           fresh = true;
         }
         this.version = par;
+        this.base = par;
         // a stretch with no concurrency: apply straight to the text
         const nxt = crit[i + 1];
         if (nxt !== null && (nxt === -3 || nxt === e - 1)) {
           this.applyDirect(s, e);
           walked = [e - 1];
           this.version = walked;
+          this.base = walked;
           i++;
           continue;
         }
@@ -283,6 +375,9 @@ class Walk {
       walked = advance(walked, par, e - 1);
       i++;
     }
+    this.walkedFrontier = walked;
+    this.fresh = fresh;
+    this.offsetKnown = offsetKnown;
     if (this.probeKeys !== null) this.probesExtract();
   }
 
