@@ -55,7 +55,7 @@ PALETTE = (
     "#5b2c6f",  # purple
     "#8e44ad",  # violet
     "#c2185b",  # pink
-    "#6e2c00",  # brown
+    "#303f9f",  # indigo
     "#37474f",  # slate
 )
 """Cursor and name colours: each has a contrast of at least 4.5 with white (WCAG AA),
