@@ -13,7 +13,7 @@
 
 import { sameFrontier } from './causalGraph.js';
 import { decodeDocument, decodePatch, encodeDocument, encodePatch, validateOp } from './encoding.js';
-import { EngineError, InvalidOpError, UnknownParentError, UnknownVersionError } from './errors.js';
+import { DecodeError, EngineError, InvalidOpError, UnknownParentError, UnknownVersionError } from './errors.js';
 import { IdMap } from './idMap.js';
 import { DEL_FWD, INS, MAX_AGENT_LEN, OpLog, checkTime, cpLength, isWellFormed } from './oplog.js';
 import { Position } from './position.js';
@@ -153,18 +153,23 @@ export class Document {
     const { ops, text, version, heads } = decodeDocument(bytes);
     const d = new Document(agent, options);
     const oplog = d.oplog;
-    for (const op of ops) oplog.addRemote(op);
-    const lvs = (raw) => oplog.cg.rawToFrontier(raw);
-    d.rope = new Rope(text);
-    d.branchVersion = lvs(version);
-    if (heads && !sameFrontier(lvs(heads), oplog.cg.heads)) {
-      throw new EngineError('document heads do not match its op log');
-    }
-    if (!sameFrontier(d.branchVersion, oplog.cg.heads)) {
-      // the stored text is behind the op log: bring it up to date once
-      const [xf, v] = mergeOps(oplog, d.rope.length, d.branchVersion, oplog.cg.heads);
-      applyXf(d.rope, null, xf, null);
-      d.branchVersion = v;
+    try {
+      for (const op of ops) oplog.addRemote(op);
+      d.rope = new Rope(text);
+      d.branchVersion = oplog.cg.rawToFrontier(version);
+      if (heads && !sameFrontier(oplog.cg.rawToFrontier(heads), oplog.cg.heads)) {
+        throw new DecodeError('corrupt data: the heads do not match the op log');
+      }
+      if (!sameFrontier(d.branchVersion, oplog.cg.heads)) {
+        // the stored text is behind the op log: bring it up to date once
+        const [xf, v] = mergeOps(oplog, d.rope.length, d.branchVersion, oplog.cg.heads);
+        applyXf(d.rope, null, xf, null);
+        d.branchVersion = v;
+      }
+    } catch (err) {
+      // the codec checked the bytes; anything left is still bad data, not a bug here
+      if (err instanceof EngineError && !(err instanceof DecodeError)) throw new DecodeError(`corrupt data: ${err.message}`);
+      throw err;
     }
     return d;
   }

@@ -7,14 +7,28 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { Document, Position } from '../../src/engine/index.js';
+import { DecodeError, Document, Position } from '../../src/engine/index.js';
 
 const VECTORS = new URL('../../../testdata/vectors/', import.meta.url);
 const load = (name) => JSON.parse(readFileSync(new URL(name, VECTORS), 'utf8'));
 const bytes = (b64) => new Uint8Array(Buffer.from(b64, 'base64'));
 
+const encoding = load('encoding.json');
 const merge = load('merge.json');
 const resolve = load('positions_resolve.json');
+
+test('encoding.json documents load as Documents and re-encode to the same bytes', () => {
+  assert.ok(encoding.documents.length >= 5);
+  for (const e of encoding.documents) {
+    const d = Document.decode(bytes(e.bytes), 'js-loader');
+    assert.equal(d.text, e.text, e.name);
+    assert.deepEqual(d.version(), e.version, e.name);
+    assert.deepEqual(d.encode(), bytes(e.reencoded), e.name);
+  }
+  for (const e of encoding.invalid_documents) {
+    assert.throws(() => Document.decode(bytes(e.bytes), 'js-loader'), DecodeError, e.name);
+  }
+});
 
 test('merge.json has histories to check', () => {
   assert.ok(merge.histories.length >= 10);
