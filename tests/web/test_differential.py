@@ -9,6 +9,9 @@ Both directions run on random concurrent histories:
   received with its text after each; the Python engine replays them.
 * Python -> JS: the Python engine makes histories (``tests/engine/sim.py``) and
   ``node web/test/differential.mjs --replay FILE`` applies them with the JS engine.
+* Undo: the Python engine runs random scripts of edits, undos, redos, pauses and
+  pulls between peers; ``--undo FILE`` runs them with the JS UndoManager, which
+  must leave the same text and return the same selection after every command.
 
 Sizes scale with ``COWRITE_SIM_SEEDS`` (histories per direction, default 12).
 Without Node the tests skip with the reason shown, except in CI (``CI=true``),
@@ -28,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from cowrite.engine import Document
+from cowrite.engine import Document, UndoManager
 from cowrite.engine.encoding import encode_patch
 from sim import Sim
 
@@ -158,3 +161,67 @@ def test_python_histories_replay_identically_in_js(tmp_path: Path) -> None:
     assert not bad, "JS disagrees with Python on seeds:\n" + "\n".join(f"seed {r['seed']}: {r['error']}" for r in bad)
     assert rc == 0
     assert len(out["results"]) == SEEDS
+
+
+# -- undo scripts ------------------------------------------------------------------
+
+WORDS = ["a", "xy", "the ", "👋🏽", "e\u0301", "日本", "Ω!", "\n"]
+
+
+def _undo_script(seed: int) -> dict[str, Any]:
+    """Peers edit, undo, redo and pull from each other under one hand-driven clock
+    (milliseconds; pauses never sum to exactly the 500 ms capture timeout)."""
+    rng = random.Random(seed)
+    agents = ["ann", "bo", "\u00e7y"][: rng.randint(2, 3)]
+    now = [0]
+    docs = [Document(a, clock=lambda: 1_700_000_000) for a in agents]
+    ums = [UndoManager(d, capture_timeout=500, clock=lambda: now[0]) for d in docs]
+    commands: list[list[Any]] = []
+    expect: list[dict[str, Any]] = []
+    for _ in range(rng.randint(30, 150)):
+        i = rng.randrange(len(docs))
+        d = docs[i]
+        r = rng.random()
+        res = None
+        if r < 0.3 or (r < 0.45 and not len(d)):
+            pos = rng.randint(0, len(d))
+            text = rng.choice(WORDS)
+            d.insert(pos, text)
+            cmd: list[Any] = [i, "insert", pos, text]
+        elif r < 0.45:
+            pos = rng.randrange(len(d))
+            n = 1 if rng.random() < 0.6 else rng.randint(1, len(d) - pos)
+            d.delete(pos, n)
+            cmd = [i, "delete", pos, n]
+        elif r < 0.6:
+            res = ums[i].undo()
+            cmd = [i, "undo"]
+        elif r < 0.7:
+            res = ums[i].redo()
+            cmd = [i, "redo"]
+        elif r < 0.82:
+            tick = rng.choice([90, 130, 700, 2100])
+            now[0] += tick
+            cmd = [i, "tick", tick]
+        elif r < 0.85:
+            ums[i].stop_capturing()
+            cmd = [i, "stop"]
+        else:
+            j = rng.randrange(len(docs))
+            d.apply_patch(encode_patch(docs[j].ops_missing_from(d.summary())))
+            cmd = [i, "pull", j]
+        commands.append(cmd)
+        expect.append({"text": d.text, "result": None if res is None else [res.anchor, res.head]})
+    return {"seed": seed, "agents": agents, "commands": commands, "expect": expect}
+
+
+def test_undo_scripts_agree_with_python(tmp_path: Path) -> None:
+    scripts = [_undo_script(20_000 + k) for k in range(2 * SEEDS)]
+    assert sum(1 for h in scripts for c in h["commands"] if c[1] == "undo") > SEEDS
+    path = tmp_path / "undo.json"
+    path.write_text(json.dumps({"histories": scripts}), encoding="utf-8")
+    out, rc = _run(["--undo", str(path)])
+    bad = [r for r in out["results"] if not r["ok"]]
+    assert not bad, "JS undo disagrees with Python on seeds:\n" + "\n".join(f"seed {r['seed']}: {r['error']}" for r in bad)
+    assert rc == 0
+    assert len(out["results"]) == 2 * SEEDS

@@ -19,6 +19,10 @@
 //       them with the JS engine and prints JSON {results: [{seed, ok, error}]};
 //       exits 1 if any history disagrees.
 //
+//   node test/differential.mjs --undo FILE
+//       Runs undo scripts made by the Python engine ({histories: [{seed, agents,
+//       commands, expect}]}, see runUndoScript) and reports like --replay.
+//
 // Exits 2 with the seed on stderr if JS peers fail to converge.
 
 import { readFileSync } from 'node:fs';
@@ -194,13 +198,47 @@ export function replay(h) {
   return null;
 }
 
+/**
+ * Run an undo script made by the Python engine (tests/web/test_differential.py):
+ * peers editing, undoing, redoing and pulling from each other under one hand-driven
+ * clock; after every command the acting peer's text and the undo/redo selection
+ * must be what Python recorded.  Returns the first disagreement, or null.
+ */
+export function runUndoScript(h) {
+  let now = 0;
+  const clock = () => now;
+  const docs = h.agents.map((a) => new Document(a, { clock: () => 1_700_000_000 }));
+  const ums = docs.map((d) => new UndoManager(d, { captureTimeout: 500, clock }));
+  for (let k = 0; k < h.commands.length; k++) {
+    const [i, cmd, x, y] = h.commands[k];
+    const d = docs[i];
+    let res = null;
+    if (cmd === 'insert') d.insert(x, y);
+    else if (cmd === 'delete') d.delete(x, y);
+    else if (cmd === 'undo') res = ums[i].undo();
+    else if (cmd === 'redo') res = ums[i].redo();
+    else if (cmd === 'tick') now += x;
+    else if (cmd === 'stop') ums[i].stopCapturing();
+    else if (cmd === 'pull') d.applyPatch(encodePatch(docs[x].opsMissingFrom(d.summary())));
+    else throw new Error(`unknown command ${cmd}`);
+    const want = h.expect[k];
+    const got = res && [res.anchor, res.head];
+    if (d.text !== want.text) return `command ${k} ${JSON.stringify(h.commands[k])}: text ${JSON.stringify(d.text)} != ${JSON.stringify(want.text)}`;
+    if (JSON.stringify(got) !== JSON.stringify(want.result)) {
+      return `command ${k} ${JSON.stringify(h.commands[k])}: selection ${JSON.stringify(got)} != ${JSON.stringify(want.result)}`;
+    }
+  }
+  return null;
+}
+
 function main(argv) {
-  if (argv[0] === '--replay') {
+  if (argv[0] === '--replay' || argv[0] === '--undo') {
+    const check = argv[0] === '--replay' ? replay : runUndoScript;
     const input = JSON.parse(readFileSync(argv[1] || 0, 'utf8'));
     const results = input.histories.map((h) => {
       let error;
       try {
-        error = replay(h);
+        error = check(h);
       } catch (err) {
         error = `${err.name}: ${err.message}`;
       }
@@ -213,7 +251,7 @@ function main(argv) {
   const seed = Number(argv[0] ?? 0);
   const count = Number(argv[1] ?? 1);
   if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(count) || count < 0) {
-    process.stderr.write('usage: node test/differential.mjs SEED COUNT | --replay FILE\n');
+    process.stderr.write('usage: node test/differential.mjs SEED COUNT | --replay FILE | --undo FILE\n');
     process.exitCode = 64;
     return;
   }
