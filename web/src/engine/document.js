@@ -15,9 +15,10 @@ import { sameFrontier } from './causalGraph.js';
 import { decodeDocument, decodePatch, encodeDocument, encodePatch, validateOp } from './encoding.js';
 import { DecodeError, EngineError, InvalidOpError, UnknownParentError, UnknownVersionError } from './errors.js';
 import { IdMap } from './idMap.js';
-import { DEL_FWD, INS, MAX_AGENT_LEN, OpLog, checkTime, cpLength, isWellFormed } from './oplog.js';
+import { DEL_FWD, INS, MAX_AGENT_LEN, OpLog, checkTime } from './oplog.js';
 import { Position } from './position.js';
 import { Rope } from './rope.js';
+import { codePointLength as cpLength, isWellFormed } from './utf8.js';
 import { MergeCache, locate, mergeOps } from './walker.js';
 
 function randomAgent() {

@@ -19,22 +19,6 @@ export const DEL_BACK = 2;
 export const MAX_AGENT_LEN = 256;
 export const MAX_TIME = 2 ** 53;
 
-/** Whether a JS string is valid Unicode (no lone surrogates). */
-export function isWellFormed(s) {
-  if (typeof s.isWellFormed === 'function') return s.isWellFormed();
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
-}
-
-/** Number of code points in a (well-formed) string. */
-export function cpLength(s) {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xdc00 && c <= 0xdfff) n--;
-  }
-  return n;
-}
-
 /** A valid op time: an integer in 0..2**53-1 (0 = unknown). */
 export function checkTime(time) {
   if (!(typeof time === 'number' && Number.isInteger(time) && time >= 0 && time < MAX_TIME)) {
