@@ -13,7 +13,8 @@ Both directions run on random concurrent histories:
   pulls between peers; ``--undo FILE`` runs them with the JS UndoManager, which
   must leave the same text and return the same selection after every command.
 
-Sizes scale with ``COWRITE_SIM_SEEDS`` (histories per direction, default 12).
+Sizes scale with ``COWRITE_DIFF_HISTORIES`` (histories per direction; else
+``COWRITE_SIM_SEEDS``; default 12).
 Without Node the tests skip with the reason shown, except in CI (``CI=true``),
 where a missing Node is a failure.  A failing history names its seed.
 """
@@ -37,7 +38,9 @@ from sim import Sim
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 DRIVER = "test/differential.mjs"
-SEEDS = int(os.environ.get("COWRITE_SIM_SEEDS", "12"))
+# Histories per direction: COWRITE_DIFF_HISTORIES (CI runs 150: they are cheap, about
+# 0.1 s each), else COWRITE_SIM_SEEDS, else 12.
+SEEDS = int(os.environ.get("COWRITE_DIFF_HISTORIES") or os.environ.get("COWRITE_SIM_SEEDS") or "12")
 
 
 def _node() -> str:
