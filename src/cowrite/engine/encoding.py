@@ -744,7 +744,241 @@ def _check_text_len(oplog: OpLog, version: Frontier, text_len: int, linear: bool
 
 def decode_patch(data: bytes) -> list[Op]:
     """The ops of :func:`encode_patch` bytes, structurally validated."""
+    if type(data) is bytes:
+        try:
+            ops = _decode_patch_fast(data)
+        except Exception:  # anything unusual: the general decoder decides (and says why)
+            ops = None
+        if ops is not None:
+            return ops
     return _guard(_decode_patch, data, "patch")  # type: ignore[return-value]
+
+
+class _Bail(Exception):
+    """The fast patch decoder met something it leaves to the general one."""
+
+
+def _uv_long(buf: bytes, p: int) -> tuple[int, int]:
+    """A varint of two or more bytes at ``buf[p]`` (the fast decoder's slow case)."""
+    result = 0
+    shift = 0
+    while True:
+        b = buf[p]
+        p += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, p
+        shift += 7
+        if shift >= 7 * _MAX_VARINT_BYTES:
+            raise _Bail
+
+
+def _decode_patch_fast(data: bytes) -> list[Op] | None:
+    """:func:`_decode_patch` for the common case (a version-2, not deflated patch, e.g.
+    a keystroke), with the same checks but inline varints and no helper objects.
+
+    Returns ``None`` (or raises) where the general decoder must decide: anything
+    malformed or unusual.  It never accepts what the general decoder refuses and,
+    when it answers, answers the same (``tests/engine/test_encoding.py`` compares the
+    two on random and damaged patches).
+    """
+    size = len(data)
+    if size < _HEADER + _TRAILER or data[4] != 0 or data[3] != 2 or data[:3] != PATCH_MAGIC:
+        return None
+    end = size - _TRAILER
+    if zlib.crc32(data[:end]) != int.from_bytes(data[end:], "little"):
+        return None
+    buf = data
+    p = _HEADER
+    # -- agents (a count of blocks: each takes at least one byte)
+    n_agents = buf[p]
+    p += 1
+    if n_agents >= 0x80:
+        n_agents, p = _uv_long(buf, p - 1)
+    if n_agents > end - p:
+        return None
+    agents: list[str] = []
+    seen: set[str] = set()
+    for _ in range(n_agents):
+        ln = buf[p]
+        p += 1
+        if ln >= 0x80:
+            ln, p = _uv_long(buf, p - 1)
+        q = p + ln
+        if q > end or ln > 4 * MAX_AGENT_LEN:
+            return None
+        name = buf[p:q].decode("utf-8")  # strict: a bad name raises, the general decoder reports it
+        p = q
+        if not name or len(name) > MAX_AGENT_LEN or name in seen:
+            return None
+        seen.add(name)
+        agents.append(name)
+    # -- op count and the five column blocks
+    n = buf[p]
+    p += 1
+    if n >= 0x80:
+        n, p = _uv_long(buf, p - 1)
+    if n > end - p:
+        return None
+    bounds: list[int] = []
+    for _ in range(5):
+        ln = buf[p]
+        p += 1
+        if ln >= 0x80:
+            ln, p = _uv_long(buf, p - 1)
+        q = p + ln
+        if q > end:
+            return None
+        bounds.append(p)
+        bounds.append(q)
+        p = q
+    a_p, a_end, s_p, s_end, pa_p, pa_end, k_p, k_end, o_p, o_end = bounds
+    if n > s_end - s_p or n > pa_end - pa_p or n > k_end - k_p or n > o_end - o_p:
+        return None
+    # -- agent runs
+    op_agents: list[int] = []
+    while len(op_agents) < n:
+        v = buf[a_p]
+        a_p += 1
+        if v >= 0x80:
+            v, a_p = _uv_long(buf, a_p - 1)
+        k = buf[a_p]
+        a_p += 1
+        if k >= 0x80:
+            k, a_p = _uv_long(buf, a_p - 1)
+        if v >= n_agents or k == 0 or k > n - len(op_agents):
+            return None
+        op_agents.extend([v] * k)
+    if a_p != a_end:
+        return None
+    # -- the ops
+    rows: list[tuple[str, int, RawVersion, int, int, int]] = []
+    next_seq = [0] * n_agents
+    prev_last: tuple[str, int] | None = None
+    predicted = 0
+    ins_total = 0
+    for i in range(n):
+        a = op_agents[i]
+        agent = agents[a]
+        v = buf[s_p]
+        s_p += 1
+        if v >= 0x80:
+            v, s_p = _uv_long(buf, s_p - 1)
+        seq = next_seq[a] + ((v >> 1) ^ -(v & 1))
+        kl = buf[k_p]
+        k_p += 1
+        if kl >= 0x80:
+            kl, k_p = _uv_long(buf, k_p - 1)
+        kind = kl & 3
+        span = kl >> 2
+        if kind > DEL_BACK or span == 0 or seq < 0 or seq + span > _MAX_SEQ:
+            return None
+        code = buf[pa_p]
+        pa_p += 1
+        if code >= 0x80:
+            code, pa_p = _uv_long(buf, pa_p - 1)
+        parents: RawVersion
+        if code == 0:
+            if prev_last is None:
+                return None
+            parents = (prev_last,)
+        else:
+            k = code - 1
+            if 2 * k > pa_end - pa_p:
+                return None
+            ps: list[tuple[str, int]] = []
+            for _ in range(k):
+                pa = buf[pa_p]
+                pa_p += 1
+                if pa >= 0x80:
+                    pa, pa_p = _uv_long(buf, pa_p - 1)
+                psq = buf[pa_p]
+                pa_p += 1
+                if psq >= 0x80:
+                    psq, pa_p = _uv_long(buf, pa_p - 1)
+                if pa >= n_agents or psq >= _MAX_SEQ:
+                    return None
+                ps.append((agents[pa], psq))
+            parents = tuple(ps)
+        v = buf[o_p]
+        o_p += 1
+        if v >= 0x80:
+            v, o_p = _uv_long(buf, o_p - 1)
+        pos = predicted + ((v >> 1) ^ -(v & 1))
+        if pos < 0:
+            return None
+        if kind == INS:
+            predicted = pos + span
+            ins_total += span
+        else:
+            predicted = pos
+        next_seq[a] = seq + span
+        prev_last = (agent, seq + span - 1)
+        rows.append((agent, seq, parents, kind, pos, span))
+    if s_p != s_end or pa_p != pa_end or k_p != k_end or o_p != o_end:
+        return None
+    # -- inserted text
+    ln = buf[p]
+    p += 1
+    if ln >= 0x80:
+        ln, p = _uv_long(buf, p - 1)
+    q = p + ln
+    if q > end or not ins_total <= ln <= 4 * ins_total:
+        return None
+    content = buf[p:q].decode("utf-8")
+    p = q
+    if len(content) != ins_total:
+        return None
+    # -- times
+    n_runs = buf[p]
+    p += 1
+    if n_runs >= 0x80:
+        n_runs, p = _uv_long(buf, p - 1)
+    ln = buf[p]
+    p += 1
+    if ln >= 0x80:
+        ln, p = _uv_long(buf, p - 1)
+    t_end = p + ln
+    if t_end != end or n_runs > ln // 2:  # the times block must end the body
+        return None
+    t_starts: list[int] = []
+    t_values: list[int] = []
+    covered = 0
+    prev = 0
+    for i in range(n_runs):
+        k = buf[p]
+        p += 1
+        if k >= 0x80:
+            k, p = _uv_long(buf, p - 1)
+        v = buf[p]
+        p += 1
+        if v >= 0x80:
+            v, p = _uv_long(buf, p - 1)
+        t = prev + ((v >> 1) ^ -(v & 1))
+        if k == 0 or not 0 <= t < MAX_TIME or (i and t == prev) or k > n - covered:
+            return None
+        t_starts.append(covered)
+        t_values.append(t)
+        covered += k
+        prev = t
+    if p != t_end or covered != n:
+        return None
+    # -- the ops (every field checked above: Op's own validation cannot fail)
+    ops: list[Op] = []
+    c = 0
+    t_ends = t_starts[1:] + [n]
+    t = 0
+    time = 0
+    for i, (agent, seq, parents, kind, pos, span) in enumerate(rows):
+        while i >= t_ends[t]:
+            t += 1
+        time = t_values[t]
+        if kind == INS:
+            ops.append(Op(agent, seq, parents, "ins", pos, content[c : c + span], span, True, time))
+            c += span
+        else:
+            ops.append(Op(agent, seq, parents, "del", pos, "", span, kind == DEL_FWD, time))
+    return ops
 
 
 def _decode_patch(data: bytes) -> list[Op]:
