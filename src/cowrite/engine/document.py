@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .branch import Branch, apply_xf, checkout
+from .causal_graph import CausalGraph, Frontier
 from .errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
 from .history import Authorship, Change, authorship, changes
 from .idmap import IdMap
 from .oplog import DEL_FWD, INS, OpLog, SummaryIds, copy_oplog, ops_unknown_to
 from .ops import MAX_AGENT_LEN, Op, RawVersion, check_time, check_unicode
 from .positions import Position
-from .walker import MergeCache, XfOp, locate, merge_ops
+from .walker import MergeCache, XfOp, direct_edits, locate, merge_ops
 
 if TYPE_CHECKING:
     from .undo import UndoManager
@@ -76,6 +77,20 @@ def _add_when_ready(oplog: OpLog, ops: list[Op]) -> None:
     for a, q in queues.items():
         if heads[a] < len(q):
             oplog.add_remote(q[heads[a]])  # raises the UnknownParentError
+
+
+_DIRECT = True  # tests turn the direct path off to compare it with the merge walk
+
+
+def _follows(cg: CausalGraph, start: int, heads: Frontier) -> bool:
+    """Whether LVs ``start..`` form one chain on top of ``heads``: the first's parents
+    are ``heads``, every later LV's parent is the LV before it."""
+    first = True
+    for s, _, parents in cg.iter_range(start, cg.next_lv):
+        if parents != (heads if first else (s - 1,)):
+            return False
+        first = False
+    return True
 
 
 class Document:
@@ -219,9 +234,16 @@ class Document:
             if cg.next_lv == start_lv:
                 return []
             lvs: list[int] | None = [] if self._ids is not None else None
-            xf, version = merge_ops(
-                oplog, len(self.branch.text), self.branch.version, cg.heads, lvs, self._merge_cache, start_lv
-            )
+            if _DIRECT and self.branch.version == start_heads and _follows(cg, start_lv, start_heads):
+                # The common case (a remote keystroke on top of everything we have):
+                # nothing concurrent, so the ops are the edits.  Like a local edit, this
+                # leaves the merge cache behind; its next use catches up.
+                xf = direct_edits(oplog, len(self.branch.text), start_lv, cg.next_lv, lvs)
+                version = cg.heads
+            else:
+                xf, version = merge_ops(
+                    oplog, len(self.branch.text), self.branch.version, cg.heads, lvs, self._merge_cache, start_lv
+                )
         except CowriteError:
             self._merge_cache.clear()
             oplog.truncate(start_lv, start_heads)

@@ -33,7 +33,7 @@ from .causal_graph import ONLY_B, CausalGraph, Frontier
 from .errors import InvalidOpError
 from .oplog import DEL_BACK, INS, OpLog
 
-__all__ = ["Located", "MergeCache", "XfOp", "locate", "merge_ops"]
+__all__ = ["Located", "MergeCache", "XfOp", "direct_edits", "locate", "merge_ops"]
 
 NYI = -1  # not yet inserted at the prepare version
 INSERTED = 0  # visible at the prepare version; >= 1: deleted that many times
@@ -239,6 +239,33 @@ def merge_ops(
         cache.walk = walk
         cache.lv_end = cg.next_lv
     return out, new_version
+
+
+def direct_edits(oplog: OpLog, text_len: int, start: int, end: int, ins_lvs: list[int] | None = None) -> list[XfOp]:
+    """The edits of ops ``start..end`` when they follow one another on top of a branch
+    of ``text_len`` characters: the first op's parents are the branch's version, each
+    later op's parent is the op before it.  No concurrency, so no walk: each op is its
+    own edit, checked against the text length (as :meth:`_Walk._apply_direct` does).
+
+    Raises :class:`InvalidOpError` if an op does not fit; the caller rolls back.
+    """
+    out: list[XfOp] = []
+    true_len = text_len
+    for ps, pe, kind, pos, content in oplog.iter_ops(start, end):
+        if kind == INS:
+            if pos > true_len:
+                raise InvalidOpError(f"insert at {pos} past the end of a {true_len}-character document")
+            out.append((INS, pos, content))
+            if ins_lvs is not None:
+                ins_lvs.append(ps)
+            true_len += pe - ps
+        else:
+            ln = pe - ps
+            if pos + ln > true_len:
+                raise InvalidOpError(f"delete of {ln} at {pos} past the end of a {true_len}-character document")
+            out.append((1, pos, ln))
+            true_len -= ln
+    return out
 
 
 _CATCH_UP = 64  # local ops a cached walk may replay without checking it is worth it
