@@ -16,9 +16,9 @@ from typing import Any
 
 from cowrite.server.auth import issue_token
 from integration.harness import SECRET_BYTES, ServerProcess, run, seed
+from integration.netem import Link
 
 from .conftest import CHROMIUM_ARGS
-from .netem import Link
 
 SEED_TEXT = "Once upon a time, the end.\nA second line stays as it is.\n"
 GAP = SEED_TEXT.index("the end")  # everyone starts typing here, before "the end"

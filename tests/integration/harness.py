@@ -19,6 +19,8 @@ import httpx
 
 from cowrite.server.auth import issue_token
 
+from .netem import Link
+
 SECRET = "integration-test-secret-0123456789abcdef"  # 40 bytes
 SECRET_BYTES = SECRET.encode()
 
@@ -165,63 +167,13 @@ def client(
     return Client(url or srv.url, doc_id, tok or token(user, doc=doc_id, role=role), **kw)
 
 
-class Proxy:
+class Proxy(Link):
     """A TCP relay in front of the server whose link can be cut (connections reset,
     new ones refused) and restored: a network outage for the clients behind it."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.up = True
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._links: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.up:
-            writer.transport.abort()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._links |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (OSError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.transport.abort()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        self._links -= {writer, up_writer}
-
-    def cut(self) -> None:
-        self.up = False
-        for w in list(self._links):
-            w.transport.abort()
-        self._links.clear()
-
-    def restore(self) -> None:
-        self.up = True
-
-    async def close(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
 
 
 # -- typing helpers -------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""A TCP relay that plays a bad network between one browser and the server.
+"""A TCP relay that plays a bad network between one client and the server.
 
-Each browser user gets a relay of their own and loads the app through it, so its
-page, API calls and WebSocket all cross the same link.  The link adds one-way
+Each client (a Python client, or a browser that loads the app through it, so its
+page, API calls and WebSocket all cross the same link) gets a relay of its own.  The link adds one-way
 ``latency`` seconds (order preserved, like a slow route) and can be cut — live
 connections reset, new ones refused — and restored: a real outage, which the
 page only learns about from its socket, exactly as on a train.
