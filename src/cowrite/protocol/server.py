@@ -42,6 +42,7 @@ from cowrite.engine import (
     UnknownParentError,
     UnknownVersionError,
 )
+from cowrite.engine.causal_graph import CausalGraph
 from cowrite.engine.encoding import decode_patch, encode_patch
 
 from .errors import ErrorCode, ProtocolError
@@ -83,6 +84,21 @@ def parse_join(data: bytes, max_size: int | None = None) -> Join:
     if not isinstance(msg, Join):
         raise ProtocolError(f"the first frame must be JOIN, not {type(msg).__name__}", ErrorCode.BAD_STATE)
     return msg
+
+
+def _all_new_as_sent(cg: CausalGraph, ops: list[Op], start_lv: int) -> bool:
+    """Whether ``ops`` (just added from LV ``start_lv`` on) were all new, were added in the
+    order given (so they are in causal order), and name their parents as the log
+    stores them (no redundant parent): then their patch bytes say exactly what the
+    log gained, and can be stored and relayed as they are."""
+    lv = start_lv
+    for op in ops:
+        if cg.raw_to_lv(op.agent, op.seq) != lv:
+            return False
+        if len(op.parents) > 1 and len(cg.parents_of(lv)) != len(op.parents):
+            return False
+        lv += op.span
+    return lv == cg.next_lv
 
 
 class ServerSession:
@@ -148,12 +164,13 @@ class Pending:
         patch: bytes = b"",
         error: Error | None = None,
         divergence: Divergence | None = None,
+        version: RawVersion | None = None,
     ) -> None:
         self.room = room
         self.session = session
         self.to_persist: list[Op] = to_persist or []
         self.patch = patch
-        self.version: RawVersion = room.doc.version
+        self.version: RawVersion = room.doc.version if version is None else version
         self.error = error
         self.divergence = divergence
         self._sends = sends
@@ -372,6 +389,8 @@ class Room:
                     session, ErrorCode.TOO_LARGE, f"the document may not exceed {self.max_doc_len} characters", batch_id=batch
                 )
         before = doc.version
+        cg = doc.oplog.cg
+        start_lv = cg.next_lv
         try:
             doc.add_ops(ops)
         except UnknownParentError as exc:
@@ -382,13 +401,20 @@ class Room:
             return self._refuse(session, ErrorCode.BAD_OP, str(exc), batch_id=batch)
         except CowriteError as exc:
             return self._refuse(session, ErrorCode.BAD_OP, f"ops rejected: {exc}", batch_id=batch)
-        new = doc.ops_since(before) if doc.version != before else []
-        sends = [Send(session, encode_frame(Ack(batch, doc.version)))]
+        new: list[Op]
         patch = b""
-        if new:
+        if cg.next_lv == start_lv:
+            new = []
+        elif _all_new_as_sent(cg, ops, start_lv):
+            new, patch = ops, msg.patch  # what was accepted is exactly what came: pass the bytes on
+        else:
+            new = doc.ops_since(before)
             patch = encode_patch(new)
+        version = doc.version
+        sends = [Send(session, encode_frame(Ack(batch, version)))]
+        if new:
             sends += self._broadcast(session, encode_frame(RemoteOps(patch)))
-        return Pending(self, session, sends, new, patch)
+        return Pending(self, session, sends, new, patch, version=version)
 
     def _digest(self, session: ServerSession, msg: Digest) -> Pending:
         """Check a client's text hash; on a mismatch send it the whole document."""
