@@ -119,7 +119,7 @@ def run_node(repeat: int) -> dict[str, Any]:
         text=True,
         check=False,
     )
-    out = json.loads(proc.stdout)
+    out: dict[str, Any] = json.loads(proc.stdout)
     for f in out["failures"]:
         failures.append(f)
     return out
@@ -407,7 +407,7 @@ async def editor(args: argparse.Namespace) -> dict[str, Any]:
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    out = {"version": browser.version}
+                    out: dict[str, Any] = {"version": browser.version}
                     # warm-up (untimed): the server's first page, the browser's first context
                     await seed(srv, "bench-warmup", warm)
                     ctx, _, _ = await open_page(browser, srv, "bench-warmup")
