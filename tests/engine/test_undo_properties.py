@@ -624,7 +624,6 @@ def test_undo_only_reverses_own_edits(n_agents, actions):
     run_actions(sim, actions)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: re-type order when neighbours were deleted remotely")
 @hyp
 @example(n_agents=2, actions=EX_NEIGHBOURS_DELETED_REMOTELY)
 @given(n_agents=st.integers(1, 4), actions=st.lists(action, min_size=20, max_size=60))
@@ -839,7 +838,6 @@ def test_regression_undo_retypes_in_order_when_neighbours_are_gone():
     assert d.text == "ca"  # was "ac"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: re-typed chars go to the front of their gap when neighbours were deleted remotely")
 def test_regression_undo_retypes_in_order_when_neighbours_deleted_remotely():
     clock = Clock()
     m, b = Document("m", clock=clock), Document("b", clock=clock)

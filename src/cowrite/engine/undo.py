@@ -30,6 +30,7 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cmp_to_key
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -300,7 +301,7 @@ class UndoManager:
         return None
 
     def _run(self, step: _Step) -> None:
-        """Re-type what the step deleted (newest delete first), then delete what it typed.
+        """Re-type what the step deleted, then delete what it typed.
 
         Re-typing first is safe: each deleted character goes back to its tombstone
         gap, which is defined by the surviving neighbours whatever happens to the
@@ -309,10 +310,7 @@ class UndoManager:
         """
         doc = self.doc
         typed = sorted((r.lv, r.lv + r.n) for r in step.recs if isinstance(r, _Ins))
-        starts = [a for a, _ in typed]
-        for rec in reversed(step.recs):
-            if isinstance(rec, _Del):
-                self._retype(rec, typed, starts)
+        self._retype([r for r in step.recs if isinstance(r, _Del)], typed)
         if typed:
             for pos, n in reversed(doc._id_map().find_ranges(self._with_copies(typed))):  # last first: indices stay put
                 doc.delete(pos, n)
@@ -340,57 +338,113 @@ class UndoManager:
                 merged.append((a, b))
         return merged
 
-    def _retype(self, rec: _Del, typed: list[tuple[int, int]], starts: list[int]) -> None:
+    def _retype(self, dels: list[_Del], typed: list[tuple[int, int]]) -> None:
+        """Type again what the deletes ``dels`` (in the order they were made) removed.
+
+        Every character goes to its tombstone's gap in the current text (found for
+        all of them before anything is typed), bounded by the neighbours its delete
+        recorded.  The characters bound for one gap are typed there as one run, in
+        the order of their tombstones: they keep their order even when every
+        character that was around them is gone.
+        """
         doc = self.doc
-        n = len(rec.text)
-        mine = range(rec.lv, rec.lv + n)
+        oplog = doc.oplog
+        starts = [a for a, _ in typed]
 
         def typed_here(cid: int) -> bool:
             i = bisect_right(starts, cid) - 1
             return i >= 0 and cid < typed[i][1]
 
-        # characters the same step typed and deleted: nothing to restore
-        char_ids = [lv + k for lv, k0 in rec.ids for k in range(k0)]
-        wanted = [j for j, cid in enumerate(char_ids) if not typed_here(cid)]
-        if not wanted:
-            return
-        found = locate(doc.oplog, rec.parents, [rec.pos + j for j in wanted], doc.oplog.cg.heads)
-        groups: list[tuple[int, str, list[int]]] = []
-        for j, loc in zip(wanted, found):
-            if loc.alive or any(d not in mine for d in loc.deleters):
-                continue  # still there, or someone else deleted it too
-            if groups and groups[-1][0] == loc.pos:
-                groups[-1][2].append(char_ids[j])
-                groups[-1] = (loc.pos, groups[-1][1] + rec.text[j], groups[-1][2])
-            else:
-                groups.append((loc.pos, rec.text[j], [char_ids[j]]))
-        if not groups:
-            return
-        # The tombstone gap is the place, but copies re-typed by earlier undos sit
-        # before every tombstone at their gap (an insert lands right after its left
-        # neighbour), which can put them on the wrong side of ours.  The neighbours
-        # recorded at delete time (or their live copies) bound the place exactly.
+        heads = oplog.cg.heads
         redone = self._redone
         ids = doc._id_map()
-        lo, hi = 0, len(doc)
-        for side, lv in (("left", rec.left), ("right", rec.right)):
-            if lv < 0:
+        size = len(doc)
+        # (gap, delete k, offset j in its text) of every character to type, the gap
+        # in the text as it is before this undo types anything
+        entries: list[tuple[int, int, int]] = []
+        char_ids: list[list[int]] = [[] for _ in dels]
+        retyped: list[list[int]] = [[] for _ in dels]  # the offsets j, per delete
+        placed: dict[int, int] = {}  # character id -> the gap it goes to
+        for k in range(len(dels) - 1, -1, -1):  # newest first: an older delete's neighbours may be a newer one's characters
+            rec = dels[k]
+            mine = range(rec.lv, rec.lv + len(rec.text))
+            cids = char_ids[k] = [lv + i for lv, n in rec.ids for i in range(n)]
+            # characters the same step typed and deleted: nothing to restore
+            wanted = [j for j, cid in enumerate(cids) if not typed_here(cid)]
+            if not wanted:
                 continue
-            while lv in redone:
-                lv = redone[lv]
-            i = ids.index_of(lv)
-            if i is not None:
-                if side == "left":
-                    lo = i + 1
+            found = locate(oplog, rec.parents, [rec.pos + j for j in wanted], heads)
+            gaps: list[tuple[int, int]] = []
+            for j, loc in zip(wanted, found):
+                if loc.alive or any(d not in mine for d in loc.deleters):
+                    continue  # still there, or someone else deleted it too
+                gaps.append((j, loc.pos))
+            if not gaps:
+                continue
+            # The tombstone gap is the place, but copies re-typed by earlier undos sit
+            # before every tombstone at their gap, which can put them on the wrong side
+            # of ours.  The neighbours recorded at delete time (their live copies, or
+            # where this undo types them) bound the place exactly.
+            lo, hi = 0, size
+            for right, lv in ((False, rec.left), (True, rec.right)):
+                if lv < 0:
+                    continue
+                while lv in redone:
+                    lv = redone[lv]
+                g = placed.get(lv)
+                if g is None:
+                    i = ids.index_of(lv)
+                    if i is None:
+                        continue
+                    g = i if right else i + 1
+                if right:
+                    hi = g
                 else:
-                    hi = i
-        if lo > hi:  # the neighbours were moved apart by concurrent edits
-            lo, hi = 0, len(doc)
+                    lo = g
+            if lo > hi:  # the neighbours were moved apart by concurrent edits
+                lo, hi = 0, size
+            for j, g in gaps:
+                g = min(max(g, lo), hi)
+                entries.append((g, k, j))
+                retyped[k].append(j)
+                placed[cids[j]] = g
+        if not entries:
+            return
+        # Within one gap: the order of the tombstones.  One delete's are in the order
+        # of its text.  For two deletes, the older one's characters are followed to
+        # the newer one's version, where they are tombstones among the newer's text.
+        followed: dict[tuple[int, int], dict[int, tuple[int, bool]]] = {}
+
+        def order(a: tuple[int, int, int], b: tuple[int, int, int]) -> int:
+            if a[0] != b[0]:
+                return a[0] - b[0]
+            if a[1] == b[1]:
+                return a[2] - b[2]
+            flip = a[1] > b[1]
+            if flip:
+                a, b = b, a
+            old, new = dels[a[1]], dels[b[1]]
+            at = followed.get((a[1], b[1]))
+            if at is None:
+                js = retyped[a[1]]
+                found = locate(oplog, old.parents, [old.pos + j for j in js], new.parents)
+                at = followed[(a[1], b[1])] = {j: (loc.pos, loc.alive) for j, loc in zip(js, found)}
+            pos, alive = at[a[2]]
+            idx = new.pos + b[2]
+            first = pos < idx or (pos == idx and not alive)  # a tombstone at gap g precedes character g
+            return (1 if first else -1) if flip else (-1 if first else 1)
+
+        entries.sort(key=cmp_to_key(order))
         shift = 0
-        for pos, text, olds in groups:
-            pos = min(max(pos, lo), hi)
-            new = doc.oplog.cg.next_lv
-            doc.insert(pos + shift, text)
-            for k, old in enumerate(olds):
-                redone[old] = new + k
-            shift += len(text)
+        i = 0
+        while i < len(entries):
+            g = entries[i][0]
+            e = i + 1
+            while e < len(entries) and entries[e][0] == g:
+                e += 1
+            new = oplog.cg.next_lv
+            doc.insert(g + shift, "".join(dels[k].text[j] for _, k, j in entries[i:e]))
+            for n, (_, k, j) in enumerate(entries[i:e]):
+                redone[char_ids[k][j]] = new + n
+            shift += e - i
+            i = e

@@ -255,18 +255,17 @@ export class UndoManager {
     return null;
   }
 
-  /** Re-type what the step deleted (newest delete first), then delete what it typed. */
+  /** Re-type what the step deleted, then delete what it typed. */
   run(step) {
     const doc = this.doc;
     const typed = step.recs
       .filter((r) => r instanceof Ins)
       .map((r) => [r.lv, r.lv + r.n])
       .sort((x, y) => x[0] - y[0]);
-    const starts = typed.map((r) => r[0]);
-    for (let k = step.recs.length - 1; k >= 0; k--) {
-      const rec = step.recs[k];
-      if (rec instanceof Del) this.retype(rec, typed, starts);
-    }
+    this.retype(
+      step.recs.filter((r) => r instanceof Del),
+      typed,
+    );
     if (typed.length) {
       const ranges = doc.idMap().findRanges(this.withCopies(typed));
       for (let k = ranges.length - 1; k >= 0; k--) doc.delete(ranges[k][0], ranges[k][1]); // last first: indices stay put
@@ -300,72 +299,134 @@ export class UndoManager {
     return merged;
   }
 
-  retype(rec, typed, starts) {
+  /**
+   * Type again what the deletes `dels` (in the order they were made) removed: each
+   * character at its tombstone's gap in the current text (found for all of them
+   * before anything is typed), bounded by the neighbours its delete recorded.  The
+   * characters bound for one gap are typed there as one run, in the order of their
+   * tombstones: they keep their order even when everything around them is gone.
+   */
+  retype(dels, typed) {
     const doc = this.doc;
-    const n = rec.chars.length;
+    const oplog = doc.oplog;
+    const starts = typed.map((r) => r[0]);
     const typedHere = (cid) => {
       const i = bisectRight(starts, cid) - 1;
       return i >= 0 && cid < typed[i][1];
     };
-    // characters the same step typed and deleted: nothing to restore
-    const charIds = [];
-    for (const [lv, k0] of rec.ids) for (let k = 0; k < k0; k++) charIds.push(lv + k);
-    const wanted = [];
-    charIds.forEach((cid, j) => {
-      if (!typedHere(cid)) wanted.push(j);
-    });
-    if (!wanted.length) return;
-    const found = locate(
-      doc.oplog,
-      rec.parents,
-      wanted.map((j) => rec.pos + j),
-      doc.oplog.cg.heads,
-    );
-    const groups = []; // [pos, chars[], olds[]]
-    wanted.forEach((j, w) => {
-      const loc = found[w];
-      if (loc.alive || loc.deleters.some((d) => !(rec.lv <= d && d < rec.lv + n))) return; // still there, or someone else deleted it too
-      const last = groups[groups.length - 1];
-      if (last && last[0] === loc.pos) {
-        last[1].push(rec.chars[j]);
-        last[2].push(charIds[j]);
-      } else {
-        groups.push([loc.pos, [rec.chars[j]], [charIds[j]]]);
-      }
-    });
-    if (!groups.length) return;
-    // The tombstone gap is the place, but copies re-typed by earlier undos sit before
-    // every tombstone at their gap, which can put them on the wrong side of ours.  The
-    // neighbours recorded at delete time (or their live copies) bound the place.
+    const heads = oplog.cg.heads;
     const redone = this.redone;
     const ids = doc.idMap();
-    let lo = 0;
-    let hi = doc.length;
-    for (const [side, id] of [
-      ['left', rec.left],
-      ['right', rec.right],
-    ]) {
-      let lv = id;
-      if (lv < 0) continue;
-      while (redone.has(lv)) lv = redone.get(lv);
-      const i = ids.indexOf(lv);
-      if (i >= 0) {
-        if (side === 'left') lo = i + 1;
-        else hi = i;
+    const size = doc.length;
+    // [gap, delete k, offset j in its text] of every character to type, the gap in
+    // the text as it is before this undo types anything
+    const entries = [];
+    const charIds = dels.map(() => []);
+    const retyped = dels.map(() => []); // the offsets j, per delete
+    const placed = new Map(); // character id -> the gap it goes to
+    // newest first: an older delete's neighbours may be a newer one's characters
+    for (let k = dels.length - 1; k >= 0; k--) {
+      const rec = dels[k];
+      const n = rec.chars.length;
+      const cids = [];
+      for (const [lv, k0] of rec.ids) for (let i = 0; i < k0; i++) cids.push(lv + i);
+      charIds[k] = cids;
+      // characters the same step typed and deleted: nothing to restore
+      const wanted = [];
+      cids.forEach((cid, j) => {
+        if (!typedHere(cid)) wanted.push(j);
+      });
+      if (!wanted.length) continue;
+      const found = locate(
+        oplog,
+        rec.parents,
+        wanted.map((j) => rec.pos + j),
+        heads,
+      );
+      const gaps = [];
+      wanted.forEach((j, w) => {
+        const loc = found[w];
+        if (loc.alive || loc.deleters.some((d) => !(rec.lv <= d && d < rec.lv + n))) return; // still there, or someone else deleted it too
+        gaps.push([j, loc.pos]);
+      });
+      if (!gaps.length) continue;
+      // The tombstone gap is the place, but copies re-typed by earlier undos sit
+      // before every tombstone at their gap, which can put them on the wrong side of
+      // ours.  The neighbours recorded at delete time (their live copies, or where
+      // this undo types them) bound the place exactly.
+      let lo = 0;
+      let hi = size;
+      for (const [right, id] of [
+        [false, rec.left],
+        [true, rec.right],
+      ]) {
+        let lv = id;
+        if (lv < 0) continue;
+        while (redone.has(lv)) lv = redone.get(lv);
+        let g = placed.get(lv);
+        if (g === undefined) {
+          const i = ids.indexOf(lv);
+          if (i < 0) continue;
+          g = right ? i : i + 1;
+        }
+        if (right) hi = g;
+        else lo = g;
+      }
+      if (lo > hi) {
+        // the neighbours were moved apart by concurrent edits
+        lo = 0;
+        hi = size;
+      }
+      for (const [j, gap] of gaps) {
+        const g = Math.min(Math.max(gap, lo), hi);
+        entries.push([g, k, j]);
+        retyped[k].push(j);
+        placed.set(cids[j], g);
       }
     }
-    if (lo > hi) {
-      // the neighbours were moved apart by concurrent edits
-      lo = 0;
-      hi = doc.length;
-    }
+    if (!entries.length) return;
+    // Within one gap: the order of the tombstones.  One delete's are in the order of
+    // its text.  For two deletes, the older one's characters are followed to the
+    // newer one's version, where they are tombstones among the newer's text.
+    const followed = new Map();
+    const order = (x, y) => {
+      if (x[0] !== y[0]) return x[0] - y[0];
+      if (x[1] === y[1]) return x[2] - y[2];
+      const flip = x[1] > y[1];
+      const [a, b] = flip ? [y, x] : [x, y];
+      const older = dels[a[1]];
+      const newer = dels[b[1]];
+      const key = a[1] * dels.length + b[1];
+      let at = followed.get(key);
+      if (at === undefined) {
+        const js = retyped[a[1]];
+        const found = locate(
+          oplog,
+          older.parents,
+          js.map((j) => older.pos + j),
+          newer.parents,
+        );
+        at = new Map(js.map((j, w) => [j, [found[w].pos, found[w].alive]]));
+        followed.set(key, at);
+      }
+      const [pos, alive] = at.get(a[2]);
+      const idx = newer.pos + b[2];
+      const first = pos < idx || (pos === idx && !alive); // a tombstone at gap g precedes character g
+      return flip ? (first ? 1 : -1) : first ? -1 : 1;
+    };
+    entries.sort(order);
     let shift = 0;
-    for (const [gpos, chars, olds] of groups) {
-      const pos = Math.min(Math.max(gpos, lo), hi);
-      const fresh = doc.oplog.cg.nextLv;
-      doc.insert(pos + shift, chars.join(''));
-      olds.forEach((old, k) => redone.set(old, fresh + k));
-      shift += chars.length;
+    let i = 0;
+    while (i < entries.length) {
+      const g = entries[i][0];
+      let e = i + 1;
+      while (e < entries.length && entries[e][0] === g) e++;
+      const run = entries.slice(i, e);
+      const fresh = oplog.cg.nextLv;
+      doc.insert(g + shift, run.map(([, k, j]) => dels[k].chars[j]).join(''));
+      run.forEach(([, k, j], m) => redone.set(charIds[k][j], fresh + m));
+      shift += e - i;
+      i = e;
     }
   }
 }

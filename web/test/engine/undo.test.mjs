@@ -353,3 +353,32 @@ test('redo of many steps in order', () => {
     assert.equal(a.text, t);
   }
 });
+
+test('re-typed text keeps its order when its neighbours were deleted remotely', () => {
+  // tests/engine/test_undo_properties.py:
+  // test_regression_undo_retypes_in_order_when_neighbours_deleted_remotely
+  const [m, um, cm] = user('m');
+  const [b, ub, cb] = user('b');
+  m.insert(0, '1');
+  um.group(() => m.insert(0, '4'));
+  b.insert(0, 'y');
+  pull(b, m);
+  assert.equal(b.text, 'y41');
+  cb.tick(2000);
+  b.delete(0, 1); // "y" (right neighbour "4")
+  b.delete(1, 1); // "1" (left neighbour "4"); same step
+  pull(m, b);
+  cm.tick(2000);
+  um.undo();
+  um.undo(); // m removes "4": both neighbours of b's deletes are gone
+  pull(b, m);
+  assert.equal(b.text, '');
+  ub.undo();
+  assert.equal(b.text, 'y1'); // was "1y"
+  pull(m, b);
+  assert.equal(m.text, 'y1');
+  ub.redo();
+  assert.equal(b.text, '');
+  ub.undo();
+  assert.equal(b.text, 'y1');
+});
