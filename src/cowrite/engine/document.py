@@ -236,10 +236,13 @@ class Document:
             lvs: list[int] | None = [] if self._ids is not None else None
             if _DIRECT and self.branch.version == start_heads and _follows(cg, start_lv, start_heads):
                 # The common case (a remote keystroke on top of everything we have):
-                # nothing concurrent, so the ops are the edits.  Like a local edit, this
-                # leaves the merge cache behind; its next use catches up.
+                # nothing concurrent, so the ops are the edits.  The new version is
+                # critical, where a merge walk would restart from a bare placeholder;
+                # drop the cached walk likewise (kept, it would grow without bound
+                # under lasting concurrent typing, and every insert scans it).
                 xf = direct_edits(oplog, len(self.branch.text), start_lv, cg.next_lv, lvs)
                 version = cg.heads
+                self._merge_cache.walk = None
             else:
                 xf, version = merge_ops(
                     oplog, len(self.branch.text), self.branch.version, cg.heads, lvs, self._merge_cache, start_lv
