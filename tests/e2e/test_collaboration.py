@@ -158,6 +158,10 @@ def test_three_browsers_one_paragraph(chromium_path: str, web_server: ServerProc
             await dee.page.wait_for_function("document.querySelectorAll('.cw-caret').length === 3", timeout=10_000)
             labels = await dee.page.eval_on_selector_all(".cw-caret-label", "els => els.map(e => e.textContent)")
             assert sorted(labels) == ["Ada", "Bob", "Cy"]
+            colours = await dee.page.eval_on_selector_all(
+                ".cw-caret", "els => els.map(e => getComputedStyle(e).getPropertyValue('--cw-c').trim())"
+            )
+            assert len(set(colours)) == 3 and all(colours), f"carets must be told apart: {colours}"
             await dee.page.screenshot(path=str(artifacts / "e2e-three-remote-cursors.png"))
         finally:
             await dee.context.close()

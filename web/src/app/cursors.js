@@ -63,6 +63,33 @@ export function peerColour(peer) {
   return safeColour(peer.colour, colourFor(peer.agent ?? peer.name ?? "?"));
 }
 
+/** Readable colours (contrast >= 4.5 with white) to fall back on when two people share one. */
+export const PALETTE = [
+  "#c0392b", "#a04000", "#7d6608", "#1e8449", "#117a65", "#00838f",
+  "#1f618d", "#5b2c6f", "#8e44ad", "#c2185b", "#303f9f", "#37474f",
+];
+
+/**
+ * Give every shown peer a colour no one else on screen has (`taken`: colours already in
+ * use, e.g. this user's own).  Colours are picked by a hash of the user id, so in a room
+ * of three two people share one about a quarter of the time; their carets must still be
+ * told apart.  Peers keep their own colour when it is free; the order is stable (by
+ * agent), so the same people get the same colours on every refresh.
+ */
+export function distinctColours(peers, taken = []) {
+  const used = new Set(taken.map((c) => c.toLowerCase()));
+  const out = new Map();
+  for (const p of [...peers].sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0))) {
+    let colour = peerColour(p);
+    if (used.has(colour.toLowerCase())) {
+      colour = PALETTE.find((c) => !used.has(c)) ?? colour;
+    }
+    used.add(colour.toLowerCase());
+    out.set(p.agent, colour);
+  }
+  return peers.map((p) => ({ ...p, colour: out.get(p.agent) }));
+}
+
 function build(peers, docLength) {
   const ranges = [];
   for (const p of peers) {

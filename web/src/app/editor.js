@@ -11,7 +11,7 @@ import { ApiError, TOKEN_HELP, api, docPath, getAuth } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
 import { astralField, applyLocalChanges, changesFromEdits, changesToText, fromEngine } from "./cmbridge.js";
 import { Connection, errorName } from "./connection.js";
-import { peerColour, peersField, setPeers } from "./cursors.js";
+import { distinctColours, peerColour, peersField, setPeers } from "./cursors.js";
 import { TabStore, holdAgent, newAgent, orphans, restore } from "./persist.js";
 import * as storage from "./storage.js";
 import { copyText, h, notice, setChildren } from "./ui.js";
@@ -287,7 +287,7 @@ export async function editorPage(docId) {
 
   function showPeers() {
     const idx = view.state.field(astralField);
-    const peers = [];
+    let peers = [];
     for (const p of conn.presence.values()) {
       let anchor = null;
       let head = null;
@@ -301,6 +301,7 @@ export async function editorPage(docId) {
       }
       peers.push({ agent: p.agent, name: p.user || p.agent, colour: p.colour, anchor, head });
     }
+    peers = distinctColours(peers, auth.colour ? [auth.colour] : []);
     view.dispatch({ effects: setPeers.of(peers) });
     const list = document.getElementById("peers");
     if (list) {
