@@ -23,6 +23,7 @@ async def sign_in(browser: Any, url: str, name: str) -> Any:
     page = await context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and page.errors.append(f"console: {msg.text}"))
     await page.goto(url)
     await page.fill("#signin-name", name)
     await page.press("#signin-name", "Enter")
