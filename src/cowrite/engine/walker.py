@@ -27,7 +27,7 @@ and its op log, nothing else.
 from __future__ import annotations
 
 from bisect import bisect_right, insort
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .causal_graph import ONLY_B, CausalGraph, Frontier
 from .errors import InvalidOpError
@@ -51,10 +51,13 @@ class _Span:
     ``ol`` is the left origin of the first item (each later item's is its
     predecessor); ``orr`` is the Fugue right parent of the first item (every later
     item's is "none", -1).  ``cur`` is the state at the prepare version, ``dead``
-    whether the items are deleted in the effect version.
+    whether the items are deleted in the effect version.  ``chunk`` is the chunk of
+    the state that holds the span (set when the span is placed).
     """
 
-    __slots__ = ("lv", "n", "ol", "orr", "cur", "dead")
+    __slots__ = ("lv", "n", "ol", "orr", "cur", "dead", "chunk")
+
+    chunk: _Chunk
 
     def __init__(self, lv: int, n: int, ol: int, orr: int, cur: int, dead: bool) -> None:
         self.lv = lv
@@ -68,14 +71,57 @@ class _Span:
         return f"<{self.lv}+{self.n} ol={self.ol} orr={self.orr} cur={self.cur} dead={self.dead}>"
 
 
-class _State:
-    """The temporary CRDT: spans in document order, indexed by LV."""
+_CHUNK_MAX = 128  # spans a chunk may hold before it is cut into halves
+_CHECK = False  # tests: verify the state's cached counts after every walked piece
 
-    __slots__ = ("items", "starts", "by_start", "del_starts", "dels", "cur_len", "eff_len")
+
+class _Chunk:
+    """Consecutive spans of the state, with their visible lengths summed.
+
+    ``cur``: items visible at the prepare version (spans with ``cur == INSERTED``);
+    ``eff``: items visible at the effect version (spans not ``dead``).  Searches by
+    position skip a whole chunk by these.  ``idx`` is the chunk's index in
+    ``_State.chunks``.
+    """
+
+    __slots__ = ("spans", "cur", "eff", "idx")
+
+    def __init__(self, spans: list[_Span], idx: int) -> None:
+        self.spans = spans
+        self.idx = idx
+        for span in spans:
+            span.chunk = self
+        self.cur, self.eff = _counts(spans)
+
+
+def _counts(spans: list[_Span]) -> tuple[int, int]:
+    cur = 0
+    eff = 0
+    for span in spans:
+        if span.cur == INSERTED:
+            cur += span.n
+        if not span.dead:
+            eff += span.n
+    return cur, eff
+
+
+class _State:
+    """The temporary CRDT: spans in document order, indexed by LV.
+
+    Document order is a list of chunks, each a list of spans (see :class:`_Chunk`).
+    A place in it is a *cursor* ``(ci, j)``: before span ``j`` of chunk ``ci``
+    (``j`` may be the chunk's length: after its last span).  Splitting a span or
+    inserting one only grows its chunk; an oversized chunk is cut in two by
+    :meth:`rebalance`, which moves spans between chunks and so invalidates cursors:
+    it runs only at the start of an operation, never while a cursor is held.
+    """
+
+    __slots__ = ("chunks", "big", "starts", "by_start", "del_starts", "dels", "cur_len", "eff_len")
 
     def __init__(self) -> None:
         ph = _Span(_PH, _BIG, -1, -1, INSERTED, False)
-        self.items: list[_Span] = [ph]
+        self.chunks: list[_Chunk] = [_Chunk([ph], 0)]
+        self.big: list[_Chunk] = []  # chunks that grew past _CHUNK_MAX
         self.starts: list[int] = [_PH]  # sorted span start LVs
         self.by_start: dict[int, _Span] = {_PH: ph}
         self.del_starts: list[int] = []  # sorted first LVs of delete-target records
@@ -83,10 +129,79 @@ class _State:
         self.cur_len = _BIG  # visible length at the prepare version (incl. placeholder)
         self.eff_len = _BIG  # visible length at the effect version (incl. placeholder)
 
+    # -- document order ------------------------------------------------------------
+
+    def spans(self) -> Iterator[_Span]:
+        """Every span, in document order."""
+        for ch in self.chunks:
+            yield from ch.spans
+
+    def insert_span(self, ci: int, j: int, span: _Span) -> None:
+        """Place a new span at cursor ``(ci, j)`` (``cur_len``/``eff_len`` are the caller's)."""
+        ch = self.chunks[ci]
+        ch.spans.insert(j, span)
+        span.chunk = ch
+        if span.cur == INSERTED:
+            ch.cur += span.n
+        if not span.dead:
+            ch.eff += span.n
+        if len(ch.spans) > _CHUNK_MAX:
+            self.big.append(ch)
+        insort(self.starts, span.lv)
+        self.by_start[span.lv] = span
+
+    def set_cur(self, span: _Span, cur: int) -> None:
+        """Set ``span.cur``, keeping its chunk's count (``cur_len`` is the caller's)."""
+        was = span.cur == INSERTED
+        span.cur = cur
+        if was != (cur == INSERTED):
+            span.chunk.cur += span.n if not was else -span.n
+
+    def rebalance(self) -> None:
+        """Cut every chunk that grew past ``_CHUNK_MAX`` into chunks of half that."""
+        if not self.big:
+            return
+        chunks = self.chunks
+        low = len(chunks)
+        half = max(1, _CHUNK_MAX // 2)
+        for ch in self.big:
+            spans = ch.spans
+            if len(spans) <= _CHUNK_MAX:
+                continue  # listed twice, or already cut
+            i = chunks.index(ch)
+            ch.spans = spans[:half]
+            ch.cur, ch.eff = _counts(ch.spans)
+            chunks[i + 1 : i + 1] = [_Chunk(spans[k : k + half], 0) for k in range(half, len(spans), half)]
+            low = min(low, i)
+        self.big = []
+        for k in range(low, len(chunks)):
+            chunks[k].idx = k
+
+    def check(self) -> None:
+        """Debugging aid (tests): recompute every cached count and link and compare."""
+        cur_len = 0
+        eff_len = 0
+        lvs = []
+        for k, ch in enumerate(self.chunks):
+            assert ch.spans, "empty chunk"
+            assert ch.idx == k, f"chunk {k} thinks it is {ch.idx}"
+            for span in ch.spans:
+                assert span.chunk is ch, f"{span} does not know its chunk"
+                assert self.by_start[span.lv] is span
+                lvs.append(span.lv)
+            assert (ch.cur, ch.eff) == _counts(ch.spans), f"chunk {k}: counts {(ch.cur, ch.eff)} != {_counts(ch.spans)}"
+            cur_len += ch.cur
+            eff_len += ch.eff
+        assert sorted(lvs) == self.starts, "span starts out of step"
+        assert cur_len == self.cur_len, f"cur_len {self.cur_len} != {cur_len}"
+        assert eff_len == self.eff_len, f"eff_len {self.eff_len} != {eff_len}"
+
     # -- lookup by LV --------------------------------------------------------------
 
     def split(self, lv: int) -> None:
         """Make sure a span starts at ``lv`` (if ``lv`` is inside a span)."""
+        if self.big:
+            self.rebalance()
         starts = self.starts
         i = bisect_right(starts, lv) - 1
         s0 = starts[i]
@@ -96,14 +211,19 @@ class _State:
         k = lv - s0
         if k >= span.n:
             return
-        self._split_span(span, k, self.items.index(span))
+        self._split_span(span, k, span.chunk.spans.index(span))
 
-    def _split_span(self, span: _Span, k: int, idx: int) -> _Span:
+    def _split_span(self, span: _Span, k: int, j: int) -> _Span:
+        """Cut ``span`` (span ``j`` of its chunk) after ``k`` items; returns the second part."""
         lv = span.lv + k
         ol = -1 if span.lv >= _PH else lv - 1
         second = _Span(lv, span.n - k, ol, -1, span.cur, span.dead)
         span.n = k
-        self.items.insert(idx + 1, second)
+        ch = span.chunk
+        ch.spans.insert(j + 1, second)  # both parts in one chunk: its counts stay right
+        second.chunk = ch
+        if len(ch.spans) > _CHUNK_MAX:
+            self.big.append(ch)
         insort(self.starts, lv)
         self.by_start[lv] = second
         return second
@@ -121,13 +241,15 @@ class _State:
             i += 1
         return out
 
-    def index_of(self, lv: int) -> tuple[int, int]:
-        """(span index, offset) of item ``lv``: its place in document order."""
+    def index_of(self, lv: int) -> tuple[int, int, int]:
+        """(chunk index, span index in the chunk, offset) of item ``lv``: a key that
+        sorts in document order."""
         if lv == -1:
-            return (-1, 0)
+            return (-1, 0, 0)
         i = bisect_right(self.starts, lv) - 1
         span = self.by_start[self.starts[i]]
-        return self.items.index(span), lv - span.lv
+        ch = span.chunk
+        return ch.idx, ch.spans.index(span), lv - span.lv
 
     # -- delete targets ------------------------------------------------------------
 
@@ -465,6 +587,8 @@ class _Walk:
             fresh = False
             self._move_to(par)
             self._apply(s, e, emit)
+            if _CHECK:
+                self.st.check()
             self.version = (e - 1,)
             walked_frontier = _advance(walked_frontier, par, e - 1)
             i += 1
@@ -479,25 +603,32 @@ class _Walk:
     def _probes_find(self) -> None:
         """Identify the probes (indices in the effect text) as items of the state."""
         st = self.st
-        items = st.items
         keys = []
         for p in self.probes:
+            st.rebalance()
             eff = 0
-            i = 0
-            while True:
-                span = items[i]
-                if not span.dead:
-                    if eff + span.n > p.pos:
-                        k = p.pos - eff
-                        if k:
-                            span = st._split_span(span, k, i)
-                            i += 1
-                        if span.n > 1:
-                            st._split_span(span, 1, i)
-                        keys.append(span.lv)
-                        break
-                    eff += span.n
-                i += 1
+            for ch in st.chunks:
+                if eff + ch.eff <= p.pos:
+                    eff += ch.eff
+                    continue
+                j = 0
+                while True:
+                    span = ch.spans[j]
+                    if not span.dead:
+                        if eff + span.n > p.pos:
+                            k = p.pos - eff
+                            if k:
+                                span = st._split_span(span, k, j)
+                                j += 1
+                            if span.n > 1:
+                                st._split_span(span, 1, j)
+                            keys.append(span.lv)
+                            break
+                        eff += span.n
+                    j += 1
+                break
+            else:  # pragma: no cover - probes name characters of the text
+                raise IndexError(f"probe {p.pos} past the end of the text")
         self.probe_keys = keys
 
     def _probes_extract(self) -> None:
@@ -508,7 +639,7 @@ class _Walk:
         for j, k in enumerate(keys):
             where.setdefault(k, j)
         eff = 0
-        for span in self.st.items:
+        for span in self.st.spans():
             j = where.get(span.lv, -1) if span.n == 1 else -1
             if j >= 0:
                 for jj in range(j, len(keys)):
@@ -536,14 +667,15 @@ class _Walk:
             else:
                 if p.pos:
                     st.split(_PH + p.pos)
+                st.rebalance()
                 self.marker -= 1
                 m = _Span(self.marker, 1, -1, -1, 1, True)
-                idx = 0
+                ci = j = 0
                 if p.pos:
-                    idx = st.items.index(st.by_start[_PH + p.pos])
-                st.items.insert(idx, m)
-                insort(st.starts, m.lv)
-                st.by_start[m.lv] = m
+                    nxt = st.by_start[_PH + p.pos]
+                    ci = nxt.chunk.idx
+                    j = nxt.chunk.spans.index(nxt)
+                st.insert_span(ci, j, m)
                 keys.append(m.lv)
         self.probe_keys = keys
 
@@ -611,18 +743,21 @@ class _Walk:
         for s, e, kind, _pos, _content in pieces:
             if kind == INS:
                 for span in st.spans_in(s, e):
+                    # an insert is advanced from NYI / retreated from INSERTED
                     if step > 0:
                         span.cur = INSERTED
+                        span.chunk.cur += span.n
                         st.cur_len += span.n
                     else:
                         span.cur = NYI
+                        span.chunk.cur -= span.n
                         st.cur_len -= span.n
             else:
                 targets = st.del_targets(s, e)
                 for ts, te in targets:
                     for span in st.spans_in(ts, te):
                         old = span.cur
-                        span.cur = old + step
+                        st.set_cur(span, old + step)
                         if old == INSERTED:
                             st.cur_len -= span.n
                         elif span.cur == INSERTED:
@@ -643,55 +778,67 @@ class _Walk:
             if pos + n > true_len:
                 raise InvalidOpError(f"{what} at {pos} past the end of a {true_len}-character document")
 
-    def _find(self, pos: int) -> tuple[int, int]:
-        """Index just after the ``pos``-th visible item (splitting a span if needed),
-        and the effect position there."""
+    def _find(self, pos: int) -> tuple[int, int, int]:
+        """Cursor ``(ci, j)`` just after the ``pos``-th visible item (splitting a span
+        if needed), and the effect position there."""
         st = self.st
-        items = st.items
         if pos == 0:
-            return 0, 0
+            return 0, 0, 0
         cur = 0
         eff = 0
-        for i, span in enumerate(items):
-            if span.cur == INSERTED:
-                n = span.n
-                if cur + n >= pos:
-                    k = pos - cur
-                    if k < n:
-                        st._split_span(span, k, i)
-                    if not span.dead:
-                        eff += k
-                    return i + 1, eff
-                cur += n
-            if not span.dead:
-                eff += span.n
+        for ci, ch in enumerate(st.chunks):
+            if cur + ch.cur < pos:  # the item is further on: skip the whole chunk
+                cur += ch.cur
+                eff += ch.eff
+                continue
+            for j, span in enumerate(ch.spans):
+                if span.cur == INSERTED:
+                    n = span.n
+                    if cur + n >= pos:
+                        k = pos - cur
+                        if k < n:
+                            st._split_span(span, k, j)
+                        if not span.dead:
+                            eff += k
+                        return ci, j + 1, eff
+                    cur += n
+                if not span.dead:
+                    eff += span.n
         raise InvalidOpError(f"position {pos} past the end of the document")  # pragma: no cover
 
     def _insert(self, lv: int, pos: int, content: str, emit: bool) -> None:
         st = self.st
         self._check_len(pos, 0, emit, "insert")
-        idx, eff = self._find(pos)
-        items = st.items
-        if idx > 0:
-            left = items[idx - 1]
-            ol = left.lv + left.n - 1
-        else:
-            ol = -1
+        if st.big:
+            st.rebalance()
+        ci, j, eff = self._find(pos)
+        chunks = st.chunks
+        left = _before(chunks, ci, j)
+        ol = -1 if left is None else left.lv + left.n - 1
         # Fugue right parent: the next item that is not concurrent, if it has the same left origin
         orr = -1
-        for j in range(idx, len(items)):
-            nxt = items[j]
+        concurrent = False  # the item right at the insert point is not yet inserted
+        sci = ci
+        sj = j
+        spans = chunks[ci].spans
+        while True:
+            if sj == len(spans):
+                if sci + 1 == len(chunks):
+                    break
+                sci += 1
+                sj = 0
+                spans = chunks[sci].spans
+            nxt = spans[sj]
             if nxt.cur != NYI:
                 if nxt.ol == ol:
                     orr = nxt.lv
                 break
-        if idx < len(items) and items[idx].cur == NYI:
-            idx, eff = self._integrate(lv, ol, orr, idx, eff)
+            concurrent = True
+            sj += 1
+        if concurrent:
+            ci, j, eff = self._integrate(lv, ol, orr, ci, j, eff)
         n = len(content)
-        span = _Span(lv, n, ol, orr, INSERTED, False)
-        items.insert(idx, span)
-        insort(st.starts, lv)
-        st.by_start[lv] = span
+        st.insert_span(ci, j, _Span(lv, n, ol, orr, INSERTED, False))
         st.cur_len += n
         st.eff_len += n
         if emit:
@@ -699,20 +846,29 @@ class _Walk:
             if self.lvs_out is not None:
                 self.lvs_out.append(lv)
 
-    def _integrate(self, lv: int, ol: int, orr: int, idx: int, eff: int) -> tuple[int, int]:
-        """Fugue/YjsMod: where among concurrent items at ``idx`` the new item goes."""
+    def _integrate(self, lv: int, ol: int, orr: int, ci: int, j: int, eff: int) -> tuple[int, int, int]:
+        """Fugue/YjsMod: where among concurrent items at cursor ``(ci, j)`` the new
+        item goes (a cursor and its effect position)."""
         st = self.st
-        items = st.items
-        left = (idx - 1, items[idx - 1].n - 1) if idx > 0 else (-1, 0)
-        end = (len(items), 0)
+        chunks = st.chunks
+        left = st.index_of(ol)  # the item before the insert point
+        end = (len(chunks), 0, 0)
         right = end if orr == -1 else st.index_of(orr)
         cg = self.oplog.cg
         me = cg.lv_to_raw(lv)
         scanning = False
-        scan = idx
+        sci = ci
+        sj = j
+        spans = chunks[sci].spans
         scan_eff = eff
-        while scan < len(items):
-            other = items[scan]
+        while True:
+            if sj == len(spans):
+                if sci + 1 == len(chunks):
+                    break
+                sci += 1
+                sj = 0
+                spans = chunks[sci].spans
+            other = spans[sj]
             if other.cur != NYI:
                 break
             oleft = st.index_of(other.ol)
@@ -725,31 +881,43 @@ class _Walk:
                 scanning = oright < right
             if not other.dead:
                 scan_eff += other.n
-            scan += 1
+            sj += 1
             if not scanning:
-                idx = scan
+                ci = sci
+                j = sj
                 eff = scan_eff
-        return idx, eff
+        return ci, j, eff
 
     def _delete(self, s: int, e: int, kind: int, pos: int, emit: bool) -> None:
         st = self.st
         n = e - s
         self._check_len(pos, n, emit, f"delete of {n}")
-        idx, eff = self._find(pos)
-        items = st.items
+        if st.big:
+            st.rebalance()
+        ci, j, eff = self._find(pos)
+        chunks = st.chunks
+        ch = chunks[ci]
         remaining = n
         done = 0  # items deleted so far, in document order
         out = self.out
         while remaining:
-            span = items[idx]
+            if j == len(ch.spans):
+                ci += 1
+                ch = chunks[ci]
+                j = 0
+                while ch.cur == 0:  # nothing visible in the chunk: skip it whole
+                    eff += ch.eff
+                    ci += 1
+                    ch = chunks[ci]
+            span = ch.spans[j]
             if span.cur != INSERTED:
                 if not span.dead:
                     eff += span.n
-                idx += 1
+                j += 1
                 continue
             k = span.n
             if k > remaining:
-                st._split_span(span, remaining, idx)
+                st._split_span(span, remaining, j)
                 k = remaining
             if kind == DEL_BACK:
                 d0 = e - done - k
@@ -758,13 +926,15 @@ class _Walk:
                 d0 = s + done
                 st.add_del_target(d0, k, span.lv, 1)
             if k == 1 and self.probe_keys is not None and span.lv in self.probe_keys:
-                for j, key in enumerate(self.probe_keys):
+                for jj, key in enumerate(self.probe_keys):
                     if key == span.lv:
-                        self.probes[j].deleters.append(d0)
-            span.cur = 1
+                        self.probes[jj].deleters.append(d0)
+            span.cur = 1  # was INSERTED
+            ch.cur -= k
             st.cur_len -= k
             if not span.dead:
                 span.dead = True
+                ch.eff -= k
                 st.eff_len -= k
                 if emit:
                     if out and out[-1][0] == 1 and out[-1][1] == eff:
@@ -773,7 +943,16 @@ class _Walk:
                         out.append((1, eff, k))
             done += k
             remaining -= k
-            idx += 1
+            j += 1
+
+
+def _before(chunks: list[_Chunk], ci: int, j: int) -> _Span | None:
+    """The span just before cursor ``(ci, j)`` (None at the document start)."""
+    if j:
+        return chunks[ci].spans[j - 1]
+    if ci:
+        return chunks[ci - 1].spans[-1]
+    return None
 
 
 def _advance(frontier: Frontier, parents: Frontier, lv: int) -> Frontier:
