@@ -12,6 +12,7 @@
 // sorted by (agent, seq) with agents compared by code point, like Python.
 
 import { UnknownParentError, UnknownVersionError } from './errors.js';
+import { compareCodePoints } from './utf8.js';
 
 export const ONLY_A = 1;
 export const ONLY_B = 2;
@@ -29,28 +30,9 @@ export function bisectRight(arr, x) {
   return lo;
 }
 
-/** Compare two strings by Unicode code point (Python's str order, not UTF-16's). */
-export function compareStr(a, b) {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) {
-      // Surrogates (0xD800-0xDFFF) encode code points above 0xFFFF, which sort after
-      // every BMP unit, including 0xE000-0xFFFF that UTF-16 order puts after them.
-      const xs = x >= 0xd800 && x <= 0xdfff;
-      const ys = y >= 0xd800 && y <= 0xdfff;
-      if (xs !== ys) return xs ? 1 : -1;
-      return x < y ? -1 : 1;
-    }
-  }
-  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
-}
-
 /** Compare raw ids `[agent, seq]` like Python compares `(agent, seq)` tuples. */
 export function compareRaw(a, b) {
-  return compareStr(a[0], b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
+  return compareCodePoints(a[0], b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
 }
 
 /** Whether two frontiers (sorted LV arrays) are equal. */
