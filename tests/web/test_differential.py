@@ -25,7 +25,6 @@ import base64
 import json
 import os
 import random
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -36,25 +35,16 @@ from cowrite.engine import Document, UndoManager
 from cowrite.engine.encoding import encode_patch
 from sim import Sim
 
-WEB = Path(__file__).resolve().parents[2] / "web"
+from .node import WEB, node_or_skip
+
 DRIVER = "test/differential.mjs"
 # Histories per direction: COWRITE_DIFF_HISTORIES (CI runs 150: they are cheap, about
 # 0.1 s each), else COWRITE_SIM_SEEDS, else 12.
 SEEDS = int(os.environ.get("COWRITE_DIFF_HISTORIES") or os.environ.get("COWRITE_SIM_SEEDS") or "12")
 
 
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None or not (WEB / "node_modules").is_dir():
-        reason = "node is not installed" if node is None else "web/node_modules is missing (cd web && npm ci)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run the differential tests")
-        pytest.skip(reason)
-    return node
-
-
 def _run(args: list[str]) -> Any:
-    proc = subprocess.run([_node(), DRIVER, *args], cwd=WEB, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([node_or_skip(), DRIVER, *args], cwd=WEB, capture_output=True, text=True, timeout=600)
     if proc.returncode not in (0, 1):
         pytest.fail(f"node {DRIVER} {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stderr[-5000:]}")
     return json.loads(proc.stdout), proc.returncode
