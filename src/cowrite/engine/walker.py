@@ -27,7 +27,7 @@ and its op log, nothing else.
 from __future__ import annotations
 
 from bisect import bisect_right, insort
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from .causal_graph import ONLY_B, CausalGraph, Frontier
 from .errors import InvalidOpError
@@ -372,8 +372,25 @@ def direct_edits(oplog: OpLog, text_len: int, start: int, end: int, ins_lvs: lis
     Raises :class:`InvalidOpError` if an op does not fit; the caller rolls back.
     """
     out: list[XfOp] = []
-    true_len = text_len
+    _direct(oplog, text_len, start, end, out, ins_lvs)
+    return out
+
+
+def _direct(
+    oplog: OpLog,
+    true_len: int,
+    start: int,
+    end: int,
+    out: list[XfOp],
+    ins_lvs: list[int] | None,
+    on_op: Callable[[int, int, int, int], None] | None = None,
+) -> int:
+    """Append the edits of ops ``start..end`` (no concurrency) to ``out``, checking each
+    against the text length, which starts at ``true_len``; return the length after them.
+    ``on_op(kind, lv, pos, n)`` sees each op first (the walker's probes)."""
     for ps, pe, kind, pos, content in oplog.iter_ops(start, end):
+        if on_op is not None:
+            on_op(kind, ps, pos, pe - ps)
         if kind == INS:
             if pos > true_len:
                 raise InvalidOpError(f"insert at {pos} past the end of a {true_len}-character document")
@@ -387,7 +404,7 @@ def direct_edits(oplog: OpLog, text_len: int, start: int, end: int, ins_lvs: lis
                 raise InvalidOpError(f"delete of {ln} at {pos} past the end of a {true_len}-character document")
             out.append((1, pos, ln))
             true_len -= ln
-    return out
+    return true_len
 
 
 _CATCH_UP = 64  # local ops a cached walk may replay without checking it is worth it
@@ -698,28 +715,8 @@ class _Walk:
     # -- direct application (no concurrency) ----------------------------------------
 
     def _apply_direct(self, s: int, e: int) -> None:
-        out = self.out
-        true_len = self.st.eff_len - self.offset
-        lvs_out = self.lvs_out
-        probes = self.probes
-        for ps, pe, kind, pos, content in self.oplog.iter_ops(s, e):
-            if probes:
-                self._probes_direct(kind, ps, pos, pe - ps)
-            if kind == INS:
-                if pos > true_len:
-                    raise InvalidOpError(f"insert at {pos} past the end of a {true_len}-character document")
-                out.append((INS, pos, content))
-                if lvs_out is not None:
-                    lvs_out.append(ps)
-                true_len += pe - ps
-            else:
-                ln = pe - ps
-                if pos + ln > true_len:
-                    raise InvalidOpError(
-                        f"delete of {ln} at {pos} past the end of a {true_len}-character document"
-                    )
-                out.append((1, pos, ln))
-                true_len -= ln
+        on_op = self._probes_direct if self.probes else None
+        true_len = _direct(self.oplog, self.st.eff_len - self.offset, s, e, self.out, self.lvs_out, on_op)
         # the fresh placeholder now stands for the text after these ops
         self.offset = _BIG - true_len
 
