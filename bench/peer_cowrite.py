@@ -91,7 +91,7 @@ def cowrite_make_agent_blobs(
     and hands all ops to one ``add_ops`` call, which holds an op until its parents
     (from another blob) have been added.
     """
-    from cowrite.engine.encoding import encode_patch
+    from cowrite.engine import encode_patch
 
     ops = doc.ops_since(None)
     agents = sorted({op.agent for op in ops})
@@ -178,7 +178,7 @@ class CowritePeer(Peer):
 
     def prepare_bulk_merge(self, blobs: Sequence[bytes], variant: str = "") -> TimedFn:
         from cowrite import Document
-        from cowrite.engine.encoding import decode_patch
+        from cowrite.engine import decode_patch
 
         def run() -> Result:
             doc = Document(agent="server")

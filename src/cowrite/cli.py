@@ -133,14 +133,6 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_vectors(args: argparse.Namespace) -> int:
-    from .vectors import write_vectors
-
-    for path in write_vectors(Path(args.out)):
-        print(path)
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cowrite", description="Real-time collaborative text editing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,9 +167,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     tk.add_argument("--secret", help="signing secret (default: $COWRITE_SECRET or <db>.secret)")
     tk.set_defaults(func=_cmd_token)
 
-    vc = sub.add_parser("vectors", help="write the test vectors shared with the JavaScript engine")
-    vc.add_argument("--out", default="testdata/vectors", help="directory (default: testdata/vectors)")
-    vc.set_defaults(func=_cmd_vectors)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -14,15 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .engine import Document, InvalidOpError
-from .engine.branch import checkout
-from .engine.oplog import OpLog
+from .engine import Document, InvalidOpError, OpLog, checkout
+from .errors import TraceError
 
 __all__ = ["TraceError", "Trace", "load_trace", "replay"]
-
-
-class TraceError(ValueError):
-    """The file is not a trace in the expected format."""
 
 
 @dataclass

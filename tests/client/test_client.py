@@ -210,7 +210,7 @@ def test_resync_replaces_the_replica_and_starts_a_fresh_undo_history(live_server
     change reaches the observers, and undo keeps working on edits made afterwards."""
     from cowrite.client.storage import atomic_write, encode_state
     from cowrite.engine import Document
-    from cowrite.engine.encoding import encode_document
+    from cowrite.engine import encode_document
 
     from integration.harness import seed
 

@@ -1,4 +1,4 @@
-"""Engine tests run the walker with tiny state chunks (so chunks are cut all the
+"""Engine tests run the merge with tiny state chunks (so chunks are cut all the
 time) and with its debug check after every walked piece (cached counts recomputed)."""
 
 from __future__ import annotations
@@ -7,15 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from cowrite.engine import walker
+from cowrite.engine.merge import items, walk
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _walker_checks() -> Iterator[None]:
-    saved = walker._CHUNK_MAX, walker._CHECK
-    walker._CHUNK_MAX = 4
-    walker._CHECK = True
+def _merge_checks() -> Iterator[None]:
+    saved = items.CHUNK_MAX, walk.CHECK
+    items.CHUNK_MAX = 4
+    walk.CHECK = True
     try:
         yield
     finally:
-        walker._CHUNK_MAX, walker._CHECK = saved
+        items.CHUNK_MAX, walk.CHECK = saved

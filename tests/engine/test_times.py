@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cowrite.engine import ConflictingOpError, Document, InvalidOpError, Op, UnknownVersionError
 from cowrite.engine.branch import checkout
-from cowrite.engine.encoding import decode_document, decode_patch, encode_document, encode_patch
+from cowrite.engine import decode_document, decode_patch, encode_document, encode_patch
 from cowrite.engine.oplog import DEL_BACK, OpLog, copy_oplog
 
 FIXTURES = Path(__file__).resolve().parents[2] / "testdata" / "fixtures"

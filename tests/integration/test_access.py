@@ -14,7 +14,7 @@ import pytest
 
 from cowrite.client import FatalError, ReadOnlyError
 from cowrite.engine import Document, Op
-from cowrite.engine.encoding import encode_patch
+from cowrite.engine import encode_patch
 from cowrite.protocol import Ack, Error, ErrorCode, Join, Ops, Ping, Pong, Role, encode_frame
 
 from .harness import SECRET_BYTES, ServerProcess, client, closed, join, raw_connect, recv, recv_until, run, token, wait_until

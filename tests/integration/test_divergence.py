@@ -10,7 +10,7 @@ import httpx
 
 from cowrite.client.storage import atomic_write, encode_state, read_state
 from cowrite.engine import Document
-from cowrite.engine.encoding import encode_document
+from cowrite.engine import encode_document
 
 from .harness import ServerProcess, client, run, seed, wait_until
 

@@ -6,7 +6,7 @@ import websockets
 import websockets.exceptions
 
 from cowrite.engine import Document, Op
-from cowrite.engine.encoding import encode_patch
+from cowrite.engine import encode_patch
 from cowrite.protocol import Error, ErrorCode, Join, Ops, Ping, Pong, Welcome, encode_frame
 
 from .harness import ServerProcess, client, closed, join, raw_connect, recv, run, token

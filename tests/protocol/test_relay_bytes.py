@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cowrite.engine import Document, Op, encoding
+from cowrite.engine import Document, Op, codec as encoding
 from cowrite.protocol import Ops, RemoteOps, Role, Room, decode_frame, encode_frame
 from cowrite.protocol.client import ClientSession
 from cowrite.protocol.server import Pending, ServerSession

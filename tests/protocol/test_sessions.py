@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cowrite.engine import Document, Op, encoding
+from cowrite.engine import Document, Op, codec as encoding
 from cowrite.protocol import (
     Ack,
     Acked,
@@ -387,7 +387,7 @@ def test_fuzz_join_never_raises(data: bytes) -> None:
 def _corrupted(good: Document, text: str, agent: str) -> Document:
     """A replica with ``good``'s op log and version but another text of the same length
     (what a merge bug would leave behind); built from document bytes, not a backdoor."""
-    from cowrite.engine.encoding import encode_document
+    from cowrite.engine import encode_document
 
     doc = Document.decode(encode_document(good.oplog, text, good.branch.version), agent)
     assert doc.version == good.version and doc.text == text != good.text

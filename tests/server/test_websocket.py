@@ -10,7 +10,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from conftest import SECRET, Harness
 from cowrite.engine import Document, Op
-from cowrite.engine.encoding import encode_patch
+from cowrite.engine import encode_patch
 from cowrite.protocol import Ack, Error, ErrorCode, Ops, RemoteOps, Welcome, decode_frame, encode_frame
 from cowrite.protocol.client import ClientSession
 from cowrite.server import Limits, Server

@@ -194,19 +194,19 @@ class StoreContract:
         assert store.agent_owners("doc") == {}  # a new document with the same id starts afresh
 
     def test_create_list_exists_delete(self, store: Store) -> None:
-        assert store.list() == []
+        assert store.documents() == []
         assert not store.exists("b")
         info = store.create("b")
         assert isinstance(info, DocInfo)
         assert (info.id, info.seq, info.ops_count, info.snapshot_seq, info.text_length) == ("b", 0, 0, 0, None)
         assert info.created_at == info.updated_at > 0
         store.create("a")
-        assert [d.id for d in store.list()] == ["a", "b"]
+        assert [d.id for d in store.documents()] == ["a", "b"]
         assert store.exists("a") and store.exists("b")
         assert store.info("b") == info
         store.delete("b")
         assert not store.exists("b")
-        assert [d.id for d in store.list()] == ["a"]
+        assert [d.id for d in store.documents()] == ["a"]
         with pytest.raises(DocumentNotFound):
             store.info("b")
 
@@ -242,7 +242,7 @@ class StoreContract:
         for call in calls:
             with pytest.raises(InvalidDocumentId, match="document id"):
                 call()
-        assert store.list() == []
+        assert store.documents() == []
 
     @pytest.mark.parametrize("good", ["a", "A-z_0.9", "a" * 128, "...", "-"])
     def test_valid_document_ids(self, store: Store, good: str) -> None:
@@ -463,7 +463,7 @@ class StoreContract:
         s.create("doc")
         s.close()
         s.close()  # idempotent
-        for call in (lambda: s.list(), lambda: s.load("doc"), lambda: s.create("x")):
+        for call in (lambda: s.documents(), lambda: s.load("doc"), lambda: s.create("x")):
             with pytest.raises(StoreError, match="closed"):
                 call()
         with pytest.raises(StoreError, match="closed"):
@@ -544,7 +544,7 @@ class StoreContract:
         other.round()
         backend.corrupt_log("doc", 1)
         assert_same(store.load("other"), other.server)
-        assert [d.id for d in store.list()] == ["doc", "other"]
+        assert [d.id for d in store.documents()] == ["doc", "other"]
 
     # -- durability and concurrency ---------------------------------------------------
 

@@ -286,7 +286,7 @@ def test_version_0_table_is_upgraded(tmp_path: Path) -> None:
         conn.execute("INSERT INTO schema_version VALUES (0)")
     with SQLiteStore(path) as s:
         s.create("new")
-        assert s.list()[0].id == "new"
+        assert s.documents()[0].id == "new"
 
 
 def test_version_1_database_is_upgraded(tmp_path: Path) -> None:

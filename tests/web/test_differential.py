@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from cowrite.engine import Document, UndoManager
-from cowrite.engine.encoding import encode_patch
+from cowrite.engine import encode_patch
 from sim import Sim
 
 from .node import WEB, node_or_skip

@@ -17,7 +17,7 @@ Edits made while the server is unreachable stay in the local replica (and, with
 from cowrite.protocol import Edit
 
 from .client import Client, Peer, State, backoff_delay
-from .errors import ClientClosed, ClientError, FatalError, ReadOnlyError, StateFileError
+from ..errors import ClientClosed, ClientError, FatalError, ReadOnlyError, StateFileError
 
 __all__ = [
     "Client",

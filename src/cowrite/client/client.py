@@ -65,7 +65,7 @@ from cowrite.protocol import (
     encode_frame,
 )
 
-from .errors import ClientClosed, ClientError, FatalError, ReadOnlyError, StateFileError
+from ..errors import ClientClosed, ClientError, FatalError, ReadOnlyError, StateFileError
 from .storage import StateLock, StateWriter, encode_state, read_state, remove_stale_temporaries
 
 __all__ = ["Client", "Peer", "State", "backoff_delay"]

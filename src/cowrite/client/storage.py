@@ -25,7 +25,7 @@ from typing import IO
 
 from cowrite.engine import CowriteError, Document
 
-from .errors import StateFileError
+from ..errors import StateFileError
 
 __all__ = ["StateLock", "StateWriter", "atomic_write", "decode_state", "encode_state", "read_state", "remove_stale_temporaries"]
 

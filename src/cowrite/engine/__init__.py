@@ -1,30 +1,43 @@
 """cowrite's merge engine: pure Python, standard library only, no I/O.
 
-The public names are re-exported here; the modules behind them are private.
+Everything the other layers use is re-exported here: the document and its
+values, the errors, summaries, and the binary codec (``encode_patch`` /
+``decode_patch`` for ops on the wire, ``encode_document`` / ``decode_document``
+for whole documents).  The modules behind them (``merge/``, ``codec/``,
+``causal_graph``, ``oplog``, ...) are the engine's own; other packages do not
+import them directly (an import-linter contract checks it).
 """
 
-from .branch import Branch, checkout
-from .causal_graph import CausalGraph
-from .document import Document
-from .errors import (
+from ..errors import (
     ConflictingOpError,
     CowriteError,
     DecodeError,
     InvalidOpError,
+    TooLargeError,
     UnknownParentError,
     UnknownVersionError,
 )
+from .branch import Branch, checkout
+from .causal_graph import CausalGraph
+from .codec import FORMAT_VERSION, decode_document, decode_patch, encode_document, encode_patch
+from .document import Document
 from .history import Authorship, Change
+from .limits import MAX_AGENT_LEN, MAX_SEQ, MAX_TIME
 from .oplog import OpLog
 from .ops import Op, RawVersion
 from .positions import Position
+from .summary import Summary, normalize_summary
 from .undo import UndoManager, UndoResult
 
 __all__ = [
+    "FORMAT_VERSION",
+    "MAX_AGENT_LEN",
+    "MAX_SEQ",
+    "MAX_TIME",
     "Authorship",
     "Branch",
-    "Change",
     "CausalGraph",
+    "Change",
     "ConflictingOpError",
     "CowriteError",
     "DecodeError",
@@ -34,9 +47,16 @@ __all__ = [
     "OpLog",
     "Position",
     "RawVersion",
-    "UnknownParentError",
+    "Summary",
+    "TooLargeError",
     "UndoManager",
     "UndoResult",
+    "UnknownParentError",
     "UnknownVersionError",
     "checkout",
+    "decode_document",
+    "decode_patch",
+    "encode_document",
+    "encode_patch",
+    "normalize_summary",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from .causal_graph import Frontier
 from .oplog import INS, OpLog
 from .rope import Rope
-from .walker import XfOp, merge_ops
+from .merge import XfOp, merge_ops
 
 __all__ = ["Branch"]
 

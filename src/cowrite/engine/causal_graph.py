@@ -21,7 +21,7 @@ import heapq
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 
-from .errors import UnknownParentError, UnknownVersionError
+from ..errors import UnknownParentError, UnknownVersionError
 
 __all__ = ["CausalGraph", "Frontier", "RawId", "ONLY_A", "ONLY_B", "SHARED"]
 

@@ -3,7 +3,7 @@
 A :class:`Document` is one agent's replica: its op log (every op it knows) and a
 branch (the current text at the op log's heads).  Local edits are recorded and
 applied at once; remote ops are validated, appended and merged by the Eg-walker
-(``walker.py``).  Every method that takes untrusted input either succeeds or
+(``merge/``).  Every method that takes untrusted input either succeeds or
 raises a :class:`~cowrite.errors.CowriteError` and leaves the document as it was.
 """
 
@@ -12,23 +12,38 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
-from typing import TYPE_CHECKING
-
+from ..errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
 from .branch import Branch, apply_xf, checkout
 from .causal_graph import CausalGraph, Frontier
-from .errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
+from .codec import decode_document, decode_patch, encode_document, encode_patch
 from .history import Authorship, Change, authorship, changes
 from .idmap import IdMap
-from .oplog import DEL_FWD, INS, OpLog, SummaryIds, copy_oplog, ops_unknown_to
-from .ops import MAX_AGENT_LEN, Op, RawVersion, check_time, check_unicode
+from .limits import MAX_AGENT_LEN
+from .merge import MergeCache, XfOp, direct_edits, locate, merge_ops
+from .oplog import DEL_FWD, INS, OpLog, copy_oplog, ops_unknown_to
+from .ops import Op, RawVersion, check_time, check_unicode
 from .positions import Position
-from .walker import MergeCache, XfOp, direct_edits, locate, merge_ops
+from .summary import Summary, SummaryIds, normalize_summary
 
-if TYPE_CHECKING:
-    from .undo import UndoManager
+__all__ = ["Document", "LocalEdits"]
 
-__all__ = ["Document"]
+
+class LocalEdits(Protocol):
+    """Told of every edit a replica makes itself (not merged ones): an UndoManager.
+
+    ``on_insert``: ops ``lv ..`` inserted ``n`` characters at ``pos``.
+    ``on_delete``: ops ``lv ..`` made at ``parents`` deleted ``text`` at ``pos``,
+    characters whose ids are the LV runs ``ids``; ``left``/``right`` are the ids of
+    the characters beside the gap afterwards (-1: none).
+    """
+
+    def on_insert(self, lv: int, pos: int, n: int) -> None: ...
+
+    def on_delete(
+        self, lv: int, parents: Frontier, pos: int, text: str, ids: list[tuple[int, int]], left: int, right: int
+    ) -> None: ...
 
 
 def _check_text(text: object) -> str:
@@ -96,7 +111,7 @@ def _follows(cg: CausalGraph, start: int, heads: Frontier) -> bool:
 class Document:
     """One replica of a collaboratively edited text, owned by ``agent``."""
 
-    __slots__ = ("_agent", "oplog", "branch", "_ids", "_undo", "_clock", "_merge_cache")
+    __slots__ = ("_agent", "oplog", "branch", "_ids", "_observer", "_clock", "_merge_cache", "_seq_floor")
 
     def __init__(self, agent: str | None = None, *, clock: Callable[[], float] | None = None) -> None:
         if agent is None:
@@ -107,7 +122,8 @@ class Document:
         self.oplog = OpLog()
         self.branch = Branch()
         self._ids: IdMap | None = None  # character ids of the text; built on first use
-        self._undo: UndoManager | None = None
+        self._observer: LocalEdits | None = None
+        self._seq_floor = 0  # local ops get seqs from here at least (see reserve_seqs)
         # Op times are Unix seconds from this clock; a clock must return 0 <= t < 2**53.
         self._clock: Callable[[], float] = time.time if clock is None else clock
         check_time(int(self._clock()))
@@ -118,6 +134,11 @@ class Document:
     @property
     def agent(self) -> str:
         return self._agent
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Where op times come from (Unix seconds); a replacement replica keeps it."""
+        return self._clock
 
     @property
     def text(self) -> str:
@@ -167,13 +188,14 @@ class Document:
         if not _check_text(text):
             return
         oplog = self.oplog
-        lv = oplog._add_local(self._agent, INS, pos, len(text), text, self.branch.version, int(self._clock()))
+        seq = self._next_seq(oplog.cg)
+        lv = oplog.add_local(self._agent, seq, INS, pos, len(text), text, self.branch.version, int(self._clock()))
         rope.insert(pos, text)
         self.branch.version = oplog.cg.heads
         if self._ids is not None:
             self._ids.insert(pos, lv, len(text))
-        if self._undo is not None:
-            self._undo._on_insert(lv, pos, len(text))
+        if self._observer is not None:
+            self._observer.on_insert(lv, pos, len(text))
 
     def delete(self, pos: int, length: int = 1) -> None:
         """Delete ``length`` code points starting at ``pos``."""
@@ -184,16 +206,50 @@ class Document:
             return
         oplog = self.oplog
         parents = self.branch.version
-        lv = oplog._add_local(self._agent, DEL_FWD, pos, length, "", parents, int(self._clock()))
+        seq = self._next_seq(oplog.cg)
+        lv = oplog.add_local(self._agent, seq, DEL_FWD, pos, length, "", parents, int(self._clock()))
         deleted = rope.delete(pos, length)
         self.branch.version = oplog.cg.heads
         ids = self._ids
         if ids is not None:
             runs = ids.delete(pos, length)
-            if self._undo is not None:
+            if self._observer is not None:
                 left = ids.lv_at(pos - 1) if pos else -1
                 right = ids.lv_at(pos) if pos < len(ids) else -1
-                self._undo._on_delete(lv, parents, pos, deleted, runs, left, right)
+                self._observer.on_delete(lv, parents, pos, deleted, runs, left, right)
+
+    def _next_seq(self, cg: CausalGraph) -> int:
+        seq = cg.next_seq(self._agent)
+        return seq if seq >= self._seq_floor else self._seq_floor
+
+    def reserve_seqs(self, end: int) -> None:
+        """Give this replica's local edits from now on seqs ``>= end``.
+
+        For a replica that replaces another of the same agent (e.g. a fresh copy of
+        the server's document): seqs the old replica used for ops that never
+        reached the server must not name different ops here.
+        """
+        if type(end) is not int or end < 0:
+            raise InvalidOpError(f"a seq must be a non-negative integer, not {end!r}")
+        self._seq_floor = max(self._seq_floor, end)
+
+    # -- local-edit observers (undo) -------------------------------------------------
+
+    @property
+    def local_observer(self) -> LocalEdits | None:
+        """Who is told of this replica's own edits (an UndoManager), if anyone."""
+        return self._observer
+
+    def observe_local(self, observer: LocalEdits | None) -> None:
+        """Tell ``observer`` of every local edit from now on (``None``: stop).
+
+        One observer at a time; the character ids of the text are built first (a
+        delete is reported with the ids of what it removed)."""
+        if observer is not None:
+            if self._observer is not None and self._observer is not observer:
+                raise CowriteError("this document already has an UndoManager")
+            self.id_map()
+        self._observer = observer
 
     def replace(self, pos: int, length: int, text: str) -> None:
         """Delete ``length`` characters at ``pos`` and insert ``text`` there."""
@@ -247,14 +303,12 @@ class Document:
                 xf, version = merge_ops(
                     oplog, len(self.branch.text), self.branch.version, cg.heads, lvs, self._merge_cache, start_lv
                 )
-        except CowriteError:
+        except BaseException:
+            # Bad input (a CowriteError) or a bug (anything else, which propagates as
+            # itself): either way no half-merged document is left behind.
             self._merge_cache.clear()
             oplog.truncate(start_lv, start_heads)
             raise
-        except Exception as exc:  # a bug must not leave a half-merged document behind
-            self._merge_cache.clear()
-            oplog.truncate(start_lv, start_heads)
-            raise CowriteError(f"internal error while merging: {exc!r}") from exc
         apply_xf(self.branch.text, xf)
         self.branch.version = version
         if self._ids is not None:
@@ -266,7 +320,7 @@ class Document:
         """Bring in every op ``other`` has that this document lacks."""
         return self.add_ops(ops_unknown_to(other.oplog, self.oplog.cg))
 
-    def summary(self) -> dict[str, list[tuple[int, int]]]:
+    def summary(self) -> Summary:
         """Every op id this replica has: ``{agent: [(first_seq, end_seq), ...]}``.
 
         Send it to a peer that may lack some of your ops (e.g. on reconnecting
@@ -276,33 +330,10 @@ class Document:
         return self.oplog.cg.summary()
 
     def ops_missing_from(self, summary: object) -> list[Op]:
-        """Every op this replica has whose id is not in a peer's :meth:`summary`."""
-        if not isinstance(summary, dict):
-            raise InvalidOpError("a summary maps agent names to lists of [first_seq, end_seq] ranges")
-        clean: dict[str, list[tuple[int, int]]] = {}
-        for agent, runs in summary.items():
-            if not isinstance(agent, str) or not isinstance(runs, (list, tuple)):
-                raise InvalidOpError("a summary maps agent names to lists of [first_seq, end_seq] ranges")
-            pairs: list[tuple[int, int]] = []
-            for r in runs:
-                if (
-                    not isinstance(r, (list, tuple))
-                    or len(r) != 2
-                    or type(r[0]) is not int
-                    or type(r[1]) is not int
-                    or not 0 <= r[0] < r[1] <= 2**53
-                ):
-                    raise InvalidOpError(f"bad summary range {r!r} for agent {agent!r}")
-                pairs.append((r[0], r[1]))
-            pairs.sort()
-            merged: list[tuple[int, int]] = []
-            for a, b in pairs:
-                if merged and a <= merged[-1][1]:
-                    merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-                else:
-                    merged.append((a, b))
-            clean[agent] = merged
-        return ops_unknown_to(self.oplog, SummaryIds(clean))
+        """Every op this replica has whose id is not in a peer's :meth:`summary`.
+
+        Raises :class:`InvalidOpError` if ``summary`` is not a valid summary."""
+        return ops_unknown_to(self.oplog, SummaryIds(normalize_summary(summary)))
 
     def fork(self, agent: str | None = None) -> Document:
         """An independent replica with the same history, for another agent.
@@ -324,11 +355,12 @@ class Document:
         d = Document(self._agent, clock=self._clock)
         d.oplog = copy_oplog(self.oplog)
         d.branch = self.branch.copy()
+        d._seq_floor = self._seq_floor
         return d
 
     # -- character identity: positions, authorship --------------------------------
 
-    def _id_map(self) -> IdMap:
+    def id_map(self) -> IdMap:
         """The LV of every character of the text (built by one checkout on first use)."""
         ids = self._ids
         if ids is None:
@@ -354,7 +386,7 @@ class Document:
         at = index if assoc == 1 else index - 1
         if not 0 <= at < len(self):
             return Position(None, 0, assoc)  # the document's end (1) or start (-1)
-        agent, seq = self.oplog.cg.lv_to_raw(self._id_map().lv_at(at))
+        agent, seq = self.oplog.cg.lv_to_raw(self.id_map().lv_at(at))
         return Position(agent, seq, assoc)
 
     def resolve(self, position: Position, version: RawVersion | Iterable[tuple[str, int]] | None = None) -> int:
@@ -383,7 +415,7 @@ class Document:
             raise InvalidOpError(f"position names {position.agent}:{position.seq}, which is a delete, not a character")
         after = 1 if position.assoc == -1 else 0
         if version is None:
-            i = self._id_map().index_of(lv)
+            i = self.id_map().index_of(lv)
             if i is not None:
                 return i + after
         found = locate(self.oplog, (lv,), [ins_pos], target)[0]
@@ -392,7 +424,7 @@ class Document:
     def blame(self, version: RawVersion | Iterable[tuple[str, int]] | None = None) -> list[Authorship]:
         """Who typed each character of the text (now, or at ``version``), as runs."""
         if version is None:
-            return authorship(self.oplog, self._id_map())
+            return authorship(self.oplog, self.id_map())
         ids = IdMap()
         lvs: list[int] = []
         xf, _ = merge_ops(self.oplog, 0, (), self._lvs(version), lvs)
@@ -407,16 +439,22 @@ class Document:
 
     def encode(self) -> bytes:
         """The whole document (history and current text) as bytes."""
-        from .encoding import encode_document
-
         return encode_document(self.oplog, str(self.branch.text), self.branch.version)
 
     @classmethod
-    def decode(cls, data: bytes, agent: str | None = None, *, clock: Callable[[], float] | None = None) -> Document:
-        """Load a document from :meth:`encode` bytes; reads the stored text, no replay."""
-        from .encoding import decode_document
+    def decode(
+        cls,
+        data: bytes,
+        agent: str | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        max_bytes: int | None = None,
+    ) -> Document:
+        """Load a document from :meth:`encode` bytes; reads the stored text, no replay.
 
-        oplog, text, version = decode_document(data)
+        ``max_bytes`` bounds the encoding's body (inflated): a larger one raises
+        :class:`~cowrite.errors.TooLargeError` before anything is inflated."""
+        oplog, text, version = decode_document(data, max_bytes=max_bytes)
         d = cls(agent, clock=clock)
         d.oplog = oplog
         d.branch = Branch(text, version)
@@ -424,12 +462,8 @@ class Document:
 
     def encode_patch(self, since: RawVersion | Iterable[tuple[str, int]] | None = None) -> bytes:
         """The ops since ``since`` (default: all) as bytes for a peer."""
-        from .encoding import encode_patch
-
         return encode_patch(self.ops_since(since))
 
-    def apply_patch(self, data: bytes) -> list[XfOp]:
-        """Merge a patch made by :meth:`encode_patch` (any peer's)."""
-        from .encoding import decode_patch
-
-        return self.add_ops(decode_patch(data))
+    def apply_patch(self, data: bytes, *, max_bytes: int | None = None) -> list[XfOp]:
+        """Merge a patch made by :meth:`encode_patch` (any peer's); ``max_bytes`` as for :meth:`decode`."""
+        return self.add_ops(decode_patch(data, max_bytes=max_bytes))

@@ -19,11 +19,11 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
+from ..errors import ConflictingOpError, InvalidOpError, UnknownVersionError
 from .causal_graph import CausalGraph, Frontier
-from .errors import ConflictingOpError, InvalidOpError, UnknownVersionError
 from .ops import Op, check_time
 
-__all__ = ["OpLog", "INS", "DEL_FWD", "DEL_BACK"]
+__all__ = ["DEL_BACK", "DEL_FWD", "INS", "KnownIds", "OpLog", "copy_oplog", "ops_unknown_to"]
 
 INS = 0
 DEL_FWD = 1
@@ -91,11 +91,14 @@ class OpLog:
             self.time_starts.append(lv)
             values.append(time)
 
-    def _add_local(self, agent: str, kind: int, pos: int, n: int, content: str, parents: Frontier, time: int) -> int:
-        """The unchecked core of add_insert/add_delete, for a Document's own edits
-        (it has validated everything already; this is the per-keystroke path)."""
+    def add_local(
+        self, agent: str, seq: int, kind: int, pos: int, n: int, content: str, parents: Frontier, time: int
+    ) -> int:
+        """The unchecked core of add_insert/add_delete, for a Document's own edits: it
+        has validated everything already (``seq`` is new for ``agent``, ``pos`` fits
+        the text at ``parents``); this is the per-keystroke path.  Returns the first LV."""
         cg = self.cg
-        lv = cg.add(agent, cg.next_seq(agent), n, parents)
+        lv = cg.add(agent, seq, n, parents)
         self._push_ops(lv, kind, pos, n, content)
         values = self.time_values
         if not values or values[-1] != time:
@@ -341,29 +344,9 @@ def copy_oplog(src: OpLog) -> OpLog:
 
 
 class KnownIds(Protocol):
+    """What :func:`ops_unknown_to` asks of a peer's ids: a causal graph or a summary."""
+
     def known_run(self, agent: str, seq: int) -> tuple[int, int] | None: ...
-
-
-class SummaryIds:
-    """A peer's :meth:`CausalGraph.summary`, answering ``known_run`` like a graph."""
-
-    __slots__ = ("starts", "ends")
-
-    def __init__(self, summary: dict[str, list[tuple[int, int]]]) -> None:
-        self.starts: dict[str, list[int]] = {}
-        self.ends: dict[str, list[int]] = {}
-        for agent, runs in summary.items():
-            self.starts[agent] = [s for s, _ in runs]
-            self.ends[agent] = [e for _, e in runs]
-
-    def known_run(self, agent: str, seq: int) -> tuple[int, int] | None:
-        ss = self.starts.get(agent)
-        if ss is None:
-            return None
-        i = bisect_right(ss, seq) - 1
-        if i < 0 or seq >= self.ends[agent][i]:
-            return None
-        return -1, self.ends[agent][i] - seq
 
 
 def ops_unknown_to(src: OpLog, known: KnownIds) -> list[Op]:

@@ -22,17 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import InvalidOpError
+from ..errors import InvalidOpError
+from .limits import MAX_AGENT_LEN, MAX_SEQ, MAX_TIME
 
-__all__ = ["Op", "RawVersion"]
+__all__ = ["Op", "RawVersion", "check_time", "check_unicode", "validate_op"]
 
 RawVersion = tuple[tuple[str, int], ...]
 """A version on the wire: the sorted ``(agent, seq)`` ids of its frontier."""
-
-MAX_AGENT_LEN = 256
-MAX_TIME = 2**53
-"""Times are below this (whole seconds; ``0`` means unknown)."""
-
 
 @dataclass(frozen=True, slots=True)
 class Op:
@@ -118,7 +114,7 @@ def validate_op(op: Op) -> None:
             raise _bad("a delete carries no content")
     else:
         raise _bad(f"kind must be 'ins' or 'del', not {op.kind!r}")
-    if op.seq + op.span > 2**53:
+    if op.seq + op.span > MAX_SEQ:
         raise _bad("seq out of range")
     check_time(op.time)
     check_unicode("agent", op.agent)

@@ -24,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DecodeError, InvalidOpError
-from .ops import MAX_AGENT_LEN, check_unicode
+from ..errors import DecodeError, InvalidOpError
+from .codec.varint import Reader, write_uvar
+from .limits import MAX_AGENT_LEN, MAX_SEQ
+from .ops import check_unicode
 
 __all__ = ["Position"]
 
@@ -41,7 +43,7 @@ class Position:
     def __post_init__(self) -> None:
         if self.assoc not in (1, -1) or type(self.assoc) is not int:
             raise InvalidOpError(f"assoc must be 1 or -1, not {self.assoc!r}")
-        if type(self.seq) is not int or not 0 <= self.seq < 2**53:
+        if type(self.seq) is not int or not 0 <= self.seq < MAX_SEQ:
             raise InvalidOpError(f"seq must be a non-negative integer, not {self.seq!r}")
         if self.agent is not None:
             if not isinstance(self.agent, str) or not self.agent or len(self.agent) > MAX_AGENT_LEN:
@@ -68,11 +70,7 @@ class Position:
         """``CWC`` + assoc byte (0: -1, 1: +1) + uvarint seq + UTF-8 agent (empty: edge)."""
         out = bytearray(_MAGIC)
         out.append(1 if self.assoc == 1 else 0)
-        v = self.seq
-        while v >= 0x80:
-            out.append((v & 0x7F) | 0x80)
-            v >>= 7
-        out.append(v)
+        write_uvar(out, self.seq)
         if self.agent is not None:
             out += self.agent.encode("utf-8")
         return bytes(out)
@@ -84,18 +82,12 @@ class Position:
         if data[3] > 1:
             raise DecodeError(f"bad position side byte {data[3]}")
         assoc = 1 if data[3] else -1
-        seq = 0
-        shift = 0
-        i = 4
-        while True:
-            if i >= len(data) or shift > 56:
-                raise DecodeError("truncated or overlong position seq")
-            b = data[i]
-            i += 1
-            seq |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
+        r = Reader(bytes(data), 4)
+        try:
+            seq = r.uvar(max_bytes=9)
+        except DecodeError:
+            raise DecodeError("truncated or overlong position seq") from None
+        i = r.pos
         try:
             agent = bytes(data[i:]).decode("utf-8") if i < len(data) else None
             return cls(agent, seq, assoc)

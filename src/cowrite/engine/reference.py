@@ -1,13 +1,13 @@
 """The slow, obviously-correct merge: replay every op, one character at a time.
 
-This is the yardstick the fast walker (``walker.py``) is fuzzed against.  It has
+This is the yardstick the fast merge (``merge/``) is fuzzed against.  It has
 none of the fast path's tricks: no run-length encoding, no placeholder, no
 critical versions, linear scans everywhere.  It replays the whole op log from the
 empty document each time, in LV order (a topological order), moving a CRDT of
 single characters to each op's parent version by retreating and advancing ops,
 and orders concurrent inserts with the same Fugue (FugueMax/YjsMod) rule.
 
-Keep it simple.  Never optimise it; if it disagrees with the walker, the walker is
+Keep it simple.  Never optimise it; if it disagrees with the merge, the merge is
 wrong until proven otherwise.
 """
 

@@ -30,18 +30,37 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cmp_to_key
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import cmp_to_key
+from typing import Protocol
 
+from ..errors import ConfigError, CowriteError
 from .causal_graph import Frontier
-from .errors import CowriteError
-from .walker import locate
+from .idmap import IdMap
+from .merge import locate
+from .oplog import OpLog
 
-if TYPE_CHECKING:
-    from .document import Document
+__all__ = ["UndoHost", "UndoManager", "UndoResult"]
 
-__all__ = ["UndoManager", "UndoResult"]
+
+class UndoHost(Protocol):
+    """What an :class:`UndoManager` needs of the replica it undoes on (a Document)."""
+
+    @property
+    def oplog(self) -> OpLog: ...
+
+    @property
+    def local_observer(self) -> object: ...
+
+    def observe_local(self, observer: UndoManager | None) -> None: ...
+
+    def id_map(self) -> IdMap: ...
+
+    def insert(self, pos: int, text: str) -> None: ...
+
+    def delete(self, pos: int, length: int = 1) -> None: ...
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +155,15 @@ class UndoManager:
 
     def __init__(
         self,
-        doc: Document,
+        doc: UndoHost,
         *,
         capture_timeout: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if doc._undo is not None:
+        if doc.local_observer is not None:
             raise CowriteError("this document already has an UndoManager")
         if capture_timeout < 0:
-            raise ValueError("capture_timeout must be >= 0")
+            raise ConfigError("capture_timeout must be >= 0")
         self.doc = doc
         self.capture_timeout = capture_timeout
         self.clock = clock
@@ -157,8 +176,7 @@ class UndoManager:
         # Re-typed characters are new characters.  redone[old] = new lets a later
         # undo of the step that typed ``old`` find the copy that stands for it now.
         self._redone: dict[int, int] = {}
-        doc._id_map()  # deleted characters are recorded by id from now on
-        doc._undo = self
+        doc.observe_local(self)  # deleted characters are recorded by id from now on
 
     # -- public ----------------------------------------------------------------------
 
@@ -196,7 +214,7 @@ class UndoManager:
     def detach(self) -> None:
         """Stop recording (the stacks are dropped)."""
         self.clear()
-        self.doc._undo = None
+        self.doc.observe_local(None)
 
     def undo(self) -> UndoResult | None:
         """Reverse this user's last step that still has an effect; None if there is none."""
@@ -221,7 +239,7 @@ class UndoManager:
         top.time = now
         return top
 
-    def _on_insert(self, lv: int, pos: int, n: int) -> None:
+    def on_insert(self, lv: int, pos: int, n: int) -> None:
         if self._sel is not None:
             self._sel.inserted(pos, n)
         recs = self._current().recs
@@ -231,7 +249,7 @@ class UndoManager:
         else:
             recs.append(_Ins(lv, n))
 
-    def _on_delete(
+    def on_delete(
         self, lv: int, parents: Frontier, pos: int, text: str, ids: list[tuple[int, int]], left: int, right: int
     ) -> None:
         if self._sel is not None:
@@ -264,8 +282,7 @@ class UndoManager:
         typed = [(r.lv, r.lv + r.n) for r in recs if isinstance(r, _Ins)]
         if not typed:
             return left, right
-        ids = self.doc._ids
-        assert ids is not None
+        ids = self.doc.id_map()
 
         def mine(lv: int) -> bool:
             return any(a <= lv < b for a, b in typed)
@@ -312,7 +329,7 @@ class UndoManager:
         typed = sorted((r.lv, r.lv + r.n) for r in step.recs if isinstance(r, _Ins))
         self._retype([r for r in step.recs if isinstance(r, _Del)], typed)
         if typed:
-            for pos, n in reversed(doc._id_map().find_ranges(self._with_copies(typed))):  # last first: indices stay put
+            for pos, n in reversed(doc.id_map().find_ranges(self._with_copies(typed))):  # last first: indices stay put
                 doc.delete(pos, n)
 
     def _with_copies(self, typed: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -357,7 +374,7 @@ class UndoManager:
 
         heads = oplog.cg.heads
         redone = self._redone
-        ids = doc._id_map()
+        ids = doc.id_map()
         size = len(doc)
         # (gap, delete k, offset j in its text) of every character to type, the gap
         # in the text as it is before this undo types anything

@@ -19,7 +19,7 @@ from .client import (
     ServerError,
     Welcomed,
 )
-from .errors import ErrorCode, ProtocolError
+from ..errors import ErrorCode, ProtocolError
 from .messages import (
     PROTOCOL_VERSION,
     Ack,

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cowrite.engine import CowriteError, Document, Op, Position, RawVersion
-from cowrite.engine.encoding import encode_patch
+from ..engine import CowriteError, Document, Op, Position, RawVersion, encode_patch
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 from .messages import (
     Ack,
     Digest,
@@ -366,7 +365,7 @@ class ClientSession:
         old = self.doc
         me = old.agent
         # The new replica keeps the old one's clock (op times; tests fix it).
-        new = Document.decode(msg.document, me, clock=old._clock)
+        new = Document.decode(msg.document, me, clock=old.clock)
         server_version = new.version
         if server_version != tuple(sorted(msg.version)):
             return self._fail("a RESYNC whose version is not its document's")

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Union
 
-from cowrite.engine import DecodeError, InvalidOpError, Position, RawVersion
-
-from .errors import ErrorCode, ProtocolError
+from ..engine import MAX_AGENT_LEN, MAX_SEQ, DecodeError, InvalidOpError, Position, RawVersion, Summary
+from ..engine import normalize_summary as _normalize
+from ..engine.codec import Reader, write_uvar
+from ..errors import ErrorCode, ProtocolError
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -46,19 +47,14 @@ __all__ = [
 PROTOCOL_VERSION = 1
 
 MAX_UVAR = 2**64 - 1
-MAX_SEQ = 2**53
 MAX_DOC_ID_BYTES = 256
-MAX_AGENT_BYTES = 1024
-MAX_AGENT_CHARS = 256
+MAX_AGENT_CHARS = MAX_AGENT_LEN
+MAX_AGENT_BYTES = 4 * MAX_AGENT_CHARS
 MAX_USER_BYTES = 256
 MAX_COLOUR_BYTES = 64
 MAX_MESSAGE_BYTES = 4096
 MAX_POSITION_BYTES = 1100
 DIGEST_BYTES = 32  # SHA-256
-
-Summary = dict[str, list[tuple[int, int]]]
-"""Every op id a replica has: ``{agent: [(first_seq, end_seq), ...]}``."""
-
 
 class MsgType(IntEnum):
     JOIN = 0x01
@@ -197,35 +193,12 @@ def _check_uint(value: object, what: str, limit: int = MAX_UVAR) -> int:
 
 
 def normalize_summary(summary: Mapping[str, Sequence[Sequence[int]]]) -> Summary:
-    """A summary with each agent's runs sorted and merged (the form frames carry)."""
-    if not isinstance(summary, Mapping):
-        raise ProtocolError("a summary maps agents to lists of (first_seq, end_seq) runs")
-    out: Summary = {}
-    for agent, runs in summary.items():
-        _check_agent(agent, "summary agent")
-        if not isinstance(runs, (list, tuple)):
-            raise ProtocolError(f"summary runs of {agent!r} must be a list")
-        pairs: list[tuple[int, int]] = []
-        for r in runs:
-            if (
-                not isinstance(r, (list, tuple))
-                or len(r) != 2
-                or type(r[0]) is not int
-                or type(r[1]) is not int
-                or not 0 <= r[0] < r[1] <= MAX_SEQ
-            ):
-                raise ProtocolError(f"bad summary run {r!r} for agent {agent!r}")
-            pairs.append((r[0], r[1]))
-        pairs.sort()
-        merged: list[tuple[int, int]] = []
-        for a, b in pairs:
-            if merged and a <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-            else:
-                merged.append((a, b))
-        if merged:
-            out[agent] = merged
-    return out
+    """A summary with each agent's runs sorted and merged (the form frames carry);
+    :class:`ProtocolError` if it is not a valid summary (see ``cowrite.engine.summary``)."""
+    try:
+        return _normalize(summary)
+    except InvalidOpError as exc:
+        raise ProtocolError(str(exc)) from exc
 
 
 def _check_version(version: object) -> RawVersion:
@@ -249,11 +222,7 @@ class _Writer:
         self.out = bytearray((PROTOCOL_VERSION, mtype))
 
     def uvar(self, v: int) -> None:
-        out = self.out
-        while v >= 0x80:
-            out.append((v & 0x7F) | 0x80)
-            v >>= 7
-        out.append(v)
+        write_uvar(self.out, v)
 
     def raw(self, b: bytes) -> None:
         self.uvar(len(b))
@@ -353,49 +322,25 @@ def encode_frame(msg: Message) -> bytes:
 # -- reader ------------------------------------------------------------------------------
 
 
-class _Reader:
-    __slots__ = ("buf", "pos")
+class _Reader(Reader):
+    """The frame fields over the one varint reader: canonical varints (:meth:`Reader.uint`);
+    every failure a DecodeError, which :func:`decode_frame` reports as a ProtocolError."""
 
-    def __init__(self, buf: bytes, pos: int) -> None:
-        self.buf = buf
-        self.pos = pos
+    __slots__ = ()
 
-    def left(self) -> int:
-        return len(self.buf) - self.pos
-
-    def uvar(self, what: str, limit: int = MAX_UVAR) -> int:
-        buf = self.buf
-        v = 0
-        shift = 0
-        while True:
-            if self.pos >= len(buf):
-                raise ProtocolError(f"truncated frame: {what} ends early")
-            b = buf[self.pos]
-            self.pos += 1
-            if shift == 63 and b > 1:
-                raise ProtocolError(f"{what}: varint larger than 64 bits")
-            v |= (b & 0x7F) << shift
-            if not b & 0x80:
-                if b == 0 and shift:
-                    raise ProtocolError(f"{what}: overlong varint")
-                break
-            shift += 7
-        if v > limit:
-            raise ProtocolError(f"{what} is {v}; the limit is {limit}")
-        return v
-
-    def count(self, what: str, min_bytes_each: int) -> int:
-        n = self.uvar(what)
+    def items(self, what: str, min_bytes_each: int) -> int:
+        """A count of items that each take at least ``min_bytes_each`` bytes of what is left."""
+        n = self.uint(what)
         if n * min_bytes_each > self.left():
-            raise ProtocolError(f"truncated frame: {what} {n} exceeds the bytes left")
+            raise DecodeError(f"truncated frame: {what} {n} exceeds the bytes left")
         return n
 
     def raw(self, what: str, limit: int | None = None) -> bytes:
-        n = self.uvar(f"length of {what}")
+        n = self.uint(f"length of {what}")
         if limit is not None and n > limit:
-            raise ProtocolError(f"{what} is {n} bytes; the limit is {limit}")
+            raise DecodeError(f"{what} is {n} bytes; the limit is {limit}")
         if n > self.left():
-            raise ProtocolError(f"truncated frame: {what} needs {n} bytes, {self.left()} left")
+            raise DecodeError(f"truncated frame: {what} needs {n} bytes, {self.left()} left")
         b = self.buf[self.pos : self.pos + n]
         self.pos += n
         return b
@@ -405,56 +350,56 @@ class _Reader:
         try:
             s = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ProtocolError(f"{what} is not valid UTF-8") from None
+            raise DecodeError(f"{what} is not valid UTF-8") from None
         if nonempty and not s:
-            raise ProtocolError(f"{what} must not be empty")
+            raise DecodeError(f"{what} must not be empty")
         return s
 
     def agent(self, what: str = "agent") -> str:
         s = self.text(what, MAX_AGENT_BYTES, nonempty=True)
         if len(s) > MAX_AGENT_CHARS:
-            raise ProtocolError(f"{what} is {len(s)} characters; the limit is {MAX_AGENT_CHARS}")
+            raise DecodeError(f"{what} is {len(s)} characters; the limit is {MAX_AGENT_CHARS}")
         return s
 
     def version(self) -> RawVersion:
-        n = self.count("version size", 2)
+        n = self.items("version size", 2)
         out = []
         for _ in range(n):
             agent = self.agent("version agent")
-            out.append((agent, self.uvar("version seq", MAX_SEQ - 1)))
+            out.append((agent, self.uint("version seq", MAX_SEQ - 1)))
         return tuple(out)
 
     def summary(self) -> Summary:
-        n = self.count("summary agents", 2)
+        n = self.items("summary agents", 2)
         out: Summary = {}
         for _ in range(n):
             agent = self.agent("summary agent")
             if agent in out:
-                raise ProtocolError(f"summary names agent {agent!r} twice")
-            k = self.count("summary runs", 2)
+                raise DecodeError(f"summary names agent {agent!r} twice")
+            k = self.items("summary runs", 2)
             if not k:
-                raise ProtocolError(f"summary agent {agent!r} has no runs")
+                raise DecodeError(f"summary agent {agent!r} has no runs")
             runs: list[tuple[int, int]] = []
             prev = 0
             for i in range(k):
-                gap = self.uvar("summary gap", MAX_SEQ)
+                gap = self.uint("summary gap", MAX_SEQ)
                 if i and not gap:
-                    raise ProtocolError("summary runs must be separated (gap >= 1)")
-                length = self.uvar("summary run length", MAX_SEQ)
+                    raise DecodeError("summary runs must be separated (gap >= 1)")
+                length = self.uint("summary run length", MAX_SEQ)
                 if not length:
-                    raise ProtocolError("summary run of length 0")
+                    raise DecodeError("summary run of length 0")
                 first = prev + gap
                 prev = first + length
                 if prev > MAX_SEQ:
-                    raise ProtocolError("summary seq out of range")
+                    raise DecodeError("summary seq out of range")
                 runs.append((first, prev))
             out[agent] = runs
         return out
 
     def flags(self, what: str, allowed: int) -> int:
-        f = self.uvar(what)
+        f = self.uint(what)
         if f & ~allowed:
-            raise ProtocolError(f"{what} has unknown bits set: {f:#x}")
+            raise DecodeError(f"{what} has unknown bits set: {f:#x}")
         return f
 
     def position(self) -> Position:
@@ -462,7 +407,7 @@ class _Reader:
         try:
             return Position.decode(raw)
         except (DecodeError, InvalidOpError) as exc:
-            raise ProtocolError(f"bad cursor position: {exc}") from None
+            raise DecodeError(f"bad cursor position: {exc}") from None
 
 
 def decode_frame(data: bytes | bytearray | memoryview, max_size: int | None = None) -> Message:
@@ -484,6 +429,13 @@ def decode_frame(data: bytes | bytearray | memoryview, max_size: int | None = No
     except ValueError:
         raise ProtocolError(f"unknown message type {buf[1]:#04x}") from None
     r = _Reader(buf, 2)
+    try:
+        return _decode_body(r, mtype)
+    except DecodeError as exc:  # a field the reader refused: the frame is bad
+        raise ProtocolError(str(exc)) from exc
+
+
+def _decode_body(r: _Reader, mtype: MsgType) -> Message:
     msg: Message
     if mtype is MsgType.JOIN:
         doc_id = r.text("doc id", MAX_DOC_ID_BYTES, nonempty=True)
@@ -491,7 +443,7 @@ def decode_frame(data: bytes | bytearray | memoryview, max_size: int | None = No
         flags = r.flags("join flags", 1)
         msg = Join(doc_id, agent, r.summary(), bool(flags & 1))
     elif mtype is MsgType.WELCOME:
-        code = r.uvar("role")
+        code = r.uint("role")
         if code not in Role._value2member_map_:
             raise ProtocolError(f"unknown role {code}")
         role = Role(code)
@@ -499,10 +451,10 @@ def decode_frame(data: bytes | bytearray | memoryview, max_size: int | None = No
         summary = r.summary()
         msg = Welcome(role, version, summary, r.raw("patch"))
     elif mtype is MsgType.OPS:
-        batch = r.uvar("batch id", MAX_UVAR - 1)
+        batch = r.uint("batch id", MAX_UVAR - 1)
         msg = Ops(batch, r.raw("patch"))
     elif mtype is MsgType.ACK:
-        batch = r.uvar("batch id", MAX_UVAR - 1)
+        batch = r.uint("batch id", MAX_UVAR - 1)
         msg = Ack(batch, r.version())
     elif mtype is MsgType.REMOTE_OPS:
         msg = RemoteOps(r.raw("patch"))
@@ -514,17 +466,17 @@ def decode_frame(data: bytes | bytearray | memoryview, max_size: int | None = No
         cursor = (r.position(), r.position()) if flags & 1 else None
         msg = Presence(agent, user, colour, cursor, bool(flags & 2))
     elif mtype is MsgType.ERROR:
-        code = r.uvar("error code")
+        code = r.uint("error code")
         if code not in ErrorCode._value2member_map_:
             raise ProtocolError(f"unknown error code {code}")
         flags = r.flags("error flags", 1)
-        batch1 = r.uvar("error batch id")
+        batch1 = r.uint("error batch id")
         text = r.text("error message", MAX_MESSAGE_BYTES)
         msg = Error(ErrorCode(code), text, bool(flags & 1), None if batch1 == 0 else batch1 - 1)
     elif mtype is MsgType.PING:
-        msg = Ping(r.uvar("nonce"))
+        msg = Ping(r.uint("nonce"))
     elif mtype is MsgType.PONG:
-        msg = Pong(r.uvar("nonce"))
+        msg = Pong(r.uint("nonce"))
     elif mtype is MsgType.DIGEST:
         version = r.version()
         digest = r.raw("digest", DIGEST_BYTES)

@@ -32,7 +32,8 @@ from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 
-from cowrite.engine import (
+from ..engine import (
+    CausalGraph,
     ConflictingOpError,
     CowriteError,
     Document,
@@ -41,11 +42,10 @@ from cowrite.engine import (
     RawVersion,
     UnknownParentError,
     UnknownVersionError,
+    decode_patch,
+    encode_patch,
 )
-from cowrite.engine.causal_graph import CausalGraph
-from cowrite.engine.encoding import decode_patch, encode_patch
-
-from .errors import ErrorCode, ProtocolError
+from ..errors import ErrorCode, ProtocolError
 from .messages import (
     PROTOCOL_VERSION,
     Ack,
@@ -181,7 +181,7 @@ class Pending:
         if self._done:
             raise RuntimeError("this Pending was already committed or aborted")
         self._done = True
-        self.room._pending = None
+        self.room.settled(self)
         return [s for s in self._sends if s.close or s.session.joined]  # skip who left meanwhile
 
     def abort(self, reason: str = "the server could not store the ops") -> list[Send]:
@@ -194,8 +194,8 @@ class Pending:
         if self._done:
             raise RuntimeError("this Pending was already committed or aborted")
         self._done = True
-        self.room._pending = None
-        return self.room._fail(reason)
+        self.room.settled(self)
+        return self.room.fail(reason)
 
 
 class Room:
@@ -304,7 +304,14 @@ class Room:
         session.closed = True
         return sends
 
-    def _fail(self, reason: str) -> list[Send]:
+    def settled(self, pending: Pending) -> None:
+        """``pending`` was committed or aborted: the room takes the next step."""
+        if self._pending is pending:
+            self._pending = None
+
+    def fail(self, reason: str) -> list[Send]:
+        """The room's document can no longer be trusted (ops not durable): every
+        connection gets a fatal ``ERROR internal``; the I/O layer drops the room."""
         self.failed = True
         sends: list[Send] = []
         for s in list(self.sessions):

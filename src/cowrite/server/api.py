@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..engine import Authorship, CowriteError, Document, Op, RawVersion, UnknownVersionError
-from ..engine.encoding import encode_patch
+from ..engine import MAX_AGENT_LEN, MAX_SEQ, Authorship, CowriteError, Document, Op, RawVersion, UnknownVersionError, encode_patch
+from ..errors import RequestError
 from ..protocol import ErrorCode, Join, Ops, Role, encode_frame
 from ..protocol.server import Send, error_frame
 from ..store import CorruptionError, DocumentExists, DocumentNotFound, InvalidDocumentId, Store, check_doc_id
@@ -42,7 +42,6 @@ log = logging.getLogger("cowrite.server")
 GUEST_ROLES = ("none", "viewer", "editor", "owner")
 GUEST_TTL = 12 * 3600
 MAX_GUEST_NAME = 64
-MAX_SEQ = 2**53
 
 PALETTE = (
     "#c0392b",  # red
@@ -82,21 +81,13 @@ def token_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | No
     return query.get("token")
 
 
-class HTTPError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
 def _guarded(method: Callable[[Request], Coroutine[Any, Any, Response]]) -> Callable[[Request], Awaitable[Response]]:
     """Map errors to JSON ``{"error": code, "message": ...}`` responses."""
 
     async def endpoint(request: Request) -> Response:
         try:
             return await method(request)
-        except HTTPError as exc:
+        except RequestError as exc:
             return _error(exc.status, exc.code, exc.message)
         except AuthError as exc:
             return _error(401, "unauthorized", str(exc))
@@ -125,15 +116,15 @@ async def _json(request: Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except Exception:
-        raise HTTPError(400, "bad_request", "the body must be a JSON object") from None
+        raise RequestError(400, "bad_request", "the body must be a JSON object") from None
     if not isinstance(body, dict):
-        raise HTTPError(400, "bad_request", "the body must be a JSON object")
+        raise RequestError(400, "bad_request", "the body must be a JSON object")
     return body
 
 
 def parse_version(raw: str) -> RawVersion:
-    """``?version=`` as JSON ``[[agent, seq], ...]``; HTTPError 400 if malformed."""
-    bad = HTTPError(400, "bad_version", 'version must be JSON like [["agent", 12], ...] (agent: non-empty string, seq: integer >= 0)')
+    """``?version=`` as JSON ``[[agent, seq], ...]``; RequestError 400 if malformed."""
+    bad = RequestError(400, "bad_version", 'version must be JSON like [["agent", 12], ...] (agent: non-empty string, seq: integer >= 0)')
     try:
         value = json.loads(raw)
     except ValueError:
@@ -166,13 +157,13 @@ def _hostname(host: str) -> str | None:
 def check_guest_name(value: object) -> str:
     """A guest's display name: 1..64 characters once trimmed, no control characters."""
     if not isinstance(value, str):
-        raise HTTPError(400, "bad_name", "expected {'name': str}")
+        raise RequestError(400, "bad_name", "expected {'name': str}")
     name = value.strip()
     if not 1 <= len(name) <= MAX_GUEST_NAME:
-        raise HTTPError(400, "bad_name", f"a name is 1..{MAX_GUEST_NAME} characters")
+        raise RequestError(400, "bad_name", f"a name is 1..{MAX_GUEST_NAME} characters")
     for ch in name:
         if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
-            raise HTTPError(400, "bad_name", "a name may not contain control or bidirectional-override characters")
+            raise RequestError(400, "bad_name", "a name may not contain control or bidirectional-override characters")
     return name
 
 
@@ -239,9 +230,9 @@ class HttpApi:
     def _grant(self, request: Request, doc_id: str | None = None) -> Grant:
         grant = verify_token(self.secret, token_from(request.headers, request.query_params))
         if doc_id is None and grant.doc != "*":
-            raise HTTPError(403, "forbidden", "this needs a token for every document (doc '*')")
+            raise RequestError(403, "forbidden", "this needs a token for every document (doc '*')")
         if doc_id is not None and not grant.allows(doc_id):
-            raise HTTPError(403, "forbidden", f"your token does not grant document {doc_id!r}")
+            raise RequestError(403, "forbidden", f"your token does not grant document {doc_id!r}")
         return grant
 
     def _granted_doc(self, request: Request) -> str:
@@ -286,13 +277,13 @@ class HttpApi:
     async def create_session(self, request: Request) -> Response:
         """A guest token for a name: ``{"token", "user", "name", "role", "colour"}``."""
         if self.guests == "none":
-            raise HTTPError(
+            raise RequestError(
                 403,
                 "forbidden",
                 "this server does not let guests in: ask for a link with a token (made with `cowrite token`)",
             )
         if self.guest_hosts and _hostname(request.headers.get("host", "")) not in self.guest_hosts:
-            raise HTTPError(
+            raise RequestError(
                 403,
                 "forbidden",
                 "guest sessions are handed out only at this server's own address "
@@ -333,13 +324,13 @@ class HttpApi:
 
     async def list_docs(self, request: Request) -> Response:
         self._grant(request)
-        docs = await asyncio.to_thread(self.store.list)
+        docs = await asyncio.to_thread(self.store.documents)
         return JSONResponse({"documents": [_info(d) for d in docs]})
 
     async def create_doc(self, request: Request) -> Response:
         grant = self._grant(request)
         if not grant.can_write:
-            raise HTTPError(403, "forbidden", "viewers cannot create documents")
+            raise RequestError(403, "forbidden", "viewers cannot create documents")
         body = await _json(request)
         info = await asyncio.to_thread(self.store.create, check_doc_id(body.get("id")))
         return JSONResponse(_info(info), status_code=201)
@@ -355,7 +346,7 @@ class HttpApi:
         doc_id = request.path_params["doc_id"]
         grant = self._grant(request, doc_id)
         if not grant.is_owner:
-            raise HTTPError(403, "forbidden", "only an owner may delete a document")
+            raise RequestError(403, "forbidden", "only an owner may delete a document")
         handle = self.rooms.loaded(doc_id)
         if handle is not None:
             async with handle.lock:
@@ -438,14 +429,14 @@ class HttpApi:
         doc_id = request.path_params["doc_id"]
         grant = self._grant(request, doc_id)
         if not grant.can_write:
-            raise HTTPError(403, "forbidden", "viewers cannot edit this document")
+            raise RequestError(403, "forbidden", "viewers cannot edit this document")
         await self.remember_name(grant.user, grant.name)
         body = await _json(request)
         pos, n_del, ins = body.get("pos"), body.get("delete", 0), body.get("insert", "")
         if type(pos) is not int or type(n_del) is not int or not isinstance(ins, str):
-            raise HTTPError(400, "bad_op", "expected {'pos': int, 'delete': int, 'insert': str}")
+            raise RequestError(400, "bad_op", "expected {'pos': int, 'delete': int, 'insert': str}")
         handle = await self.rooms.get(doc_id)
-        agent = f"api:{grant.user}"[:256]
+        agent = f"api:{grant.user}"[:MAX_AGENT_LEN]
         room = handle.room
         # One lock hold from reading the version to the durable commit: concurrent edits
         # of one user must not take the same seq (the second join superseded the first
@@ -453,7 +444,7 @@ class HttpApi:
         # must not be written to.
         async with handle.lock:
             if not self.rooms.is_live(handle):
-                raise HTTPError(503, "internal", "the document is reloading; retry")
+                raise RequestError(503, "internal", "the document is reloading; retry")
             base = room.doc
             seq = base.oplog.cg.next_seq(agent)
             parents = base.version
@@ -468,13 +459,13 @@ class HttpApi:
             join = Join(doc_id, agent, base.summary())
             session, _ = await self.rooms.admit(handle, join, grant.user, protocol_role(grant.role))
             if not session.joined:
-                raise HTTPError(403, "forbidden", f"agent {agent!r} belongs to another user")
+                raise RequestError(403, "forbidden", f"agent {agent!r} belongs to another user")
             try:
                 if ops:
                     frame = encode_frame(Ops(1, encode_patch(ops)))
                     pending = await self.rooms.run_locked(handle, lambda: room.submit(session, frame), self.deliver)
                     if pending.error is not None:
-                        raise HTTPError(400, pending.error.code.name.lower(), pending.error.message)
+                        raise RequestError(400, pending.error.code.name.lower(), pending.error.message)
             finally:
                 if session.joined and not room.failed:
                     room.leave(session)  # an API session has no presence to announce

@@ -26,7 +26,7 @@ from typing import Any
 
 import jwt
 
-from ..engine import CowriteError
+from ..errors import AuthError
 
 __all__ = ["AuthError", "Grant", "ROLES", "issue_token", "load_secret", "verify_token"]
 
@@ -34,10 +34,6 @@ AUDIENCE = "cowrite"
 ROLES = ("viewer", "editor", "owner")
 _ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
-
-
-class AuthError(CowriteError):
-    """A token is missing, malformed, forged, expired or does not grant the request."""
 
 
 @dataclass(frozen=True, slots=True)

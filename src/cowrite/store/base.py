@@ -17,28 +17,29 @@ Guarantees every backend gives (``tests/store/contract.py`` checks them):
 * Methods are synchronous and thread-safe; an asyncio server calls them from a
   worker thread (``await asyncio.to_thread(store.append, ...)``).
 
-Errors (all :class:`~cowrite.engine.CowriteError`)::
-
-    StoreError               a storage failure (I/O, locked, closed store, ...)
-     ├── InvalidArgument     a malformed argument (also a ValueError)
-     │    └── InvalidDocumentId
-     ├── DocumentNotFound    (also a KeyError)
-     ├── DocumentExists
-     ├── CorruptionError     stored data failed verification: what, where
-     ├── HistoryPruned       log entries asked for were pruned (a snapshot holds them)
-     ├── SchemaError         database schema too new / not a cowrite store / migration failed
-     └── UnsupportedBackend  a store URL this build cannot open (also NotImplementedError)
+Errors: the :class:`~cowrite.errors.StoreError` branch of the one tree in
+:mod:`cowrite.errors` (re-exported here).
 """
 
 from __future__ import annotations
 
-import builtins
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, Self, runtime_checkable
 
-from cowrite.engine import CowriteError, Document
+from ..engine import Document
+from ..errors import (
+    CorruptionError,
+    DocumentExists,
+    DocumentNotFound,
+    HistoryPruned,
+    InvalidArgument,
+    InvalidDocumentId,
+    SchemaError,
+    StoreError,
+    UnsupportedBackend,
+)
 
 __all__ = [
     "CorruptionError",
@@ -60,71 +61,6 @@ __all__ = [
 MAX_DOC_ID_LEN = 128
 MAX_USER_NAME = 256  # code points, like the protocol's PRESENCE user name
 _DOC_ID = re.compile(r"[A-Za-z0-9._-]{1,%d}" % MAX_DOC_ID_LEN)
-
-
-class StoreError(CowriteError):
-    """A storage operation failed; nothing it was asked to write is durable."""
-
-
-class InvalidArgument(StoreError, ValueError):
-    """An argument is malformed (wrong type, negative count, empty patch, ...)."""
-
-
-class InvalidDocumentId(InvalidArgument):
-    """A document id is not 1..128 characters of ``[A-Za-z0-9._-]``."""
-
-
-class DocumentNotFound(StoreError, KeyError):
-    """No document with this id."""
-
-    def __init__(self, doc_id: str) -> None:
-        super().__init__(f"no document {doc_id!r}")
-        self.doc_id = doc_id
-
-    def __str__(self) -> str:  # KeyError would repr() the message otherwise
-        return str(self.args[0])
-
-
-class DocumentExists(StoreError):
-    """``create`` of an id that is already taken."""
-
-    def __init__(self, doc_id: str) -> None:
-        super().__init__(f"document {doc_id!r} already exists")
-        self.doc_id = doc_id
-
-
-class CorruptionError(StoreError):
-    """Stored data failed verification; the document is not served.
-
-    ``what`` is the kind of data (``"snapshot"``, ``"log"``, ``"document"``),
-    ``where`` the row (e.g. ``"log seq 7"``), ``detail`` what is wrong with it.
-    """
-
-    def __init__(self, doc_id: str, what: str, where: str, detail: str) -> None:
-        super().__init__(f"document {doc_id!r}: corrupt {what} at {where}: {detail}")
-        self.doc_id = doc_id
-        self.what = what
-        self.where = where
-        self.detail = detail
-
-
-class HistoryPruned(StoreError):
-    """``log_since`` asked for entries removed by a pruning snapshot."""
-
-    def __init__(self, doc_id: str, first_kept: int) -> None:
-        super().__init__(
-            f"document {doc_id!r}: log entries before seq {first_kept} were pruned (load the snapshot instead)"
-        )
-        self.doc_id = doc_id
-        self.first_kept = first_kept
-
-
-class SchemaError(StoreError):
-    """The database cannot be used with this version of cowrite (too new, foreign, failed migration)."""
-
-
-class UnsupportedBackend(StoreError, NotImplementedError):
-    """A store URL names a backend this build does not have (yet)."""
 
 
 def check_doc_id(doc_id: object) -> str:
@@ -200,7 +136,7 @@ class Store(Protocol):
         """One document's :class:`DocInfo`.  :class:`DocumentNotFound`."""
         ...
 
-    def list(self) -> builtins.list[DocInfo]:
+    def documents(self) -> list[DocInfo]:
         """Every document, ordered by id."""
         ...
 
@@ -240,7 +176,7 @@ class Store(Protocol):
         """
         ...
 
-    def log_since(self, doc_id: str, seq: int = 0) -> builtins.list[tuple[int, bytes]]:
+    def log_since(self, doc_id: str, seq: int = 0) -> list[tuple[int, bytes]]:
         """The log entries after ``seq``, as ``(seq, patch)`` in seq order, verified.
 
         :class:`HistoryPruned` if some of them were pruned.

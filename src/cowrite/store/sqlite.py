@@ -35,7 +35,6 @@ database from a newer cowrite is refused with :class:`SchemaError`.
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import json
 import os
@@ -45,8 +44,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cowrite.engine import CowriteError, Document, Op, UnknownParentError
-from cowrite.engine.encoding import decode_patch
+from ..engine import CowriteError, Document, Op, UnknownParentError, decode_patch
 
 from .base import (
     CorruptionError,
@@ -468,7 +466,7 @@ class SQLiteStore(Store):
             raise DocumentNotFound(doc_id)
         return self._info(row)
 
-    def list(self) -> builtins.list[DocInfo]:
+    def documents(self) -> list[DocInfo]:
         rows = self._read(lambda conn: conn.execute(self._INFO_SQL + " ORDER BY d.id").fetchall())
         return [self._info(r) for r in rows]
 
@@ -497,7 +495,7 @@ class SQLiteStore(Store):
             raise req.error
         return req.seq
 
-    def _commit_appends(self, batch: builtins.list[_Append]) -> None:
+    def _commit_appends(self, batch: list[_Append]) -> None:
         """Write ``batch`` in one transaction (lock held).  Never raises: errors go to each request."""
         try:
             conn = self._db()
@@ -557,11 +555,11 @@ class SQLiteStore(Store):
             for req in batch:
                 req.done = True
 
-    def log_since(self, doc_id: str, seq: int = 0) -> builtins.list[tuple[int, bytes]]:
+    def log_since(self, doc_id: str, seq: int = 0) -> list[tuple[int, bytes]]:
         doc_id = check_doc_id(doc_id)
         _check_count("seq", seq)
 
-        def fn(conn: sqlite3.Connection) -> tuple[int, int, builtins.list[tuple[int, bytes, bytes]]]:
+        def fn(conn: sqlite3.Connection) -> tuple[int, int, list[tuple[int, bytes, bytes]]]:
             key, last, log_start = self._doc_row(conn, doc_id)
             rows = conn.execute(
                 "SELECT seq, patch, checksum FROM log WHERE doc_key = ? AND seq > ? ORDER BY seq", (key, seq)
@@ -575,10 +573,10 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _verified_log(
-        doc_id: str, rows: builtins.list[tuple[int, bytes, bytes]], after: int, last: int
-    ) -> builtins.list[tuple[int, bytes]]:
+        doc_id: str, rows: list[tuple[int, bytes, bytes]], after: int, last: int
+    ) -> list[tuple[int, bytes]]:
         """Rows ``after + 1 .. last`` exactly, checksums verified."""
-        out: builtins.list[tuple[int, bytes]] = []
+        out: list[tuple[int, bytes]] = []
         expect = after + 1
         for seq, patch, checksum in rows:
             if seq != expect:
@@ -598,7 +596,7 @@ class SQLiteStore(Store):
     def load(self, doc_id: str, agent: str | None = None) -> Document:
         doc_id = check_doc_id(doc_id)
 
-        def fn(conn: sqlite3.Connection) -> tuple[int, int, tuple[Any, ...] | None, builtins.list[Any]]:
+        def fn(conn: sqlite3.Connection) -> tuple[int, int, tuple[Any, ...] | None, list[Any]]:
             key, last, log_start = self._doc_row(conn, doc_id)
             snap = conn.execute(
                 "SELECT seq, data, checksum FROM snapshots WHERE doc_key = ? ORDER BY seq DESC LIMIT 1", (key,)
@@ -636,11 +634,11 @@ class SQLiteStore(Store):
             raise CorruptionError(doc_id, "snapshot", where, f"does not decode: {exc}") from exc
 
     @staticmethod
-    def _apply_log(doc_id: str, doc: Document, entries: builtins.list[tuple[int, bytes]]) -> None:
+    def _apply_log(doc_id: str, doc: Document, entries: list[tuple[int, bytes]]) -> None:
         """Merge the verified entries into ``doc``, all at once (any causal order is fine)."""
         if not entries:
             return
-        decoded: builtins.list[tuple[int, builtins.list[Op]]] = []
+        decoded: list[tuple[int, list[Op]]] = []
         for seq, patch in entries:
             try:
                 decoded.append((seq, decode_patch(patch)))
@@ -652,7 +650,7 @@ class SQLiteStore(Store):
         except CowriteError:
             pass
         # Find the entry to blame (add_ops left doc unchanged).  Rare path.
-        pending: builtins.list[tuple[int, builtins.list[Op]]] = []
+        pending: list[tuple[int, list[Op]]] = []
         for seq, ops in decoded:
             try:
                 doc.add_ops([op for _, p in pending for op in p] + ops)

@@ -1,7 +1,7 @@
 """Shared test vectors: what the Python engine says, for the JavaScript port to match.
 
 The browser runs a JS port of the codecs and of the merge.  Both test suites read
-the same JSON files in ``testdata/vectors`` (written by ``cowrite vectors``), so the
+the same JSON files in ``testdata/vectors`` (written by ``python tools/vectors.py``), so the
 port is checked against the Python engine, the spec, on every run:
 
 * ``encoding.json``: patches and documents (bytes and what they decode to, and the
@@ -33,11 +33,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .engine import Document, Op, Position
-from .engine.encoding import decode_document, decode_patch, encode_document, encode_patch
-from .engine.errors import DecodeError, InvalidOpError, UnknownParentError
-from .protocol.errors import ErrorCode, ProtocolError
-from .protocol.messages import (
+from cowrite.engine import Document, Op, Position, decode_document, decode_patch, encode_document, encode_patch
+from cowrite.errors import DecodeError, ErrorCode, InvalidOpError, ProtocolError, UnknownParentError
+from cowrite.protocol.messages import (
     Ack,
     Digest,
     Error,
@@ -69,8 +67,8 @@ __all__ = [
 ]
 
 FILES = ("encoding.json", "positions.json", "frames.json", "merge.json", "positions_resolve.json")
-DEFAULT_DIR = Path("testdata") / "vectors"
-FIXTURES = Path(__file__).resolve().parents[2] / "testdata" / "fixtures"
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "testdata" / "vectors"
+FIXTURES = Path(__file__).resolve().parents[1] / "testdata" / "fixtures"
 MAX_SAFE = 2**53 - 1  # the largest integer a JS number holds exactly
 
 
@@ -834,7 +832,7 @@ def _invalid_entry(name: str, data: bytes, fn: Callable[[bytes], Any]) -> dict[s
 
 def _encoding_vectors() -> dict[str, Any]:
     if not FIXTURES.is_dir():
-        raise FileNotFoundError(f"cowrite vectors runs from a source checkout: {FIXTURES} is missing")
+        raise FileNotFoundError(f"tools/vectors.py runs from a source checkout: {FIXTURES} is missing")
     patches = [
         ("fixture v1-patch", (FIXTURES / "v1-patch.bin").read_bytes()),
         ("fixture v2-patch", (FIXTURES / "v2-patch.bin").read_bytes()),
@@ -1239,3 +1237,19 @@ def write_vectors(out_dir: Path = DEFAULT_DIR) -> list[Path]:
         p.write_bytes(data)
         paths.append(p)
     return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python tools/vectors.py [--out DIR]``: write the vector files (default: testdata/vectors)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write the test vectors shared with the JavaScript engine.")
+    parser.add_argument("--out", type=Path, default=DEFAULT_DIR, help=f"directory (default: {DEFAULT_DIR})")
+    args = parser.parse_args(argv)
+    for path in write_vectors(args.out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""Binary encodings of a whole document and of a patch (a list of wire ops).
+
+Modules, after diamond-types' ``list/encoding/``: ``varint`` (the one LEB128 and
+zigzag writer and reader of every cowrite format, protocol frames and positions
+included), ``frame`` (magic, version, flags, deflate, CRC-32, the inflated-size
+limit), ``columns`` (the column pieces both encodings share), ``document`` and
+``patch`` (the two encodings, each with its layout in its docstring).
+
+Decoding never trusts the bytes: any input either decodes to a consistent value
+or raises :class:`~cowrite.errors.DecodeError` saying what is wrong, or
+:class:`~cowrite.errors.TooLargeError` when its body is over the caller's
+``max_bytes``.  Anything else escaping a decoder is a bug.
+"""
+
+from .document import decode_document, encode_document
+from .frame import FORMAT_VERSION
+from .patch import decode_patch, encode_patch
+from .varint import Reader, write_block, write_uvar
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Reader",
+    "decode_document",
+    "decode_patch",
+    "encode_document",
+    "encode_patch",
+    "write_block",
+    "write_uvar",
+]

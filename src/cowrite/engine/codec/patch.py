@@ -1,0 +1,465 @@
+"""The encoding of a patch: a list of wire ops (ids, not LVs) for a peer.
+
+Body (inside the frame of ``frame.py``; see ``document.py`` for the notation)::
+
+    agents      as for documents (authors and the agents named in parents)
+    ops         uvarint N, then blocks:
+                  agents   RLE pairs (agent index, repeat)
+                  seqs     N zigzag: seq minus the end of this agent's previous op
+                  parents  per op a code: 0 = the previous op's last id,
+                           c >= 1 = c - 1 parents follow as (agent index, seq)
+                  kindlen  N uvarints: span << 2 | 0 ins / 1 delete fwd / 2 delete back
+                  pos      N zigzag, predicted as for documents
+                  content  UTF-8 of every insert's text, concatenated
+    times       (version >= 2) uvarint T, then a block of T pairs: uvarint number
+                of consecutive ops (>= 1) with one time, then zigzag time delta
+
+Two decoders give one answer: :func:`decode_fast` handles the common case (a
+plain, not deflated, version-2 patch such as a keystroke) with inline varints
+and no helper objects, and leaves anything unusual or malformed to
+:func:`decode_general`, which says what is wrong.  Both build their ops with
+:func:`build_ops`.  ``tests/engine/codec`` compares the two on random and
+damaged patches.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from ...errors import DecodeError
+from ..limits import MAX_AGENT_LEN, MAX_SEQ, MAX_TIME
+from ..oplog import DEL_BACK, DEL_FWD, INS
+from ..ops import Op, RawVersion
+from .columns import predict, read_agents, read_content, read_rle, read_times, rle, utf8, write_agents, write_times
+from .frame import HEADER, PATCH_MAGIC, TRAILER, frame, unframe
+from .varint import write_block, write_svar, write_uvar
+
+__all__ = ["decode_fast", "decode_general", "decode_patch", "encode_patch"]
+
+Row = tuple[str, int, RawVersion, int, int, int]
+"""A decoded op before it is built: (agent, seq, parents, kind, pos, span)."""
+
+
+def encode_patch(ops: list[Op]) -> bytes:
+    """A list of wire ops (e.g. from ``Document.ops_since``) as bytes for a peer."""
+    agent_index: dict[str, int] = {}
+    agents: list[str] = []
+
+    def idx(name: str) -> int:
+        i = agent_index.get(name)
+        if i is None:
+            i = agent_index[name] = len(agents)
+            agents.append(name)
+        return i
+
+    op_agents: list[int] = []
+    seqs = bytearray()
+    parents = bytearray()
+    kindlen = bytearray()
+    poss = bytearray()
+    content: list[str] = []
+    times: list[tuple[int, int]] = []  # (ops, time) runs
+    next_seq: dict[int, int] = {}
+    prev_last: tuple[str, int] | None = None
+    predicted = 0
+    for op in ops:
+        a = idx(op.agent)
+        op_agents.append(a)
+        span = op.span
+        write_svar(seqs, op.seq - next_seq.get(a, 0))
+        next_seq[a] = op.seq + span
+        if prev_last is not None and op.parents == (prev_last,):
+            write_uvar(parents, 0)
+        else:
+            write_uvar(parents, len(op.parents) + 1)
+            for pa, ps in op.parents:
+                write_uvar(parents, idx(pa))
+                write_uvar(parents, ps)
+        kind = INS if op.kind == "ins" else (DEL_FWD if op.fwd else DEL_BACK)
+        write_uvar(kindlen, (span << 2) | kind)
+        write_svar(poss, op.pos - predicted)
+        predicted = predict(kind, op.pos, span)
+        if kind == INS:
+            content.append(op.content)
+        if times and times[-1][1] == op.time:
+            times[-1] = (times[-1][0] + 1, op.time)
+        else:
+            times.append((1, op.time))
+        prev_last = (op.agent, op.seq + span - 1)
+    body = bytearray()
+    write_agents(body, agents)
+    write_uvar(body, len(ops))
+    write_block(body, rle(op_agents))
+    write_block(body, seqs)
+    write_block(body, parents)
+    write_block(body, kindlen)
+    write_block(body, poss)
+    write_block(body, utf8("".join(content), "inserted text"))
+    write_times(body, times)
+    return frame(PATCH_MAGIC, body)
+
+
+def decode_patch(data: bytes, *, max_bytes: int | None = None) -> list[Op]:
+    """The ops of :func:`encode_patch` bytes, structurally validated.
+
+    Raises :class:`~cowrite.errors.DecodeError`, or :class:`~cowrite.errors.TooLargeError`
+    if the body (inflated, for a deflated patch) is over ``max_bytes``.
+    """
+    if type(data) is bytes:
+        ops = decode_fast(data, max_bytes)
+        if ops is not None:
+            return ops
+    return decode_general(data, max_bytes)
+
+
+def build_ops(rows: list[Row], content: str, t_starts: list[int], t_values: list[int]) -> list[Op]:
+    """The ops of decoded rows (every field already checked: Op's own checks cannot fail)."""
+    ops: list[Op] = []
+    n = len(rows)
+    c = 0
+    t_ends = t_starts[1:] + [n]
+    t = 0
+    for i, (agent, seq, parents, kind, pos, span) in enumerate(rows):
+        while i >= t_ends[t]:
+            t += 1
+        time = t_values[t]
+        if kind == INS:
+            ops.append(Op(agent, seq, parents, "ins", pos, content[c : c + span], span, True, time))
+            c += span
+        else:
+            ops.append(Op(agent, seq, parents, "del", pos, "", span, kind == DEL_FWD, time))
+    return ops
+
+
+def decode_general(data: object, max_bytes: int | None = None) -> list[Op]:
+    """:func:`decode_patch` for any input: every check named, every failure a DecodeError."""
+    r, fmt = unframe(data, PATCH_MAGIC, max_bytes)
+    agents = read_agents(r)
+    n_agents = len(agents)
+    n = r.count("ops")
+    agents_r = r.block()
+    seqs_r = r.block()
+    parents_r = r.block()
+    kl_r = r.block()
+    pos_r = r.block()
+    if n > seqs_r.left() or n > parents_r.left() or n > kl_r.left() or n > pos_r.left():
+        raise DecodeError("corrupt data: op count larger than its columns")
+    op_agents = read_rle(agents_r, n, n_agents, "agent index")
+    rows: list[Row] = []
+    next_seq = [0] * n_agents
+    prev_last: tuple[str, int] | None = None
+    predicted = 0
+    ins_total = 0
+    for i in range(n):
+        a = op_agents[i]
+        agent = agents[a]
+        seq = next_seq[a] + seqs_r.svar()
+        kl = kl_r.uvar()
+        kind = kl & 3
+        span = kl >> 2
+        if kind > DEL_BACK:
+            raise DecodeError(f"corrupt data: unknown op kind {kind}")
+        if span == 0:
+            raise DecodeError("corrupt data: empty op")
+        if seq < 0 or seq + span > MAX_SEQ:
+            raise DecodeError(f"corrupt data: seq {seq} out of range")
+        code = parents_r.uvar()
+        parents: RawVersion
+        if code == 0:
+            if prev_last is None:
+                raise DecodeError("corrupt data: the first op cannot follow a previous one")
+            parents = (prev_last,)
+        else:
+            k = code - 1
+            if 2 * k > parents_r.left():
+                raise DecodeError("corrupt data: parent count larger than its column")
+            ps: list[tuple[str, int]] = []
+            for _ in range(k):
+                pa = parents_r.uvar()
+                if pa >= n_agents:
+                    raise DecodeError(f"corrupt data: agent index {pa} out of range")
+                psq = parents_r.uvar()
+                if psq >= MAX_SEQ:
+                    raise DecodeError("corrupt data: parent seq out of range")
+                ps.append((agents[pa], psq))
+            parents = tuple(ps)
+        pos = predicted + pos_r.svar()
+        if pos < 0:
+            raise DecodeError("corrupt data: negative op position")
+        predicted = predict(kind, pos, span)
+        if kind == INS:
+            ins_total += span
+        next_seq[a] = seq + span
+        prev_last = (agent, seq + span - 1)
+        rows.append((agent, seq, parents, kind, pos, span))
+    for col, what in ((seqs_r, "seqs"), (parents_r, "parents"), (kl_r, "op kinds"), (pos_r, "op positions")):
+        col.done(what)
+    content = read_content(r, ins_total)
+    t_starts, t_values = read_times(r, n, "ops") if fmt >= 2 else ([0] if n else [], [0] if n else [])
+    r.done("patch")
+    return build_ops(rows, content, t_starts, t_values)
+
+
+# -- the fast path ---------------------------------------------------------------------
+
+
+class _Bail(Exception):
+    """The fast decoder met something it leaves to the general one (never escapes this module)."""
+
+
+def _uv_long(buf: bytes, p: int, lim: int) -> tuple[int, int]:
+    """A varint of two or more bytes at ``buf[p]`` inside ``buf[:lim]`` (the slow case)."""
+    result = 0
+    shift = 0
+    while True:
+        if p >= lim:
+            raise _Bail
+        b = buf[p]
+        p += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, p
+        shift += 7
+        if shift >= 70:
+            raise _Bail
+
+
+def decode_fast(data: bytes, max_bytes: int | None = None) -> list[Op] | None:
+    """:func:`decode_general` for the common case (a version-2, not deflated patch within
+    ``max_bytes``), with the same checks but inline varints; ``None`` where the general
+    decoder must decide (anything malformed or unusual).
+
+    It never accepts what the general decoder refuses and, when it answers, answers
+    the same.  Every read is checked against the end of its own block.
+    """
+    try:
+        return _decode_fast(data, max_bytes)
+    except _Bail:
+        return None
+
+
+def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
+    size = len(data)
+    if size < HEADER + TRAILER or data[4] != 0 or data[3] != 2 or data[:3] != PATCH_MAGIC:
+        return None
+    end = size - TRAILER
+    if max_bytes is not None and end - HEADER > max_bytes:
+        return None
+    if zlib.crc32(data[:end]) != int.from_bytes(data[end:], "little"):
+        return None
+    buf = data
+    p = HEADER
+    # -- agents (a count of blocks: each takes at least one byte)
+    if p >= end:
+        return None
+    n_agents = buf[p]
+    p += 1
+    if n_agents >= 0x80:
+        n_agents, p = _uv_long(buf, p - 1, end)
+    if n_agents > end - p:
+        return None
+    agents: list[str] = []
+    seen: set[str] = set()
+    for _ in range(n_agents):
+        if p >= end:
+            return None
+        ln = buf[p]
+        p += 1
+        if ln >= 0x80:
+            ln, p = _uv_long(buf, p - 1, end)
+        q = p + ln
+        if q > end or ln > 4 * MAX_AGENT_LEN:
+            return None
+        try:
+            name = buf[p:q].decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # the general decoder reports it
+        p = q
+        if not name or len(name) > MAX_AGENT_LEN or name in seen:
+            return None
+        seen.add(name)
+        agents.append(name)
+    # -- op count and the five column blocks
+    if p >= end:
+        return None
+    n = buf[p]
+    p += 1
+    if n >= 0x80:
+        n, p = _uv_long(buf, p - 1, end)
+    if n > end - p:
+        return None
+    bounds: list[int] = []
+    for _ in range(5):
+        if p >= end:
+            return None
+        ln = buf[p]
+        p += 1
+        if ln >= 0x80:
+            ln, p = _uv_long(buf, p - 1, end)
+        q = p + ln
+        if q > end:
+            return None
+        bounds.append(p)
+        bounds.append(q)
+        p = q
+    a_p, a_end, s_p, s_end, pa_p, pa_end, k_p, k_end, o_p, o_end = bounds
+    if n > s_end - s_p or n > pa_end - pa_p or n > k_end - k_p or n > o_end - o_p:
+        return None
+    # -- agent runs
+    op_agents: list[int] = []
+    while len(op_agents) < n:
+        if a_p >= a_end:
+            return None
+        v = buf[a_p]
+        a_p += 1
+        if v >= 0x80:
+            v, a_p = _uv_long(buf, a_p - 1, a_end)
+        if a_p >= a_end:
+            return None
+        k = buf[a_p]
+        a_p += 1
+        if k >= 0x80:
+            k, a_p = _uv_long(buf, a_p - 1, a_end)
+        if v >= n_agents or k == 0 or k > n - len(op_agents):
+            return None
+        op_agents.extend([v] * k)
+    if a_p != a_end:
+        return None
+    # -- the ops (n <= each column's size: one byte per op at least, checked per read)
+    rows: list[Row] = []
+    next_seq = [0] * n_agents
+    prev_last: tuple[str, int] | None = None
+    predicted = 0
+    ins_total = 0
+    for i in range(n):
+        a = op_agents[i]
+        agent = agents[a]
+        if s_p >= s_end:
+            return None
+        v = buf[s_p]
+        s_p += 1
+        if v >= 0x80:
+            v, s_p = _uv_long(buf, s_p - 1, s_end)
+        seq = next_seq[a] + ((v >> 1) ^ -(v & 1))
+        if k_p >= k_end:
+            return None
+        kl = buf[k_p]
+        k_p += 1
+        if kl >= 0x80:
+            kl, k_p = _uv_long(buf, k_p - 1, k_end)
+        kind = kl & 3
+        span = kl >> 2
+        if kind > DEL_BACK or span == 0 or seq < 0 or seq + span > MAX_SEQ:
+            return None
+        if pa_p >= pa_end:
+            return None
+        code = buf[pa_p]
+        pa_p += 1
+        if code >= 0x80:
+            code, pa_p = _uv_long(buf, pa_p - 1, pa_end)
+        parents: RawVersion
+        if code == 0:
+            if prev_last is None:
+                return None
+            parents = (prev_last,)
+        else:
+            k = code - 1
+            if 2 * k > pa_end - pa_p:
+                return None
+            ps: list[tuple[str, int]] = []
+            for _ in range(k):
+                if pa_p >= pa_end:
+                    return None
+                pa = buf[pa_p]
+                pa_p += 1
+                if pa >= 0x80:
+                    pa, pa_p = _uv_long(buf, pa_p - 1, pa_end)
+                if pa_p >= pa_end:
+                    return None
+                psq = buf[pa_p]
+                pa_p += 1
+                if psq >= 0x80:
+                    psq, pa_p = _uv_long(buf, pa_p - 1, pa_end)
+                if pa >= n_agents or psq >= MAX_SEQ:
+                    return None
+                ps.append((agents[pa], psq))
+            parents = tuple(ps)
+        if o_p >= o_end:
+            return None
+        v = buf[o_p]
+        o_p += 1
+        if v >= 0x80:
+            v, o_p = _uv_long(buf, o_p - 1, o_end)
+        pos = predicted + ((v >> 1) ^ -(v & 1))
+        if pos < 0:
+            return None
+        if kind == INS:
+            predicted = pos + span
+            ins_total += span
+        else:
+            predicted = pos
+        next_seq[a] = seq + span
+        prev_last = (agent, seq + span - 1)
+        rows.append((agent, seq, parents, kind, pos, span))
+    if s_p != s_end or pa_p != pa_end or k_p != k_end or o_p != o_end:
+        return None
+    # -- inserted text
+    if p >= end:
+        return None
+    ln = buf[p]
+    p += 1
+    if ln >= 0x80:
+        ln, p = _uv_long(buf, p - 1, end)
+    q = p + ln
+    if q > end or not ins_total <= ln <= 4 * ins_total:
+        return None
+    try:
+        content = buf[p:q].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    p = q
+    if len(content) != ins_total:
+        return None
+    # -- times (the block must end the body)
+    if p >= end:
+        return None
+    n_runs = buf[p]
+    p += 1
+    if n_runs >= 0x80:
+        n_runs, p = _uv_long(buf, p - 1, end)
+    if p >= end:
+        return None
+    ln = buf[p]
+    p += 1
+    if ln >= 0x80:
+        ln, p = _uv_long(buf, p - 1, end)
+    t_end = p + ln
+    if t_end != end or n_runs > ln // 2:
+        return None
+    t_starts: list[int] = []
+    t_values: list[int] = []
+    covered = 0
+    prev = 0
+    for i in range(n_runs):
+        if p >= t_end:
+            return None
+        k = buf[p]
+        p += 1
+        if k >= 0x80:
+            k, p = _uv_long(buf, p - 1, t_end)
+        if p >= t_end:
+            return None
+        v = buf[p]
+        p += 1
+        if v >= 0x80:
+            v, p = _uv_long(buf, p - 1, t_end)
+        t = prev + ((v >> 1) ^ -(v & 1))
+        if k == 0 or not 0 <= t < MAX_TIME or (i and t == prev) or k > n - covered:
+            return None
+        t_starts.append(covered)
+        t_values.append(t)
+        covered += k
+        prev = t
+    if p != t_end or covered != n:
+        return None
+    return build_ops(rows, content, t_starts, t_values)
