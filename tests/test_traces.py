@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cowrite.replay import load_trace, replay
+from cowrite.replay import replay
+from cowrite.traces import Txn, load_trace
 
 TRACES = Path(os.environ.get("COWRITE_TRACES", Path(__file__).resolve().parents[2] / "shared" / "traces"))
 FILES = sorted(TRACES.glob("*/*.json.gz"))
@@ -32,9 +33,9 @@ def test_concurrent_trace_in_another_topological_order(path: Path) -> None:
     trace = load_trace(path)
     txns = trace.txns
     children: dict[int, list[int]] = {i: [] for i in range(len(txns))}
-    pending = [len(t["parents"]) for t in txns]
+    pending = [len(t.parents) for t in txns]
     for i, t in enumerate(txns):
-        for p in t["parents"]:
+        for p in t.parents:
             children[p].append(i)
     ready = [i for i, n in enumerate(pending) if n == 0]
     order: list[int] = []
@@ -48,7 +49,7 @@ def test_concurrent_trace_in_another_topological_order(path: Path) -> None:
     assert len(order) == len(txns)
     new_index = {old: new for new, old in enumerate(order)}
     trace.txns = [
-        {**txns[old], "parents": [new_index[p] for p in txns[old]["parents"]]} for old in order
+        Txn(txns[old].patches, tuple(new_index[p] for p in txns[old].parents), txns[old].agent) for old in order
     ]
     assert replay(trace) == trace.end_content
 
@@ -64,7 +65,7 @@ def test_undo_every_step_back_and_redo_them_all_restores_every_text(path: Path) 
     or of their order against older tombstones, shows.)"""
     from cowrite.engine import Document, UndoManager
 
-    patches = [tuple(p) for txn in load_trace(path).txns for p in txn["patches"]][:3000]
+    patches = load_trace(path).flat_patches()[:3000]
     doc = Document("author", clock=lambda: 0)
     um = UndoManager(doc, clock=lambda: 0.0)
     texts = [doc.text]
@@ -82,3 +83,55 @@ def test_undo_every_step_back_and_redo_them_all_restores_every_text(path: Path) 
     for k in range(steps, 0, -1):
         assert um.redo() is not None
         assert doc.text == texts[-k], f"after redo {steps - k + 1}"
+
+
+# -- the loader (cowrite.traces): bad files fail with a TraceError saying where --------------
+
+BAD_TRACES = {
+    "not json": b"{",
+    "no txns": b'{"endContent": ""}',
+    "txns not a list": b'{"txns": {}}',
+    "txn not an object": b'{"txns": [3]}',
+    "patch too short": b'{"txns": [{"patches": [[0, 0]]}]}',
+    "negative position": b'{"txns": [{"patches": [[-1, 0, "a"]]}]}',
+    "text not a string": b'{"txns": [{"patches": [[0, 0, 5]]}]}',
+    "bool as position": b'{"txns": [{"patches": [[true, 0, "a"]]}]}',
+    "start content": b'{"startContent": "x", "txns": []}',
+    "end content not a string": b'{"endContent": 1, "txns": []}',
+    "parent not earlier": b'{"kind": "concurrent", "txns": [{"patches": [], "parents": [0], "agent": 0}]}',
+    "parents missing": b'{"kind": "concurrent", "txns": [{"patches": [], "agent": 0}]}',
+    "agent missing": b'{"kind": "concurrent", "txns": [{"patches": [], "parents": []}]}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_TRACES))
+def test_malformed_traces_raise_trace_error(tmp_path: Path, name: str) -> None:
+    from cowrite.errors import TraceError
+
+    path = tmp_path / "t.json"
+    path.write_bytes(BAD_TRACES[name])
+    with pytest.raises(TraceError):
+        load_trace(path)
+
+
+def test_missing_file_and_bad_gzip_raise_trace_error(tmp_path: Path) -> None:
+    from cowrite.errors import TraceError
+
+    with pytest.raises(TraceError, match="cannot read"):
+        load_trace(tmp_path / "missing.json")
+    bad = tmp_path / "t.json.gz"
+    bad.write_bytes(b"\x1f\x8b" + b"not gzip")
+    with pytest.raises(TraceError, match="cannot read"):
+        load_trace(bad)
+
+
+def test_concurrent_agents_are_numbered(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_bytes(
+        b'{"kind": "concurrent", "endContent": "ab", "txns": ['
+        b'{"patches": [[0, 0, "a"]], "parents": [], "agent": "zoe"},'
+        b'{"patches": [[1, 0, "b"]], "parents": [0], "agent": "ada"}]}'
+    )
+    trace = load_trace(path)
+    assert [t.agent for t in trace.txns] == [0, 1] and trace.num_agents == 2
+    assert replay(trace) == "ab"
