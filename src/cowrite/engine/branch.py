@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .causal_graph import Frontier
+from ..errors import InvalidOpError
 from .oplog import INS, OpLog
 from .rope import Rope
 from .merge import XfOp, merge_ops
@@ -39,6 +40,7 @@ class Branch:
         """
         target = oplog.cg.heads if version is None else tuple(version)
         xf, new_version = merge_ops(oplog, len(self.text), self.version, target)
+        check_fits(xf, len(self.text))
         apply_xf(self.text, xf)
         self.version = new_version
         return xf
@@ -48,6 +50,26 @@ class Branch:
         b.text = Rope(str(self.text))
         b.version = self.version
         return b
+
+
+def check_fits(xf: list[XfOp], text_len: int) -> None:
+    """Raise InvalidOpError unless every edit of ``xf`` fits a text of ``text_len``.
+
+    A merge of valid ops on a consistent document always fits.  A loaded document
+    is not replayed (its text is trusted), so a forged one whose history does not
+    fit its text would make a merge emit edits past the end: refused here, before
+    any text changes, instead of failing halfway through.
+    """
+    n = text_len
+    for kind, pos, arg in xf:
+        if kind == INS:
+            if not 0 <= pos <= n:
+                raise InvalidOpError(f"a merged insert at {pos} does not fit the {n}-character text: the history does not fit the text")
+            n += len(arg)  # type: ignore[arg-type]
+        else:
+            if not (0 <= pos and pos + arg <= n):  # type: ignore[operator]
+                raise InvalidOpError(f"a merged delete at {pos} does not fit the {n}-character text: the history does not fit the text")
+            n -= arg  # type: ignore[operator]
 
 
 def apply_xf(text: Rope, xf: list[XfOp]) -> None:

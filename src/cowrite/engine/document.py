@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from ..errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
-from .branch import Branch, apply_xf, checkout
+from .branch import Branch, apply_xf, check_fits, checkout
 from .causal_graph import CausalGraph, Frontier
 from .codec import decode_document, decode_patch, encode_document, encode_patch
 from .history import Authorship, Change, authorship, changes
@@ -303,6 +303,7 @@ class Document:
                 xf, version = merge_ops(
                     oplog, len(self.branch.text), self.branch.version, cg.heads, lvs, self._merge_cache, start_lv
                 )
+                check_fits(xf, len(self.branch.text))
         except BaseException:
             # Bad input (a CowriteError) or a bug (anything else, which propagates as
             # itself): either way no half-merged document is left behind.
