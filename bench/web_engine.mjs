@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 import { Document, encodePatch } from '../web/src/engine/index.js';
-import { mergeOps } from '../web/src/engine/walker.js';
+import { mergeOps } from '../web/src/engine/merge/index.js';
 import { Rope } from '../web/src/engine/rope.js';
 import { INS, DEL_FWD } from '../web/src/engine/oplog.js';
 

@@ -5,22 +5,11 @@
 //
 // The Document outlives connections (it is the offline queue); a RESYNC replaces it
 // (event "resynced"), so always read `connection.doc`.
+import { ErrorCode } from "../protocol/errors.js";
 import { ClientSession } from "../protocol/session.js";
 
-/** ERROR codes (PROTOCOL.md). */
-export const ErrorCode = Object.freeze({
-  BAD_FRAME: 1,
-  BAD_OP: 2,
-  UNKNOWN_PARENT: 3,
-  CONFLICT: 4,
-  FORBIDDEN: 5,
-  RATE_LIMITED: 6,
-  TOO_LARGE: 7,
-  NOT_FOUND: 8,
-  UNAUTHORIZED: 9,
-  BAD_STATE: 10,
-  INTERNAL: 11,
-});
+// ERROR codes (PROTOCOL.md): defined once, in protocol/errors.js.
+export { ErrorCode };
 const CODE_NAMES = Object.fromEntries(Object.entries(ErrorCode).map(([k, v]) => [v, k.toLowerCase()]));
 
 // Fatal ERRORs after which reconnecting cannot help.

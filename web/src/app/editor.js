@@ -6,7 +6,7 @@ import { Compartment, EditorSelection, EditorState, Prec } from "@codemirror/sta
 import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } from "@codemirror/view";
 import { defaultKeymap } from "@codemirror/commands";
 import { Document, Position, UndoManager } from "../engine/index.js";
-import { nextOwnSeq, roleCanWrite } from "../protocol/session.js";
+import { MAX_DOCUMENT_BYTES, nextOwnSeq, roleCanWrite } from "../protocol/session.js";
 import { ApiError, TOKEN_HELP, api, docPath, getAuth } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
 import { astralField, applyLocalChanges, changesFromEdits, changesToText, fromEngine } from "./cmbridge.js";
@@ -48,7 +48,7 @@ export async function editorPage(docId) {
   let doc = null;
   let loadError = null;
   try {
-    doc = Document.decode(await api(`/api/docs/${docPath(docId)}/snapshot`, { as: "bytes" }), agent);
+    doc = Document.decode(await api(`/api/docs/${docPath(docId)}/snapshot`, { as: "bytes" }), agent, { maxBytes: MAX_DOCUMENT_BYTES });
   } catch (exc) {
     loadError = exc;
     if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) {
@@ -453,7 +453,7 @@ async function retryLoad(docId, agent) {
   for (let attempt = 0; ; attempt++) {
     await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, 250 * 2 ** attempt)));
     try {
-      return Document.decode(await api(`/api/docs/${docPath(docId)}/snapshot`, { as: "bytes" }), agent);
+      return Document.decode(await api(`/api/docs/${docPath(docId)}/snapshot`, { as: "bytes" }), agent, { maxBytes: MAX_DOCUMENT_BYTES });
     } catch (exc) {
       if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) throw exc;
     }

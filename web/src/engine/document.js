@@ -3,7 +3,7 @@
 // A port of src/cowrite/engine/document.py.  A Document is its op log (every op
 // it knows) plus a branch: the current text at the op log's heads.  Local edits
 // are recorded and applied at once; remote ops are validated, appended and merged
-// by the Eg-walker (walker.js).  Every method taking untrusted input either
+// by the Eg-walker (merge/).  Every method taking untrusted input either
 // succeeds or throws an EngineError and leaves the document as it was.  Loading
 // reads the stored text of a CWD snapshot: history is only walked when ops
 // concurrent with it arrive.
@@ -12,14 +12,17 @@
 // UTF-16 units: converting is the editor's job).
 
 import { sameFrontier } from './causalGraph.js';
-import { decodeDocument, decodePatch, encodeDocument, encodePatch, validateOp } from './encoding.js';
+import { decodePatch, encodePatch, readDocument, writeDocument } from './codec/index.js';
 import { DecodeError, EngineError, InvalidOpError, UnknownParentError, UnknownVersionError } from './errors.js';
 import { IdMap } from './idMap.js';
-import { DEL_FWD, INS, MAX_AGENT_LEN, OpLog, checkTime } from './oplog.js';
+import { MAX_AGENT_LEN } from './limits.js';
+import { MergeCache, locate, mergeOps } from './merge/index.js';
+import { DEL_FWD, INS, OpLog } from './oplog.js';
+import { checkTime, validateOp } from './ops.js';
 import { Position } from './position.js';
 import { Rope } from './rope.js';
+import { SummaryIds, normalizeSummary } from './summary.js';
 import { codePointLength as cpLength, isWellFormed } from './utf8.js';
-import { MergeCache, locate, mergeOps } from './walker.js';
 
 function randomAgent() {
   const bytes = new Uint8Array(8);
@@ -89,39 +92,6 @@ function addWhenReady(oplog, ops) {
   }
 }
 
-/** A peer's summary checked and normalised: `{agent: [[start, end], ...]}` sorted, coalesced. */
-function cleanSummary(summary) {
-  const shape = 'a summary maps agent names to lists of [firstSeq, endSeq] ranges';
-  if (summary === null || typeof summary !== 'object' || Array.isArray(summary)) throw new InvalidOpError(shape);
-  const clean = Object.create(null);
-  for (const agent of Object.keys(summary)) {
-    const runs = summary[agent];
-    if (!Array.isArray(runs)) throw new InvalidOpError(shape);
-    const pairs = [];
-    for (const r of runs) {
-      if (
-        !Array.isArray(r) ||
-        r.length !== 2 ||
-        !Number.isSafeInteger(r[0]) ||
-        !Number.isInteger(r[1]) ||
-        !(r[0] >= 0 && r[0] < r[1] && r[1] <= 2 ** 53)
-      ) {
-        throw new InvalidOpError(`bad summary range ${JSON.stringify(r)} for agent ${JSON.stringify(agent)}`);
-      }
-      pairs.push([r[0], r[1]]);
-    }
-    pairs.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-    const merged = [];
-    for (const [a, b] of pairs) {
-      const last = merged[merged.length - 1];
-      if (last && a <= last[1]) last[1] = Math.max(b, last[1]);
-      else merged.push([a, b]);
-    }
-    Object.defineProperty(clean, agent, { value: merged, enumerable: true });
-  }
-  return clean;
-}
-
 /** One replica of a collaboratively edited text, owned by `agent`. */
 export class Document {
   /**
@@ -148,29 +118,31 @@ export class Document {
 
   /**
    * Load a document from CWD bytes (Document.encode, or the server's snapshot):
-   * its stored text and op log, no history replay.  Throws DecodeError.
+   * its stored text and op log, no history replay.  Throws DecodeError, or
+   * TooLargeError (before inflating anything) if the body is over
+   * `options.maxBytes`.
+   * @param {Uint8Array|ArrayBuffer} bytes
+   * @param {string} [agent]
+   * @param {{clock?: () => number, maxBytes?: number|null}} [options]
    */
   static decode(bytes, agent, options = {}) {
-    const { ops, text, version, heads } = decodeDocument(bytes);
+    const { oplog, text, version } = readDocument(bytes, { maxBytes: options.maxBytes ?? null });
     const d = new Document(agent, options);
-    const oplog = d.oplog;
-    try {
-      for (const op of ops) oplog.addRemote(op);
-      d.rope = new Rope(text);
-      d.branchVersion = oplog.cg.rawToFrontier(version);
-      if (heads && !sameFrontier(oplog.cg.rawToFrontier(heads), oplog.cg.heads)) {
-        throw new DecodeError('corrupt data: the heads do not match the op log');
+    d.oplog = oplog;
+    d.rope = new Rope(text);
+    d.branchVersion = version;
+    if (!sameFrontier(version, oplog.cg.heads)) {
+      // the stored text is behind the op log: bring it up to date once.  The codec
+      // checked what it can without a replay; an op that does not fit the text is
+      // found here, and it is still bad data.
+      let xf;
+      try {
+        [xf, d.branchVersion] = mergeOps(oplog, d.rope.length, version, oplog.cg.heads);
+      } catch (err) {
+        if (err instanceof InvalidOpError) throw new DecodeError(`corrupt data: ${err.message}`);
+        throw err;
       }
-      if (!sameFrontier(d.branchVersion, oplog.cg.heads)) {
-        // the stored text is behind the op log: bring it up to date once
-        const [xf, v] = mergeOps(oplog, d.rope.length, d.branchVersion, oplog.cg.heads);
-        applyXf(d.rope, null, xf, null);
-        d.branchVersion = v;
-      }
-    } catch (err) {
-      // the codec checked the bytes; anything left is still bad data, not a bug here
-      if (err instanceof EngineError && !(err instanceof DecodeError)) throw new DecodeError(`corrupt data: ${err.message}`);
-      throw err;
+      applyXf(d.rope, null, xf, null);
     }
     return d;
   }
@@ -223,7 +195,7 @@ export class Document {
 
   /** Every op this replica has whose id is not in a peer's summary, in causal order. */
   opsMissingFrom(summary) {
-    return this.oplog.opsUnknownTo(cleanSummary(summary));
+    return this.oplog.opsUnknownTo(new SummaryIds(normalizeSummary(summary)));
   }
 
   /** CWP bytes of the ops a peer with `summary` lacks (every op when summary is null). */
@@ -234,8 +206,7 @@ export class Document {
 
   /** The whole document (op log and current text) as CWD bytes. */
   encode() {
-    const version = this.version();
-    return encodeDocument({ ops: this.oplog.opsSince([]), text: this.text, version, heads: version });
+    return writeDocument(this.oplog, this.text, this.branchVersion);
   }
 
   /** The text as it was at `version` (any version this document knows): one checkout walk. */
@@ -324,9 +295,15 @@ export class Document {
 
   // -- merging -------------------------------------------------------------------
 
-  /** Merge a CWP patch from a peer; returns the edits applied to the text (see addOps). */
-  applyPatch(bytes) {
-    return this.addOps(decodePatch(bytes));
+  /**
+   * Merge a CWP patch from a peer; returns the edits applied to the text (see
+   * addOps).  Throws DecodeError for bad bytes, TooLargeError (before inflating
+   * anything) if the patch body is over `options.maxBytes`.
+   * @param {Uint8Array|ArrayBuffer} bytes
+   * @param {{maxBytes?: number|null}} [options]
+   */
+  applyPatch(bytes, options = {}) {
+    return this.addOps(decodePatch(bytes, { maxBytes: options.maxBytes ?? null }));
   }
 
   /**
@@ -366,12 +343,11 @@ export class Document {
       lvs = this.ids ? [] : null;
       [xf, version] = mergeOps(oplog, this.rope.length, this.branchVersion, cg.heads, lvs, this.mergeCache, startLv);
     } catch (err) {
+      // roll back, then let the error go on as it is: an EngineError says why the
+      // ops were refused; anything else is a bug, never relabelled as bad input
       this.mergeCache.clear();
       oplog.truncate(startLv, startHeads);
-      if (err instanceof EngineError) throw err;
-      const wrapped = new EngineError(`internal error while merging: ${err && err.message}`);
-      wrapped.cause = err;
-      throw wrapped;
+      throw err;
     }
     applyXf(this.rope, this.ids, xf, lvs);
     this.branchVersion = version;

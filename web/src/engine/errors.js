@@ -1,5 +1,6 @@
+// @ts-check
 /**
- * The engine's exception tree, mirroring src/cowrite/engine/errors.py.
+ * The engine's exception tree, mirroring the engine branch of src/cowrite/errors.py.
  *
  * Why: callers (the app, the session, tests) catch one base class and know the
  * document was left untouched; the subclasses say why, with the same names as the
@@ -10,7 +11,12 @@
  *      ├── UnknownParentError    an op names a parent version this document has never seen
  *      ├── ConflictingOpError    an (agent, seq) already known with different content (alias ConflictError)
  *      ├── UnknownVersionError   a version names ops this document does not have
- *      └── DecodeError           bytes that are not a valid cowrite encoding
+ *      ├── DecodeError           bytes that are not a valid cowrite encoding
+ *      └── TooLargeError         input over a limit the caller set (an inflated body), refused
+ *                                before the work it would cost
+ *
+ * Anything else a method throws is a bug: it is never relabelled as one of these
+ * (the codecs reject bad bytes by explicit checks, not by catching what breaks).
  */
 
 /** Base of every error the engine throws deliberately. */
@@ -54,3 +60,10 @@ export class UnknownVersionError extends EngineError {}
 
 /** Bytes could not be decoded as a cowrite document, patch or position. */
 export class DecodeError extends EngineError {}
+
+/**
+ * Input over a limit the caller set, refused before the work it would cost: a
+ * patch or document whose body (the stated inflated size of a deflated one) is
+ * over `maxBytes`.  Not a DecodeError: the bytes may be perfectly valid.
+ */
+export class TooLargeError extends EngineError {}

@@ -3,7 +3,7 @@
 // A Document is one replica (text + op log) that merges like the Python engine,
 // character for character; UndoManager gives per-user undo with the engine's
 // semantics; Position names a gap by a character id (stable cursors); the codecs
-// speak the CWP/CWD wire formats; the errors mirror src/cowrite/engine/errors.py.
+// speak the CWP/CWD wire formats; the errors mirror src/cowrite/errors.py.
 
 export { Document } from './document.js';
 export { UndoManager } from './undo.js';
@@ -17,5 +17,6 @@ export {
   ConflictError,
   UnknownVersionError,
   DecodeError,
+  TooLargeError,
 } from './errors.js';
-export { encodePatch, decodePatch, encodeDocument, decodeDocument, FORMAT_VERSION } from './encoding.js';
+export { encodePatch, decodePatch, encodeDocument, decodeDocument, FORMAT_VERSION } from './codec/index.js';

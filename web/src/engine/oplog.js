@@ -10,27 +10,13 @@
 // because every position in the engine counts code points, not UTF-16 units.
 
 import { CausalGraph, bisectRight, compareRaw } from './causalGraph.js';
-import { ConflictingOpError, InvalidOpError, UnknownVersionError } from './errors.js';
+import { ConflictingOpError, UnknownVersionError } from './errors.js';
+import { makeOp } from './ops.js';
 
+/** Op-run kinds of the op log's columns (and of the encodings' kind column). */
 export const INS = 0;
 export const DEL_FWD = 1;
 export const DEL_BACK = 2;
-
-export const MAX_AGENT_LEN = 256;
-export const MAX_TIME = 2 ** 53;
-
-/** A valid op time: an integer in 0..2**53-1 (0 = unknown). */
-export function checkTime(time) {
-  if (!(typeof time === 'number' && Number.isInteger(time) && time >= 0 && time < MAX_TIME)) {
-    throw new InvalidOpError(`time must be an integer Unix time in seconds in 0..2**53-1 (0 = unknown), not ${time}`);
-  }
-  return time;
-}
-
-/** An op object with every field, like Python's Op dataclass. */
-export function makeOp(agent, seq, parents, kind, pos, content, length, fwd, time) {
-  return { agent, seq, parents, kind, pos, content, length, fwd, time };
-}
 
 /** Append-only, run-length encoded log of ops with their causal graph. */
 export class OpLog {
@@ -288,18 +274,19 @@ export class OpLog {
   }
 
   /**
-   * The ops whose ids a peer's summary (`{agent: [[start, end], ...]}`, sorted and
-   * coalesced) lacks, in causal order.  Within one graph entry the known ids are
-   * always a prefix, so one lookup per entry suffices.
+   * The ops whose ids `known` (a peer's summary as a SummaryIds, or anything with
+   * its `knownRun(agent, seq)`) lacks, in causal order.  Within one graph entry
+   * the known ids are always a prefix, so one lookup per entry suffices.
+   * @param {{knownRun(agent: string, seq: number): number}} known
    */
-  opsUnknownTo(summary) {
+  opsUnknownTo(known) {
     const cg = this.cg;
     const ranges = [];
     for (let e = 0; e < cg.starts.length; e++) {
       const s = cg.starts[e];
       const end = cg.entryEnd(e);
       const agent = cg.agents[cg.entryAgent[e]];
-      const k = summaryKnownRun(summary, agent, cg.entrySeq[e]);
+      const k = known.knownRun(agent, cg.entrySeq[e]);
       const skip = Math.min(k, end - s);
       if (s + skip < end) {
         const last = ranges[ranges.length - 1];
@@ -309,20 +296,4 @@ export class OpLog {
     }
     return this.opsBetween(ranges);
   }
-}
-
-/** How many seqs from `seq` on a summary's runs for `agent` cover (0 if none). */
-function summaryKnownRun(summary, agent, seq) {
-  if (!Object.prototype.hasOwnProperty.call(summary, agent)) return 0;
-  const runs = summary[agent];
-  let lo = 0;
-  let hi = runs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (runs[mid][0] <= seq) lo = mid + 1;
-    else hi = mid;
-  }
-  const i = lo - 1;
-  if (i < 0 || seq >= runs[i][1]) return 0;
-  return runs[i][1] - seq;
 }

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Stable positions (cursors, selection ends) and their CWC wire form: a port of
  * src/cowrite/engine/positions.py.
@@ -10,12 +11,16 @@
  * Position against a document is Document.resolve's job).
  */
 
+import { ByteReader, ByteWriter } from './codec/varint.js';
 import { DecodeError, InvalidOpError } from './errors.js';
+import { MAX_AGENT_LEN, MAX_POSITION_SEQ_BYTES, MAX_SEQ } from './limits.js';
 import { codePointLength, decodeUtf8, encodeUtf8, isWellFormed } from './utf8.js';
-import { MAX_SAFE } from './varint.js';
 
 const MAGIC = [0x43, 0x57, 0x43]; // "CWC"
-const MAX_AGENT_LEN = 256;
+const HEADER = 4; // magic + side byte
+/** The side byte: assoc 1 (the gap before the character) or -1 (after it). */
+const SIDE_BEFORE = 1;
+const SIDE_AFTER = 0;
 
 /** A character id and a side: survives concurrent edits. Immutable. */
 export class Position {
@@ -26,7 +31,7 @@ export class Position {
    */
   constructor(agent, seq, assoc = 1) {
     if (assoc !== 1 && assoc !== -1) throw new InvalidOpError(`assoc must be 1 or -1, not ${assoc}`);
-    if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0 || seq >= MAX_SAFE) {
+    if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0 || seq >= MAX_SEQ) {
       throw new InvalidOpError(`seq must be a non-negative integer, not ${seq}`);
     }
     if (agent !== null) {
@@ -66,8 +71,9 @@ export class Position {
     if (keys.length !== 3 || keys[0] !== 'agent' || keys[1] !== 'assoc' || keys[2] !== 'seq') {
       throw new DecodeError('a position is an object with exactly agent, seq and assoc');
     }
+    const { agent, seq, assoc } = /** @type {{agent: any, seq: any, assoc: any}} */ (obj);
     try {
-      return new Position(obj.agent, obj.seq, obj.assoc);
+      return new Position(agent, seq, assoc);
     } catch (exc) {
       if (exc instanceof InvalidOpError) throw new DecodeError(`bad position: ${exc.message}`);
       throw exc;
@@ -79,18 +85,12 @@ export class Position {
    * @returns {Uint8Array}
    */
   encode() {
-    const out = [...MAGIC, this.assoc === 1 ? 1 : 0];
-    let v = this.seq;
-    while (v >= 0x80) {
-      out.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    out.push(v);
-    const agent = this.agent === null ? new Uint8Array(0) : encodeUtf8(this.agent, 'agent');
-    const bytes = new Uint8Array(out.length + agent.length);
-    bytes.set(out);
-    bytes.set(agent, out.length);
-    return bytes;
+    const w = new ByteWriter(16);
+    for (const b of MAGIC) w.byte(b);
+    w.byte(this.assoc === 1 ? SIDE_BEFORE : SIDE_AFTER);
+    w.uvar(this.seq);
+    if (this.agent !== null) w.bytes(encodeUtf8(this.agent, 'agent'));
+    return w.finish();
   }
 
   /**
@@ -100,21 +100,15 @@ export class Position {
    * @returns {Position}
    */
   static decode(data) {
-    if (!(data instanceof Uint8Array) || data.length < 5 || data[0] !== MAGIC[0] || data[1] !== MAGIC[1] || data[2] !== MAGIC[2]) {
+    if (!(data instanceof Uint8Array) || data.length < HEADER + 1 || data[0] !== MAGIC[0] || data[1] !== MAGIC[1] || data[2] !== MAGIC[2]) {
       throw new DecodeError('not an encoded cowrite position');
     }
-    if (data[3] > 1) throw new DecodeError(`bad position side byte ${data[3]}`);
-    const assoc = data[3] ? 1 : -1;
-    let seq = 0; // exact below 2**53; larger values are refused by the constructor
-    let mul = 1;
-    let i = 4;
-    for (let shift = 0; ; shift += 7) {
-      if (i >= data.length || shift > 56) throw new DecodeError('truncated or overlong position seq');
-      const b = data[i++];
-      seq += (b & 0x7f) * mul;
-      mul *= 0x80;
-      if (!(b & 0x80)) break;
-    }
+    if (data[3] > SIDE_BEFORE) throw new DecodeError(`bad position side byte ${data[3]}`);
+    const assoc = data[3] === SIDE_BEFORE ? 1 : -1;
+    // exact below 2**53; larger values are refused by the constructor
+    const r = new ByteReader(data, HEADER);
+    const seq = r.uvarLoose(MAX_POSITION_SEQ_BYTES, 'truncated or overlong position seq');
+    const i = r.pos;
     try {
       const agent = i < data.length ? decodeUtf8(data.subarray(i), 'position agent') : null;
       return new Position(agent, seq, assoc);

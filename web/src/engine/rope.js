@@ -110,6 +110,8 @@ export class Rope {
 
   /** Insert `text` (`n` code points) before code point `pos`. */
   insert(pos, text, n = cpCount(text)) {
+    // callers check positions; one outside the text is a bug (never loop or corrupt)
+    if (!(pos >= 0 && pos <= this.length)) throw new RangeError(`rope insert at ${pos} outside 0..${this.length}`);
     if (!n) return;
     const [ci, off] = this.locate(pos);
     const ch = this.chunks[ci];
@@ -130,6 +132,7 @@ export class Rope {
 
   /** Delete `n` code points at `pos`; returns the deleted text. */
   delete(pos, n) {
+    if (!(pos >= 0 && pos + n <= this.length)) throw new RangeError(`rope delete of ${n} at ${pos} outside a ${this.length}-character text`);
     if (n <= 0) return '';
     let [ci, off] = this.locate(pos);
     const removed = [];

@@ -15,7 +15,7 @@
 
 import { bisectRight } from './causalGraph.js';
 import { EngineError } from './errors.js';
-import { locate } from './walker.js';
+import { locate } from './merge/index.js';
 
 /** This user inserted characters `lv .. lv+n-1`. */
 class Ins {

@@ -48,7 +48,8 @@ export function encodeUtf8(text, what) {
 export function decodeUtf8(bytes, what) {
   try {
     return decoder.decode(bytes);
-  } catch {
+  } catch (exc) {
+    if (!(exc instanceof TypeError)) throw exc; // what a fatal TextDecoder throws for bad bytes
     throw new DecodeError(`corrupt data: ${what} is not valid UTF-8`);
   }
 }

@@ -27,20 +27,24 @@
  * cursor null, gone false, fatal false, batchId null, nonce 0).
  */
 
+import { ByteReader, ByteWriter, MAX_UINT64 } from '../engine/codec/varint.js';
 import { DecodeError, InvalidOpError } from '../engine/errors.js';
+import { MAX_AGENT_LEN, MAX_SAFE, MAX_SEQ } from '../engine/limits.js';
 import { Position } from '../engine/position.js';
+import { isSeqRange, mergeRanges, setOwn } from '../engine/summary.js';
 import { codePointLength, encodeUtf8 } from '../engine/utf8.js';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { sha256 } from './sha256.js';
 
-export { ErrorCode, ProtocolError };
+export { ErrorCode, ProtocolError, MAX_SEQ };
 
 export const PROTOCOL_VERSION = 1;
-export const MAX_UVAR = 2n ** 64n - 1n;
-export const MAX_SEQ = 2 ** 53;
+/** Batch ids, nonces and every other frame integer are below 2**64. */
+export const MAX_UVAR = MAX_UINT64;
 export const MAX_DOC_ID_BYTES = 256;
 export const MAX_AGENT_BYTES = 1024;
-export const MAX_AGENT_CHARS = 256;
+/** An agent name's code points: the engine's limit. */
+export const MAX_AGENT_CHARS = MAX_AGENT_LEN;
 export const MAX_USER_BYTES = 256;
 export const MAX_COLOUR_BYTES = 64;
 export const MAX_MESSAGE_BYTES = 4096;
@@ -96,7 +100,8 @@ function checkStr(value, what, maxBytes, nonempty = false) {
   let raw;
   try {
     raw = encodeUtf8(value, what);
-  } catch {
+  } catch (exc) {
+    if (!(exc instanceof InvalidOpError)) throw exc;
     throw new ProtocolError(`${what} is not valid Unicode (lone surrogates)`);
   }
   if (raw.length > maxBytes) throw new ProtocolError(`${what} is ${raw.length} bytes of UTF-8; the limit is ${maxBytes}`);
@@ -113,7 +118,7 @@ function checkAgent(value, what = 'agent') {
 
 function isUint(value) {
   // numbers must be exact (<= 2**53); larger values come as BigInts
-  return (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 2 ** 53) || (typeof value === 'bigint' && value >= 0n);
+  return (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_SAFE) || (typeof value === 'bigint' && value >= 0n);
 }
 
 function checkUint(value, what, limit = MAX_UVAR) {
@@ -132,13 +137,9 @@ function entriesOf(summary) {
   throw new ProtocolError('a summary maps agents to lists of [firstSeq, endSeq] runs');
 }
 
-/** Set `obj[key] = value` as an own property, even for a key such as `__proto__`. */
-function setOwn(obj, key, value) {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
 /**
- * A summary with each agent's runs sorted and merged (the form frames carry);
+ * A summary with each agent's runs sorted and merged (the form frames carry; the
+ * rule and the form of engine/summary.js, with the protocol's errors);
  * throws ProtocolError.
  * @param {object|Map} summary
  * @returns {Object<string, Array<[number, number]>>}
@@ -148,26 +149,10 @@ export function normalizeSummary(summary) {
   for (const [agent, runs] of entriesOf(summary)) {
     checkAgent(agent, 'summary agent');
     if (!Array.isArray(runs)) throw new ProtocolError(`summary runs of ${repr(agent)} must be a list`);
-    const pairs = [];
     for (const r of runs) {
-      if (
-        !Array.isArray(r) ||
-        r.length !== 2 ||
-        !Number.isInteger(r[0]) ||
-        !Number.isInteger(r[1]) ||
-        !(r[0] >= 0 && r[0] < r[1] && r[1] <= MAX_SEQ)
-      ) {
-        throw new ProtocolError(`bad summary run ${repr(r)} for agent ${repr(agent)}`);
-      }
-      pairs.push([r[0], r[1]]);
+      if (!isSeqRange(r)) throw new ProtocolError(`bad summary run ${repr(r)} for agent ${repr(agent)}`);
     }
-    pairs.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-    const merged = [];
-    for (const [a, b] of pairs) {
-      const last = merged[merged.length - 1];
-      if (last && a <= last[1]) last[1] = Math.max(b, last[1]);
-      else merged.push([a, b]);
-    }
+    const merged = mergeRanges(runs);
     if (merged.length) setOwn(out, agent, merged);
   }
   return out;
@@ -196,6 +181,7 @@ function positionBytes(p) {
     try {
       return Position.decode(p).encode();
     } catch (exc) {
+      if (!(exc instanceof DecodeError || exc instanceof InvalidOpError)) throw exc;
       throw new ProtocolError(`bad cursor position: ${exc.message}`);
     }
   }
@@ -204,43 +190,18 @@ function positionBytes(p) {
 
 // -- writer ------------------------------------------------------------------------------
 
-class Writer {
+/** A frame being written: the header, then fields (byte strings as length-prefixed blocks). */
+class FrameWriter extends ByteWriter {
+  /** @param {number} type */
   constructor(type) {
-    this.parts = [PROTOCOL_VERSION, type];
-    this.chunks = [];
+    super(64);
+    this.byte(PROTOCOL_VERSION);
+    this.byte(type);
   }
 
-  byte(b) {
-    this.parts.push(b);
-  }
-
-  uvar(v) {
-    if (typeof v === 'bigint') {
-      while (v >= 0x80n) {
-        this.parts.push(Number(v & 0x7fn) | 0x80);
-        v >>= 7n;
-      }
-      this.parts.push(Number(v));
-      return;
-    }
-    while (v >= 0x80) {
-      this.parts.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.parts.push(v);
-  }
-
+  /** A length-prefixed byte string. @param {Uint8Array} bytes */
   raw(bytes) {
-    this.uvar(bytes.length);
-    this.flush();
-    this.chunks.push(bytes);
-  }
-
-  flush() {
-    if (this.parts.length) {
-      this.chunks.push(Uint8Array.from(this.parts));
-      this.parts = [];
-    }
+    this.block(bytes);
   }
 
   version(version) {
@@ -265,18 +226,6 @@ class Writer {
       }
     }
   }
-
-  finish() {
-    this.flush();
-    const n = this.chunks.reduce((s, c) => s + c.length, 0);
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
 }
 
 /**
@@ -288,7 +237,7 @@ export function encodeFrame(msg) {
   if (msg === null || typeof msg !== 'object') throw new ProtocolError(`not a protocol message: ${repr(msg)}`);
   const type = MsgType[msg.type];
   if (type === undefined || !Object.hasOwn(MsgType, msg.type)) throw new ProtocolError(`not a protocol message: type ${repr(msg.type)}`);
-  const w = new Writer(type);
+  const w = new FrameWriter(type);
   switch (msg.type) {
     case 'join':
       w.raw(checkStr(msg.docId, 'doc id', MAX_DOC_ID_BYTES, true));
@@ -362,42 +311,22 @@ export function encodeFrame(msg) {
 // -- reader ------------------------------------------------------------------------------
 
 /** A number when exact, else a BigInt. */
-const norm = (v) => (typeof v === 'bigint' && v <= 2n ** 53n ? Number(v) : v);
+const norm = (v) => (typeof v === 'bigint' && v <= BigInt(MAX_SAFE) ? Number(v) : v);
 
-class Reader {
+/**
+ * A frame being read: the one byte reader (engine/codec/varint.js) with the
+ * protocol's rule for integers (`uint`: canonical, below 2**64) and ProtocolError
+ * for every failure, plus the frames' field readers.
+ */
+class FrameReader extends ByteReader {
+  /** @param {Uint8Array} buf @param {number} pos */
   constructor(buf, pos) {
-    this.buf = buf;
-    this.pos = pos;
+    super(buf, pos, buf.length, ProtocolError);
   }
 
-  left() {
-    return this.buf.length - this.pos;
-  }
-
-  /** A minimal LEB128 varint below 2**64, at most `limit`: a number, or a BigInt past 2**53. */
-  uvar(what, limit = MAX_UVAR) {
-    const buf = this.buf;
-    let v = 0;
-    let big = null; // switches to BigInt from the 8th byte on
-    for (let shift = 0; ; shift += 7) {
-      if (this.pos >= buf.length) throw new ProtocolError(`truncated frame: ${what} ends early`);
-      const b = buf[this.pos++];
-      if (shift === 63 && b > 1) throw new ProtocolError(`${what}: varint larger than 64 bits`);
-      if (shift >= 49 && big === null) big = BigInt(v);
-      if (big === null) v += (b & 0x7f) * 2 ** shift;
-      else big |= BigInt(b & 0x7f) << BigInt(shift);
-      if (!(b & 0x80)) {
-        if (b === 0 && shift) throw new ProtocolError(`${what}: overlong varint`);
-        break;
-      }
-    }
-    const out = big === null ? v : norm(big);
-    if (out > limit) throw new ProtocolError(`${what} is ${out}; the limit is ${limit}`);
-    return out;
-  }
-
-  count(what, minBytesEach) {
-    const n = this.uvar(what);
+  /** A count of items that take at least `minBytesEach` bytes each. */
+  items(what, minBytesEach) {
+    const n = this.uint(what);
     if (typeof n === 'bigint' || n * minBytesEach > this.left()) {
       throw new ProtocolError(`truncated frame: ${what} ${n} exceeds the bytes left`);
     }
@@ -405,7 +334,7 @@ class Reader {
   }
 
   raw(what, limit) {
-    const n = this.uvar(`length of ${what}`);
+    const n = this.uint(`length of ${what}`);
     if (limit !== undefined && n > limit) throw new ProtocolError(`${what} is ${n} bytes; the limit is ${limit}`);
     if (n > this.left()) throw new ProtocolError(`truncated frame: ${what} needs ${n} bytes, ${this.left()} left`);
     const b = this.buf.slice(this.pos, this.pos + n);
@@ -418,7 +347,8 @@ class Reader {
     let s;
     try {
       s = textDecoder.decode(raw);
-    } catch {
+    } catch (exc) {
+      if (!(exc instanceof TypeError)) throw exc; // what a fatal TextDecoder throws for bad bytes
       throw new ProtocolError(`${what} is not valid UTF-8`);
     }
     if (nonempty && !s) throw new ProtocolError(`${what} must not be empty`);
@@ -433,29 +363,29 @@ class Reader {
   }
 
   version() {
-    const n = this.count('version size', 2);
+    const n = this.items('version size', 2);
     const out = [];
     for (let i = 0; i < n; i++) {
       const agent = this.agent('version agent');
-      out.push([agent, this.uvar('version seq', MAX_SEQ - 1)]);
+      out.push([agent, this.uint('version seq', MAX_SEQ - 1)]);
     }
     return out;
   }
 
   summary() {
-    const n = this.count('summary agents', 2);
+    const n = this.items('summary agents', 2);
     const out = {};
     for (let i = 0; i < n; i++) {
       const agent = this.agent('summary agent');
       if (Object.hasOwn(out, agent)) throw new ProtocolError(`summary names agent '${agent}' twice`);
-      const k = this.count('summary runs', 2);
+      const k = this.items('summary runs', 2);
       if (!k) throw new ProtocolError(`summary agent '${agent}' has no runs`);
       const runs = [];
       let prev = 0;
       for (let j = 0; j < k; j++) {
-        const gap = this.uvar('summary gap', MAX_SEQ);
+        const gap = this.uint('summary gap', MAX_SEQ);
         if (j && !gap) throw new ProtocolError('summary runs must be separated (gap >= 1)');
-        const length = this.uvar('summary run length', MAX_SEQ);
+        const length = this.uint('summary run length', MAX_SEQ);
         if (!length) throw new ProtocolError('summary run of length 0');
         // exact arithmetic: first + length <= 2**53 checked before adding
         if (gap > MAX_SEQ - prev || length > MAX_SEQ - prev - gap) throw new ProtocolError('summary seq out of range');
@@ -469,7 +399,7 @@ class Reader {
   }
 
   flags(what, allowed) {
-    const f = this.uvar(what);
+    const f = this.uint(what);
     if (typeof f === 'bigint' || f & ~allowed || f > 0xffffffff) {
       throw new ProtocolError(`${what} has unknown bits set: 0x${f.toString(16)}`);
     }
@@ -508,7 +438,7 @@ export function decodeFrame(data, maxSize) {
   }
   const type = TYPE_NAMES.get(buf[1]);
   if (type === undefined) throw new ProtocolError(`unknown message type 0x${buf[1].toString(16).padStart(2, '0')}`);
-  const r = new Reader(buf, 2);
+  const r = new FrameReader(buf, 2);
   let msg;
   switch (type) {
     case 'join': {
@@ -519,7 +449,7 @@ export function decodeFrame(data, maxSize) {
       break;
     }
     case 'welcome': {
-      const role = r.uvar('role');
+      const role = r.uint('role');
       if (!ROLES.has(role)) throw new ProtocolError(`unknown role ${role}`);
       const version = r.version();
       const summary = r.summary();
@@ -527,12 +457,12 @@ export function decodeFrame(data, maxSize) {
       break;
     }
     case 'ops': {
-      const batchId = r.uvar('batch id', MAX_UVAR - 1n);
+      const batchId = r.uint('batch id', MAX_UVAR - 1n);
       msg = { type, batchId, patch: r.raw('patch') };
       break;
     }
     case 'ack': {
-      const batchId = r.uvar('batch id', MAX_UVAR - 1n);
+      const batchId = r.uint('batch id', MAX_UVAR - 1n);
       msg = { type, batchId, version: r.version() };
       break;
     }
@@ -549,10 +479,10 @@ export function decodeFrame(data, maxSize) {
       break;
     }
     case 'error': {
-      const code = r.uvar('error code');
+      const code = r.uint('error code');
       if (!ERROR_CODES.has(code)) throw new ProtocolError(`unknown error code ${code}`);
       const flags = r.flags('error flags', 1);
-      const batch1 = r.uvar('error batch id');
+      const batch1 = r.uint('error batch id');
       const message = r.text('error message', MAX_MESSAGE_BYTES);
       const batchId = batch1 === 0 ? null : norm(BigInt(batch1) - 1n);
       msg = { type, code, message, fatal: Boolean(flags & 1), batchId };
@@ -560,7 +490,7 @@ export function decodeFrame(data, maxSize) {
     }
     case 'ping':
     case 'pong':
-      msg = { type, nonce: r.uvar('nonce') };
+      msg = { type, nonce: r.uint('nonce') };
       break;
     case 'digest': {
       const version = r.version();

@@ -24,6 +24,16 @@
 import { EngineError, encodePatch } from "../engine/index.js";
 import { decodeFrame, encodeFrame, textDigest as textDigestSync } from "./messages.js";
 
+// How large a patch or document from the server may be once inflated, in bytes: a
+// deflated body states its inflated size, so anything larger is refused
+// (TooLargeError, ending the session) before it is inflated.  Generous on purpose:
+// they only stop a hostile or broken server from making the tab inflate gigabytes.
+// 256 MiB of CWD/CWP body is a history far beyond any real text (the 260k edits of
+// the automerge-paper trace encode to under 100 KiB); the WELCOME patch may carry a
+// whole history too, so patches get the same bound.
+export const MAX_DOCUMENT_BYTES = 256 * 2 ** 20;
+export const MAX_PATCH_BYTES = 256 * 2 ** 20;
+
 export const ROLE_OWNER = 0;
 export const ROLE_EDITOR = 1;
 export const ROLE_VIEWER = 2;
@@ -137,9 +147,23 @@ export class ClientSession {
   /**
    * @param {import('../engine/index.js').Document} doc the replica (outlives the session)
    * @param {string} docId
-   * @param {{user?: string, colour?: string, readOnly?: boolean, maxBatchOps?: number}} options
+   * @param {{user?: string, colour?: string, readOnly?: boolean, maxBatchOps?: number,
+   *   maxPatchBytes?: number, maxDocumentBytes?: number}} options
+   *   maxPatchBytes / maxDocumentBytes: the largest (inflated) patch and RESYNC
+   *   document accepted from the server (defaults MAX_PATCH_BYTES, MAX_DOCUMENT_BYTES)
    */
-  constructor(doc, docId, { user = "", colour = "", readOnly = false, maxBatchOps = 512 } = {}) {
+  constructor(
+    doc,
+    docId,
+    {
+      user = "",
+      colour = "",
+      readOnly = false,
+      maxBatchOps = 512,
+      maxPatchBytes = MAX_PATCH_BYTES,
+      maxDocumentBytes = MAX_DOCUMENT_BYTES,
+    } = {},
+  ) {
     if (!(maxBatchOps >= 1)) throw new RangeError("maxBatchOps must be at least 1");
     this.doc = doc;
     this.docId = docId;
@@ -147,6 +171,8 @@ export class ClientSession {
     this.colour = colour;
     this.readOnly = readOnly;
     this.maxBatchOps = maxBatchOps;
+    this.maxPatchBytes = maxPatchBytes;
+    this.maxDocumentBytes = maxDocumentBytes;
     this.role = null; // known after WELCOME
     this.serverVersion = null; // the server's version at WELCOME / the latest ACK
     this.closed = false; // fatal error or protocol failure: reconnect with a new session
@@ -303,7 +329,7 @@ export class ClientSession {
   _handle(msg) {
     if (msg.type === "welcome") {
       if (this._welcomed) return this._fail("a second WELCOME");
-      const edits = this.doc.applyPatch(msg.patch);
+      const edits = this.doc.applyPatch(msg.patch, { maxBytes: this.maxPatchBytes });
       this.role = msg.role;
       this.serverVersion = msg.version;
       // What the server lacks, from its summary: our own ops we send; others' ops
@@ -325,7 +351,7 @@ export class ClientSession {
     }
     switch (msg.type) {
       case "remote_ops":
-        return [{ type: "remote", edits: this.doc.applyPatch(msg.patch) }];
+        return [{ type: "remote", edits: this.doc.applyPatch(msg.patch, { maxBytes: this.maxPatchBytes }) }];
       case "ack":
         if (!this.unacked.delete(msg.batchId)) return this._fail(`ACK for unknown batch ${msg.batchId}`);
         this.serverVersion = msg.version;
@@ -355,7 +381,7 @@ export class ClientSession {
   _resync(msg) {
     const old = this.doc;
     const me = old.agent;
-    const fresh = old.constructor.decode(msg.document, me);
+    const fresh = old.constructor.decode(msg.document, me, { maxBytes: this.maxDocumentBytes });
     if (!sameVersion(fresh.version(), msg.version)) return this._fail("a RESYNC whose version is not its document's");
     const serverSummary = fresh.summary();
     const missing = old.opsMissingFrom(serverSummary);

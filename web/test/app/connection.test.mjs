@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Document } from "../../src/engine/index.js";
 import { encodeFrame } from "../../src/protocol/messages.js";
-import { Connection, backoffDelay } from "../../src/app/connection.js";
+import { Connection, ErrorCode, backoffDelay } from "../../src/app/connection.js";
+import { ErrorCode as ProtocolErrorCode } from "../../src/protocol/errors.js";
 import { FakeNet, until } from "./fakenet.mjs";
 
 function open(net, agent, options = {}) {
@@ -179,4 +180,8 @@ test("a recovery connection sends its document's own ops, then reports and close
   await until(() => recovered, "recovered");
   assert.equal(r.conn.state, "closed");
   assert.equal(net.server.doc.text, "left behind");
+});
+
+test("ErrorCode is the protocol's, defined once", () => {
+  assert.equal(ErrorCode, ProtocolErrorCode);
 });

@@ -1,7 +1,7 @@
 // Loads the shared test vectors (testdata/vectors, written by `cowrite vectors`).
 import { readFileSync } from 'node:fs';
 
-const DIR = new URL('../../../testdata/vectors/', import.meta.url);
+const DIR = new URL('../../testdata/vectors/', import.meta.url);
 
 /** The parsed JSON of one vector file. */
 export function loadVectors(name) {
@@ -57,4 +57,16 @@ export function thrown(fn) {
     return exc;
   }
   return null;
+}
+
+/**
+ * Assert `fn` throws exactly the named engine error class (not a TypeError etc.),
+ * an EngineError; `errors` is the engine's errors module.
+ */
+export function assertThrowsClass(errors, fn, name, label) {
+  const exc = thrown(fn);
+  if (!exc) throw new Error(`${label}: expected ${name}, nothing thrown`);
+  if (exc.constructor.name !== name || !(exc instanceof errors[name]) || !(exc instanceof errors.EngineError)) {
+    throw new Error(`${label}: expected ${name}, got ${exc.constructor.name}: ${exc.message}`);
+  }
 }

@@ -6,7 +6,7 @@ import { ErrorCode, ProtocolError, errorCodeName } from '../../src/protocol/erro
 import { MsgType, decodeFrame, encodeFrame, textDigest } from '../../src/protocol/messages.js';
 import { Position } from '../../src/engine/position.js';
 import { EngineError } from '../../src/engine/errors.js';
-import { b64, loadVectors, revive, thrown, unb64 } from './vectors.mjs';
+import { b64, loadVectors, revive, thrown, unb64 } from '../vectors.mjs';
 
 const V = loadVectors('frames.json');
 

@@ -1,10 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Document, Position, encodePatch } from "../../src/engine/index.js";
-import { encodeDocument } from "../../src/engine/encoding.js";
+import { encodeDocument } from "../../src/engine/codec/index.js";
 import { decodeFrame, encodeFrame } from "../../src/protocol/messages.js";
-import { ClientSession, nextOwnSeq, ownOpsFrom, sameVersion, textDigest, textEdits } from "../../src/protocol/session.js";
-import { FakeServer, pump } from "./fakeserver.mjs";
+import {
+  ClientSession,
+  MAX_DOCUMENT_BYTES,
+  MAX_PATCH_BYTES,
+  nextOwnSeq,
+  ownOpsFrom,
+  sameVersion,
+  textDigest,
+  textEdits,
+} from "../../src/protocol/session.js";
+import { FakeServer, pump } from "../app/fakeserver.mjs";
 
 function client(server, agent, options = {}) {
   const doc = options.doc ?? new Document(agent);
@@ -305,4 +314,26 @@ test("DIGEST: sent only in sync; a match brings nothing, a mismatch a RESYNC tha
   assert.equal(await s2.sendDigest(), true);
   ev = pump(server, [[s2, c2]]);
   assert.deepEqual(ev.get(s2), [], "the digest matches now");
+});
+
+test("patches and RESYNC documents over the session's limits are failures that change nothing", () => {
+  const server = new FakeServer();
+  const a = client(server, "alice", { maxPatchBytes: 64, maxDocumentBytes: 64 });
+  pump(server, [[a.session, a.conn]]);
+  a.doc.insert(0, "abc");
+  const big = new Document("x");
+  big.insert(0, "y".repeat(500));
+  const ev = a.session.receive(encodeFrame({ type: "remote_ops", patch: big.encodePatch(null) }));
+  assert.equal(ev[0].type, "failure");
+  assert.match(ev[0].message, /cowrite patch body of \d+ bytes is over the limit of 64/);
+  assert.equal(a.doc.text, "abc");
+  // a RESYNC's document likewise
+  const b = client(server, "bob", { maxDocumentBytes: 64 });
+  pump(server, [[b.session, b.conn]]);
+  const ev2 = b.session.receive(encodeFrame({ type: "resync", version: big.version(), document: big.encode() }));
+  assert.equal(ev2[0].type, "failure");
+  assert.match(ev2[0].message, /cowrite document body of \d+ bytes is over the limit of 64/);
+  // the defaults are generous
+  assert.equal(new ClientSession(new Document("c"), "doc").maxDocumentBytes, MAX_DOCUMENT_BYTES);
+  assert.equal(new ClientSession(new Document("c"), "doc").maxPatchBytes, MAX_PATCH_BYTES);
 });

@@ -1,0 +1,88 @@
+// @ts-check
+/**
+ * Planning a merge: which ops to walk, in what order, and where the critical
+ * points are.  A port of src/cowrite/engine/merge/plan.py.
+ *
+ * A merge from a branch at version `branch` to `branch ∪ merge` only needs the
+ * history since the last *critical version* the two share
+ * (`CausalGraph.findConflicting`): every op after it is walked, first those the
+ * branch already has (to rebuild the CRDT state; nothing is emitted), then the
+ * new ones (each emitted as an edit of the branch text).
+ *
+ * A *critical point* between two pieces of the walk is a place where everything
+ * walked so far is an ancestor of everything still to come: there the CRDT state
+ * can be thrown away and replaced by a fresh placeholder, and a stretch between
+ * two critical points with no concurrency is applied to the text directly.
+ */
+
+import { ONLY_B } from '../causalGraph.js';
+
+/**
+ * @typedef {[number, number, number[], boolean]} Piece LVs `[start, end)`, the
+ *   parents of `start`, and whether to emit them (new ops)
+ * @typedef {Array<[number, number, number]>} Spans `[start, end, flag]` from findConflicting
+ */
+
+/** A critical point at the empty version (before a root op). */
+export const ROOT = -1;
+/** The critical point after the last piece (always one). */
+export const END = -3;
+
+/**
+ * The last critical version shared by `branch` and `merge` and the spans since
+ * it, or null if `merge` adds nothing to `branch`.
+ * @param {import('../causalGraph.js').CausalGraph} cg
+ * @param {number[]} branch
+ * @param {number[]} merge
+ * @returns {[number[], Spans]|null}
+ */
+export function findPlan(cg, branch, merge) {
+  const [common, spans] = cg.findConflicting(branch, merge);
+  if (!spans.some((/** @type {number[]} */ sp) => sp[2] === ONLY_B)) return null;
+  return [common, /** @type {Spans} */ (spans)];
+}
+
+/**
+ * The pieces to walk, in a topological order: first what the branch has, then the rest.
+ * @param {import('../causalGraph.js').CausalGraph} cg
+ * @param {Spans} spans
+ * @returns {Piece[]}
+ */
+export function piecesSince(cg, spans) {
+  /** @type {Piece[]} */
+  const pieces = [];
+  for (const [s, e, f] of spans) {
+    if (f !== ONLY_B) for (const [ps, pe, par] of cg.iterRange(s, e)) pieces.push([ps, pe, par, false]);
+  }
+  for (const [s, e, f] of spans) {
+    if (f === ONLY_B) for (const [ps, pe, par] of cg.iterRange(s, e)) pieces.push([ps, pe, par, true]);
+  }
+  return pieces;
+}
+
+/**
+ * For each piece `i`, the critical version just before it (as one LV, or ROOT),
+ * or null if there is none; entry `pieces.length` is END.
+ *
+ * A point before piece `i` is critical when the parents reaching outside the
+ * suffix `i..` all collapse into one version: the frontier of what has been
+ * walked, if the walk got there (the walk checks that).
+ * @param {Piece[]} pieces
+ * @returns {Array<number|null>}
+ */
+export function criticalPoints(pieces) {
+  const n = pieces.length;
+  /** @type {Array<number|null>} */
+  const crit = new Array(n + 1).fill(null);
+  /** @type {Set<number>} */
+  let ext = new Set();
+  for (let i = n - 1; i >= 0; i--) {
+    const [s, e, par] = pieces[i];
+    if (ext.size) ext = new Set([...ext].filter((x) => !(s <= x && x < e)));
+    if (par.length) for (const p of par) ext.add(p);
+    else ext.add(ROOT);
+    crit[i] = ext.size === 1 ? /** @type {number} */ (ext.values().next().value) : null;
+  }
+  crit[n] = END;
+  return crit;
+}
