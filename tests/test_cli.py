@@ -86,3 +86,88 @@ def test_missing_file() -> None:
     r = run("replay", "/nonexistent/trace.json")
     assert r.returncode != 0
     assert b"Traceback" not in r.stderr
+
+
+# -- the server's secret ------------------------------------------------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
+    from cowrite.cli import main
+
+    monkeypatch.delenv("COWRITE_SECRET", raising=False)
+    rc = main(list(args))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"x", b"  \n", b"s" * 31, b"\n" + b"s" * 31 + b"\n"], ids=["empty", "1-byte", "blank", "31-bytes", "31-padded"]
+)
+@pytest.mark.parametrize("command", ["serve", "token"])
+def test_a_secret_file_under_32_bytes_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, content: bytes, command: str
+) -> None:
+    """A short secret signs tokens anyone can forge; an empty one used to crash `serve`."""
+    db = tmp_path / "c.db"
+    (tmp_path / "c.db.secret").write_bytes(content)
+    # (a host that cannot be bound: if the secret were taken, serve would stop there)
+    extra = ["--user", "ann"] if command == "token" else ["--host", "256.256.256.256"]
+    rc, out, err = _cli(capsys, monkeypatch, command, "--db", str(db), *extra)
+    assert rc == 1
+    assert out == ""  # no token was printed
+    assert err.startswith(f"cowrite {command}: error: the secret file ") and "at least 32 bytes" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_secret_file_of_32_bytes_signs_tokens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cowrite.server import verify_token
+
+    db = tmp_path / "c.db"
+    (tmp_path / "c.db.secret").write_bytes(b"k" * 32 + b"\n")
+    rc, out, err = _cli(capsys, monkeypatch, "token", "--db", str(db), "--user", "ann")
+    assert rc == 0, err
+    assert verify_token(b"k" * 32, out.strip()).user == "ann"
+
+
+def test_an_unreadable_secret_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "c.db"
+    (tmp_path / "c.db.secret").mkdir()  # a directory where the file should be
+    rc, out, err = _cli(capsys, monkeypatch, "token", "--db", str(db), "--user", "ann")
+    assert rc == 1 and out == ""
+    assert err.startswith("cowrite token: error: cannot read the secret file ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content", [b"", b"x"], ids=["empty", "1-byte"])
+def test_cowrite_serve_refuses_a_short_secret_file_as_a_process(tmp_path: Path, content: bytes) -> None:
+    import os
+
+    db = tmp_path / "c.db"
+    (tmp_path / "c.db.secret").write_bytes(content)
+    env = {k: v for k, v in os.environ.items() if k != "COWRITE_SECRET"}
+    for args in (("serve", "--host", "256.256.256.256"), ("token", "--user", "ann")):
+        r = subprocess.run(
+            [sys.executable, "-m", "cowrite.cli", *args, "--db", str(db)], capture_output=True, timeout=60, env=env
+        )
+        err = r.stderr.decode()
+        assert r.returncode == 1, err
+        assert r.stdout == b""
+        assert err.startswith(f"cowrite {args[0]}: error: the secret file ") and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    "limit, message",
+    [("nope=1", "NAME=VALUE"), ("max_batch_ops", "NAME=VALUE"), ("max_batch_ops=x", "needs a number"), ("max_batch_ops=0", "positive")],
+)
+def test_bad_limits_are_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, limit: str, message: str
+) -> None:
+    monkeypatch.setenv("COWRITE_SECRET", "s" * 40)
+    from cowrite.cli import main
+
+    rc = main(["serve", "--db", str(tmp_path / "c.db"), "--host", "256.256.256.256", "--limit", limit])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.startswith("cowrite serve: error: ") and message in err, err

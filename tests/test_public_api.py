@@ -26,7 +26,7 @@ PINNED = {
         "ConflictingOpError", "CowriteError", "DecodeError", "Document", "InvalidOpError", "Op", "OpLog", "Position",
         "RawVersion", "Summary", "TooLargeError", "UndoManager", "UndoResult", "UnknownParentError",
         "UnknownVersionError", "checkout", "decode_document", "decode_patch", "encode_document", "encode_patch",
-        "normalize_summary",
+        "normalize_summary", "patch_shape",
     ],
 }
 

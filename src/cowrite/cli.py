@@ -7,8 +7,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .engine import CowriteError
+
+if TYPE_CHECKING:
+    from .server import Limits
 
 __all__ = ["main"]
 
@@ -51,45 +55,54 @@ def _store_and_secret(args: argparse.Namespace) -> tuple[Path, bytes]:
     return db, load_secret(args.secret, beside=db)
 
 
+def _limits(pairs: Sequence[str]) -> Limits:
+    """``Limits`` with ``NAME=VALUE`` overrides (``ConfigError`` naming what is wrong)."""
+    import dataclasses
+
+    from .errors import ConfigError
+    from .server import Limits
+
+    fields = {f.name: f for f in dataclasses.fields(Limits)}
+    overrides: dict[str, int | float] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in fields:
+            raise ConfigError(f"--limit takes NAME=VALUE with NAME one of {', '.join(sorted(fields))}, not {pair!r}")
+        try:
+            overrides[name] = int(raw) if fields[name].type in ("int", int) else float(raw)
+        except ValueError:
+            raise ConfigError(f"--limit {name} needs a number, not {raw!r}") from None
+    return Limits(**overrides)  # type: ignore[arg-type]  # each value has its field's type
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
     import uvicorn
 
-    from .server import Limits, Server, issue_token
+    from .server import Server, issue_token, redact_tokens_in_logs
     from .store import SQLiteStore
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        limits = _limits(args.limit)
         db, secret = _store_and_secret(args)
         store = SQLiteStore(db)
     except CowriteError as exc:
         print(f"cowrite serve: error: {exc}", file=sys.stderr)
         return 1
-    limits = Limits()
-    loopback = _is_loopback(args.host)
-    guests = args.guests or ("owner" if loopback else "none")
-    # On a loopback address guests are only let in under its loopback names: a web page
-    # that re-binds its own domain to 127.0.0.1 must not get a token (DNS rebinding).
-    guest_hosts = ("localhost", "127.0.0.1", "::1", args.host) if loopback else ()
-    server = Server(
-        store, secret, limits=limits, allowed_origins=tuple(args.allow_origin), guests=guests, guest_hosts=guest_hosts
-    )
-    token = issue_token(secret, "admin", doc="*", role="owner", ttl=12 * 3600)
-    url = _url(args.host, args.port)
-    print(f"cowrite: serving {url}  (documents in {db})", flush=True)
-    if guests == "none":
-        print("cowrite: guests: none (pages need a link with ?token=..., made with `cowrite token`)", flush=True)
-    else:
-        why = "the default on a loopback address" if args.guests is None else "--guests"
-        print(f"cowrite: guests: anyone who opens the page and types a name gets role {guests} ({why})", flush=True)
-    print(f"cowrite: an owner token for the next 12 hours (more with `cowrite token`):\n  {token}", flush=True)
-    if guests == "none":
-        print(f"cowrite: open {url}/?token={token} in a browser", flush=True)
-    else:
-        print(f"cowrite: open {url}/ in a browser", flush=True)
     try:
-        uvicorn.run(
+        loopback = _is_loopback(args.host)
+        guests = args.guests or ("owner" if loopback else "none")
+        # On a loopback address guests are only let in under its loopback names: a web page
+        # that re-binds its own domain to 127.0.0.1 must not get a token (DNS rebinding).
+        guest_hosts = ("localhost", "127.0.0.1", "::1", args.host) if loopback else ()
+        server = Server(
+            store, secret, limits=limits, allowed_origins=tuple(args.allow_origin), guests=guests, guest_hosts=guest_hosts
+        )
+        token = issue_token(secret, "admin", doc="*", role="owner", ttl=12 * 3600)
+        config = uvicorn.Config(
             server.app,
             host=args.host,
             port=args.port,
@@ -97,6 +110,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             lifespan="on",
         )
+        # uvicorn prints request targets (?token=... included): blank the tokens, now
+        # that its logging is configured.
+        redact_tokens_in_logs()
+        url = _url(args.host, args.port)
+        print(f"cowrite: serving {url}  (documents in {db})", flush=True)
+        if guests == "none":
+            print("cowrite: guests: none (pages need a link with ?token=..., made with `cowrite token`)", flush=True)
+        else:
+            why = "the default on a loopback address" if args.guests is None else "--guests"
+            print(f"cowrite: guests: anyone who opens the page and types a name gets role {guests} ({why})", flush=True)
+        print(f"cowrite: an owner token for the next 12 hours (more with `cowrite token`):\n  {token}", flush=True)
+        if guests == "none":
+            print(f"cowrite: open {url}/?token={token} in a browser", flush=True)
+        else:
+            print(f"cowrite: open {url}/ in a browser", flush=True)
+        uvicorn.Server(config).run()
+    except CowriteError as exc:
+        print(f"cowrite serve: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         store.close()
     return 0
@@ -149,6 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sv.add_argument("--secret", help="token signing secret (default: $COWRITE_SECRET or <db>.secret)")
     sv.add_argument("--allow-origin", action="append", default=[], help="extra allowed browser Origin ('*': any)")
     sv.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    sv.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set one of the server's limits (cowrite.server.Limits), e.g. max_request_bytes=65536; repeatable",
+    )
     sv.add_argument(
         "--guests",
         choices=["none", "viewer", "editor", "owner"],

@@ -13,11 +13,14 @@ as itself (the server logs it with a traceback and answers ``internal``)::
      ├── ConflictingOpError      an (agent, seq) already known with other content: a forged or buggy peer
      ├── UnknownVersionError     a version names ops this document does not have (also KeyError)
      ├── DecodeError             bytes that are not a valid cowrite document, patch or position
+     │    └── TruncatedError     they end before what they promise (a number, a block)
      ├── TooLargeError           input over a configured limit (an inflated body, a document's
      │                           history, an HTTP body): refused before the work it would cost
      ├── ConfigError             a setting out of range (server limits, client settings; also ValueError)
      ├── ProtocolError           bytes that are not a valid frame, or a field that cannot be sent;
      │                           ``code`` is the :class:`ErrorCode` to answer with
+     ├── ChangeMismatch          a text change (the client's journal) does not fit the text it is
+     │                           applied to (also ValueError)
      ├── StoreError              a storage operation failed; nothing it was asked to write is durable
      │    ├── InvalidArgument    a malformed argument (also ValueError)
      │    │    └── InvalidDocumentId
@@ -50,6 +53,7 @@ from enum import IntEnum
 
 __all__ = [
     "AuthError",
+    "ChangeMismatch",
     "ClientClosed",
     "ClientError",
     "ConfigError",
@@ -73,6 +77,7 @@ __all__ = [
     "StoreError",
     "TooLargeError",
     "TraceError",
+    "TruncatedError",
     "UnknownParentError",
     "UnknownVersionError",
     "UnsupportedBackend",
@@ -136,6 +141,10 @@ class DecodeError(CowriteError, ValueError):
     """Bytes could not be decoded as a cowrite document, patch or position."""
 
 
+class TruncatedError(DecodeError):
+    """The bytes end before a number or block they promise (maybe only cut short)."""
+
+
 class TooLargeError(CowriteError):
     """Input over a configured size limit; refused before doing the work it would cost."""
 
@@ -156,6 +165,10 @@ class ProtocolError(CowriteError, ValueError):
     def __init__(self, message: str, code: ErrorCode = ErrorCode.BAD_FRAME) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ChangeMismatch(CowriteError, ValueError):
+    """A text change does not fit the text it is applied to (wrong length, other deleted text)."""
 
 
 # -- the store ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cowrite.client import Client, StateFileError, backoff_delay
+from cowrite.client import Client, ClientSettings, StateFileError, backoff_delay
 from cowrite.client.storage import StateWriter, decode_state, encode_state, read_state
 from cowrite.engine import Document
 
@@ -115,10 +115,63 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError):
         Client("ftp://host", "d", "t")
     with pytest.raises(ValueError):
-        Client(URL, "d", "t", backoff_base=0)
+        Client(URL, "d", "t", settings=ClientSettings(backoff_base=0))
     with pytest.raises(ValueError):
         Client(URL, "d" * 300, "t")  # the protocol's limit on document ids
     with pytest.raises(ValueError):
         Client(URL, "d", "t", colour="#" * 65)
     assert Client("http://h:1/base/", "d", "t").url == "ws://h:1/base/ws/d"
     assert Client("https://h", "a b", "t").url == "wss://h/ws/a%20b"
+
+
+def test_state_keeps_the_seq_floor_and_acked_seq_and_reads_format_1(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    from cowrite.client.storage import MAGIC, load_state
+
+    d = _doc()
+    path = tmp_path / "s.cwc"
+    path.write_bytes(encode_state("doc-1", d, seq_floor=40, acked_seq=7))
+    stored = load_state(path)
+    assert stored is not None and (stored.seq_floor, stored.acked_seq) == (40, 7)
+    stored.doc.insert(0, "x")  # the floor is reserved on the loaded replica
+    assert stored.doc.ops_since(d.version)[0].seq == 40
+    # a format-1 file (no seq marks) still loads
+    ident, agent = b"doc-1", d.agent.encode()
+    old = bytearray(MAGIC) + struct.pack(">BH", 1, len(ident)) + ident + struct.pack(">H", len(agent)) + agent + d.encode()
+    old += struct.pack(">I", zlib.crc32(old))
+    path.write_bytes(bytes(old))
+    stored = load_state(path)
+    assert stored is not None and stored.doc.text == d.text and (stored.seq_floor, stored.acked_seq) == (0, 0)
+
+
+def test_client_settings_are_checked_when_made() -> None:
+    from cowrite.errors import ConfigError
+
+    s = ClientSettings()
+    assert s.max_frame_bytes == 256 * 1024 and s.min_frame_bytes == 4096 and s.backoff_base == 0.1
+    for bad in (
+        {"backoff_base": 0},
+        {"backoff_base": 2.0, "backoff_cap": 1.0},
+        {"flush_interval": -1},
+        {"flush_interval": float("nan")},
+        {"save_delay": "soon"},
+        {"connect_timeout": 0},
+        {"keepalive": 0},
+        {"digest_interval": -5},
+        {"max_batch_ops": 0},
+        {"max_batch_ops": 1.5},
+        {"max_frame_bytes": 1000},
+        {"min_frame_bytes": 100},
+        {"max_frame_bytes": 8192, "min_frame_bytes": 16384},
+        {"max_recoveries": 0},
+        {"proxy": 3},
+    ):
+        with pytest.raises(ConfigError):
+            ClientSettings(**bad)  # type: ignore[arg-type]
+    assert ClientSettings(keepalive=None, digest_interval=None, proxy="http://proxy:3128").keepalive is None
+    with pytest.raises(ConfigError):
+        Client(URL, "d", "t", settings={"backoff_base": 1})  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        s.backoff_base = 1.0  # type: ignore[misc]  # frozen

@@ -39,14 +39,26 @@ def token(user: str = "admin", *, doc: str = "*", role: str = "owner", ttl: int 
 
 class ServerProcess:
     """``python -m cowrite.cli serve`` on ``port`` with database ``db``; restartable.
-    ``host`` is what it binds (reached at 127.0.0.1 either way); ``args`` more options."""
+    ``host`` is what it binds (reached at 127.0.0.1 either way); ``args`` more options;
+    ``command`` what runs instead of ``python -m cowrite.cli`` (e.g. a script that
+    patches the server first), ``env`` more environment variables."""
 
     def __init__(
-        self, db: Path, port: int | None = None, log: Path | None = None, *, host: str = "127.0.0.1", args: tuple[str, ...] = ()
+        self,
+        db: Path,
+        port: int | None = None,
+        log: Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        args: tuple[str, ...] = (),
+        command: tuple[str, ...] = (sys.executable, "-m", "cowrite.cli"),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.db = db
         self.host = host
         self.args = args
+        self.command = command
+        self.env = env or {}
         self.port = port or free_port()
         self.log = log or db.with_suffix(".log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -62,12 +74,12 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        env = dict(os.environ, COWRITE_SECRET=SECRET, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, COWRITE_SECRET=SECRET, PYTHONUNBUFFERED="1", **self.env)
         logf = open(self.log, "ab")
         logf.write(f"---- start #{self.starts + 1} ----\n".encode())
         logf.flush()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cowrite.cli", "serve", "--host", self.host, "--port", str(self.port),
+            [*self.command, "serve", "--host", self.host, "--port", str(self.port),
              "--db", str(self.db), "--log-level", "warning", *self.args],
             env=env,
             stdout=logf,
@@ -105,11 +117,22 @@ class ServerProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def log_text(self) -> str:
+    def log_text(self, tail: int | None = 5000) -> str:
+        """The end of the server's output (all of it if ``tail`` is None)."""
         try:
-            return self.log.read_text(errors="replace")[-5000:]
+            text = self.log.read_text(errors="replace")
         except OSError:
             return ""
+        return text if tail is None else text[-tail:]
+
+    def metric(self, name: str) -> float:
+        """The value of an unlabelled metric on ``/metrics`` (0 if absent)."""
+        r = httpx.get(f"{self.http}/metrics", timeout=10, trust_env=False)
+        assert r.status_code == 200, r.text
+        for line in r.text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
 
     # -- HTTP API ---------------------------------------------------------------------
 
@@ -155,16 +178,31 @@ def client(
     srv: ServerProcess, doc_id: str, user: str, *, role: str = "editor", url: str | None = None, tok: Any = None, **kw: Any
 ) -> Any:
     """A :class:`cowrite.client.Client` tuned for tests (fast ticks and reconnects);
-    ``tok`` overrides the token, a str or a function (default: ``user``'s for ``doc_id`` with ``role``)."""
+    ``tok`` overrides the token, a str or a function (default: ``user``'s for ``doc_id`` with ``role``).
+    Keywords that are :class:`~cowrite.client.ClientSettings` fields go into its settings."""
     from cowrite.client import Client
 
-    kw.setdefault("backoff_base", 0.02)
-    kw.setdefault("backoff_cap", 0.25)
-    kw.setdefault("flush_interval", 0.01)
-    kw.setdefault("save_delay", 0.05)
     kw.setdefault("user_name", user)
-    kw.setdefault("proxy", None)  # loopback: never through an HTTP proxy from the environment
-    return Client(url or srv.url, doc_id, tok or token(user, doc=doc_id, role=role), **kw)
+    return Client(url or srv.url, doc_id, tok or token(user, doc=doc_id, role=role), settings=tuned_settings(kw), **kw)
+
+
+def tuned_settings(kw: dict[str, Any]) -> Any:
+    """:class:`~cowrite.client.ClientSettings` for tests: fast ticks and reconnects, no proxy;
+    takes (and removes) the settings fields from ``kw``."""
+    import dataclasses
+
+    from cowrite.client import ClientSettings
+
+    names = {f.name for f in dataclasses.fields(ClientSettings)}
+    tuned: dict[str, Any] = {
+        "backoff_base": 0.02,
+        "backoff_cap": 0.25,
+        "flush_interval": 0.01,
+        "save_delay": 0.05,
+        "proxy": None,  # loopback: never through an HTTP proxy from the environment
+    }
+    tuned.update({k: kw.pop(k) for k in list(kw) if k in names})
+    return ClientSettings(**tuned)
 
 
 class Proxy(Link):

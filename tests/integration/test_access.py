@@ -3,6 +3,8 @@ another agent, and bad tokens are refused (ERROR unauthorized/forbidden, then cl
 
 from __future__ import annotations
 
+import asyncio
+
 import base64
 import json
 import time
@@ -90,7 +92,12 @@ def test_bad_tokens_are_refused(shared_server: ServerProcess) -> None:
                 await c.synced(10)
             assert info.value.code == code
             assert c.state == "error" and c.error is info.value
-            assert all(t.done() for t in c._tasks)  # stopped reconnecting
+            # It stopped reconnecting: over several of its backoff periods (0.25 s at most)
+            # the server sees no more refusals.
+            refusals = f'cowrite_errors_total{{code="{code.name.lower()}"}}'
+            seen = await asyncio.to_thread(srv.metric, refusals)
+            await asyncio.sleep(1.0)
+            assert await asyncio.to_thread(srv.metric, refusals) == seen
             await c.close()
         assert await srv.atext(doc_id) == ""
 

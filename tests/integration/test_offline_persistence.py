@@ -57,12 +57,12 @@ def test_offline_edits_survive_a_client_restart(server: ServerProcess, tmp_path:
 CHILD = textwrap.dedent(
     """
     import asyncio, sys
-    from cowrite.client import Client
+    from cowrite.client import Client, ClientSettings
 
     async def main():
         url, doc_id, tok, path = sys.argv[1:5]
-        c = Client(url, doc_id, tok, path=path, flush_interval=0.005, save_delay=0.5,
-                   backoff_base=0.02, backoff_cap=0.2)
+        c = Client(url, doc_id, tok, path=path, settings=ClientSettings(
+            flush_interval=0.005, save_delay=0.5, backoff_base=0.02, backoff_cap=0.2))
         await c.start()
         i = 0
         while True:

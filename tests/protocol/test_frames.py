@@ -50,6 +50,8 @@ POS = (DOC.position(2), DOC.position(5, -1))
 EXAMPLES: list[Message] = [
     Join("doc-1", "alice", SUMMARY),
     Join("ドキュメント", "a" * 256, {}, read_only=True),
+    Join("doc-1", "alice", {}, fresh=True),
+    Join("doc-1", "alice", {}, read_only=True, fresh=True),
     Welcome(Role.OWNER, DOC.version, SUMMARY, PATCH),
     Welcome(Role.VIEWER, (), {}, b""),
     Ops(1, PATCH),
@@ -110,13 +112,15 @@ _position = st.one_of(
     st.sampled_from([Position(None, 0, 1), Position(None, 0, -1)]),
 )
 _text = st.text(max_size=40)
+_colour = st.text(max_size=16)  # at most 64 bytes of UTF-8, the field's limit
 _messages = st.one_of(
     st.builds(Join, _agent, _agent, _summary, st.booleans()),
+    st.builds(Join, _agent, _agent, st.just({}), st.booleans(), st.just(True)),  # fresh
     st.builds(Welcome, st.sampled_from(list(Role)), _version, _summary, st.binary(max_size=50)),
     st.builds(Ops, st.integers(0, 2**64 - 2), st.binary(max_size=50)),
     st.builds(Ack, st.integers(0, 2**64 - 2), _version),
     st.builds(RemoteOps, st.binary(max_size=50)),
-    st.builds(Presence, _agent, _text, _text, st.none() | st.tuples(_position, _position), st.booleans()),
+    st.builds(Presence, _agent, _text, _colour, st.none() | st.tuples(_position, _position), st.booleans()),
     st.builds(Error, st.sampled_from(list(ErrorCode)), _text, st.booleans(), st.none() | st.integers(0, 2**64 - 2)),
     st.builds(Ping, st.integers(0, 2**64 - 1)),
     st.builds(Pong, st.integers(0, 2**64 - 1)),
@@ -178,7 +182,10 @@ def test_oversize_and_bad_fields() -> None:
     assert "agent" in str(_raises(join_frame(b"d", b"")))
     assert "UTF-8" in str(_raises(join_frame(b"d", b"\xff")))
     assert "UTF-8" in str(_raises(join_frame(b"d", b"\xed\xa0\x80")))  # an encoded surrogate
-    assert "bits" in str(_raises(join_frame(b"d", b"a", flags=2)))
+    assert "bits" in str(_raises(join_frame(b"d", b"a", flags=4)))
+    assert decode_frame(join_frame(b"d", b"a", flags=2)) == Join("d", "a", {}, fresh=True)
+    assert decode_frame(join_frame(b"d", b"a", flags=3)) == Join("d", "a", {}, True, True)
+    assert "fresh" in str(_raises(join_frame(b"d", b"a", flags=2, rest=b"\x01\x01a\x01\x00\x01")))
     assert "characters" in str(_raises(bytes([1, MsgType.PRESENCE, 0xD8, 0x04]) + "é".encode() * 300 + b"\x00\x00\x00"))
     # summary: count larger than the bytes left, empty run, seq out of range, agent twice
     assert "summary" in str(_raises(join_frame(b"d", b"a", rest=b"\xff\x7f")))
@@ -238,6 +245,7 @@ def test_encoder_refuses_what_the_decoder_would() -> None:
         Join("d", "a" * 257, {}),
         Join("d", "a", {"a": [(3, 3)]}),
         Join("d", "\ud800", {}),
+        Join("d", "a", {"a": [(0, 1)]}, fresh=True),  # a fresh JOIN carries no summary
         Ops(-1, b""),
         Ops(2**64 - 1, b""),
         Ack(1, (("a", 2**53),)),

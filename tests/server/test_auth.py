@@ -9,6 +9,7 @@ import time
 import jwt
 import pytest
 
+from cowrite.errors import ConfigError
 from cowrite.server.auth import AuthError, issue_token, load_secret, verify_token
 
 SECRET = b"k" * 40
@@ -66,5 +67,62 @@ def test_secret_file_is_created_once_and_private(tmp_path, monkeypatch) -> None:
     s1 = load_secret(None, beside=db)
     assert load_secret(None, beside=db) == s1 and len(s1) >= 32
     assert (tmp_path / "x.db.secret").stat().st_mode & 0o777 == 0o600
-    with pytest.raises(AuthError):
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
         load_secret("short")
+
+
+BAD_USERS = ["", " ", " ann", "ann ", "a\nb", "a\x00b", "a\u202eb", "\u200b", "\u2066x", "x" * 129, "\ud800"]
+BAD_USER_IDS = ["empty", "space", "leading", "trailing", "newline", "nul", "rlo", "zwsp", "isolate", "129-chars", "surrogate"]
+
+
+@pytest.mark.parametrize("user", BAD_USERS, ids=BAD_USER_IDS)
+def test_a_token_whose_user_id_is_not_valid_is_refused_when_verified(user: str) -> None:
+    """Signed with the right secret (a buggy or older issuer): still refused."""
+    tok = jwt.encode(_claims(sub=user), SECRET, algorithm="HS256")
+    with pytest.raises(AuthError, match="malformed|invalid"):
+        verify_token(SECRET, tok)
+
+
+@pytest.mark.parametrize("user", BAD_USERS, ids=BAD_USER_IDS)
+def test_no_token_is_issued_for_a_user_id_that_is_not_valid(user: str) -> None:
+    with pytest.raises(AuthError):
+        issue_token(SECRET, user)
+
+
+@pytest.mark.parametrize("user", ["ann", "guest-0123456789abcdef", "ada@example.org", "Ada Lovelace", "日本", "\U0001f469", "x" * 128])
+def test_valid_user_ids(user: str) -> None:
+    assert verify_token(SECRET, issue_token(SECRET, user)).user == user
+
+
+@pytest.mark.parametrize("name", ["", "a\nb", "a\u202eb", "x" * 257], ids=["empty", "newline", "rlo", "257-chars"])
+def test_a_token_whose_display_name_is_not_valid_is_refused(name: str) -> None:
+    tok = jwt.encode(_claims(name=name), SECRET, algorithm="HS256")
+    with pytest.raises(AuthError, match="malformed"):
+        verify_token(SECRET, tok)
+    with pytest.raises(AuthError):
+        issue_token(SECRET, "ann", name=name)
+
+
+def test_a_display_name_may_hold_emoji_sequences() -> None:
+    assert verify_token(SECRET, issue_token(SECRET, "ann", name="Ann 👩‍💻")).name == "Ann 👩‍💻"
+
+
+def test_an_overlong_token_is_refused_unread() -> None:
+    with pytest.raises(AuthError, match="longer than"):
+        verify_token(SECRET, "a" * 10_000)
+
+
+def test_a_token_header_nested_deeply_never_reaches_the_json_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header is parsed before the signature is checked; json.loads recurses."""
+    seen: list[int] = []
+    real = json.loads
+
+    def spy(s: str | bytes, *a: object, **kw: object) -> object:
+        seen.append(len(s))
+        return real(s, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json, "loads", spy)
+    header = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).rstrip(b"=").decode()
+    with pytest.raises(AuthError):
+        verify_token(SECRET, f"{header}.{_b64(_claims())}.c2ln")
+    assert all(n < 100 for n in seen), seen

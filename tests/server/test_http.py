@@ -220,3 +220,92 @@ def test_history_and_blame_show_the_latest_display_name_of_each_user(harness: Ha
     runs = h.http.get("/api/docs/named/blame", headers=h.auth()).json()["runs"]
     assert [(r["user"], r["name"]) for r in runs] == [("u-17", "Ada Lovelace")]
     assert h.store.user_names(["u-17"]) == {"u-17": "Ada Lovelace"}  # type: ignore[attr-defined]
+
+
+# -- untrusted values: bounded before they are parsed ---------------------------------------
+
+import json as _json
+
+import pytest
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        DEEP,
+        '[["a", 1], ' + "[" * 5000 + "]" * 5000 + "]",
+        '{"a": ' * 3000 + "1" + "}" * 3000,
+        "[[" + '"a", 1],[' * 2500 + '"a", 1]]',  # 25 KB: over the length limit
+        '[["' + "a" * 300 + '", 1]]',  # an agent longer than agents may be
+        "[" + "1" * 5000 + "]",  # an integer too long to convert
+        '[["a", 1e400]]',
+        '[["a", true]]',
+        '[["a", null]]',
+        '[{"a": 1}]',
+        '[["a", 1, 2]]',
+        '"[]"',
+        "NaN",
+        "[[\"a\", 1]",
+        "\x00",
+        "",
+    ],
+    ids=[
+        "nested-5000", "nested-inside", "objects-3000", "too-long", "long-agent", "huge-int", "float-inf",
+        "bool-seq", "null-seq", "object-item", "triple", "string", "nan", "unclosed", "nul", "empty",
+    ],
+)
+@pytest.mark.parametrize("endpoint", ["text", "blame"])
+def test_a_malformed_version_is_a_400_with_a_reason_never_a_500(harness: Harness, value: str, endpoint: str) -> None:
+    h = harness
+    h.create("n")
+    r = h.http.get(f"/api/docs/n/{endpoint}", params={"version": value}, headers=h.auth())
+    assert r.status_code == 400, r.text[:300]
+    assert r.json()["error"] == "bad_version" and r.json()["message"]
+
+
+def test_a_version_is_never_handed_to_the_recursive_json_parser_deeply_nested(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    real = _json.loads
+
+    def spy(s, *a, **kw):  # type: ignore[no-untyped-def]
+        seen.append(s if isinstance(s, str) else s.decode("utf-8", "replace"))
+        return real(s, *a, **kw)
+
+    monkeypatch.setattr(_json, "loads", spy)
+    h = harness
+    h.create("n")
+    h.http.get("/api/docs/n/text", params={"version": "[" * 500 + "]" * 500}, headers=h.auth())
+    h.http.post("/api/docs", content=b'{"id": ' + b"[" * 500 + b"]" * 500 + b"}", headers=h.auth())
+    assert not any(s.count("[") > 16 for s in seen), [s[:40] for s in seen]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b'{"id": ' * 30_000, b'{"id": "' + b"x" * 1000 + b'"', b"\xff\xfe", b"", b'"just a string"', b"1" * 5000],
+    ids=["nested-array", "nested-object", "unclosed", "not-utf8", "empty", "string", "huge-int"],
+)
+def test_a_malformed_json_body_is_a_400(harness: Harness, body: bytes) -> None:
+    h = harness
+    for url in ("/api/docs", "/api/docs/n/edit"):
+        r = h.http.post(url, content=body, headers={**h.auth(), "content-type": "application/json"})
+        assert r.status_code in (400, 404), (url, r.text[:200])
+        assert r.json()["error"] in ("bad_request", "not_found")
+    h.create("n")
+    r = h.http.post("/api/docs/n/edit", content=body, headers=h.auth())
+    assert r.status_code == 400 and r.json()["error"] == "bad_request", r.text[:200]
+
+
+def test_a_body_over_the_cap_is_a_413_in_the_api_shape(make_harness) -> None:  # type: ignore[no-untyped-def]
+    from cowrite.server import Limits
+
+    h = make_harness(limits=Limits(max_request_bytes=1000), guests="editor")
+    r = h.http.post("/api/session", content=b'{"name": "' + b"a" * 2000 + b'"}')
+    assert r.status_code == 413 and r.json() == {"error": "too_large", "message": "request bodies are limited to 1000 bytes"}
+    r = h.http.post("/api/session", json={"name": "Ada"})
+    assert r.status_code == 200
+    r = h.http.post("/api/docs", content=(b"x" * 600 for _ in range(3)), headers=h.auth())  # chunked
+    assert r.status_code == 413 and r.json()["error"] == "too_large"

@@ -9,7 +9,7 @@ import pytest
 from conftest import SECRET, Harness
 
 from cowrite.server import verify_token
-from cowrite.server.api import PALETTE, colour_for
+from cowrite.server.access import PALETTE, colour_for
 from cowrite.server.web import STATIC_DIR
 
 PAGES = [("/", "index.html"), ("/d/notes", "editor.html"), ("/d/my-doc_2.v1/history", "history.html")]

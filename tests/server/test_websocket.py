@@ -14,7 +14,7 @@ from cowrite.engine import encode_patch
 from cowrite.protocol import Ack, Error, ErrorCode, Ops, RemoteOps, Welcome, decode_frame, encode_frame
 from cowrite.protocol.client import ClientSession
 from cowrite.server import Limits, Server
-from cowrite.store import SQLiteStore
+from cowrite.store import SQLiteStore, StoreError
 
 
 def join(ws, doc: Document, doc_id: str = "notes") -> ClientSession:
@@ -164,7 +164,7 @@ class FailingStore:
         return getattr(self.inner, name)
 
     def append(self, *a, **kw):
-        raise OSError("disk full")
+        raise StoreError("disk full")
 
 
 def test_a_failed_commit_is_never_acknowledged(tmp_path: Path) -> None:
@@ -261,3 +261,47 @@ def test_a_joined_users_display_name_is_stored_for_history(harness: Harness) -> 
     assert h.store.user_names(["user-9"]) == {"user-9": "Grace Hopper"}  # type: ignore[attr-defined]
     [change] = h.http.get("/api/docs/notes/history", headers=h.auth()).json()["changes"]
     assert (change["agent"], change["user"], change["name"]) == ("grace-laptop", "user-9", "Grace Hopper")
+
+
+class ClaimFailsOnce:
+    """A store whose first ``claim_agent`` fails (the disk, say): nothing is claimed."""
+
+    def __init__(self, inner: SQLiteStore) -> None:
+        self.inner = inner
+        self.failed = False
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def claim_agent(self, *a, **kw):
+        if not self.failed:
+            self.failed = True
+            raise StoreError("disk full")
+        return self.inner.claim_agent(*a, **kw)
+
+
+def test_a_failed_agent_claim_leaves_no_owner_in_memory_and_the_retry_claims_it(tmp_path: Path) -> None:
+    inner = SQLiteStore(tmp_path / "c.db")
+    inner.create("notes")
+    server = Server(ClaimFailsOnce(inner), SECRET)  # type: ignore[arg-type]
+    from cowrite.server import issue_token
+
+    with TestClient(server.app) as http:
+        tok = issue_token(SECRET, "ann", role="editor")
+        with http.websocket_connect(f"/ws/notes?token={tok}") as ws:
+            for f in ClientSession(Document("laptop"), "notes").data_to_send():
+                ws.send_bytes(f)
+            err = next_msg(ws)
+        handle = server.rooms.loaded("notes")
+        assert handle is not None and "laptop" not in handle.room.agent_owners
+        assert isinstance(err, Error) and err.code == ErrorCode.INTERNAL and not err.fatal  # retry later
+        with http.websocket_connect(f"/ws/notes?token={tok}") as ws:
+            join(ws, Document("laptop"))
+        assert inner.agent_owners("notes") == {"laptop": "ann"}  # durable, not only in memory
+        mallory = issue_token(SECRET, "mallory", role="editor")
+        with http.websocket_connect(f"/ws/notes?token={mallory}") as ws:
+            for f in ClientSession(Document("laptop"), "notes").data_to_send():
+                ws.send_bytes(f)
+            err = next_msg(ws)
+            assert isinstance(err, Error) and err.code == ErrorCode.FORBIDDEN and err.fatal
+    inner.close()

@@ -373,6 +373,28 @@ class StoreContract:
         assert store.info("doc").snapshot_seq == 18
         assert_same(store.load("doc"), s.server)
 
+    def test_info_counts_the_snapshot_and_the_log_after_it(self, store: Store) -> None:
+        """What a server needs to pace its snapshots: their size, and what loading replays."""
+        store.create("doc")
+        assert (store.info("doc").snapshot_bytes, store.info("doc").log_bytes_since_snapshot) == (0, 0)
+        doc = Document("a")
+        sizes = []
+        for word in ("one ", "two ", "three "):
+            v = doc.version
+            doc.insert(len(doc), word)
+            patch = doc.encode_patch(v)
+            sizes.append(len(patch))
+            store.append("doc", patch, op_count=len(word))
+        assert store.info("doc").log_bytes_since_snapshot == sum(sizes)
+        store.snapshot("doc", doc.copy())
+        info = store.info("doc")
+        assert info.snapshot_bytes == len(doc.encode()) and info.log_bytes_since_snapshot == 0
+        v = doc.version
+        doc.insert(0, "zero ")
+        store.append("doc", doc.encode_patch(v), op_count=5)
+        assert store.info("doc").log_bytes_since_snapshot == len(doc.encode_patch(v))
+        assert [d.snapshot_bytes for d in store.documents()] == [info.snapshot_bytes]
+
     def test_load_starts_from_the_snapshot(self, store: Store, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
         store.create("doc")
         s = Session(store, "doc", ["alice", "bob"], seed=5)

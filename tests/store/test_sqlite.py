@@ -36,13 +36,13 @@ class SQLiteBackend:
     def raw(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, isolation_level=None)
 
-    def _key(self, conn: sqlite3.Connection, doc_id: str) -> int:
+    def key(self, conn: sqlite3.Connection, doc_id: str) -> int:
         key: int = conn.execute("SELECT key FROM documents WHERE id = ?", (doc_id,)).fetchone()[0]
         return key
 
     def corrupt_log(self, doc_id: str, seq: int) -> None:
         with self.raw() as conn:
-            key = self._key(conn, doc_id)
+            key = self.key(conn, doc_id)
             (blob,) = conn.execute("SELECT patch FROM log WHERE doc_key = ? AND seq = ?", (key, seq)).fetchone()
             b = bytearray(blob)
             b[len(b) // 2] ^= 0x01
@@ -50,7 +50,7 @@ class SQLiteBackend:
 
     def corrupt_snapshot(self, doc_id: str) -> None:
         with self.raw() as conn:
-            key = self._key(conn, doc_id)
+            key = self.key(conn, doc_id)
             seq, blob = conn.execute(
                 "SELECT seq, data FROM snapshots WHERE doc_key = ? ORDER BY seq DESC LIMIT 1", (key,)
             ).fetchone()
@@ -60,7 +60,7 @@ class SQLiteBackend:
 
     def delete_log_rows(self, doc_id: str, seqs: list[int]) -> None:
         with self.raw() as conn:
-            key = self._key(conn, doc_id)
+            key = self.key(conn, doc_id)
             conn.executemany("DELETE FROM log WHERE doc_key = ? AND seq = ?", [(key, s) for s in seqs])
 
     def set_schema_version(self, version: int) -> None:
@@ -88,65 +88,84 @@ def store(backend: SQLiteBackend) -> Iterator[SQLiteStore]:
 
 
 def test_durability_pragmas(store: SQLiteStore) -> None:
-    conn = store._conn
-    assert conn is not None
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+    assert store.pragmas() == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 10_000}
     assert store.schema_version == sqlite_mod.SCHEMA_VERSION == len(sqlite_mod.MIGRATIONS)
 
 
-def test_appends_waiting_for_a_commit_are_committed_together(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def _behind_a_commit(store: SQLiteStore, backend: SQLiteBackend, appends: list[tuple[str, bytes]]) -> list[object]:
+    """Run ``appends`` (doc id, patch) in threads while a commit is in progress: another
+    connection holds the write lock, so the store's first commit (of doc "blocker")
+    waits on it and the others queue up.  Returns each append's seq or exception."""
+    results: list[object] = [None] * len(appends)
+    blocker = Document("blocker")
+    blocker.insert(0, "b")
+    outside = backend.raw()
+    outside.execute("BEGIN IMMEDIATE")  # hold the database's write lock
+    try:
+        first = threading.Thread(target=lambda: store.append("blocker", blocker.encode_patch(), op_count=1))
+        first.start()
+        deadline = time.monotonic() + 10
+        while store.commit_stats().committing != 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+        def append(i: int) -> None:
+            try:
+                results[i] = store.append(appends[i][0], appends[i][1], op_count=1)
+            except Exception as exc:
+                results[i] = exc
+
+        threads = [threading.Thread(target=append, args=(i,)) for i in range(len(appends))]
+        for t in threads:
+            t.start()
+        while store.commit_stats().queued < len(appends) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert store.commit_stats().queued == len(appends)
+    finally:
+        outside.execute("COMMIT")
+        outside.close()
+    first.join()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_appends_waiting_for_a_commit_are_committed_together(store: SQLiteStore, backend: SQLiteBackend) -> None:
     """Group commit: appends queued behind a commit in progress share the next transaction."""
+    store.create("blocker")
     for i in range(5):
         store.create(f"d{i}")
-    batches: list[int] = []
-    original = store._commit_appends
-
-    def spy(batch: list[sqlite_mod._Append]) -> None:
-        batches.append(len(batch))
-        original(batch)
-
-    monkeypatch.setattr(store, "_commit_appends", spy)
     docs = [Document(f"a{i}") for i in range(5)]
     for d in docs:
         d.insert(0, "x")
-    results: list[int] = []
-    with store._lock:  # a commit "in progress"
-        threads = [
-            threading.Thread(target=lambda i=i: results.append(store.append(f"d{i}", docs[i].encode_patch(), op_count=1)))
-            for i in range(5)
-        ]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 5
-        while len(store._queue) < 5 and time.monotonic() < deadline:
-            time.sleep(0.001)
-    for t in threads:
-        t.join()
+    before = store.commit_stats().commits
+    results = _behind_a_commit(store, backend, [(f"d{i}", d.encode_patch()) for i, d in enumerate(docs)])
     assert results == [1] * 5
-    assert batches == [5]
+    stats = store.commit_stats()
+    assert stats.commits == before + 2  # the blocker's, then one for all five
+    assert (stats.queued, stats.committing) == (0, 0)
     for i in range(5):
         assert store.load(f"d{i}").text == "x"
 
 
-def test_a_failed_group_commit_stores_nothing_and_fails_every_append(store: SQLiteStore) -> None:
-    store.create("a")
+def test_a_failed_group_commit_stores_nothing_and_fails_every_append(store: SQLiteStore, backend: SQLiteBackend) -> None:
+    for doc_id in ("blocker", "a", "b"):
+        store.create(doc_id)
     d = Document("x")
     d.insert(0, "hi")
     good = d.encode_patch()
-    batch = [sqlite_mod._Append("a", good, 2, None), sqlite_mod._Append("missing", good, 2, None)]
-    conn = store._conn
-    assert conn is not None
-    conn.execute("CREATE TEMP TRIGGER boom BEFORE INSERT ON log BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
-    with store._lock:
-        store._commit_appends(batch)
-    assert all(r.done for r in batch)
-    assert isinstance(batch[0].error, StoreError) and "disk on fire" in str(batch[0].error)
-    assert "nothing stored" in str(batch[0].error)
-    conn.execute("DROP TRIGGER boom")
-    assert store.info("a").seq == 0
+    with backend.raw() as conn:
+        key_b = backend.key(conn, "b")
+        conn.execute(
+            f"CREATE TRIGGER boom BEFORE INSERT ON log WHEN NEW.doc_key = {key_b}"
+            " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
+    results = _behind_a_commit(store, backend, [("a", good), ("missing", good), ("b", good)])
+    assert isinstance(results[0], StoreError) and "disk on fire" in str(results[0]) and "nothing stored" in str(results[0])
+    assert isinstance(results[1], StoreError) and "missing" in str(results[1])
+    assert isinstance(results[2], StoreError) and "disk on fire" in str(results[2])
+    assert store.info("a").seq == 0  # "a" shared the failed transaction: not stored either
+    with backend.raw() as conn:
+        conn.execute("DROP TRIGGER boom")
     assert store.append("a", good, op_count=2) == 1
 
 
@@ -335,7 +354,7 @@ def test_failed_migration_leaves_the_previous_version(tmp_path: Path, monkeypatc
         conn.execute("ALTER TABLE documents ADD COLUMN half_done INTEGER")
         raise RuntimeError("step failed midway")
 
-    monkeypatch.setattr(sqlite_mod, "MIGRATIONS", [sqlite_mod._m1_initial, broken])
+    monkeypatch.setattr(sqlite_mod, "MIGRATIONS", [sqlite_mod.MIGRATIONS[0], broken])
     with pytest.raises(SchemaError, match="migration to schema version 2 failed: step failed midway"):
         SQLiteStore(path)
     with sqlite3.connect(path) as conn:

@@ -2,32 +2,45 @@
 
 ::
 
-    from cowrite.client import Client
+    from cowrite.client import Client, ClientSettings
 
     async with Client("ws://127.0.0.1:8000", "notes", token, path="notes.cwc") as c:
         c.insert(0, "Hello")          # applied locally at once, sent on the next tick
         c.set_cursor(5)               # shown to the others as a stable position
         c.on_change(lambda edits: print("remote:", edits))
+        c.on_notice(lambda n: print(n.kind, n.message))
         await c.synced()              # connected and everything acknowledged (durable)
 
 Edits made while the server is unreachable stay in the local replica (and, with
-``path``, in its state file) and are merged when the client reconnects.
+``path``, in its state file) and are merged when the client reconnects.  Edits the
+server refuses are typed again on a fresh copy of its document; a client the
+server stops keeps them (:meth:`Client.unsent`).
+
+Modules: ``client`` (the API), ``connection`` (connect/read/write/reconnect),
+``edits`` (the user's edits into replica and journal), ``storage`` (the state
+file), ``settings`` (:class:`ClientSettings`).
 """
 
 from cowrite.protocol import Edit
 
-from .client import Client, Peer, State, backoff_delay
+from .client import Client, Notice, NoticeKind, Peer, State, Unsent
+from .connection import backoff_delay
+from .settings import ClientSettings
 from ..errors import ClientClosed, ClientError, FatalError, ReadOnlyError, StateFileError
 
 __all__ = [
     "Client",
     "ClientClosed",
     "ClientError",
+    "ClientSettings",
     "Edit",
     "FatalError",
+    "Notice",
+    "NoticeKind",
     "Peer",
     "ReadOnlyError",
     "State",
     "StateFileError",
+    "Unsent",
     "backoff_delay",
 ]

@@ -19,7 +19,7 @@ from ..errors import (
 )
 from .branch import Branch, checkout
 from .causal_graph import CausalGraph
-from .codec import FORMAT_VERSION, decode_document, decode_patch, encode_document, encode_patch
+from .codec import FORMAT_VERSION, decode_document, decode_patch, encode_document, encode_patch, patch_shape
 from .document import Document
 from .history import Authorship, Change
 from .limits import MAX_AGENT_LEN, MAX_SEQ, MAX_TIME
@@ -59,4 +59,5 @@ __all__ = [
     "encode_document",
     "encode_patch",
     "normalize_summary",
+    "patch_shape",
 ]

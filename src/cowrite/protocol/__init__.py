@@ -3,7 +3,8 @@
 Frames: :func:`encode_frame` / :func:`decode_frame` over the message classes.
 Sessions: :class:`ClientSession` (client) and :class:`Room` / :class:`ServerSession`
 (server) take bytes in and hand bytes out; the network and the store are the
-caller's.  Imports only the engine and the standard library.
+caller's.  :class:`Journal` keeps a client's unconfirmed edits as text changes, so
+that a replica the server refuses can be replaced and the edits typed again.  Imports only the engine and the standard library.
 """
 
 from .client import (
@@ -14,11 +15,16 @@ from .client import (
     PongReceived,
     PresenceChanged,
     ProtocolFailure,
+    Recovered,
+    Recovery,
     RemoteChange,
     Resynced,
     ServerError,
     Welcomed,
+    recovery_for,
+    replica_journal,
 )
+from .journal import Journal, Rebased
 from ..errors import ErrorCode, ProtocolError
 from .messages import (
     PROTOCOL_VERSION,
@@ -56,6 +62,7 @@ __all__ = [
     "ErrorCode",
     "Event",
     "Join",
+    "Journal",
     "Message",
     "MsgType",
     "Ops",
@@ -67,6 +74,9 @@ __all__ = [
     "PresenceChanged",
     "ProtocolError",
     "ProtocolFailure",
+    "Rebased",
+    "Recovered",
+    "Recovery",
     "RemoteChange",
     "RemoteOps",
     "Resync",
@@ -84,5 +94,7 @@ __all__ = [
     "error_frame",
     "normalize_summary",
     "parse_join",
+    "recovery_for",
+    "replica_journal",
     "text_digest",
 ]

@@ -55,6 +55,8 @@ MAX_COLOUR_BYTES = 64
 MAX_MESSAGE_BYTES = 4096
 MAX_POSITION_BYTES = 1100
 DIGEST_BYTES = 32  # SHA-256
+JOIN_READ_ONLY = 1  # JOIN flag bit 0: the client wishes to be a viewer
+JOIN_FRESH = 2  # JOIN flag bit 1: the client replaces its replica; send the whole document
 
 class MsgType(IntEnum):
     JOIN = 0x01
@@ -82,14 +84,26 @@ class Role(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Join:
+    """Open a connection to document ``doc_id`` as ``agent``.
+
+    ``summary`` is every op id the client holds; the server answers with the ops it
+    lacks.  ``fresh``: the client is replacing its replica (its ops do not fit the
+    server's history), so the server sends its whole document instead; the summary
+    must then be empty."""
+
     doc_id: str
     agent: str
     summary: Summary
     read_only: bool = False
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
+    """The answer to ``Join``: the client's ``role``, the server's ``version`` and
+    ``summary``, and ``patch``: the ops the client lacks (an engine patch), or for a
+    fresh ``Join`` the server's whole document (``Document.encode()`` bytes)."""
+
     role: Role
     version: RawVersion
     summary: Summary
@@ -260,8 +274,11 @@ def encode_frame(msg: Message) -> bytes:
         w = _Writer(MsgType.JOIN)
         w.raw(_check_str(msg.doc_id, "doc id", MAX_DOC_ID_BYTES, nonempty=True))
         w.raw(_check_agent(msg.agent))
-        w.uvar(1 if msg.read_only else 0)
-        w.summary(normalize_summary(msg.summary))
+        w.uvar((JOIN_READ_ONLY if msg.read_only else 0) | (JOIN_FRESH if msg.fresh else 0))
+        summary = normalize_summary(msg.summary)
+        if msg.fresh and summary:
+            raise ProtocolError("a fresh JOIN carries an empty summary")
+        w.summary(summary)
     elif isinstance(msg, Welcome):
         w = _Writer(MsgType.WELCOME)
         w.uvar(Role(msg.role))
@@ -440,8 +457,11 @@ def _decode_body(r: _Reader, mtype: MsgType) -> Message:
     if mtype is MsgType.JOIN:
         doc_id = r.text("doc id", MAX_DOC_ID_BYTES, nonempty=True)
         agent = r.agent()
-        flags = r.flags("join flags", 1)
-        msg = Join(doc_id, agent, r.summary(), bool(flags & 1))
+        flags = r.flags("join flags", JOIN_READ_ONLY | JOIN_FRESH)
+        summary = r.summary()
+        if flags & JOIN_FRESH and summary:
+            raise DecodeError("a fresh JOIN carries an empty summary")
+        msg = Join(doc_id, agent, summary, bool(flags & JOIN_READ_ONLY), bool(flags & JOIN_FRESH))
     elif mtype is MsgType.WELCOME:
         code = r.uint("role")
         if code not in Role._value2member_map_:

@@ -19,6 +19,17 @@ A ``DIGEST`` whose hash differs from the room's text at that version is answered
 with ``RESYNC`` (the whole document); ``pending.divergence`` then says so, for the
 I/O layer's log and metrics.
 
+In-process callers (the HTTP API) edit with :meth:`Room.edit`, which takes the
+path of a client's batch (the same checks and limits, a ``Pending`` to persist
+before its commit, ``REMOTE_OPS`` to every connection).
+
+A bug (any exception that is not a :class:`~cowrite.errors.CowriteError`) while a
+frame is handled is not relabelled: the room answers the sender ``ERROR
+internal`` (not fatal, with the batch id), sets ``pending.bug`` to the exception
+and marks itself ``failed``, since its document may be inconsistent.  The I/O
+layer logs it, loads the document again from the store and moves the
+connections over with :meth:`Room.adopt`.
+
 Every ``sends`` is a list of :class:`Send` (session, bytes, close-after) to
 write in order.  One room handles one step at a time: between ``submit`` and
 ``commit``/``abort`` call nothing on the room but :meth:`Room.leave` (the
@@ -36,14 +47,17 @@ from ..engine import (
     CausalGraph,
     ConflictingOpError,
     CowriteError,
+    DecodeError,
     Document,
     InvalidOpError,
     Op,
     RawVersion,
+    TooLargeError,
     UnknownParentError,
     UnknownVersionError,
     decode_patch,
     encode_patch,
+    patch_shape,
 )
 from ..errors import ErrorCode, ProtocolError
 from .messages import (
@@ -67,7 +81,7 @@ from .messages import (
     text_digest,
 )
 
-__all__ = ["Divergence", "Pending", "Room", "Send", "ServerSession", "error_frame", "parse_join"]
+__all__ = ["Divergence", "Pending", "Room", "Send", "ServerSession", "error_frame", "parse_join", "patch_shape"]
 
 
 def error_frame(code: ErrorCode, message: str, *, fatal: bool = False, batch_id: int | None = None) -> bytes:
@@ -150,21 +164,29 @@ class Pending:
     the ACK for the sender and the REMOTE_OPS for everyone else.  With nothing to
     persist, call :meth:`commit` at once.  ``error`` is the refusal sent, if any
     (for logs and metrics), ``divergence`` a failed ``DIGEST`` check answered with
-    ``RESYNC`` (log it, count it).
+    ``RESYNC`` (log it, count it).  ``bug`` is the exception of a bug met while
+    handling the frame (the room is then ``failed``: load it again and
+    :meth:`Room.adopt` its connections); ``batch_id`` the batch the frame carried.
+    ``session`` is None for an in-process edit (:meth:`Room.edit`).
     """
 
-    __slots__ = ("room", "session", "to_persist", "patch", "version", "error", "divergence", "_sends", "_done")
+    __slots__ = (
+        "room", "session", "to_persist", "patch", "version", "error", "divergence", "bug", "batch_id", "_sends", "_done",
+    )
 
     def __init__(
         self,
         room: Room,
-        session: ServerSession,
+        session: ServerSession | None,
         sends: list[Send],
         to_persist: list[Op] | None = None,
         patch: bytes = b"",
         error: Error | None = None,
         divergence: Divergence | None = None,
         version: RawVersion | None = None,
+        *,
+        bug: Exception | None = None,
+        batch_id: int | None = None,
     ) -> None:
         self.room = room
         self.session = session
@@ -173,15 +195,20 @@ class Pending:
         self.version: RawVersion = room.doc.version if version is None else version
         self.error = error
         self.divergence = divergence
+        self.bug = bug
+        self.batch_id = batch_id
         self._sends = sends
         self._done = False
 
-    def commit(self) -> list[Send]:
-        """The frames to send now that ``to_persist`` is durable."""
+    def _settle(self) -> None:
         if self._done:
             raise RuntimeError("this Pending was already committed or aborted")
         self._done = True
         self.room.settled(self)
+
+    def commit(self) -> list[Send]:
+        """The frames to send now that ``to_persist`` is durable."""
+        self._settle()
         return [s for s in self._sends if s.close or s.session.joined]  # skip who left meanwhile
 
     def abort(self, reason: str = "the server could not store the ops") -> list[Send]:
@@ -191,21 +218,46 @@ class Pending:
         gets a fatal ``ERROR internal`` and the I/O layer must drop the room and
         load it again from the store; clients reconnect and resend.
         """
-        if self._done:
-            raise RuntimeError("this Pending was already committed or aborted")
-        self._done = True
-        self.room.settled(self)
+        self._settle()
+        self.error = Error(ErrorCode.INTERNAL, error_message(reason), True, self.batch_id)
         return self.room.fail(reason)
+
+    def broken(self, bug: Exception) -> list[Send]:
+        """A bug after :meth:`Room.submit` (in the I/O layer or the store, e.g. an
+        exception that is not a ``StoreError``): nothing is acknowledged, the sender
+        gets a non-fatal ``ERROR internal`` with its batch id, and the room is
+        ``failed`` (what is durable is unknown: load it again and adopt its
+        connections; they resend what the store lacks)."""
+        self._settle()
+        self.bug = bug
+        self.room.failed = True
+        if self.session is None:
+            return []
+        err = Error(ErrorCode.INTERNAL, _BUG_MESSAGE, False, self.batch_id)
+        self.error = err
+        return [Send(self.session, encode_frame(err))]
+
+
+_BUG_MESSAGE = "the server failed while handling this frame (a bug, logged there); send it again"
 
 
 class Room:
     """The authoritative replica of one document and its connections.
 
     ``agent_owners`` maps agent -> user (seed it from the store, persist what
-    :meth:`join` adds): an agent belongs to the first user who joined with it.
+    :meth:`join` adds; a server claims an agent durably *before* it joins, and
+    records the owner here).  An agent belongs to the first user who joined with it.
     ``max_doc_len`` (code points) refuses batches that could make the text longer.
     ``digest_interval`` (seconds of ``clock``) is how often one connection may have a
     ``DIGEST`` checked; digests that come sooner are ignored.
+
+    Limits on one ``OPS`` batch (``None``: none), checked before its patch is decoded:
+    ``max_patch_bytes`` (its body, inflated), ``max_batch_ops`` (op runs) and
+    ``max_batch_meta_bytes`` (the patch before its inserted text).  Limits on the
+    document's history, checked before a batch is applied: ``max_history_ops``
+    (every character ever inserted or deleted) and ``max_history_runs`` (op runs in
+    the log: what memory grows with).  Refusals are ``ERROR too_large`` and change
+    nothing.
     """
 
     DIGEST_CACHE = 8  # digests of recent versions kept (clients at one version ask alike)
@@ -219,13 +271,23 @@ class Room:
         max_doc_len: int | None = None,
         digest_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        max_patch_bytes: int | None = None,
+        max_batch_ops: int | None = None,
+        max_batch_meta_bytes: int | None = None,
+        max_history_ops: int | None = None,
+        max_history_runs: int | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.doc = doc
         self.agent_owners: MutableMapping[str, str] = {} if agent_owners is None else agent_owners
         self.max_doc_len = max_doc_len
+        self.max_patch_bytes = max_patch_bytes
+        self.max_batch_ops = max_batch_ops
+        self.max_batch_meta_bytes = max_batch_meta_bytes
+        self.max_history_ops = max_history_ops
+        self.max_history_runs = max_history_runs
         self.sessions: list[ServerSession] = []
-        self.failed = False
+        self.failed = False  # the document cannot be trusted: load it again from the store
         self.digest_interval = digest_interval
         self.clock = clock
         self._pending: Pending | None = None
@@ -238,7 +300,7 @@ class Room:
         if self._pending is not None:
             raise RuntimeError("commit or abort the room's outstanding Pending first")
         if self.failed:
-            raise RuntimeError("this room failed to store ops; load it again from the store")
+            raise RuntimeError("this room failed; load it again from the store")
 
     # -- membership ------------------------------------------------------------------
 
@@ -273,14 +335,16 @@ class Room:
         if owner is not None and owner != user:
             return refuse(ErrorCode.FORBIDDEN, f"agent {join.agent!r} belongs to another user")
         try:
-            missing = self.doc.ops_missing_from(join.summary)
+            missing = [] if join.fresh else self.doc.ops_missing_from(join.summary)
         except CowriteError as exc:  # cannot happen for a decoded summary; never crash
             return refuse(ErrorCode.BAD_FRAME, f"bad summary: {exc}")
         self.agent_owners.setdefault(join.agent, user)
         sends: list[Send] = []
         for old in [s for s in self.sessions if s.agent == join.agent]:
             sends += self._drop(old, ErrorCode.BAD_STATE, "superseded by a new connection with the same agent")
-        welcome = Welcome(role, self.doc.version, self.doc.summary(), encode_patch(missing))
+        # A fresh JOIN replaces the client's replica: the whole document, not a patch.
+        payload = self.doc.encode() if join.fresh else encode_patch(missing)
+        welcome = Welcome(role, self.doc.version, self.doc.summary(), payload)
         sends.append(Send(session, encode_frame(welcome)))
         for other in self.sessions:
             if other.presence is not None:
@@ -309,19 +373,55 @@ class Room:
         if self._pending is pending:
             self._pending = None
 
-    def fail(self, reason: str) -> list[Send]:
+    def fail(self, reason: str, *, fatal: bool = True) -> list[Send]:
         """The room's document can no longer be trusted (ops not durable): every
-        connection gets a fatal ``ERROR internal``; the I/O layer drops the room."""
+        connection gets ``ERROR internal`` (fatal unless ``fatal=False``) and is
+        closed; the I/O layer drops the room."""
         self.failed = True
         sends: list[Send] = []
         for s in list(self.sessions):
             s.joined = False
             s.closed = True
-            sends.append(Send(s, error_frame(ErrorCode.INTERNAL, reason, fatal=True), True))
+            sends.append(Send(s, error_frame(ErrorCode.INTERNAL, reason, fatal=fatal), True))
         self.sessions.clear()
         return sends
 
-    def _broadcast(self, sender: ServerSession, data: bytes) -> list[Send]:
+    def adopt(self, old: Room, since: RawVersion) -> list[Send]:
+        """Take over the connections of ``old``, a room of the same document that
+        ``failed`` and was loaded again from the store as this one.
+
+        They stay connected: each is sent ``REMOTE_OPS`` of what this room holds
+        beyond ``since`` (the version every connection of ``old`` had been sent: its
+        version before the failed step), if anything.  A connection whose agent the
+        store does not give to its user (which cannot happen if agents are claimed
+        before they join), or all of them if ``since`` is not in this document, is
+        closed with a non-fatal ``ERROR internal`` instead (its client reconnects).
+        """
+        self._check_idle()
+        if old.doc_id != self.doc_id:
+            raise ValueError(f"room {self.doc_id!r} cannot adopt the connections of {old.doc_id!r}")
+        moving = [s for s in old.sessions if s.joined and not s.closed]
+        old.sessions.clear()
+        old.failed = True
+        try:
+            missing = self.doc.ops_since(since)
+        except CowriteError:
+            missing = None
+        news = None if not missing else encode_frame(RemoteOps(encode_patch(missing)))
+        sends: list[Send] = []
+        for s in moving:
+            if missing is None or self.agent_owners.get(s.agent) != s.user:
+                s.joined = False
+                s.closed = True
+                sends.append(Send(s, error_frame(ErrorCode.INTERNAL, "the document was reloaded; reconnect"), True))
+                continue
+            s.room = self
+            self.sessions.append(s)
+            if news is not None:
+                sends.append(Send(s, news))
+        return sends
+
+    def _broadcast(self, sender: ServerSession | None, data: bytes) -> list[Send]:
         return [Send(s, data) for s in self.sessions if s is not sender]
 
     # -- frames ----------------------------------------------------------------------
@@ -329,9 +429,55 @@ class Room:
     def submit(self, session: ServerSession, data: bytes, max_size: int | None = None) -> Pending:
         """Handle one frame from a joined connection.  See :class:`Pending`."""
         self._check_idle()
-        pending = self._handle(session, data, max_size)
+        try:
+            pending = self._handle(session, data, max_size)
+        except Exception as exc:  # a bug: refusals are CowriteErrors, answered in _handle
+            pending = self._broken(session, exc, None)
         self._pending = pending
         return pending
+
+    def edit(self, user: str, agent: str, pos: int, delete: int = 0, insert: str = "", *, at: int | None = None) -> Pending:
+        """An edit by an in-process caller (e.g. the HTTP API): delete ``delete``
+        characters at ``pos`` of the current text, then insert ``insert`` there, as
+        ``agent``, which must belong to ``user`` in :attr:`agent_owners` (claim it
+        durably first).  ``at``: the ops' time (Unix seconds; default now).
+
+        It takes the path of a client's batch: the same checks and limits, a
+        :class:`Pending` (without a session: no ACK) whose ops must be persisted
+        before :meth:`Pending.commit`, ``REMOTE_OPS`` for every connection, and a
+        refusal in ``pending.error``.  Arguments that make no op (a negative count,
+        a lone surrogate) raise :class:`InvalidOpError`; nothing is changed.
+        """
+        self._check_idle()
+        if self.agent_owners.get(agent) != user:
+            err = Error(ErrorCode.FORBIDDEN, error_message(f"agent {agent!r} does not belong to user {user!r}"), False, None)
+            pending = Pending(self, None, [], error=err)
+        else:
+            doc = self.doc
+            seq = doc.oplog.cg.next_seq(agent)
+            parents = doc.version
+            when = int(time.time()) if at is None else at
+            ops: list[Op] = []
+            if delete:
+                ops.append(Op.delete(agent, seq, parents, pos, delete, time=when))
+                parents = ((agent, seq + delete - 1),)
+                seq += delete
+            if insert:
+                ops.append(Op.insert(agent, seq, parents, pos, insert, time=when))
+            try:
+                pending = self._apply(None, ops, None, None)
+            except Exception as exc:  # a bug
+                pending = self._broken(None, exc, None)
+        self._pending = pending
+        return pending
+
+    def _broken(self, session: ServerSession | None, exc: Exception, batch: int | None) -> Pending:
+        """A bug while handling a frame: the sender gets a non-fatal ``ERROR internal``;
+        the document may be half-changed, so the room is failed until reloaded."""
+        self.failed = True
+        err = Error(ErrorCode.INTERNAL, _BUG_MESSAGE, False, batch)
+        sends = [] if session is None else [Send(session, encode_frame(err))]
+        return Pending(self, session, sends, error=err, bug=exc, batch_id=batch)
 
     def _refuse(
         self,
@@ -348,7 +494,7 @@ class Room:
             sends[0] = Send(session, encode_frame(err), True)
         else:
             sends = [Send(session, encode_frame(err))]
-        return Pending(self, session, sends, error=err)
+        return Pending(self, session, sends, error=err, batch_id=batch_id)
 
     def _handle(self, session: ServerSession, data: bytes, max_size: int | None) -> Pending:
         if not session.joined or session.room is not self:
@@ -359,7 +505,10 @@ class Room:
             fatal = len(data) >= 1 and data[0] != PROTOCOL_VERSION
             return self._refuse(session, exc.code, str(exc), fatal=fatal)
         if isinstance(msg, Ops):
-            return self._ops(session, msg)
+            try:
+                return self._ops(session, msg)
+            except Exception as exc:  # a bug: answered with the batch id
+                return self._broken(session, exc, msg.batch_id)
         if isinstance(msg, Presence):
             p = Presence(session.agent, session.name, msg.colour, msg.cursor, msg.gone)
             session.presence = None if msg.gone else p
@@ -376,8 +525,28 @@ class Room:
         batch = msg.batch_id
         if not session.role.can_write:
             return self._refuse(session, ErrorCode.FORBIDDEN, "viewers cannot edit this document", batch_id=batch)
+        if self.max_patch_bytes is not None or self.max_batch_ops is not None or self.max_batch_meta_bytes is not None:
+            # Counted before decoding: a few KiB of deflated patch can make millions of ops.
+            try:
+                _, content = patch_shape(
+                    msg.patch,
+                    max_body=self.max_patch_bytes if self.max_patch_bytes is not None else len(msg.patch) * 1040,
+                    max_meta=self.max_batch_meta_bytes if self.max_batch_meta_bytes is not None else len(msg.patch) * 1040,
+                    max_ops=self.max_batch_ops if self.max_batch_ops is not None else len(msg.patch) * 1040,
+                )
+            except TooLargeError as exc:
+                return self._refuse(session, ErrorCode.TOO_LARGE, f"batch refused: {exc}", batch_id=batch)
+            except DecodeError as exc:
+                return self._refuse(session, ErrorCode.BAD_OP, f"bad patch: {exc}", batch_id=batch)
+            # Inserted text takes at most 4 bytes a character: more than 4x the room left is over for sure.
+            if self.max_doc_len is not None and content > 4 * max(0, self.max_doc_len - len(self.doc)):
+                return self._refuse(
+                    session, ErrorCode.TOO_LARGE, f"the document may not exceed {self.max_doc_len} characters", batch_id=batch
+                )
         try:
-            ops = decode_patch(msg.patch)
+            ops = decode_patch(msg.patch, max_bytes=self.max_patch_bytes)
+        except TooLargeError as exc:
+            return self._refuse(session, ErrorCode.TOO_LARGE, f"batch refused: {exc}", batch_id=batch)
         except CowriteError as exc:
             return self._refuse(session, ErrorCode.BAD_OP, f"bad patch: {exc}", batch_id=batch)
         for op in ops:
@@ -388,40 +557,64 @@ class Room:
                     f"this connection writes as agent {session.agent!r}, not {op.agent!r}",
                     batch_id=batch,
                 )
+        return self._apply(session, ops, batch, msg.patch)
+
+    def _apply(self, session: ServerSession | None, ops: list[Op], batch: int | None, raw: bytes | None) -> Pending:
+        """Check ``ops`` against the limits and merge them: the ACK (to ``session``, if
+        any) and the REMOTE_OPS to the others, held in a Pending.  ``raw``: the
+        patch bytes they came in, relayed as they are when they say exactly what
+        the log gained."""
+
+        def refuse(code: ErrorCode, message: str) -> Pending:
+            if session is None:
+                return Pending(self, None, [], error=Error(code, error_message(message), False, None))
+            return self._refuse(session, code, message, batch_id=batch)
+
         doc = self.doc
+        if self.max_batch_ops is not None and len(ops) > self.max_batch_ops:
+            return refuse(ErrorCode.TOO_LARGE, f"a batch may carry at most {self.max_batch_ops} op runs, not {len(ops)}")
         if self.max_doc_len is not None:
             grows = sum(len(op.content) for op in ops)
             if len(doc) + grows > self.max_doc_len:
-                return self._refuse(
-                    session, ErrorCode.TOO_LARGE, f"the document may not exceed {self.max_doc_len} characters", batch_id=batch
-                )
-        before = doc.version
+                return refuse(ErrorCode.TOO_LARGE, f"the document may not exceed {self.max_doc_len} characters")
         cg = doc.oplog.cg
+        if self.max_history_ops is not None and cg.next_lv + sum(op.span for op in ops) > self.max_history_ops:
+            return refuse(
+                ErrorCode.TOO_LARGE,
+                f"the document's history may not exceed {self.max_history_ops} ops "
+                f"(characters ever inserted or deleted; it has {cg.next_lv})",
+            )
+        if self.max_history_runs is not None and len(doc.oplog.op_starts) + len(ops) > self.max_history_runs:
+            return refuse(
+                ErrorCode.TOO_LARGE,
+                f"the document's history may not exceed {self.max_history_runs} op runs (it has {len(doc.oplog.op_starts)})",
+            )
+        before = doc.version
         start_lv = cg.next_lv
         try:
             doc.add_ops(ops)
         except UnknownParentError as exc:
-            return self._refuse(session, ErrorCode.UNKNOWN_PARENT, str(exc), batch_id=batch)
+            return refuse(ErrorCode.UNKNOWN_PARENT, str(exc))
         except ConflictingOpError as exc:
-            return self._refuse(session, ErrorCode.CONFLICT, str(exc), batch_id=batch)
+            return refuse(ErrorCode.CONFLICT, str(exc))
         except InvalidOpError as exc:
-            return self._refuse(session, ErrorCode.BAD_OP, str(exc), batch_id=batch)
+            return refuse(ErrorCode.BAD_OP, str(exc))
         except CowriteError as exc:
-            return self._refuse(session, ErrorCode.BAD_OP, f"ops rejected: {exc}", batch_id=batch)
+            return refuse(ErrorCode.BAD_OP, f"ops rejected: {exc}")
         new: list[Op]
         patch = b""
         if cg.next_lv == start_lv:
             new = []
-        elif _all_new_as_sent(cg, ops, start_lv):
-            new, patch = ops, msg.patch  # what was accepted is exactly what came: pass the bytes on
+        elif raw is not None and _all_new_as_sent(cg, ops, start_lv):
+            new, patch = ops, raw  # what was accepted is exactly what came: pass the bytes on
         else:
             new = doc.ops_since(before)
             patch = encode_patch(new)
         version = doc.version
-        sends = [Send(session, encode_frame(Ack(batch, version)))]
+        sends = [] if session is None else [Send(session, encode_frame(Ack(0 if batch is None else batch, version)))]
         if new:
             sends += self._broadcast(session, encode_frame(RemoteOps(patch)))
-        return Pending(self, session, sends, new, patch, version=version)
+        return Pending(self, session, sends, new, patch, version=version, batch_id=batch)
 
     def _digest(self, session: ServerSession, msg: Digest) -> Pending:
         """Check a client's text hash; on a mismatch send it the whole document."""

@@ -34,6 +34,8 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..errors import ChangeMismatch
+
 __all__ = [
     "DIFF_MAX_D",
     "IDENTITY",
@@ -63,13 +65,6 @@ DIFF_MAX_D = 2000
 """Default cap on the edit distance :func:`diff` searches (inserted plus deleted
 characters after the common prefix and suffix): Myers costs O((N+M)·D) time and
 O(D²) memory, so past this it gives one replaced span instead."""
-
-
-class ChangeMismatch(ValueError):
-    """A change does not fit the text or the other change it was combined with.
-
-    Raised instead of producing a garbled text: the change was made for another
-    text (shorter, or with other characters where it deletes)."""
 
 
 @dataclass(frozen=True, slots=True)

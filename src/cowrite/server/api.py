@@ -13,13 +13,10 @@ thread on the copy.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import secrets
 import time
-import unicodedata
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,62 +24,34 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..engine import MAX_AGENT_LEN, MAX_SEQ, Authorship, CowriteError, Document, Op, RawVersion, UnknownVersionError, encode_patch
-from ..errors import RequestError
-from ..protocol import ErrorCode, Join, Ops, Role, encode_frame
+from ..engine import MAX_AGENT_LEN, MAX_SEQ, Authorship, CowriteError, Document, RawVersion, UnknownVersionError
+from ..errors import ConfigError, DecodeError, InvalidArgument, RequestError, StoreError, TooLargeError
+from ..protocol import ErrorCode
 from ..protocol.server import Send, error_frame
 from ..store import CorruptionError, DocumentExists, DocumentNotFound, InvalidDocumentId, Store, check_doc_id
-from .auth import AuthError, Grant, issue_token, verify_token
-from .rooms import RoomHandle, Rooms
+from .access import GUEST_ROLES, colour_for, protocol_role, token_from
+from .auth import AuthError, Grant, has_control_or_bidi, issue_token, verify_token
+from .bounds import loads
+from .metrics import Metrics
+from .rooms import Rooms
 
-__all__ = ["GUEST_ROLES", "GUEST_TTL", "HttpApi", "PALETTE", "colour_for", "protocol_role", "token_from"]
+__all__ = ["GUEST_TTL", "HttpApi", "MAX_VERSION_CHARS", "check_guest_name", "parse_version"]
 
 log = logging.getLogger("cowrite.server")
 
-GUEST_ROLES = ("none", "viewer", "editor", "owner")
 GUEST_TTL = 12 * 3600
 MAX_GUEST_NAME = 64
-
-PALETTE = (
-    "#c0392b",  # red
-    "#a04000",  # orange
-    "#7d6608",  # ochre
-    "#1e8449",  # green
-    "#117a65",  # teal
-    "#00838f",  # cyan
-    "#1f618d",  # blue
-    "#5b2c6f",  # purple
-    "#8e44ad",  # violet
-    "#c2185b",  # pink
-    "#303f9f",  # indigo
-    "#37474f",  # slate
-)
-"""Cursor and name colours: each has a contrast of at least 4.5 with white (WCAG AA),
-so it reads as text on white and white text reads on it."""
-
-_ROLES = {"owner": Role.OWNER, "editor": Role.EDITOR, "viewer": Role.VIEWER}
+MAX_VERSION_CHARS = 16 << 10
+"""Longest ``?version=`` accepted (a version names one op per concurrent head; uvicorn
+refuses request heads over 16 KiB anyway)."""
+_MAX_BODY_DEPTH = 8  # request bodies are flat JSON objects
 
 
-def protocol_role(role: str) -> Role:
-    """The protocol's role for a token's role name."""
-    return _ROLES[role]
-
-
-def colour_for(user: str) -> str:
-    """The colour of ``user`` (the same for a user id everywhere, every time)."""
-    return PALETTE[hashlib.sha256(user.encode("utf-8", "surrogatepass")).digest()[0] % len(PALETTE)]
-
-
-def token_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The request's token: ``Authorization: Bearer ...``, else ``?token=``."""
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return query.get("token")
-
-
-def _guarded(method: Callable[[Request], Coroutine[Any, Any, Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """Map errors to JSON ``{"error": code, "message": ...}`` responses."""
+def _guarded(
+    method: Callable[[Request], Coroutine[Any, Any, Response]], metrics: Metrics
+) -> Callable[[Request], Awaitable[Response]]:
+    """Map errors to JSON ``{"error": code, "message": ...}`` responses (a bug: logged,
+    counted in ``cowrite_internal_errors_total``, ``500 internal``)."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -91,6 +60,8 @@ def _guarded(method: Callable[[Request], Coroutine[Any, Any, Response]]) -> Call
             return _error(exc.status, exc.code, exc.message)
         except AuthError as exc:
             return _error(401, "unauthorized", str(exc))
+        except TooLargeError as exc:
+            return _error(413, "too_large", str(exc))
         except InvalidDocumentId as exc:
             return _error(400, "bad_request", str(exc))
         except DocumentNotFound as exc:
@@ -102,8 +73,17 @@ def _guarded(method: Callable[[Request], Coroutine[Any, Any, Response]]) -> Call
         except CorruptionError as exc:
             log.error("%s", exc)
             return _error(500, "corrupt", "the stored document failed verification")
+        except InvalidArgument as exc:
+            return _error(400, "bad_request", str(exc))
+        except StoreError as exc:  # the store failed: nothing it was asked to write is durable
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+            return _error(503, "internal", "the server could not reach its storage; retry")
         except CowriteError as exc:
             return _error(400, "bad_request", str(exc))
+        except Exception:  # a bug: visible in the log and the metrics, answered in the API's shape
+            log.exception("internal error in %s %s", request.method, request.url.path)
+            metrics.internal_errors.inc()
+            return _error(500, "internal", "internal server error")
 
     return endpoint
 
@@ -112,22 +92,27 @@ def _error(status: int, code: str, message: str) -> Response:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
-async def _json(request: Request) -> dict[str, Any]:
+async def _json(request: Request, max_bytes: int) -> dict[str, Any]:
+    body = await request.body()  # at most max_bytes: the BodyLimit middleware stops it
     try:
-        body = await request.json()
-    except Exception:
-        raise RequestError(400, "bad_request", "the body must be a JSON object") from None
-    if not isinstance(body, dict):
+        value = loads(body, max_bytes=max_bytes, max_depth=_MAX_BODY_DEPTH, what="the body")
+    except DecodeError as exc:
+        raise RequestError(400, "bad_request", f"the body must be a JSON object ({exc})") from None
+    if not isinstance(value, dict):
         raise RequestError(400, "bad_request", "the body must be a JSON object")
-    return body
+    return value
 
 
 def parse_version(raw: str) -> RawVersion:
-    """``?version=`` as JSON ``[[agent, seq], ...]``; RequestError 400 if malformed."""
+    """``?version=`` as JSON ``[["agent", seq], ...]``; RequestError 400 if malformed.
+
+    Bounded before it is parsed: at most :data:`MAX_VERSION_CHARS`, nested two deep."""
     bad = RequestError(400, "bad_version", 'version must be JSON like [["agent", 12], ...] (agent: non-empty string, seq: integer >= 0)')
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = loads(raw, max_bytes=MAX_VERSION_CHARS, max_depth=2, what="version")
+    except TooLargeError:
+        raise RequestError(400, "bad_version", f"version is longer than {MAX_VERSION_CHARS} bytes") from None
+    except DecodeError:
         raise bad from None
     if not isinstance(value, list):
         raise bad
@@ -137,6 +122,8 @@ def parse_version(raw: str) -> RawVersion:
             raise bad
         agent, seq = item
         if not isinstance(agent, str) or not agent or type(seq) is not int or not 0 <= seq < MAX_SEQ:
+            raise bad
+        if len(agent) > MAX_AGENT_LEN:
             raise bad
         try:
             agent.encode("utf-8")
@@ -161,9 +148,8 @@ def check_guest_name(value: object) -> str:
     name = value.strip()
     if not 1 <= len(name) <= MAX_GUEST_NAME:
         raise RequestError(400, "bad_name", f"a name is 1..{MAX_GUEST_NAME} characters")
-    for ch in name:
-        if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
-            raise RequestError(400, "bad_name", "a name may not contain control or bidirectional-override characters")
+    if has_control_or_bidi(name):
+        raise RequestError(400, "bad_name", "a name may not contain control or bidirectional-override characters")
     return name
 
 
@@ -187,30 +173,35 @@ class HttpApi:
     not empty, the only host names (``Host`` header) they are handed out on: a
     server on a loopback address lists its loopback names, so a web page that
     re-binds its own domain name to 127.0.0.1 (DNS rebinding) gets no token.
-    ``deliver`` writes a room's frames to its connections."""
+    ``max_request_bytes`` bounds the JSON bodies it parses (the server's
+    :class:`~cowrite.server.bounds.BodyLimit` stops longer ones before they are read)."""
 
     def __init__(
         self,
         store: Store,
         rooms: Rooms,
         secret: bytes,
-        deliver: Callable[[list[Send]], None],
         *,
         guests: str = "none",
         guest_hosts: tuple[str, ...] = (),
+        max_request_bytes: int = 256 << 10,
     ) -> None:
         if guests not in GUEST_ROLES:
-            raise ValueError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
+            raise ConfigError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
         self.guest_hosts = frozenset(h.lower().strip("[]") for h in guest_hosts)
         self.store = store
         self.rooms = rooms
         self.secret = secret
-        self.deliver = deliver
         self.guests = guests
+        self.max_request_bytes = max_request_bytes
         self._names: dict[str, str] = {}  # user -> the display name last stored
 
     def routes(self) -> list[BaseRoute]:
-        g = _guarded
+        metrics = self.rooms.metrics
+
+        def g(method: Callable[[Request], Coroutine[Any, Any, Response]]) -> Callable[[Request], Awaitable[Response]]:
+            return _guarded(method, metrics)
+
         return [
             Route("/api/session", g(self.create_session), methods=["POST"]),
             Route("/api/session", g(self.get_session), methods=["GET"]),
@@ -236,20 +227,15 @@ class HttpApi:
         return grant
 
     def _granted_doc(self, request: Request) -> str:
-        """The requested document's id, once the token grants it."""
+        """The requested document's id, once the token grants it (the token comes first,
+        so a caller without access learns nothing about which documents exist)."""
         doc_id: str = request.path_params["doc_id"]
         self._grant(request, doc_id)
         return doc_id
 
-    async def _room(self, request: Request) -> tuple[str, RoomHandle]:
-        """The requested document's room, after the token check (which comes first, so
-        a caller without access learns nothing about which documents exist)."""
-        doc_id = self._granted_doc(request)
-        return doc_id, await self.rooms.get(doc_id)
-
-    async def _copy(self, handle: RoomHandle) -> tuple[Document, dict[str, str]]:
+    async def _copy(self, doc_id: str) -> tuple[Document, dict[str, str]]:
         """A copy of the room's document (durable ops only) and its agents' owners."""
-        async with handle.lock:
+        async with self.rooms.locked(doc_id) as handle:
             return handle.room.doc.copy(), dict(handle.room.agent_owners)
 
     async def remember_name(self, user: str, name: str) -> None:
@@ -258,7 +244,7 @@ class HttpApi:
             return
         try:
             await asyncio.to_thread(self.store.set_user_name, user, name)
-        except Exception as exc:  # a name is a nicety: never fail a join over it
+        except CowriteError as exc:  # a name is a nicety: never fail a join over it
             log.warning("could not store the name of user %r: %s", user, exc)
             return
         if len(self._names) >= 100_000:
@@ -289,7 +275,7 @@ class HttpApi:
                 "guest sessions are handed out only at this server's own address "
                 f"({', '.join(sorted(self.guest_hosts))})",
             )
-        body = await _json(request)
+        body = await _json(request, self.max_request_bytes)
         name = check_guest_name(body.get("name"))
         user = "guest-" + secrets.token_hex(8)
         token = issue_token(self.secret, user, doc="*", role=self.guests, ttl=GUEST_TTL, name=name)
@@ -331,13 +317,13 @@ class HttpApi:
         grant = self._grant(request)
         if not grant.can_write:
             raise RequestError(403, "forbidden", "viewers cannot create documents")
-        body = await _json(request)
+        body = await _json(request, self.max_request_bytes)
         info = await asyncio.to_thread(self.store.create, check_doc_id(body.get("id")))
         return JSONResponse(_info(info), status_code=201)
 
     async def get_doc(self, request: Request) -> Response:
-        doc_id, handle = await self._room(request)
-        async with handle.lock:  # durable ops only
+        doc_id = self._granted_doc(request)
+        async with self.rooms.locked(doc_id) as handle:  # durable ops only
             doc = handle.room.doc
             body = {"id": doc_id, "text": doc.text, "version": _version_json(doc.version), "length": len(doc)}
         return JSONResponse(body)
@@ -351,7 +337,7 @@ class HttpApi:
         if handle is not None:
             async with handle.lock:
                 for s in list(handle.room.sessions):
-                    self.deliver([Send(s, error_frame(ErrorCode.NOT_FOUND, "the document was deleted", fatal=True), True)])
+                    self.rooms.deliver([Send(s, error_frame(ErrorCode.NOT_FOUND, "the document was deleted", fatal=True), True)])
                 self.rooms.drop(doc_id)
         await asyncio.to_thread(self.store.delete, doc_id)
         return Response(status_code=204)
@@ -360,19 +346,17 @@ class HttpApi:
         """The text now, or at ``?version=[[agent, seq], ...]``."""
         doc_id = self._granted_doc(request)
         version = self._version_param(request)
-        handle = await self.rooms.get(doc_id)
         if version is None:
-            async with handle.lock:  # durable ops only
+            async with self.rooms.locked(doc_id) as handle:  # durable ops only
                 text = handle.room.doc.text
             return PlainTextResponse(text)
-        doc, _ = await self._copy(handle)
+        doc, _ = await self._copy(doc_id)
         if version == doc.version:
             return PlainTextResponse(doc.text)
         return PlainTextResponse(await asyncio.to_thread(doc.text_at, version))
 
     async def get_history(self, request: Request) -> Response:
-        _, handle = await self._room(request)
-        doc, owners = await self._copy(handle)
+        doc, owners = await self._copy(self._granted_doc(request))
         changes = await asyncio.to_thread(doc.changes)
         names = await self._names_of({owners[c.agent] for c in changes if c.agent in owners})
         return JSONResponse(
@@ -400,8 +384,7 @@ class HttpApi:
         agent, ``name`` is that user's display name; either may be null)."""
         doc_id = self._granted_doc(request)
         version = self._version_param(request)
-        handle = await self.rooms.get(doc_id)
-        doc, owners = await self._copy(handle)
+        doc, owners = await self._copy(doc_id)
         at = doc.version if version is None else version
         runs = await asyncio.to_thread(doc.blame, at)
         names = await self._names_of({owners[r.agent] for r in runs if r.agent in owners})
@@ -415,58 +398,40 @@ class HttpApi:
     async def get_snapshot(self, request: Request) -> Response:
         """The whole document (``Document.encode()`` bytes: text and op log), what a
         browser loads before it joins with that document's summary."""
-        _, handle = await self._room(request)
-        doc, _ = await self._copy(handle)
+        doc, _ = await self._copy(self._granted_doc(request))
         data = await asyncio.to_thread(doc.encode)
         return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "no-store"})
 
     async def edit_doc(self, request: Request) -> Response:
         """Apply ``{"pos", "delete", "insert"}`` at the current text, as agent ``api:<user>``.
 
-        It goes through the room like any client's batch: persisted, then
-        broadcast to everyone connected.
+        It goes through the room like any client's batch (:meth:`Room.edit`): the
+        same checks and limits, persisted, then broadcast to everyone connected.
         """
         doc_id = request.path_params["doc_id"]
         grant = self._grant(request, doc_id)
         if not grant.can_write:
             raise RequestError(403, "forbidden", "viewers cannot edit this document")
         await self.remember_name(grant.user, grant.name)
-        body = await _json(request)
+        body = await _json(request, self.max_request_bytes)
         pos, n_del, ins = body.get("pos"), body.get("delete", 0), body.get("insert", "")
         if type(pos) is not int or type(n_del) is not int or not isinstance(ins, str):
             raise RequestError(400, "bad_op", "expected {'pos': int, 'delete': int, 'insert': str}")
-        handle = await self.rooms.get(doc_id)
         agent = f"api:{grant.user}"[:MAX_AGENT_LEN]
-        room = handle.room
-        # One lock hold from reading the version to the durable commit: concurrent edits
-        # of one user must not take the same seq (the second join superseded the first
-        # session, whose batch was then dropped silently), and a room unloaded meanwhile
-        # must not be written to.
-        async with handle.lock:
-            if not self.rooms.is_live(handle):
-                raise RequestError(503, "internal", "the document is reloading; retry")
-            base = room.doc
-            seq = base.oplog.cg.next_seq(agent)
-            parents = base.version
-            now = int(time.time())
-            ops: list[Op] = []
-            if n_del:
-                ops.append(Op.delete(agent, seq, parents, pos, n_del, time=now))
-                parents = ((agent, seq + n_del - 1),)
-                seq += n_del
-            if ins:
-                ops.append(Op.insert(agent, seq, parents, pos, ins, time=now))
-            join = Join(doc_id, agent, base.summary())
-            session, _ = await self.rooms.admit(handle, join, grant.user, protocol_role(grant.role))
-            if not session.joined:
+        user = grant.user
+        # One lock hold from claiming the agent to the durable commit: concurrent edits
+        # of one user must not take the same seq, and a room unloaded meanwhile must
+        # not be written to.
+        async with self.rooms.locked(doc_id) as handle:
+            if await self.rooms.claim(handle, agent, user) != user:
                 raise RequestError(403, "forbidden", f"agent {agent!r} belongs to another user")
-            try:
-                if ops:
-                    frame = encode_frame(Ops(1, encode_patch(ops)))
-                    pending = await self.rooms.run_locked(handle, lambda: room.submit(session, frame), self.deliver)
-                    if pending.error is not None:
-                        raise RequestError(400, pending.error.code.name.lower(), pending.error.message)
-            finally:
-                if session.joined and not room.failed:
-                    room.leave(session)  # an API session has no presence to announce
-        return JSONResponse({"version": _version_json(room.doc.version), "length": len(room.doc)})
+            room = handle.room
+            pending = await self.rooms.run_locked(handle, lambda: room.edit(user, agent, pos, n_del, ins))
+            if pending is None or pending.bug is not None:
+                raise RequestError(500, "internal", "the server failed to apply the edit (a bug, logged there); retry")
+            if pending.error is not None and pending.error.code is ErrorCode.INTERNAL:
+                raise RequestError(503, "internal", "the server could not store the edit; retry")
+            if pending.error is not None:
+                raise RequestError(400, pending.error.code.name.lower(), pending.error.message)
+            doc = handle.room.doc
+            return JSONResponse({"version": _version_json(doc.version), "length": len(doc)})

@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -24,21 +25,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..errors import ConfigError
 from ..protocol import ErrorCode, ProtocolError
 from ..protocol.server import Send, ServerSession, error_frame, parse_join
-from ..store import CorruptionError, DocumentNotFound, InvalidDocumentId, Store
+from ..store import CorruptionError, DocumentNotFound, InvalidDocumentId, Store, StoreError
 from . import web
-from .api import GUEST_ROLES, HttpApi, protocol_role, token_from
+from .access import GUEST_ROLES, protocol_role, token_from
+from .api import HttpApi
 from .auth import AuthError, verify_token
+from .bounds import BodyLimit
 from .metrics import Metrics
 from .rooms import Limits, RoomHandle, Rooms
 
-__all__ = ["Server"]
+__all__ = ["Connection", "Server"]
 
 log = logging.getLogger("cowrite.server")
 
 _JOIN_TIMEOUT = 30.0
-_OUTBOX_LIMIT = 10_000  # frames queued for one slow client before it is cut off
 
 
 class _Bucket:
@@ -62,47 +65,82 @@ class _Bucket:
         return False
 
 
-class _Connection:
-    """One WebSocket: an outbox drained by a writer task, so a room never waits on a socket."""
+class Connection:
+    """One WebSocket: an outbox drained by a writer task, so a room never waits on a socket.
 
-    def __init__(self, ws: WebSocket) -> None:
+    The outbox counts bytes.  A connection with more than ``max_bytes`` of frames
+    queued is not reading them (or cannot keep up): it is cut off.  Its queue is
+    dropped, a fatal ``ERROR too_large`` is all that is left to send, and
+    ``on_cut_off`` (set by the handler) stops its reader.  A single frame larger
+    than ``max_bytes`` is queued when nothing else is.
+    """
+
+    def __init__(self, ws: WebSocket, max_bytes: int) -> None:
         self.ws = ws
-        self.outbox: asyncio.Queue[tuple[bytes, bool] | None] = asyncio.Queue()
+        self.max_bytes = max_bytes
+        self.outbox: deque[tuple[bytes, bool]] = deque()
+        self.queued = 0  # bytes in the outbox
         self.closing = False
+        self.cut_off = False
+        self.reading = False  # the handler is waiting for the peer's next frame
+        self.on_cut_off: Callable[[], object] | None = None
+        self._wakeup = asyncio.Event()
+        self._finished = False
 
     def send(self, data: bytes, close: bool = False) -> None:
         if self.closing:
             return
-        if self.outbox.qsize() >= _OUTBOX_LIMIT:
-            log.warning("client too slow: %d frames queued; disconnecting", _OUTBOX_LIMIT)
-            close = True
-            data = error_frame(ErrorCode.TOO_LARGE, "too many frames queued for this connection", fatal=True)
-        self.outbox.put_nowait((data, close))
+        if self.outbox and self.queued + len(data) > self.max_bytes:
+            self._cut_off()
+            return
+        self.outbox.append((data, close))
+        self.queued += len(data)
+        self._wakeup.set()
         if close:
             self.closing = True
 
+    def _cut_off(self) -> None:
+        log.warning(
+            "client too slow: %d bytes of frames queued (limit %d); disconnecting it", self.queued, self.max_bytes
+        )
+        self.outbox.clear()
+        err = error_frame(ErrorCode.TOO_LARGE, f"more than {self.max_bytes} bytes queued for this connection", fatal=True)
+        self.outbox.append((err, True))
+        self.queued = len(err)
+        self.closing = self.cut_off = True
+        self._wakeup.set()
+        if self.on_cut_off is not None:
+            self.on_cut_off()
+
     def finish(self) -> None:
-        self.outbox.put_nowait(None)
+        """Nothing more will be queued: the writer ends once the outbox is empty."""
+        self._finished = True
+        self._wakeup.set()
 
     async def writer(self) -> None:
         try:
             while True:
-                item = await self.outbox.get()
-                if item is None:
-                    return
-                data, close = item
+                while not self.outbox:
+                    if self._finished:
+                        return
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                data, close = self.outbox.popleft()
+                self.queued -= len(data)
                 await self.ws.send_bytes(data)
                 if close:
                     await self.ws.close(1000)
                     return
-        except Exception:  # the peer went away; the reader notices too
-            return
+        except WebSocketDisconnect:  # the peer went away; the reader notices too
+            log.debug("writing to a closed connection", exc_info=True)
+        except Exception:
+            log.exception("writing to a connection failed")
 
 
 def _deliver(sends: list[Send]) -> None:
     for s in sends:
         conn = s.session.tag
-        if isinstance(conn, _Connection):
+        if isinstance(conn, Connection):
             conn.send(s.data, s.close)
 
 
@@ -126,15 +164,22 @@ class Server:
         guest_hosts: tuple[str, ...] = (),
     ) -> None:
         if guests not in GUEST_ROLES:
-            raise ValueError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
+            raise ConfigError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
         self.store = store
         self.secret = secret
         self.limits = limits or Limits()
         self.allowed_origins = allowed_origins
         self.guests = guests
         self.metrics = Metrics()
-        self.rooms = Rooms(store, self.metrics, self.limits)
-        self.api = HttpApi(store, self.rooms, secret, _deliver, guests=guests, guest_hosts=guest_hosts)
+        self.rooms = Rooms(store, self.metrics, self.limits, _deliver)
+        self.api = HttpApi(
+            store,
+            self.rooms,
+            secret,
+            guests=guests,
+            guest_hosts=guest_hosts,
+            max_request_bytes=self.limits.max_request_bytes,
+        )
         self.app = Starlette(
             routes=[
                 Route("/health", self.health),
@@ -143,7 +188,10 @@ class Server:
                 WebSocketRoute("/ws/{doc_id}", self.websocket),
                 *web.routes(),
             ],
-            middleware=[Middleware(web.SecurityHeaders)],
+            middleware=[
+                Middleware(web.SecurityHeaders),
+                Middleware(BodyLimit, max_bytes=self.limits.max_request_bytes),
+            ],
             lifespan=self._lifespan,
         )
 
@@ -183,41 +231,64 @@ class Server:
             await ws.close(code=1008)  # before accept: the upgrade is refused with 403
             return
         await ws.accept()
-        conn = _Connection(ws)
+        conn = Connection(ws, self.limits.max_outbox_bytes)
         writer = asyncio.create_task(conn.writer())
         self.metrics.connections.inc()
-        handle: RoomHandle | None = None
-        session: ServerSession | None = None
         try:
             handle, session = await self._join(ws, conn)
-            if handle is None or session is None:
-                return
-            handle.connections += 1
-            try:
-                await self._serve(ws, conn, handle, session)
-            finally:
-                handle.connections -= 1
-                handle.idle_since = time.monotonic()
-                if session.joined and not handle.room.failed:
-                    async with handle.lock:
-                        if session.joined and not handle.room.failed:
-                            _deliver(handle.room.leave(session))
+            if handle is not None and session is not None:
+                serving = asyncio.create_task(self._member(ws, conn, handle, session))
+
+                def stop_reading() -> None:
+                    # Only while it waits for a frame: never in the middle of a room step
+                    # (which must reach its commit); busy, it sees ``closing`` next.
+                    if conn.reading:
+                        serving.cancel()
+
+                conn.on_cut_off = stop_reading  # a connection cut off stops reading too
+                try:
+                    await serving
+                except asyncio.CancelledError:
+                    if not conn.cut_off:
+                        raise
         except WebSocketDisconnect:
             pass
         except Exception:
             log.exception("connection failed")
-            conn.send(error_frame(ErrorCode.INTERNAL, "internal server error", fatal=True), close=True)
+            self.metrics.internal_errors.inc()
+            conn.send(error_frame(ErrorCode.INTERNAL, "internal server error; reconnect"), close=True)
         finally:
-            conn.finish()
-            await writer
+            if conn.cut_off:
+                writer.cancel()  # it may wait for ever on a peer that does not read
+            else:
+                conn.finish()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
             self.metrics.connections.dec()
 
-    def _refuse(self, conn: _Connection, code: ErrorCode, message: str) -> tuple[None, None]:
+    async def _member(self, ws: WebSocket, conn: Connection, handle: RoomHandle, session: ServerSession) -> None:
+        """A joined connection, until it ends: its frames, then leaving the room."""
+        handle.connections += 1
+        try:
+            await self.api.remember_name(session.user, session.name)
+            await self._serve(ws, conn, handle, session)
+        finally:
+            handle.connections -= 1
+            handle.idle_since = time.monotonic()
+            if session.joined:
+                async with handle.lock:
+                    room = session.room  # the room it is in now (a reload moves it)
+                    if session.joined and not room.failed:
+                        _deliver(room.leave(session))
+
+    def _refuse(self, conn: Connection, code: ErrorCode, message: str, *, fatal: bool = True) -> tuple[None, None]:
+        """Refuse a connection before it joined: an ERROR, then close.  Not ``fatal``:
+        the client may retry (e.g. the document is reloading)."""
         self.metrics.errors.labels(code=code.name.lower()).inc()
-        conn.send(error_frame(code, message, fatal=True), close=True)
+        conn.send(error_frame(code, message, fatal=fatal), close=True)
         return None, None
 
-    async def _join(self, ws: WebSocket, conn: _Connection) -> tuple[RoomHandle | None, ServerSession | None]:
+    async def _join(self, ws: WebSocket, conn: Connection) -> tuple[RoomHandle | None, ServerSession | None]:
         doc_id = ws.path_params["doc_id"]
         try:
             grant = verify_token(self.secret, token_from(ws.headers, ws.query_params))
@@ -244,23 +315,20 @@ class Server:
         if join.agent.startswith("api:"):
             return self._refuse(conn, ErrorCode.FORBIDDEN, "agents named 'api:...' are reserved for the HTTP API")
         try:
-            handle = await self.rooms.get(doc_id)
+            async with self.rooms.locked(doc_id) as handle:
+                session, sends = await self.rooms.admit(handle, join, grant.user, protocol_role(grant.role), grant.name)
+                session.tag = conn
+                _deliver(sends)
         except (DocumentNotFound, InvalidDocumentId):
             return self._refuse(conn, ErrorCode.NOT_FOUND, f"no document {doc_id!r}")
         except CorruptionError as exc:
             log.error("%s", exc)
             return self._refuse(conn, ErrorCode.INTERNAL, "the stored document failed verification; not served")
-        async with handle.lock:
-            # Failed, or unloaded by the idle reaper while we waited for the lock: joining
-            # that room would leave this connection in a room nobody else is in.
-            if not self.rooms.is_live(handle):
-                return self._refuse(conn, ErrorCode.INTERNAL, "the document is reloading; retry")
-            session, sends = await self.rooms.admit(handle, join, grant.user, protocol_role(grant.role), grant.name)
-            session.tag = conn
-            _deliver(sends)
+        except StoreError as exc:  # the store failed to load the room or to claim the agent
+            log.warning("joining %r failed: %s", doc_id, exc)
+            return self._refuse(conn, ErrorCode.INTERNAL, "the server could not open the document; retry", fatal=False)
         if not session.joined:
             return None, None
-        await self.api.remember_name(grant.user, grant.name)
         return handle, session
 
     async def _receive(self, ws: WebSocket) -> bytes | str | None:
@@ -272,15 +340,16 @@ class Server:
             return bytes(data)
         return str(msg.get("text") or "")
 
-    async def _serve(self, ws: WebSocket, conn: _Connection, handle: RoomHandle, session: ServerSession) -> None:
+    async def _serve(self, ws: WebSocket, conn: Connection, handle: RoomHandle, session: ServerSession) -> None:
         limits = self.limits
         bucket = _Bucket(limits.messages_per_second, limits.message_burst)
         while not session.closed and not conn.closing:
-            data = await self._receive(ws)
+            conn.reading = True
+            try:
+                data = await self._receive(ws)
+            finally:
+                conn.reading = False
             if data is None:
-                return
-            if not self.rooms.is_live(handle):
-                conn.send(error_frame(ErrorCode.INTERNAL, "the document was unloaded; reconnect", fatal=True), True)
                 return
             if isinstance(data, str):
                 self.metrics.errors.labels(code="bad_frame").inc()
@@ -295,7 +364,12 @@ class Server:
                 conn.send(error_frame(ErrorCode.RATE_LIMITED, f"more than {limits.messages_per_second:g} frames per second"))
                 continue
             self.metrics.frames.labels(type=str(data[1]) if len(data) > 1 else "short").inc()
-            await self.rooms.run(handle, lambda: handle.room.submit(session, data, limits.max_message_bytes), _deliver)
+            async with handle.lock:
+                # (A room being reloaded after a bug is live again once its lock is free.)
+                if not self.rooms.is_live(handle):
+                    conn.send(error_frame(ErrorCode.INTERNAL, "the document was unloaded; reconnect"), True)
+                    return
+                await self.rooms.run_locked(handle, lambda: handle.room.submit(session, data, limits.max_message_bytes))
 
     # -- HTTP ------------------------------------------------------------------------
     async def health(self, request: Request) -> Response:

@@ -5,35 +5,102 @@ accepts exactly that algorithm (so ``alg: none`` and algorithm-confusion tokens
 fail), and requires the signature, an expiry in the future and our audience.
 Claims:
 
-* ``sub``: the user id; ``name``: a display name (defaults to ``sub``)
+* ``sub``: the user id (:func:`check_user_id`); ``name``: a display name (defaults to
+  ``sub``; :func:`check_display_name`).  Both are checked when a token is issued
+  *and* when it is verified.
 * ``doc``: the document id the token grants, or ``"*"`` for every document
 * ``role``: ``owner`` (may also delete the document), ``editor`` or ``viewer``
 * ``aud``: ``"cowrite"``; ``exp``/``iat``: Unix seconds
 
 Until accounts exist, ``cowrite token`` issues tokens from the command line with
 the same secret the server uses (``--secret``, ``$COWRITE_SECRET``, or a
-``<db>.secret`` file created beside the database on first use).
+``<db>.secret`` file created beside the database on first use).  A secret of
+fewer than 32 bytes, wherever it comes from, is refused (:class:`ConfigError`).
+
+A token is at most :data:`MAX_TOKEN_CHARS` long, and its header (which is parsed
+before the signature is checked) must be flat JSON: nothing nested reaches the
+JSON parser before the signature says who made it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
 
-from ..errors import AuthError
+from ..errors import AuthError, ConfigError, CowriteError
+from ..store.base import MAX_USER_NAME  # a display name has 1..MAX_USER_NAME characters (as stored)
+from .bounds import loads
 
-__all__ = ["AuthError", "Grant", "ROLES", "issue_token", "load_secret", "verify_token"]
+__all__ = [
+    "AuthError",
+    "Grant",
+    "MAX_TOKEN_CHARS",
+    "MAX_USER_ID",
+    "MAX_USER_NAME",
+    "ROLES",
+    "check_display_name",
+    "check_user_id",
+    "has_control_or_bidi",
+    "issue_token",
+    "load_secret",
+    "verify_token",
+]
 
 AUDIENCE = "cowrite"
 ROLES = ("viewer", "editor", "owner")
 _ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
+MAX_USER_ID = 128
+"""A user id has 1..MAX_USER_ID characters."""
+MAX_TOKEN_CHARS = 8192
+"""Longer tokens are refused unread (a token with the longest id and name is ~6500)."""
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def has_control_or_bidi(text: str) -> bool:
+    """Whether ``text`` holds a control character, a lone surrogate, a line or paragraph
+    separator, or a bidirectional embedding, override or isolate (which reorder the
+    text around them)."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS for ch in text)
+
+
+def check_user_id(value: object) -> str:
+    """``value`` if it is a valid user id, else :class:`AuthError`.
+
+    A user id is 1..128 characters, every one printable (``str.isprintable``: no
+    control, format -- bidirectional marks and overrides, zero-width characters --,
+    surrogate, private-use, unassigned or separator character but the ASCII space),
+    neither starting nor ending with a space.  It names the owner of agents in the
+    store and in logs, so it must read as what it is."""
+    if not isinstance(value, str):
+        raise AuthError(f"a user id must be a string, not {type(value).__name__}")
+    if not 1 <= len(value) <= MAX_USER_ID:
+        raise AuthError(f"a user id has 1..{MAX_USER_ID} characters, not {len(value)}")
+    if not value.isprintable() or value != value.strip():
+        raise AuthError("a user id may hold only printable characters (no control or bidirectional ones), not at its ends spaces")
+    return value
+
+
+def check_display_name(value: object) -> str:
+    """``value`` if it is a valid display name, else :class:`AuthError`: 1..256
+    characters without control or bidirectional-override characters."""
+    if not isinstance(value, str):
+        raise AuthError(f"a display name must be a string, not {type(value).__name__}")
+    if not 1 <= len(value) <= MAX_USER_NAME:
+        raise AuthError(f"a display name has 1..{MAX_USER_NAME} characters, not {len(value)}")
+    if has_control_or_bidi(value):
+        raise AuthError("a display name may not contain control or bidirectional-override characters")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +128,9 @@ def issue_token(
 ) -> str:
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if not user:
-        raise AuthError("a token needs a user")
+    check_user_id(user)
+    if name is not None:
+        check_display_name(name)
     if ttl <= 0:
         raise AuthError("ttl must be positive")
     now = int(time.time())
@@ -74,6 +142,9 @@ def verify_token(secret: bytes, token: str | None) -> Grant:
     """The grant a token carries; raises AuthError with a reason otherwise."""
     if not token:
         raise AuthError("no token: pass ?token=... or an 'Authorization: Bearer' header")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise AuthError(f"invalid token: longer than {MAX_TOKEN_CHARS} characters")
+    _check_header(token)
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -94,25 +165,72 @@ def verify_token(secret: bytes, token: str | None) -> Grant:
         raise AuthError(f"invalid token: {exc}") from None
     role = claims.get("role")
     user, doc, name = claims.get("sub"), claims.get("doc"), claims.get("name", claims.get("sub"))
-    if role not in ROLES or not isinstance(user, str) or not isinstance(doc, str) or not isinstance(name, str):
+    if role not in ROLES or not isinstance(doc, str):
         raise AuthError("token claims are malformed")
+    try:
+        check_user_id(user)
+        check_display_name(name)
+    except AuthError as exc:
+        raise AuthError(f"token claims are malformed: {exc}") from None
+    assert isinstance(user, str) and isinstance(name, str)
     return Grant(user, name, doc, role, int(claims["exp"]))
 
 
+def _check_header(token: str) -> None:
+    """The header is parsed before the signature is checked: it must be a flat JSON object."""
+    head = token.split(".", 1)[0]
+    try:
+        raw = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+    except (binascii.Error, ValueError):
+        raise AuthError("invalid token: its header is not base64url") from None
+    try:
+        header = loads(raw, max_bytes=MAX_TOKEN_CHARS, max_depth=1, what="the token header")
+    except CowriteError as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+    if not isinstance(header, dict):
+        raise AuthError("invalid token: its header is not a JSON object")
+
+
 def load_secret(explicit: str | None = None, beside: Path | None = None) -> bytes:
-    """The signing secret: explicit, else $COWRITE_SECRET, else ``<beside>.secret``
-    (created with 32 random bytes, mode 0600, on first use)."""
-    value = explicit or os.environ.get("COWRITE_SECRET")
+    """The signing secret: ``explicit``, else $COWRITE_SECRET, else the file
+    ``<beside>.secret`` (created with 32 random bytes, hex, mode 0600, on first use;
+    surrounding whitespace is not part of it).
+
+    A secret under 32 bytes, an empty one, or a file that cannot be read raises
+    :class:`ConfigError` saying what to do: a short secret makes tokens anyone can forge.
+    """
+    if explicit is not None:
+        return _long_enough(explicit.encode(), "the secret (--secret)")
+    value = os.environ.get("COWRITE_SECRET")
     if value:
-        raw = value.encode()
-        if len(raw) < MIN_SECRET_BYTES:
-            raise AuthError(f"the secret must be at least {MIN_SECRET_BYTES} bytes")
-        return raw
+        return _long_enough(value.encode(), "the secret in $COWRITE_SECRET")
     if beside is None:
-        raise AuthError("no secret: pass --secret or set COWRITE_SECRET")
+        raise ConfigError("no secret: pass --secret or set COWRITE_SECRET")
     path = beside.with_name(beside.name + ".secret")
-    if not path.exists():
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"cannot create the secret file {path}: {exc.strerror or exc}") from None
+    else:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+            f.flush()
+            os.fsync(f.fileno())
+    try:
+        raw = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the secret file {path}: {exc.strerror or exc}") from None
+    return _long_enough(
+        raw,
+        f"the secret file {path}",
+        "write a longer secret into it, or delete it to have a random one made",
+    )
+
+
+def _long_enough(raw: bytes, what: str, fix: str = "use a longer one") -> bytes:
+    if len(raw) < MIN_SECRET_BYTES:
+        held = "is empty" if not raw else f"holds only {len(raw)} bytes"
+        raise ConfigError(f"{what} {held}; a secret must be at least {MIN_SECRET_BYTES} bytes ({fix})")
+    return raw

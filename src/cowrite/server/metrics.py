@@ -15,6 +15,12 @@ class Metrics:
         self.ops = Counter("cowrite_ops", "Ops persisted and broadcast", registry=r)
         self.frames = Counter("cowrite_frames", "Protocol frames received", ["type"], registry=r)
         self.errors = Counter("cowrite_errors", "Error frames sent, by code", ["code"], registry=r)
+        self.internal_errors = Counter(
+            "cowrite_internal_errors",
+            "Bugs (unexpected exceptions) met while handling a frame, a JOIN or an edit: logged with a "
+            "traceback, answered ERROR internal, the room reloaded from the store",
+            registry=r,
+        )
         self.divergences = Counter(
             "cowrite_divergences", "Clients whose text differed from the server's (DIGEST mismatch, RESYNC sent)", registry=r
         )

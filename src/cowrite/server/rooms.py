@@ -5,23 +5,37 @@ needs it and unloaded (after a snapshot) once it has been idle for a while.
 All work on a room is serialised by its lock: the sans-I/O :class:`Room` hands
 back a :class:`~cowrite.protocol.server.Pending` whose ops are appended to the
 store (a durable commit, in a worker thread) *before* the ACK and the broadcast
-are released.  If the store fails, the room is dropped and every client of it
-disconnected; they reconnect, the room is loaded again from what is durable,
-and the clients resend whatever was not acknowledged.
+are released.
+
+Failures:
+
+* The store fails (a :class:`~cowrite.errors.StoreError`): the room is dropped
+  and every client of it disconnected; they reconnect, the room is loaded again
+  from what is durable, and the clients resend whatever was not acknowledged.
+* A bug (any other exception) while a frame is handled or committed: it is
+  logged with its traceback and counted (``cowrite_internal_errors_total``), the
+  sender gets a non-fatal ``ERROR internal`` with its batch id, and the room is
+  loaded again from the store (its document may be inconsistent; what is durable
+  is the truth).  The room's other connections move to the reloaded room and
+  keep working; only if the reload fails are they closed (``ERROR internal``,
+  not fatal: they reconnect).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from ..engine import RawVersion
+from ..errors import ConfigError, CowriteError, StoreError
 from ..protocol import ErrorCode, Join, Role
 from ..protocol.server import Pending, Room, Send, ServerSession, error_frame
-from ..store import Store
+from ..store import DocInfo, Store
 from .metrics import Metrics
 
 __all__ = ["Limits", "RoomHandle", "Rooms"]
@@ -35,6 +49,9 @@ def _fmt_version(version: RawVersion) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """What one server accepts.  Every value is checked (``ConfigError`` if out of range);
+    ``cowrite serve --limit NAME=VALUE`` sets any of them."""
+
     max_message_bytes: int = 1 << 20
     """Largest WebSocket message (one protocol frame) accepted."""
     messages_per_second: float = 200.0
@@ -43,12 +60,63 @@ class Limits:
     """... with this burst."""
     max_doc_chars: int = 5_000_000
     """Longest document (code points) a batch may produce."""
+    max_patch_bytes: int = 4 << 20
+    """Largest body of one batch's patch, inflated (a deflated body states its size, so
+    a bigger one is refused before anything is inflated).  4x the frame limit: a
+    pasted text that deflates into one frame fits; a frame of zeros claiming 128 MiB
+    does not."""
+    max_batch_ops: int = 4096
+    """Op runs one ``OPS`` batch may carry, counted before the patch is decoded.  Each
+    costs a few hundred bytes of Python objects, and a deflated patch of a few KiB
+    can claim millions.  Clients send at most 512 runs a batch."""
+    max_batch_meta_bytes: int = 256 << 10
+    """Bytes of one batch's patch before its inserted text (agent names, seqs,
+    parents, kinds, positions): bounds the parent and agent lists a batch can make
+    the server build (~50 bytes of objects per byte).  A batch of 4096 runs with a
+    few parents each takes under 100 KiB."""
+    max_history_ops: int = 10_000_000
+    """Ops (characters ever inserted or deleted) a document's history may hold; a
+    batch that would pass it is refused (``too_large``) and changes nothing."""
+    max_history_runs: int = 1_000_000
+    """Op runs a document's history may hold (what its memory grows with, ~100 bytes a
+    run: a history of one-character edits all over the text is a run per character)."""
+    max_request_bytes: int = 256 << 10
+    """Largest HTTP request body, refused by ``Content-Length`` before it is read and
+    counted as it arrives when chunked.  ``POST /api/session`` takes no token and may
+    be posted from any web page, so the cap is well under the frame limit: HTTP
+    bodies are small JSON (bigger edits go over the WebSocket)."""
+    max_outbox_bytes: int = 8 << 20
+    """Bytes of frames queued for one connection that is not reading them: past this it
+    is cut off (its client reconnects and catches up with one ``WELCOME``).  A single
+    frame larger than this (a big document's ``WELCOME``) is let through when nothing
+    else is queued."""
     idle_unload_seconds: float = 60.0
     """A room with no connection for this long is snapshotted and unloaded."""
-    snapshot_every_ops: int = 2000
-    """Write a snapshot after this many new ops (loading then replays at most this many)."""
+    snapshot_ratio: float = 0.5
+    """A snapshot is written once the work appended since the last one (the patch
+    bytes, plus ``snapshot_entry_bytes`` per log entry) reaches this fraction of that
+    snapshot's size.  Writing one costs O(its size), so snapshots cost amortised
+    O(what is appended) (at most 1 / ratio times it), and loading replays at most
+    about ratio x the snapshot."""
+    snapshot_entry_bytes: int = 256
+    """What one log entry counts as in that sum: loading replays each entry at a fixed
+    cost (a row, a checksum, a decode) besides its bytes, so many small entries lead
+    to a snapshot too."""
+    snapshot_min_entries: int = 64
+    """... and at least this many entries were appended since: a snapshot is a durable
+    write, and a small document is not rewritten every few keystrokes."""
     digest_interval_seconds: float = 5.0
     """One connection gets at most one DIGEST (divergence check) checked per this many seconds."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", int):
+                ok = type(value) is int and value >= 1
+            else:
+                ok = type(value) in (int, float) and value > 0 and value != float("inf")
+            if not ok:
+                raise ConfigError(f"limit {f.name} must be a positive {f.type}, not {value!r}")
 
 
 @dataclass(eq=False)
@@ -58,27 +126,59 @@ class RoomHandle:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     connections: int = 0
     idle_since: float = field(default_factory=time.monotonic)
-    ops_since_snapshot: int = 0
+    entries_since_snapshot: int = 0  # log entries appended after the newest snapshot
+    bytes_since_snapshot: int = 0  # their patch bytes
+    snapshot_bytes: int = 0  # the newest snapshot's size (0: none)
+
+    def counted(self, info: DocInfo) -> None:
+        """Take the snapshot bookkeeping from the store's view of the document."""
+        self.entries_since_snapshot = info.seq - info.snapshot_seq
+        self.bytes_since_snapshot = info.log_bytes_since_snapshot
+        self.snapshot_bytes = info.snapshot_bytes
 
 
 class Rooms:
-    def __init__(self, store: Store, metrics: Metrics, limits: Limits) -> None:
+    """The loaded rooms of one server.  ``deliver`` writes a room's frames to its connections."""
+
+    def __init__(self, store: Store, metrics: Metrics, limits: Limits, deliver: Callable[[list[Send]], None]) -> None:
         self.store = store
         self.metrics = metrics
         self.limits = limits
+        self.deliver = deliver
         self._rooms: dict[str, RoomHandle] = {}
         self._loading: dict[str, asyncio.Future[RoomHandle]] = {}
 
     def __len__(self) -> int:
         return len(self._rooms)
 
+    async def _load(self, doc_id: str) -> tuple[Room, DocInfo]:
+        doc = await asyncio.to_thread(self.store.load, doc_id, "server")
+        owners = await asyncio.to_thread(self.store.agent_owners, doc_id)
+        info = await asyncio.to_thread(self.store.info, doc_id)
+        lim = self.limits
+        room = Room(
+            doc_id,
+            doc,
+            agent_owners=owners,
+            max_doc_len=lim.max_doc_chars,
+            digest_interval=lim.digest_interval_seconds,
+            max_patch_bytes=lim.max_patch_bytes,
+            max_batch_ops=lim.max_batch_ops,
+            max_batch_meta_bytes=lim.max_batch_meta_bytes,
+            max_history_ops=lim.max_history_ops,
+            max_history_runs=lim.max_history_runs,
+        )
+        return room, info
+
     async def get(self, doc_id: str) -> RoomHandle:
         """The loaded room of ``doc_id`` (loading it once even if asked concurrently).
 
-        Raises the store's DocumentNotFound / CorruptionError.
+        A room being reloaded after a bug is returned as it is: take its lock (and
+        check :meth:`is_live`) before using it.  Raises the store's DocumentNotFound /
+        CorruptionError.
         """
         handle = self._rooms.get(doc_id)
-        if handle is not None and not handle.room.failed:
+        if handle is not None:
             return handle
         fut = self._loading.get(doc_id)
         if fut is not None:
@@ -86,16 +186,9 @@ class Rooms:
         fut = asyncio.get_running_loop().create_future()
         self._loading[doc_id] = fut
         try:
-            doc = await asyncio.to_thread(self.store.load, doc_id, "server")
-            owners = await asyncio.to_thread(self.store.agent_owners, doc_id)
-            room = Room(
-                doc_id,
-                doc,
-                agent_owners=owners,
-                max_doc_len=self.limits.max_doc_chars,
-                digest_interval=self.limits.digest_interval_seconds,
-            )
+            room, info = await self._load(doc_id)
             handle = RoomHandle(doc_id, room)
+            handle.counted(info)
             self._rooms[doc_id] = handle
             self.metrics.rooms.set(len(self._rooms))
             fut.set_result(handle)
@@ -107,21 +200,52 @@ class Rooms:
         finally:
             del self._loading[doc_id]
 
+    @contextlib.asynccontextmanager
+    async def locked(self, doc_id: str) -> AsyncIterator[RoomHandle]:
+        """The live room of ``doc_id`` with its lock held (if the room was dropped or
+        unloaded while we waited for the lock, the one loaded next)."""
+        for _ in range(5):
+            handle = await self.get(doc_id)
+            async with handle.lock:
+                if self.is_live(handle):
+                    yield handle
+                    return
+        raise StoreError(f"document {doc_id!r} keeps being unloaded; retry")
+
+    async def claim(self, handle: RoomHandle, agent: str, user: str) -> str:
+        """The owner of ``agent`` in this room's document, claiming it for ``user`` if
+        nobody has it (call with the room lock held).  The claim is durable before
+        the room records it: a failed claim (StoreError) leaves no owner in memory."""
+        owner = handle.room.agent_owners.get(agent)
+        if owner is None:
+            owner = await asyncio.to_thread(self.store.claim_agent, handle.doc_id, agent, user)
+            handle.room.agent_owners[agent] = owner
+        return owner
+
     async def admit(
         self, handle: RoomHandle, join: Join, user: str, role: Role, name: str | None = None
     ) -> tuple[ServerSession, list[Send]]:
-        """``room.join`` (call with the room lock held), recording a new agent's owner durably."""
+        """``room.join`` (call with the room lock held), the agent claimed durably first.
+
+        A StoreError from the claim propagates (nothing joined, nothing recorded).  A
+        bug in the join answers the connection ``ERROR internal`` (not fatal; it is
+        closed) and reloads the room.
+        """
+        await self.claim(handle, join.agent, user)  # a refusal to another user's agent is the join's
         room = handle.room
-        new_agent = join.agent not in room.agent_owners
-        session, sends = room.join(join, user=user, role=role, name=name)
-        if session.joined and new_agent:
-            owner = await asyncio.to_thread(self.store.claim_agent, handle.doc_id, join.agent, user)
-            if owner != user:  # another server process gave it away first
-                room.agent_owners[join.agent] = owner
-                room.leave(session)
-                session.closed = True
-                sends = [Send(session, error_frame(ErrorCode.FORBIDDEN, f"agent {join.agent!r} belongs to another user", fatal=True), True)]
-        return session, sends
+        before = room.doc.version
+        try:
+            return room.join(join, user=user, role=role, name=name)
+        except CowriteError:
+            raise
+        except Exception as exc:
+            session = ServerSession(room, join.agent, user, role, name)
+            session.closed = True
+            message = "the server failed while handling this JOIN (a bug, logged there); reconnect"
+            sends = [Send(session, error_frame(ErrorCode.INTERNAL, message), True)]
+            room.failed = True
+            await self._internal_error(handle, room, exc, before, "a JOIN")
+            return session, sends
 
     def loaded(self, doc_id: str) -> RoomHandle | None:
         """The room of ``doc_id`` if it is in memory (without loading it)."""
@@ -137,17 +261,33 @@ class Rooms:
         if self._rooms.pop(doc_id, None) is not None:
             self.metrics.rooms.set(len(self._rooms))
 
-    async def run(self, handle: RoomHandle, step: Callable[[], Pending], deliver: Callable[[list[Send]], None]) -> Pending:
+    async def run(self, handle: RoomHandle, step: Callable[[], Pending]) -> Pending | None:
         """Run one room step under the room lock: persist its ops, then deliver its frames."""
         async with handle.lock:
-            return await self.run_locked(handle, step, deliver)
+            return await self.run_locked(handle, step)
 
-    async def run_locked(
-        self, handle: RoomHandle, step: Callable[[], Pending], deliver: Callable[[list[Send]], None]
-    ) -> Pending:
-        """:meth:`run` for a caller that already holds ``handle.lock``."""
+    async def run_locked(self, handle: RoomHandle, step: Callable[[], Pending]) -> Pending | None:
+        """:meth:`run` for a caller that already holds ``handle.lock``.
+
+        Returns the step's Pending (its ``error`` is the refusal or ``ERROR internal``
+        sent), or None if the step raised a bug of its own (logged; room reloaded).
+        A CowriteError the step raises (a refusal before anything changed) propagates.
+        """
         t0 = time.perf_counter()
-        pending = step()
+        room = handle.room
+        before = room.doc.version
+        try:
+            pending = step()
+        except CowriteError:
+            raise
+        except Exception as exc:  # outside the room's own guard: still a bug
+            room.failed = True
+            await self._internal_error(handle, room, exc, before, "a room step")
+            return None
+        if pending.bug is not None:
+            self.deliver(pending.commit())  # the ERROR internal to the sender
+            await self._internal_error(handle, room, pending.bug, before, "a frame")
+            return pending
         if pending.to_persist:
             n = sum(op.span for op in pending.to_persist)
             try:
@@ -156,17 +296,22 @@ class Rooms:
                     handle.doc_id,
                     pending.patch,
                     op_count=n,
-                    text_length=len(handle.room.doc),
+                    text_length=len(room.doc),
                 )
-            except Exception:
+            except StoreError:
                 log.exception("store append failed for %s; dropping the room", handle.doc_id)
                 self.metrics.errors.labels(code="internal").inc()
-                deliver(pending.abort())
+                self.deliver(pending.abort())
                 self.drop(handle.doc_id)
                 return pending
+            except Exception as exc:  # a bug in the store: what is durable is unknown
+                self.deliver(pending.broken(exc))
+                await self._internal_error(handle, room, exc, before, "the commit of a batch")
+                return pending
             self.metrics.ops.inc(n)
-            handle.ops_since_snapshot += n
-        deliver(pending.commit())
+            handle.entries_since_snapshot += 1
+            handle.bytes_since_snapshot += len(pending.patch)
+        self.deliver(pending.commit())
         if pending.to_persist:
             self.metrics.commit_seconds.observe(time.perf_counter() - t0)
         if pending.error is not None:
@@ -178,17 +323,50 @@ class Rooms:
                 "divergence in %r: agent %r (user %r) had other text at version %s; sent RESYNC at %s",
                 d.doc_id, d.agent, d.user, _fmt_version(d.version), _fmt_version(d.server_version),
             )
-        if handle.ops_since_snapshot >= self.limits.snapshot_every_ops:
+        if self._snapshot_due(handle):
             await self._snapshot(handle)
         return pending
+
+    async def _internal_error(self, handle: RoomHandle, room: Room, exc: Exception, since: RawVersion, what: str) -> None:
+        """Log and count a bug met in ``room`` (now failed), then load the document
+        again from the store and move the room's connections to it."""
+        log.error(
+            "internal error in document %r while handling %s; reloading it from the store",
+            handle.doc_id, what, exc_info=exc,
+        )
+        self.metrics.internal_errors.inc()
+        self.metrics.errors.labels(code="internal").inc()
+        try:
+            new, info = await self._load(handle.doc_id)
+        except Exception:
+            log.exception("reloading document %r failed; disconnecting its clients", handle.doc_id)
+            self.deliver(room.fail("the document is being reloaded; reconnect", fatal=False))
+            if self._rooms.get(handle.doc_id) is handle:
+                self.drop(handle.doc_id)
+            return
+        sends = new.adopt(room, since)
+        handle.room = new
+        handle.counted(info)
+        self.deliver(sends)
+
+    def _snapshot_due(self, handle: RoomHandle) -> bool:
+        lim = self.limits
+        if handle.entries_since_snapshot < lim.snapshot_min_entries:
+            return False
+        work = handle.bytes_since_snapshot + lim.snapshot_entry_bytes * handle.entries_since_snapshot
+        return work >= lim.snapshot_ratio * handle.snapshot_bytes
 
     async def _snapshot(self, handle: RoomHandle) -> None:
         doc = handle.room.doc
         try:
             await asyncio.to_thread(self.store.snapshot, handle.doc_id, doc.copy())
-            handle.ops_since_snapshot = 0
+            info = await asyncio.to_thread(self.store.info, handle.doc_id)
         except Exception:  # the log still has everything: a snapshot is only an optimisation
             log.exception("snapshot of %s failed", handle.doc_id)
+            # Try again only after as much work again (not at every batch).
+            handle.entries_since_snapshot = handle.bytes_since_snapshot = 0
+            return
+        handle.counted(info)
 
     async def unload_idle(self) -> None:
         """Snapshot and unload rooms that have had no connection for a while."""
@@ -198,14 +376,13 @@ class Rooms:
                 async with handle.lock:
                     if handle.connections or self._rooms.get(doc_id) is not handle:
                         continue
-                    if handle.ops_since_snapshot:
+                    if handle.entries_since_snapshot and not handle.room.failed:
                         await self._snapshot(handle)
                     self.drop(doc_id)
 
     async def close(self) -> None:
         for handle in list(self._rooms.values()):
             async with handle.lock:
-                if handle.ops_since_snapshot and not handle.room.failed:
+                if handle.entries_since_snapshot and not handle.room.failed:
                     await self._snapshot(handle)
         self._rooms.clear()
-

@@ -94,6 +94,10 @@ class DocInfo:
     text_length: int | None
     """Code points in the text as last reported (by ``append(text_length=)`` or a
     snapshot); ``None`` if never reported."""
+    snapshot_bytes: int = 0
+    """Size of the newest snapshot (0: no snapshot)."""
+    log_bytes_since_snapshot: int = 0
+    """Bytes of the log entries after the newest snapshot (what loading replays)."""
 
 
 @runtime_checkable

@@ -42,6 +42,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ..engine import CowriteError, Document, Op, UnknownParentError, decode_patch
@@ -60,7 +61,7 @@ from .base import (
     check_doc_id,
 )
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "CommitStats", "SQLiteStore"]
 
 
 # -- checksums ------------------------------------------------------------------------
@@ -249,6 +250,20 @@ class _Append:
         self.done = False
 
 
+@dataclass(frozen=True, slots=True)
+class CommitStats:
+    """How appends have been committed (:meth:`SQLiteStore.commit_stats`)."""
+
+    commits: int
+    """Group-commit transactions run (each one fsync)."""
+    appends: int
+    """Appends they carried."""
+    queued: int
+    """Appends waiting now for the next group commit."""
+    committing: int
+    """Appends in the group commit being written now."""
+
+
 def _version_json(doc: Document) -> str:
     return json.dumps([[agent, seq] for agent, seq in doc.version], separators=(",", ":"))
 
@@ -277,6 +292,9 @@ class SQLiteStore(Store):
         self._lock = threading.Lock()  # guards the connection
         self._qlock = threading.Lock()  # guards the append queue
         self._queue: list[_Append] = []
+        self._commits = 0  # group-commit statistics (under self._lock)
+        self._committed = 0
+        self._committing = 0
         where = f"SQLite store {self.path!r}"
         try:
             conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
@@ -299,6 +317,22 @@ class SQLiteStore(Store):
 
     def __repr__(self) -> str:
         return f"<SQLiteStore {self.path!r}{' closed' if self._conn is None else ''}>"
+
+    # -- diagnostics -------------------------------------------------------------------
+
+    def pragmas(self) -> dict[str, object]:
+        """The connection's durability settings: ``journal_mode``, ``synchronous``
+        (2 = FULL), ``foreign_keys`` and ``busy_timeout`` (ms)."""
+        with self._lock:
+            conn = self._db()
+            names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            return {n: conn.execute(f"PRAGMA {n}").fetchone()[0] for n in names}
+
+    def commit_stats(self) -> CommitStats:
+        """Group commit at work: transactions, the appends they carried, and what waits."""
+        with self._qlock:
+            queued = len(self._queue)
+        return CommitStats(self._commits, self._committed, queued, self._committing)
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -350,9 +384,11 @@ class SQLiteStore(Store):
             raise DocumentNotFound(doc_id)
         return row[0], row[1], row[2]
 
-    _INFO_SQL = """
-        SELECT d.id, d.created_at, d.updated_at, d.last_seq, d.ops_count,
-               COALESCE((SELECT MAX(s.seq) FROM snapshots s WHERE s.doc_key = d.key), 0), d.text_length
+    _SNAPSHOT_SEQ = "COALESCE((SELECT MAX(s.seq) FROM snapshots s WHERE s.doc_key = d.key), 0)"
+    _INFO_SQL = f"""
+        SELECT d.id, d.created_at, d.updated_at, d.last_seq, d.ops_count, {_SNAPSHOT_SEQ}, d.text_length,
+               COALESCE((SELECT length(s.data) FROM snapshots s WHERE s.doc_key = d.key ORDER BY s.seq DESC LIMIT 1), 0),
+               COALESCE((SELECT SUM(length(l.patch)) FROM log l WHERE l.doc_key = d.key AND l.seq > {_SNAPSHOT_SEQ}), 0)
         FROM documents d
     """
 
@@ -366,6 +402,8 @@ class SQLiteStore(Store):
             ops_count=row[4],
             snapshot_seq=row[5],
             text_length=row[6],
+            snapshot_bytes=row[7],
+            log_bytes_since_snapshot=row[8],
         )
 
     # -- documents ---------------------------------------------------------------------
@@ -490,7 +528,13 @@ class SQLiteStore(Store):
             if not req.done:  # lead a group commit of everything queued so far
                 with self._qlock:
                     batch, self._queue = self._queue, []
-                self._commit_appends(batch)
+                self._committing = len(batch)
+                try:
+                    self._commit_appends(batch)
+                finally:
+                    self._commits += 1
+                    self._committed += len(batch)
+                    self._committing = 0
         if req.error is not None:
             raise req.error
         return req.seq

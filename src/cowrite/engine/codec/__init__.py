@@ -14,16 +14,18 @@ or raises :class:`~cowrite.errors.DecodeError` saying what is wrong, or
 
 from .document import decode_document, encode_document
 from .frame import FORMAT_VERSION
-from .patch import decode_patch, encode_patch
+from .patch import PatchShape, decode_patch, encode_patch, patch_shape
 from .varint import Reader, write_block, write_uvar
 
 __all__ = [
     "FORMAT_VERSION",
+    "PatchShape",
     "Reader",
     "decode_document",
     "decode_patch",
     "encode_document",
     "encode_patch",
+    "patch_shape",
     "write_block",
     "write_uvar",
 ]

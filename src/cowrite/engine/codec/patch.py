@@ -25,16 +25,17 @@ damaged patches.
 from __future__ import annotations
 
 import zlib
+from typing import NamedTuple
 
-from ...errors import DecodeError
-from ..limits import MAX_AGENT_LEN, MAX_SEQ, MAX_TIME
+from ...errors import DecodeError, TooLargeError, TruncatedError
+from ..limits import MAX_AGENT_LEN, MAX_SEQ, MAX_TIME, MAX_VARINT_BYTES
 from ..oplog import DEL_BACK, DEL_FWD, INS
 from ..ops import Op, RawVersion
 from .columns import predict, read_agents, read_content, read_rle, read_times, rle, utf8, write_agents, write_times
-from .frame import HEADER, PATCH_MAGIC, TRAILER, frame, unframe
-from .varint import write_block, write_svar, write_uvar
+from .frame import FLAG_DEFLATE, HEADER, PATCH_MAGIC, TRAILER, frame, unframe
+from .varint import Reader, write_block, write_svar, write_uvar
 
-__all__ = ["decode_fast", "decode_general", "decode_patch", "encode_patch"]
+__all__ = ["PatchShape", "decode_fast", "decode_general", "decode_patch", "encode_patch", "patch_shape"]
 
 Row = tuple[str, int, RawVersion, int, int, int]
 """A decoded op before it is built: (agent, seq, parents, kind, pos, span)."""
@@ -463,3 +464,75 @@ def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
     if p != t_end or covered != n:
         return None
     return build_ops(rows, content, t_starts, t_values)
+
+
+# -- the shape of a patch, before it is decoded ------------------------------------------
+
+
+class PatchShape(NamedTuple):
+    ops: int
+    """Op runs in the patch."""
+    content_bytes: int
+    """Bytes of UTF-8 inserted text."""
+
+
+def patch_shape(data: bytes, *, max_body: int, max_meta: int, max_ops: int) -> PatchShape:
+    """How many op runs a patch holds and how much text it inserts, read from the start
+    of its body without building anything.
+
+    The decoder builds a few hundred bytes of Python objects per op run and per
+    parent, and a deflated body of a few KiB can hold millions of them, so a server
+    reads the counts first.  Raises :class:`~cowrite.errors.TooLargeError` if the body
+    (the stated inflated size of a deflated one) is over ``max_body`` bytes, it holds
+    more than ``max_ops`` op runs, or what comes before the inserted text (agent
+    names, seqs, parents, kinds, positions) is over ``max_meta`` bytes;
+    :class:`~cowrite.errors.DecodeError` if the bytes are not laid out like a patch
+    (the decoder then need not run).  At most about ``max_meta`` bytes are inflated.
+    The CRC is not checked here: the decoder does that.
+    """
+    if len(data) < HEADER + TRAILER or data[:3] != PATCH_MAGIC:
+        raise DecodeError("not a cowrite patch")
+    end = len(data) - TRAILER
+    if data[4] & FLAG_DEFLATE:
+        r = Reader(data, HEADER, end)
+        try:
+            raw_len = r.uvar()
+        except DecodeError:
+            raise DecodeError("truncated cowrite patch") from None
+        if raw_len > max_body:
+            raise TooLargeError(f"a patch body of {raw_len} bytes is over the limit of {max_body}")
+        want = min(raw_len, max_meta + 2 * MAX_VARINT_BYTES)
+        try:
+            body = zlib.decompressobj().decompress(data[r.pos : end], max(want, 1))
+        except zlib.error as exc:
+            raise DecodeError(f"corrupt cowrite patch: bad compressed body ({exc})") from None
+        whole = want == raw_len or len(body) < want  # not cut short by the cap: all there is
+    else:
+        body = data[HEADER:end]
+        if len(body) > max_body:
+            raise TooLargeError(f"a patch body of {len(body)} bytes is over the limit of {max_body}")
+        whole = True
+    meta_over = TooLargeError(f"more than {max_meta} bytes of op metadata (agents, seqs, parents) in one patch")
+    r = Reader(body)
+    try:
+        n_agents = r.uvar()
+        for _ in range(n_agents):  # each takes a byte at least: bounded by the body
+            start = r.pos
+            r.block()
+            if r.pos - start > 4 * MAX_AGENT_LEN + 2:
+                raise DecodeError("corrupt data: agent name too long")
+            if r.pos > max_meta:
+                raise meta_over
+        n_ops = r.uvar()
+        if n_ops > max_ops:
+            raise TooLargeError(f"a batch may carry at most {max_ops} op runs, not {n_ops}: send smaller batches")
+        for _ in range(5):  # op agents, seqs, parents, kinds and lengths, positions
+            r.block()
+        content = r.uvar()
+    except TruncatedError:
+        if whole:
+            raise DecodeError("truncated cowrite patch") from None
+        raise meta_over from None  # cut short by the inflate cap: there is more metadata than that
+    if r.pos > max_meta:
+        raise meta_over
+    return PatchShape(n_ops, content)

@@ -17,7 +17,7 @@ because the formats were specified with two rules:
 
 from __future__ import annotations
 
-from ...errors import DecodeError
+from ...errors import DecodeError, TruncatedError
 from ..limits import MAX_VARINT_BYTES
 
 __all__ = ["MAX_UINT64", "Reader", "write_block", "write_svar", "write_uvar", "zigzag"]
@@ -71,7 +71,7 @@ class Reader:
         shift = 0
         while True:
             if pos >= end:
-                raise DecodeError("truncated data: a number runs past the end of its block")
+                raise TruncatedError("truncated data: a number runs past the end of its block")
             b = buf[pos]
             pos += 1
             result |= (b & 0x7F) << shift
@@ -97,7 +97,7 @@ class Reader:
         shift = 0
         while True:
             if self.pos >= end:
-                raise DecodeError(f"truncated frame: {what} ends early")
+                raise TruncatedError(f"truncated frame: {what} ends early")
             b = buf[self.pos]
             self.pos += 1
             if shift == 63 and b > 1:
@@ -123,7 +123,7 @@ class Reader:
     def take(self, n: int) -> bytes:
         """The next ``n`` bytes."""
         if n > self.left():
-            raise DecodeError("truncated data: a block runs past the end")
+            raise TruncatedError("truncated data: a block runs past the end")
         p = self.pos
         self.pos = p + n
         return self.buf[p : p + n]
@@ -132,7 +132,7 @@ class Reader:
         """A reader over the next length-prefixed block (and skip it here)."""
         n = self.uvar()
         if n > self.left():
-            raise DecodeError("truncated data: a block runs past the end")
+            raise TruncatedError("truncated data: a block runs past the end")
         r = Reader(self.buf, self.pos, self.pos + n)
         self.pos += n
         return r

@@ -1,0 +1,74 @@
+"""Access tokens never reach a log.
+
+Browsers pass their token as ``?token=...`` (a WebSocket cannot carry an
+``Authorization`` header), and uvicorn prints request targets with their query
+string: in its access log (``uvicorn.access``) and in its WebSocket lines
+(``uvicorn.error``: ``"WebSocket /ws/notes?token=..." [accepted]``, and the
+handshake at debug level).  :class:`RedactTokens` is a logging filter that
+replaces the value of every ``token=`` / ``access_token=`` parameter in a record
+with ``[redacted]``; :func:`redact_tokens_in_logs` installs it.
+
+``cowrite serve`` installs it on its handlers.  A program that serves
+``Server.app`` with its own uvicorn (or another ASGI server) should call
+:func:`redact_tokens_in_logs` once its logging is configured, or add a
+:class:`RedactTokens` to its log handlers.  cowrite's own log lines never
+include a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+__all__ = ["RedactTokens", "redact", "redact_tokens_in_logs"]
+
+_TOKEN_PARAM = re.compile(r"((?:^|[?&;\s\"'/])(?:access_)?token=)[^&;#\s\"']*", re.I)
+
+REDACTED = "[redacted]"
+
+LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "cowrite")
+"""The loggers that print request targets (uvicorn's), and cowrite's own."""
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every ``token=`` query parameter replaced."""
+    if "oken=" not in text and "OKEN=" not in text:
+        return text
+    return _TOKEN_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def _scrub(value: object) -> object:
+    return redact(value) if isinstance(value, str) else value
+
+
+class RedactTokens(logging.Filter):
+    """A logging filter that blanks ``token=`` values in a record's message and
+    arguments (arguments are scrubbed one by one, so formatters that read them,
+    like uvicorn's access formatter, keep working)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        args = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(_scrub(a) for a in args)
+        elif isinstance(args, dict):
+            record.args = {k: _scrub(v) for k, v in args.items()}
+        return True
+
+
+def redact_tokens_in_logs(loggers: Iterable[str] = LOGGERS) -> RedactTokens:
+    """Install one :class:`RedactTokens` on ``loggers`` and on every handler they (and
+    the root logger) have now; returns it.  Idempotent."""
+    flt = next((f for f in logging.getLogger().filters if isinstance(f, RedactTokens)), None) or RedactTokens()
+    targets: list[logging.Filterer] = [logging.getLogger()]
+    for name in loggers:
+        targets.append(logging.getLogger(name))
+    for logger in list(targets):
+        if isinstance(logger, logging.Logger):
+            targets.extend(logger.handlers)
+    for t in targets:
+        if not any(isinstance(f, RedactTokens) for f in t.filters):
+            t.addFilter(flt)
+    return flt
