@@ -278,6 +278,8 @@ def test_a_too_large_refusal_says_how_big_the_frame_was() -> None:
         (ErrorCode.INTERNAL, True, None, Recovery.RETRY),
         (ErrorCode.TOO_LARGE, False, None, Recovery.SHRINK),
         (ErrorCode.TOO_LARGE, False, 3, Recovery.SHRINK),
+        (ErrorCode.TOO_LARGE, True, None, Recovery.RETRY),  # cut off for reading too slowly
+        (ErrorCode.TOO_LARGE, True, 3, Recovery.SHRINK),
         (ErrorCode.UNAUTHORIZED, True, None, Recovery.STOP),
         (ErrorCode.FORBIDDEN, True, None, Recovery.STOP),
         (ErrorCode.FORBIDDEN, False, 3, Recovery.STOP),

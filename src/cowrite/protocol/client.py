@@ -236,7 +236,7 @@ def recovery_for(error: Error) -> Recovery:
         return Recovery.STOP
     if code in _RESYNC_CODES and error.batch_id is not None:
         return Recovery.RESYNC
-    if code is ErrorCode.TOO_LARGE:
+    if code is ErrorCode.TOO_LARGE and (error.batch_id is not None or not error.fatal):
         return Recovery.SHRINK
     return Recovery.RETRY
 
