@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
+from hypothesis import HealthCheck, settings
+
 from cowrite.engine import Document, checkout
 from cowrite.engine.reference import reference_text
+
+EXAMPLES = int(os.environ.get("COWRITE_HYPOTHESIS_EXAMPLES", "200"))
+"""Examples per hypothesis test (``COWRITE_HYPOTHESIS_EXAMPLES``, default 200)."""
+
+hyp = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+"""The settings of the engine's property tests: ``@hyp`` (or ``@settings(hyp, max_examples=...)``)."""
 
 
 def assert_consistent(doc: Document) -> None:

@@ -170,6 +170,8 @@ class CausalGraph:
             return None
         ss = self._seq_starts[a]
         i = bisect_right(ss, seq)
+        if i and seq + 1 < self._seq_ends[a][i - 1]:  # inside a known run: the next seq
+            return seq + 1
         return ss[i] if i < len(ss) else None
 
     def raw_to_frontier(self, ids: Iterable[RawId]) -> Frontier:
@@ -258,6 +260,13 @@ class CausalGraph:
                     del ss[i], se[i], sl[i]
                 elif sl[i] + se[i] - ss[i] > lv:
                     se[i] = ss[i] + lv - sl[i]
+        # An agent is registered with its first op, so one left without ops came with
+        # the rolled-back ops (the newest registrations): forget it too.
+        while self.agents and not self._seq_starts[-1]:
+            del self.agent_index[self.agents.pop()]
+            self._seq_starts.pop()
+            self._seq_ends.pop()
+            self._seq_lvs.pop()
         self.next_lv = lv
         self.heads = heads
 

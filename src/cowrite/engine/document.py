@@ -20,7 +20,7 @@ from .causal_graph import CausalGraph, Frontier
 from .codec import decode_document, decode_patch, encode_document, encode_patch
 from .history import Authorship, Change, authorship, changes
 from .idmap import IdMap
-from .limits import MAX_AGENT_LEN
+from .limits import MAX_AGENT_LEN, MAX_SEQ
 from .merge import MergeCache, XfOp, direct_edits, locate, merge_ops
 from .oplog import DEL_FWD, INS, OpLog, copy_oplog, ops_unknown_to
 from .ops import Op, RawVersion, check_time, check_unicode
@@ -188,7 +188,7 @@ class Document:
         if not _check_text(text):
             return
         oplog = self.oplog
-        seq = self._next_seq(oplog.cg)
+        seq = self._next_seq(oplog.cg, len(text))
         lv = oplog.add_local(self._agent, seq, INS, pos, len(text), text, self.branch.version, int(self._clock()))
         rope.insert(pos, text)
         self.branch.version = oplog.cg.heads
@@ -206,7 +206,7 @@ class Document:
             return
         oplog = self.oplog
         parents = self.branch.version
-        seq = self._next_seq(oplog.cg)
+        seq = self._next_seq(oplog.cg, length)
         lv = oplog.add_local(self._agent, seq, DEL_FWD, pos, length, "", parents, int(self._clock()))
         deleted = rope.delete(pos, length)
         self.branch.version = oplog.cg.heads
@@ -218,9 +218,14 @@ class Document:
                 right = ids.lv_at(pos) if pos < len(ids) else -1
                 self._observer.on_delete(lv, parents, pos, deleted, runs, left, right)
 
-    def _next_seq(self, cg: CausalGraph) -> int:
+    def _next_seq(self, cg: CausalGraph, n: int) -> int:
+        """The seq of this replica's next local op run of ``n`` ops."""
         seq = cg.next_seq(self._agent)
-        return seq if seq >= self._seq_floor else self._seq_floor
+        if seq < self._seq_floor:
+            seq = self._seq_floor
+        if seq + n > MAX_SEQ:
+            raise InvalidOpError(f"agent {self._agent!r} has no seqs left (every seq up to 2**53 is used)")
+        return seq
 
     def reserve_seqs(self, end: int) -> None:
         """Give this replica's local edits from now on seqs ``>= end``.
@@ -229,8 +234,8 @@ class Document:
         the server's document): seqs the old replica used for ops that never
         reached the server must not name different ops here.
         """
-        if type(end) is not int or end < 0:
-            raise InvalidOpError(f"a seq must be a non-negative integer, not {end!r}")
+        if type(end) is not int or not 0 <= end <= MAX_SEQ:
+            raise InvalidOpError(f"a seq floor must be an integer in 0..2**53, not {end!r}")
         self._seq_floor = max(self._seq_floor, end)
 
     # -- local-edit observers (undo) -------------------------------------------------

@@ -79,7 +79,9 @@ class OpLog:
                         self.op_lens[-1] = ll + n
                         return
         starts.append(lv)
-        self.op_kinds.append(kind)
+        # One delete is a Delete-key delete: each delete run has one form, so a run
+        # cut back to one op by a rollback (truncate) is stored as it was before.
+        self.op_kinds.append(DEL_FWD if kind == DEL_BACK and n == 1 else kind)
         self.op_pos.append(pos)
         self.op_lens.append(n)
         self.op_content.append(content)
@@ -204,6 +206,10 @@ class OpLog:
             e_idx = cg.entry_of(lv0)
             take = min(count - i, cg.entry_end(e_idx) - lv0)
             assert run is not None and take > 0
+            if i:  # a run claims each op was made on top of the one before it
+                prev = cg.raw_to_lv(op.agent, op.seq + i - 1)
+                if cg.parents_of(lv0) != (prev,):
+                    raise ConflictingOpError(f"op {op.agent}:{op.seq + i} already known with other parents")
             for s, e, kind, pos, content in self.iter_ops(lv0, lv0 + take):
                 k = e - s
                 if op.kind == "ins":
@@ -231,6 +237,8 @@ class OpLog:
                 self.op_content[-1] = self.op_content[-1][:k]
             elif self.op_kinds[-1] == DEL_BACK:
                 self.op_pos[-1] += self.op_lens[-1] - k
+                if k == 1:
+                    self.op_kinds[-1] = DEL_FWD
             self.op_lens[-1] = k
         tstarts = self.time_starts
         while tstarts and tstarts[-1] >= lv:
