@@ -217,6 +217,7 @@ export class CausalGraph {
     if (a === undefined) return -1;
     const ss = this.seqStarts[a];
     const i = bisectRight(ss, seq);
+    if (i && seq + 1 < this.seqEnds[a][i - 1]) return seq + 1; // inside a known run: the next seq
     return i < ss.length ? ss[i] : -1;
   }
 
@@ -320,6 +321,14 @@ export class CausalGraph {
           se[i] = ss[i] + lv - sl[i];
         }
       }
+    }
+    // An agent is registered with its first op, so one left without ops came with
+    // the rolled-back ops (the newest registrations): forget it too.
+    while (this.agents.length && !this.seqStarts[this.seqStarts.length - 1].length) {
+      this.agentIndex.delete(this.agents.pop());
+      this.seqStarts.pop();
+      this.seqEnds.pop();
+      this.seqLvs.pop();
     }
     this.nextLv = lv;
     this.heads = heads.slice();

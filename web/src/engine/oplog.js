@@ -74,7 +74,9 @@ export class OpLog {
       }
     }
     starts.push(lv);
-    this.opKinds.push(kind);
+    // One delete is a Delete-key delete: each delete run has one form, so a run cut
+    // back to one op by a rollback (truncate) is stored as it was before.
+    this.opKinds.push(kind === DEL_BACK && n === 1 ? DEL_FWD : kind);
     this.opPos.push(pos);
     this.opLens.push(n);
     this.opChars.push(kind === INS ? chars.slice() : []);
@@ -153,6 +155,13 @@ export class OpLog {
       // the known ops may sit in several LV runs
       const lv0 = cg.rawToLv(op.agent, op.seq + i);
       const take = Math.min(count - i, cg.entryEnd(cg.entryOf(lv0)) - lv0);
+      if (i) {
+        // a run claims each op was made on top of the one before it
+        const parents = cg.parentsOf(lv0);
+        if (parents.length !== 1 || parents[0] !== cg.rawToLv(op.agent, op.seq + i - 1)) {
+          throw new ConflictingOpError(`op ${op.agent}:${op.seq + i} already known with other parents`);
+        }
+      }
       for (const [s, e, kind, pos, content] of this.iterOps(lv0, lv0 + take)) {
         const k = e - s;
         let ok;
@@ -179,7 +188,10 @@ export class OpLog {
     if (last >= 0 && starts[last] + this.opLens[last] > lv) {
       const k = lv - starts[last];
       if (this.opKinds[last] === INS) this.opChars[last].length = k;
-      else if (this.opKinds[last] === DEL_BACK) this.opPos[last] += this.opLens[last] - k;
+      else if (this.opKinds[last] === DEL_BACK) {
+        this.opPos[last] += this.opLens[last] - k;
+        if (k === 1) this.opKinds[last] = DEL_FWD;
+      }
       this.opLens[last] = k;
     }
     const ts = this.timeStarts;
