@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import random
 from pathlib import Path
 
@@ -54,7 +56,9 @@ def test_damaged_state_is_refused(tmp_path: Path, damage: str) -> None:
         Client(URL, "doc-1", "t", path=path)
     # The lock was released: a fixed file opens.
     path.write_bytes(encode_state("doc-1", _doc()))
-    assert Client(URL, "doc-1", "t", path=path).text == "ello wörld"
+    c = Client(URL, "doc-1", "t", path=path)
+    assert c.text == "ello wörld"
+    asyncio.run(c.close())
 
 
 def test_older_write_never_replaces_a_newer_one(tmp_path: Path) -> None:

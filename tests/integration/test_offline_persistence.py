@@ -103,6 +103,8 @@ def test_client_killed_mid_stream_restarts_on_its_state_file(server: ServerProce
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
 
     loaded = read_state(state)
     assert loaded is not None
