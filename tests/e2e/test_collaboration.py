@@ -83,6 +83,14 @@ async def type_slowly(peer: Peer, text: str, rng: random.Random, on_half: Any = 
         await asyncio.sleep(rng.uniform(0.03, 0.09))
 
 
+async def press_and_wait(peer: Peer, key: str) -> str:
+    """Press ``key`` (an undo or redo) and wait until the page's text changed; return it."""
+    before = await peer.text()
+    await peer.page.keyboard.press(key)
+    await peer.page.wait_for_function("t => window.cowrite.doc.text !== t", arg=before, timeout=10_000)
+    return await peer.text()
+
+
 async def converged(peers: list[Peer], srv: ServerProcess, doc_id: str, timeout: float = 30.0) -> str:
     """Wait until every page shows (engine and CodeMirror) the server's text, all connected."""
     loop = asyncio.get_running_loop()
@@ -96,7 +104,7 @@ async def converged(peers: list[Peer], srv: ServerProcess, doc_id: str, timeout:
         if loop.time() > deadline:
             summary = {p.name: {k: i[k] for k in ("state", "unacked", "text", "editorText")} for p, i in zip(peers, infos)}
             raise AssertionError(f"pages did not converge with the server ({server_text!r}):\n{json.dumps(summary, indent=1, ensure_ascii=False)}")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # poll interval
 
 
 def test_three_browsers_one_paragraph(chromium_path: str, web_server: ServerProcess, artifacts: Any) -> None:
@@ -137,7 +145,9 @@ def test_three_browsers_one_paragraph(chromium_path: str, web_server: ServerProc
             *(type_slowly(p, runs[p.name], rng, bob_loses_network if p is bob else None) for p in peers)
         )
         assert (await bob.info())["state"] == "offline"
-        await asyncio.sleep(0.5)
+        # The others settle with the server while Bob is still offline; then he is back.
+        await converged([p for p in peers if p is not bob], web_server, doc_id)
+        assert (await bob.info())["state"] == "offline"
         bob.link.restore()  # back online: the page reconnects on its own and merges
 
         text = await converged(peers, web_server, doc_id)
@@ -173,9 +183,7 @@ def test_three_browsers_one_paragraph(chromium_path: str, web_server: ServerProc
             run = runs[p.name]
             await p.page.click(".cm-content")
             for _ in range(12):  # typing pauses may have split it into several undo steps
-                await p.page.keyboard.press("Control+z")
-                await asyncio.sleep(0.05)
-                now = await p.text()
+                now = await press_and_wait(p, "Control+z")
                 assert all(r in now for n, r in runs.items() if n != p.name and r in expected), (
                     f"{p.name}'s undo touched someone else's text: {now!r}"
                 )
@@ -190,9 +198,7 @@ def test_three_browsers_one_paragraph(chromium_path: str, web_server: ServerProc
         cy = peers[2]
         for _ in range(12):
             # KeyZ with Shift: the key a real browser reports is "Z", as CodeMirror expects
-            await cy.page.keyboard.press("Control+Shift+KeyZ")
-            await asyncio.sleep(0.05)
-            if runs["Cy"] in await cy.text():
+            if runs["Cy"] in await press_and_wait(cy, "Control+Shift+KeyZ"):
                 break
         got = await converged(peers, web_server, doc_id)
         assert got.count(runs["Cy"]) == 1 and got.replace(runs["Cy"], "") == SEED_TEXT

@@ -36,11 +36,19 @@ async def editor_ready(page: Any) -> None:
 
 
 async def wait_text(page: Any, text: str, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while (got := await page.evaluate("window.cowrite.view.state.doc.toString()")) != text:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"editor shows {got!r}, expected {text!r}")
-        await asyncio.sleep(0.05)
+    try:
+        await page.wait_for_function("t => window.cowrite.view.state.doc.toString() === t", arg=text, timeout=timeout * 1000)
+    except Exception:
+        got = await page.evaluate("window.cowrite.view.state.doc.toString()")
+        raise AssertionError(f"editor shows {got!r}, expected {text!r}") from None
+
+
+async def acknowledged(page: Any, timeout: float = 15.0) -> None:
+    """Wait until the page has nothing in flight: the server holds all it typed."""
+    await page.wait_for_function(
+        "(() => { const i = window.cowrite.info(); return i.state === 'connected' && i.unacked === 0; })()",
+        timeout=timeout * 1000,
+    )
 
 
 def test_newcomer_writes_together_then_reads_history(chromium_path: str, web_server: ServerProcess) -> None:
@@ -74,7 +82,8 @@ def test_newcomer_writes_together_then_reads_history(chromium_path: str, web_ser
         await bob.keyboard.press("Control+End")
         await bob.keyboard.type(" Bob agrees.")
         await wait_text(ada, "Hello from Ada 🌍. Bob agrees.")
-        await asyncio.sleep(0.3)  # both acknowledged
+        await acknowledged(ada)
+        await acknowledged(bob)
         assert web_server.text("notes") == "Hello from Ada 🌍. Bob agrees."
 
         # History: the slider starts at the latest change; authorship shows both.

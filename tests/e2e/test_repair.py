@@ -34,6 +34,20 @@ async def until(page: Any, expr: str, timeout: float = 30.0) -> None:
     await page.wait_for_function(expr, timeout=timeout * 1000)
 
 
+async def agree(page: Any, writer: Any, srv: ServerProcess, doc_id: str, timeout: float = 30.0) -> str:
+    """Wait until the page's editor, the Python client and the server hold one text; return it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        shown = await page.evaluate("window.cowrite.view.state.doc.toString()")
+        server = await srv.atext(doc_id)
+        if shown == writer.text == server:
+            return str(shown)
+        if loop.time() > deadline:
+            raise AssertionError(f"page ({len(shown)}), client ({len(writer.text)}) and server ({len(server)}) differ")
+        await asyncio.sleep(0.05)  # poll interval
+
+
 def divergences(srv: ServerProcess) -> float:
     text = httpx.get(f"{srv.http}/metrics", trust_env=False).text
     for line in text.splitlines():
@@ -117,9 +131,7 @@ def test_large_document_loads_and_syncs(chromium_path: str, web_server: ServerPr
                 want_len = len(expected) + len("START ") + len(" END") + len("<middle>")
                 await until(page, f"window.cowrite.doc.length === {want_len} && window.cowrite.info().unacked === 0")
                 await writer.synced(30)
-                await asyncio.sleep(0.3)
-                text = await page.evaluate("window.cowrite.view.state.doc.toString()")
-                assert text == writer.text == web_server.text(doc_id)
+                text = await agree(page, writer, web_server, doc_id)
                 assert text.startswith("START ") and text.endswith(" END") and "<middle>" in text
             finally:
                 await browser.close()

@@ -1,11 +1,16 @@
 // The seam between CodeMirror (UTF-16 offsets, immutable states) and the engine
-// Document (code points, mutable): an AstralIndex kept in the editor state, local
-// transactions turned into engine inserts/deletes, and engine edits (XfOps) turned
-// into one CodeMirror ChangeSet.  No DOM here, so it runs in Node tests.
+// Document (code points, mutable): an AstralIndex kept in the editor state, a
+// transaction's changes as code-point edits, and engine edits (XfOps) turned into
+// one CodeMirror ChangeSet.  No DOM here, so it runs in Node tests.
 import { Annotation, ChangeSet, StateField } from "@codemirror/state";
-import { AstralIndex, diffText } from "./text.js";
+import { AstralIndex } from "./text.js";
 
-/** Marks transactions that come from the engine (remote ops, undo, resync): not echoed back. */
+/**
+ * Marks a transaction whose changes are already in the engine, so the sync must not
+ * apply them again (the one echo guard).  Its value says where they came from:
+ * "remote" (other people's ops), "undo" (the engine's undo or redo: the user's own
+ * edits), "rebased" (a replaced replica: the journal accounts for them already).
+ */
 export const fromEngine = Annotation.define();
 
 /** Where the astral characters are in the editor's text, kept up to date per transaction. */
@@ -15,23 +20,26 @@ export const astralField = StateField.define({
 });
 
 /**
- * Apply a local transaction's changes to the engine `doc` (code points; the last
- * change first so earlier offsets stay valid).  Returns false if the engine's text
- * length no longer matches the editor's (then the caller re-syncs the editor text).
+ * A transaction's changes as edits in code points, each in the text left by the ones
+ * before it: `{pos, length, deleted, inserted}` (`length` code points, which were
+ * `deleted`, replaced by `inserted`).  The state must carry astralField.
  */
-export function applyLocalChanges(doc, tr) {
-  const idx = tr.startState.field(astralField);
-  const edits = [];
-  tr.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
-    edits.push([idx.toCp(fromA), idx.toCp(toA), inserted.toString()]);
-  });
-  for (let i = edits.length - 1; i >= 0; i--) {
-    const [from, to, text] = edits[i];
-    if (to > from) doc.delete(from, to - from);
-    if (text) doc.insert(from, text);
-  }
+export function transactionEdits(tr) {
+  const before = tr.startState.field(astralField);
   const after = tr.state.field(astralField);
-  return doc.length === after.cpLength(tr.state.doc.length);
+  const doc = tr.startState.doc;
+  const edits = [];
+  tr.changes.iterChanges((fromA, toA, fromB, _toB, inserted) => {
+    // Applied in order, change i starts at its offset in the new text (fromB): what
+    // precedes it is the text after the earlier changes.
+    edits.push({
+      pos: after.toCp(fromB),
+      length: before.toCp(toA) - before.toCp(fromA),
+      deleted: doc.sliceString(fromA, toA),
+      inserted: inserted.toString(),
+    });
+  });
+  return edits;
 }
 
 /**
@@ -58,10 +66,4 @@ export function changesFromEdits(state, edits) {
     idx = idx.map(cs, doc);
   }
   return total;
-}
-
-/** Changes turning the editor's text into `text` (one replaced span, or none). */
-export function changesToText(state, text) {
-  const d = diffText(state.doc.toString(), text);
-  return d ? ChangeSet.of(d, state.doc.length) : ChangeSet.empty(state.doc.length);
 }

@@ -3,19 +3,26 @@
 // tick, presence throttled, PING keepalive, DIGEST when idle, and a test hook that
 // delays every frame (simulated latency) or cuts the connection (offline).
 //
-// The Document outlives connections (it is the offline queue); a RESYNC replaces it
-// (event "resynced"), so always read `connection.doc`.
+// The Document outlives connections (it is the offline queue); a RESYNC or a
+// recovery replaces it (events "resynced", "recovered"), so always read
+// `connection.doc`.
+//
+// No keystroke is dropped when the server refuses something (session.js,
+// recoveryFor): rate_limited / internal -- reconnect with backoff, the summary
+// exchange resends; too_large -- halve the frame budget and resend, and if even a
+// minimal frame is refused, hold our edits (keep them, stop sending, keep
+// receiving); bad_op / conflict / unknown_parent, or a replica found broken
+// (recover(): the editor and the engine disagree, an exception while merging) --
+// reconnect with a fresh JOIN: the session takes the server's document and types
+// the journal's unconfirmed edits again on top.  Only unauthorized / forbidden /
+// not_found (and being superseded) stop the connection ("error").
 import { ErrorCode } from "../protocol/errors.js";
-import { ClientSession } from "../protocol/session.js";
+import { Journal } from "../protocol/journal.js";
+import { ClientSession, DEFAULT_FRAME_BYTES, Recovery } from "../protocol/session.js";
 
 // ERROR codes (PROTOCOL.md): defined once, in protocol/errors.js.
 export { ErrorCode };
 const CODE_NAMES = Object.fromEntries(Object.entries(ErrorCode).map(([k, v]) => [v, k.toLowerCase()]));
-
-// Fatal ERRORs after which reconnecting cannot help.
-const FATAL = new Set([ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND, ErrorCode.BAD_STATE, ErrorCode.BAD_FRAME]);
-// Refusals of one of our batches that resending would only repeat.
-const REFUSED = new Set([ErrorCode.BAD_OP, ErrorCode.CONFLICT, ErrorCode.FORBIDDEN, ErrorCode.TOO_LARGE]);
 
 /** Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)). */
 export function backoffDelay(attempt, base, cap, random = Math.random) {
@@ -65,6 +72,9 @@ class DelayLine {
   }
 }
 
+// A WebSocket close code: the server closed the connection because a message was too big.
+const MESSAGE_TOO_BIG = 1009;
+
 export class Connection {
   /**
    * @param {object} o
@@ -73,7 +83,14 @@ export class Connection {
    * @param {object} o.doc the engine Document
    * @param {string} [o.user] @param {string} [o.colour] presence
    * @param {boolean} [o.readOnly]
-   * @param {boolean} [o.recovery] only push this document's own ops, then stop (event "recovered")
+   * @param {boolean} [o.recovery] only push this document's own ops, then stop (event "delivered")
+   * @param {Journal|null} [o.journal] the user's unconfirmed edits (default: a new one; none
+   *   for a recovery connection).  The editor binding records local and remote changes in it.
+   * @param {number} [o.maxFrameBytes] the OPS frame budget, halved on every too_large ...
+   * @param {number} [o.minFrameBytes] ... down to this: a frame this small refused means the
+   *   server cannot take our edits (its document or history limit), and they are held
+   * @param {number} [o.maxRecoveries] fresh copies of the document taken in a row (no batch
+   *   acknowledged in between) before the connection stops, keeping the edits
    * @param {typeof WebSocket} [o.WebSocket]
    */
   constructor({
@@ -84,6 +101,7 @@ export class Connection {
     colour = "",
     readOnly = false,
     recovery = false,
+    journal,
     WebSocket: WS = globalThis.WebSocket,
     backoffBase = 250,
     backoffCap = 5000,
@@ -95,6 +113,10 @@ export class Connection {
     digestMinInterval = 5100,
     pingEvery = 15000,
     pingTimeout = 10000,
+    maxBatchOps = 512,
+    maxFrameBytes = DEFAULT_FRAME_BYTES,
+    minFrameBytes = 4096,
+    maxRecoveries = 3,
   }) {
     this.url = typeof url === "function" ? url : () => url;
     this.docId = docId;
@@ -103,6 +125,9 @@ export class Connection {
     this.colour = colour;
     this.readOnly = readOnly;
     this.recovery = recovery;
+    this.journal = journal !== undefined ? journal : recovery ? null : new Journal();
+    /** The text the user sees (set by the editor binding; default: the replica's). */
+    this.viewText = null;
     this.WS = WS;
     this.backoffBase = backoffBase;
     this.backoffCap = backoffCap;
@@ -114,14 +139,24 @@ export class Connection {
     this.digestMinInterval = digestMinInterval; // the server checks one DIGEST per 5 s per connection
     this.pingEvery = pingEvery;
     this.pingTimeout = pingTimeout;
+    this.maxBatchOps = maxBatchOps;
+    this.frameBudget = maxFrameBytes;
+    this.minFrameBytes = minFrameBytes;
+    this.maxRecoveries = maxRecoveries;
 
-    this.state = "offline"; // offline | syncing | connected | error | closed
+    this.state = "offline"; // offline | syncing | connected | held | error | closed
     this.error = null; // {code, name, message} once stopped for good
     this.role = null;
     this.session = null;
     this.ws = null;
     this.blocked = false; // held back by the caller (e.g. until recovery ends): do not connect
     this.suppressed = false; // goOffline(): no connection until goOnline()
+    this.fresh = false; // the next connection joins fresh: the replica is being replaced
+    this.suspect = false; // the replica is not trusted (recover()): local edits stay in the journal
+    this.holding = false; // the server cannot take our edits: keep them, send none
+    this.seqFloor = 0; // our ops get seqs from here on (a replaced replica used those below)
+    this.sentRanges = []; // our ops sent per flush, not known to be on the server (session.js)
+    this.recoveries = 0; // fresh copies of the document taken
     this.attempt = 0;
     this.out = new DelayLine();
     this.in = new DelayLine();
@@ -133,12 +168,16 @@ export class Connection {
     this._nonce = 0;
     this._lastDigest = -Infinity; // when this connection last sent a DIGEST
     this._started = false;
+    this._backOff = false; // the connection being dropped failed: wait longer before the next
+    this._recoveriesInRow = 0;
+    this._recovering = null; // why the replica is being replaced: {kind, code, message}
   }
 
   // -- events ------------------------------------------------------------------------
 
-  /** Listen: "state" (state), "remote" (edits), "resynced" ({doc, edits}), "presence" (Map),
-   * "welcomed" ({role}), "acked", "digest" ({at}), "recovered", "error" (error), "sent".
+  /** Listen: "state" (state), "remote" (edits), "resynced" (event), "recovered" (event and
+   * {reason}), "presence" (Map), "welcomed" ({role, canWrite}), "acked", "digest" ({at}),
+   * "notice" ({kind, message, code}), "changed", "delivered", "error" (error), "sent".
    * Returns an unsubscribe function. */
   on(name, fn) {
     if (!this._listeners.has(name)) this._listeners.set(name, new Set());
@@ -154,6 +193,11 @@ export class Connection {
         console.error(`cowrite: a "${name}" listener failed`, exc);
       }
     }
+  }
+
+  _notice(kind, message, code = null) {
+    console.warn(`cowrite: ${message}`);
+    this._emit("notice", { kind, message, code });
   }
 
   // -- lifecycle ---------------------------------------------------------------------
@@ -208,6 +252,19 @@ export class Connection {
     return this.state === "error" || this.state === "closed";
   }
 
+  /**
+   * The replica cannot be trusted (the editor and the engine disagree, the engine
+   * refused a local edit): replace it with the server's copy and type the journal's
+   * edits again on top.  Until then local edits go into the journal only.
+   */
+  recover(why) {
+    if (this.stopped || this.suspect) return;
+    this.suspect = true;
+    if (!this._freshNeeded({ kind: "suspect", code: null, message: why })) return;
+    if (this.ws) this._reconnect();
+    else if (this._started) this._connect();
+  }
+
   _connect() {
     if (this.stopped || this.suppressed || this.blocked || this.ws) return;
     clearTimeout(this._timers.reconnect);
@@ -224,11 +281,20 @@ export class Connection {
       user: this.user,
       colour: this.colour,
       readOnly: this.readOnly,
+      maxBatchOps: this.maxBatchOps,
+      maxFrameBytes: this.frameBudget,
+      journal: this.journal,
+      sentRanges: this.sentRanges,
+      viewText: this.viewText,
+      fresh: this.fresh,
+      seqFloor: this.seqFloor,
+      holdOwn: this.holding,
     });
     session.join();
     this.ws = ws;
     this.session = session;
     this._lastDigest = -Infinity;
+    this._backOff = false;
     let healthy = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
@@ -245,11 +311,19 @@ export class Connection {
         this._timers.pingDead = null;
         if (typeof data === "string") {
           console.warn("cowrite: the server sent a text frame; reconnecting");
-          this._reconnect();
+          this._reconnect({ backOff: true });
           return;
         }
-        const events = session.receive(new Uint8Array(data));
-        const ok = this._handle(session, events);
+        let ok;
+        try {
+          ok = this._handle(session, session.receive(new Uint8Array(data)));
+        } catch (exc) {
+          // Not a refusal of bad input (the session turns those into failures): the
+          // replica broke while merging (a corrupted text, a bug).  Take the server's.
+          console.error("cowrite: the document failed while merging the server's ops", exc);
+          this.recover(`the document failed while merging the server's ops (${exc?.message ?? exc})`);
+          return;
+        }
         if (session.welcomed) healthy = true;
         if (this.ws !== ws) return;
         if (!ok || session.closed) {
@@ -263,11 +337,14 @@ export class Connection {
     ws.onerror = () => {
       // a close event follows
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
+      if (ev?.code === MESSAGE_TOO_BIG && session.largestInFlight && !this._backOff) {
+        this._shrink(session.largestInFlight, "the server closed the connection: message too big");
+      }
       this._drop();
       if (!this.stopped && !this.suppressed) {
-        this.attempt = healthy ? 0 : this.attempt + 1;
+        this.attempt = healthy && !this._backOff ? 0 : this.attempt + 1;
         const delay = backoffDelay(this.attempt, this.backoffBase, this.backoffCap, this.random);
         this._timers.reconnect = setTimeout(() => {
           this._timers.reconnect = null;
@@ -294,18 +371,20 @@ export class Connection {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
       try {
         ws.close();
-      } catch {
-        // already closed
+      } catch (exc) {
+        console.warn("cowrite: closing the WebSocket failed", exc);
       }
     }
     if (session && session.presence.size) this._emit("presence", new Map());
   }
 
-  // Close the socket now and connect again at once (the server's view of us is unreliable).
-  _reconnect() {
+  // Close the socket now and connect again soon (backOff: after a longer wait, the
+  // server could not take what we sent).
+  _reconnect({ backOff = false } = {}) {
     const ws = this.ws;
     if (!ws) return;
-    ws.onclose?.();
+    this._backOff = this._backOff || backOff;
+    ws.onclose?.({ code: 1000 });
   }
 
   _stopTimers() {
@@ -337,9 +416,10 @@ export class Connection {
     this._emit("sent", frames.length);
   }
 
-  /** Local edits went into `doc`: send them soon. */
+  /** Local edits went into `doc` (or the journal): send them soon. */
   changed() {
     this._updateState();
+    this._emit("changed");
     if (this._timers.flush !== null) return;
     this._timers.flush = setTimeout(() => {
       this._timers.flush = null;
@@ -350,8 +430,14 @@ export class Connection {
   /** Send local edits now (if joined and allowed). */
   flush() {
     const { ws, session } = this;
-    if (!ws || !session || !session.welcomed || session.closed) return;
-    session.flush();
+    if (!ws || !session || !session.welcomed || session.closed || this.suspect) return;
+    try {
+      session.flush();
+    } catch (exc) {
+      console.error("cowrite: the document failed while collecting our edits", exc);
+      this.recover(`the document failed while collecting our edits (${exc?.message ?? exc})`);
+      return;
+    }
     this._sendCursor(session);
     this._send(ws, session);
     this._updateState();
@@ -392,16 +478,29 @@ export class Connection {
     for (const ev of events) {
       switch (ev.type) {
         case "welcomed":
-          this.role = ev.role;
-          if (this._cursor) this._cursorDirty = true; // announce it on the new connection
-          this._emit("welcomed", { role: ev.role, canWrite: session.canWrite });
+          this._welcomed(session, ev.role);
           if (ev.edits.length) this._emit("remote", ev.edits);
-          this._sendCursor(session);
           break;
+        case "recovered": {
+          // The replica is the server's copy now, the journal's edits typed again on it.
+          this.doc = ev.doc;
+          this.journal = session.journal;
+          this.seqFloor = Math.max(this.seqFloor, ev.seqFloor);
+          this.fresh = false;
+          this.suspect = false;
+          this.recoveries++;
+          this._recoveriesInRow++;
+          const reason = this._recovering ?? { kind: "refused", code: null, message: "" };
+          this._recovering = null;
+          this._emit("recovered", { ...ev, reason });
+          this._welcomed(session, ev.role);
+          break;
+        }
         case "remote":
           if (ev.edits.length) this._emit("remote", ev.edits);
           break;
         case "acked":
+          this._recoveriesInRow = 0;
           this._emit("acked", ev);
           break;
         case "presence":
@@ -409,38 +508,94 @@ export class Connection {
           break;
         case "resynced":
           this.doc = ev.doc;
+          this.journal = session.journal;
+          this.seqFloor = Math.max(this.seqFloor, ev.seqFloor);
           this._emit("resynced", ev);
           break;
         case "pong":
           break;
-        case "error": {
-          const err = ev.error;
-          if (err.fatal && FATAL.has(err.code)) {
-            this._fatal(err.code, err.message);
-            return false;
-          }
-          if (err.batchId !== null && err.batchId !== undefined && REFUSED.has(err.code)) {
-            this._fatal(err.code, `the server refused our edits: ${err.message}`);
-            return false;
-          }
-          // A dropped frame (rate limit, size), an op the server could not place, a
-          // server-side failure: our view of what it has is unreliable; join again.
-          console.warn(`cowrite: server error ${errorName(err.code)} (${err.message}); reconnecting`);
+        case "unfit":
+          this._freshNeeded({ kind: "suspect", code: null, message: ev.message });
           return false;
-        }
+        case "error":
+          return this._refused(session, ev.error, ev.recovery);
         case "failure":
           if (!session.welcomed) {
-            // our replica and the server's cannot be merged: retrying cannot change that
-            this._fatal(null, `cannot join the server's document: ${ev.message}`);
+            if (session.fresh) {
+              this._fatal(null, `cannot load the server's document: ${ev.message}`);
+              return false;
+            }
+            // Our replica and the server's cannot be merged: take the server's.
+            this._freshNeeded({ kind: "refused", code: null, message: `cannot merge the server's document: ${ev.message}` });
             return false;
           }
           console.warn(`cowrite: protocol failure: ${ev.message}; reconnecting`);
+          this._backOff = true;
           return false;
         default:
           break;
       }
     }
     return true;
+  }
+
+  _welcomed(session, role) {
+    this.role = role;
+    if (this._cursor) this._cursorDirty = true; // announce it on the new connection
+    this._emit("welcomed", { role, canWrite: session.canWrite });
+    this._sendCursor(session);
+  }
+
+  // The server refused something and the session is over: what next (false: drop it).
+  _refused(session, err, action) {
+    const what = `${errorName(err.code)}: ${err.message}`;
+    if (action === Recovery.STOP) {
+      this._fatal(err.code, err.message);
+      return false;
+    }
+    if (action === Recovery.RESYNC) {
+      this._freshNeeded({ kind: "refused", code: err.code, message: `the server refused our edits (${what})` });
+      return false;
+    }
+    if (action === Recovery.SHRINK && session.refusedBytes) {
+      this._shrink(session.refusedBytes, err.message);
+      return false;
+    }
+    this._notice("retrying", `the server could not take a frame (${what}); reconnecting`, err.code);
+    this._backOff = true;
+    return false;
+  }
+
+  // The next connection joins fresh; false if no more fresh copies are tried (stopped).
+  _freshNeeded(reason) {
+    if (this.recovery) {
+      this._fatal(reason.code, reason.message);
+      return false;
+    }
+    if (this._recoveriesInRow >= this.maxRecoveries) {
+      this._fatal(reason.code, `${reason.message}, again after ${this._recoveriesInRow} fresh copies of the document`);
+      return false;
+    }
+    this.fresh = true;
+    this._recovering = reason;
+    this._notice(reason.kind, `${reason.message}; taking the server's copy of the document to type our edits again`, reason.code);
+    return true;
+  }
+
+  // A frame of `size` bytes was refused as too large: send smaller ones, or hold our
+  // edits if it was as small as they get (the server cannot take them at all).
+  _shrink(size, why) {
+    if (size <= this.minFrameBytes) {
+      this.holding = true;
+      this._notice(
+        "held",
+        `the server refused our edits as too large (${why}), even in a frame of ${size} bytes: they are kept here and not sent`,
+        ErrorCode.TOO_LARGE,
+      );
+      return;
+    }
+    this.frameBudget = Math.max(this.minFrameBytes, Math.floor(Math.min(this.frameBudget, size) / 2));
+    this._notice("shrunk", `a frame of ${size} bytes was too large (${why}); sending frames of at most ${this.frameBudget} bytes`, ErrorCode.TOO_LARGE);
   }
 
   // -- state, keepalive, digests -----------------------------------------------------
@@ -451,6 +606,7 @@ export class Connection {
     let state;
     if (!ws || !session || !this._isOpen(ws)) state = "offline";
     else if (!session.welcomed) state = "syncing";
+    else if (this.holding && session.canWrite) state = "held"; // our edits are not being sent
     else if (session.unacked.size || (session.canWrite && session.dirty)) state = "syncing";
     else state = "connected";
     this._setState(state);
@@ -465,9 +621,10 @@ export class Connection {
     const was = this.state;
     this.state = state;
     if (state === "connected") {
+      this._recoveriesInRow = 0; // the server has everything: a refusal now is a new one
       if (this.recovery) {
         this._emit("state", state);
-        this._emit("recovered", this.doc);
+        this._emit("delivered", this.doc);
         this.close();
         return;
       }
@@ -494,11 +651,6 @@ export class Connection {
       this._timers.settle = null;
       this._digest();
     }, Math.max(0, at - Date.now()));
-  }
-
-  /** Check our text against the server's as soon as allowed (when in sync). */
-  checkSoon() {
-    if (this.ws && this.session) this._digestAt(Date.now());
   }
 
   async _digest() {

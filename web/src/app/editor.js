@@ -1,17 +1,18 @@
-// The editor page (/d/{id}): load the snapshot into an engine Document, show it in
-// CodeMirror, keep the two in step (local transactions -> engine ops; engine edits
-// -> minimal CodeMirror changes), sync over a Connection, show remote cursors, undo
-// with the engine's per-user UndoManager, and keep unsent edits across reloads.
-import { Compartment, EditorSelection, EditorState, Prec } from "@codemirror/state";
+// The editor page (/d/{id}): load the snapshot into an engine Document (or the copy a
+// closed tab left in this browser), show it in CodeMirror with the sync extension
+// (collab.js: edits, undo, cursors), and wire the page around it: status, notices,
+// the offline copy in localStorage, the recovery of what closed tabs left, the test
+// hook.
+import { EditorState } from "@codemirror/state";
 import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } from "@codemirror/view";
 import { defaultKeymap } from "@codemirror/commands";
-import { Document, Position, UndoManager } from "../engine/index.js";
-import { MAX_DOCUMENT_BYTES, nextOwnSeq, roleCanWrite } from "../protocol/session.js";
+import { Document } from "../engine/index.js";
+import { MAX_DOCUMENT_BYTES, nextOwnSeq } from "../protocol/session.js";
 import { ApiError, TOKEN_HELP, api, docPath, getAuth } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
-import { astralField, applyLocalChanges, changesFromEdits, changesToText, fromEngine } from "./cmbridge.js";
-import { Connection, errorName } from "./connection.js";
-import { distinctColours, peerColour, peersField, setPeers } from "./cursors.js";
+import { collab, syncOf } from "./collab.js";
+import { Connection, ErrorCode, errorName } from "./connection.js";
+import { peerColour } from "./cursors.js";
 import { TabStore, holdAgent, newAgent, orphans, restore } from "./persist.js";
 import * as storage from "./storage.js";
 import { copyText, h, notice, setChildren } from "./ui.js";
@@ -20,6 +21,7 @@ const STATE_TEXT = {
   connected: "Connected",
   syncing: "Syncing…",
   offline: "Offline",
+  held: "Not saving",
   error: "Disconnected",
   closed: "Closed",
 };
@@ -27,81 +29,25 @@ const STATE_TEXT = {
 export async function editorPage(docId) {
   const main = document.getElementById("app");
   const host = document.getElementById("editor");
-  document.title = `${docId} · cowrite`;
-  setChildren(document.getElementById("doc-title"), docId);
-  document.getElementById("history-link")?.setAttribute("href", `/d/${docPath(docId)}/history`);
-  const share = document.getElementById("share");
-  share?.addEventListener("click", async () => {
-    const url = new URL(`/d/${docPath(docId)}`, location.href).href;
-    const ok = await copyText(url);
-    share.textContent = ok ? "Link copied" : url;
-    setTimeout(() => (share.textContent = "Copy link"), 2000);
-  });
   const status = document.getElementById("status");
+  showHeader(docId);
   setStatus(status, "offline");
 
   const auth = await ensureSignedIn(main);
   const agent = newAgent();
   const releaseAgent = holdAgent(agent);
 
-  // -- the replica: the server's snapshot, plus any edits a closed tab left behind --
-  let doc = null;
-  let loadError = null;
-  try {
-    doc = Document.decode(await api(`/api/docs/${docPath(docId)}/snapshot`, { as: "bytes" }), agent, { maxBytes: MAX_DOCUMENT_BYTES });
-  } catch (exc) {
-    loadError = exc;
-    if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) {
-      releaseAgent();
-      main.removeAttribute("aria-busy");
-      return showLoadError(docId, exc);
-    }
+  const loaded = await loadReplica(docId, agent, auth);
+  if (loaded === null) {
+    releaseAgent();
+    main.removeAttribute("aria-busy");
+    return null;
   }
-  const left = await orphans(docId, auth.user ?? null);
-  if (doc === null) {
-    // The server is unreachable: start from what this browser kept, or wait for it.
-    for (const { entry } of left) {
-      try {
-        doc = restore(Document, entry, agent);
-        break;
-      } catch (exc) {
-        console.warn("cowrite: an offline copy could not be read", exc);
-      }
-    }
-    if (doc === null) {
-      notice(`Cannot load the document: ${loadError?.explain?.() ?? loadError}. Retrying…`, "error");
-      doc = await retryLoad(docId, agent);
-      notice(null);
-    } else {
-      notice("The server cannot be reached: showing the copy kept in this browser. Edits sync when it is back.", "info");
-    }
-  }
-  const recoveries = [];
-  for (const { key, entry } of left) {
-    try {
-      const old = restore(Document, entry, entry.agent);
-      doc.addOps(old.opsMissingFrom(doc.summary()));
-      recoveries.push({ key, doc: old });
-    } catch (exc) {
-      console.warn(`cowrite: dropping an offline copy that no longer fits the document (${entry.agent})`, exc);
-      storage.remove(key);
-    }
-  }
-
-  let undo = new UndoManager(doc, { captureTimeout: 500 });
-  const readOnly = new Compartment();
-  let applying = false; // dispatching engine edits: do not echo them back
-
-  const conn = new Connection({
-    url: () => wsUrl(docId, getAuth()?.token ?? auth.token),
-    docId,
-    doc,
-    user: auth.name ?? "",
-    colour: auth.colour ?? "",
-  });
+  const { doc, recoveries } = loaded;
+  const url = () => wsUrl(docId, getAuth()?.token ?? auth.token);
+  const conn = new Connection({ url, docId, doc, user: auth.name ?? "", colour: auth.colour ?? "" });
   const tabStore = new TabStore(docId, auth.user ?? null, () => conn.doc);
 
-  // -- CodeMirror ------------------------------------------------------------------
   const view = new EditorView({
     parent: host,
     state: EditorState.create({
@@ -111,252 +57,69 @@ export async function editorPage(docId) {
         drawSelection(),
         highlightActiveLine(),
         EditorView.lineWrapping,
-        astralField,
-        peersField,
-        readOnly.of(EditorState.readOnly.of(false)),
-        // Mod-z / Mod-Shift-z / Mod-y: the engine's undo.  Matched by hand rather
-        // than with a keymap so Shift+z is redo whether the key reports "z" or "Z".
-        Prec.highest(
-          EditorView.domEventHandlers({
-            keydown(ev) {
-              if (!(ev.ctrlKey || ev.metaKey) || ev.altKey) return false;
-              const key = ev.key.toLowerCase();
-              if (key !== "z" && key !== "y") return false;
-              ev.preventDefault();
-              undoRedo(key === "y" || ev.shiftKey);
-              return true;
-            },
-          }),
-        ),
+        collab({ connection: conn, colour: auth.colour ?? "", onPeers: showPeerList }),
         keymap.of(defaultKeymap),
         EditorView.contentAttributes.of({ "aria-label": `Text of ${docId}`, spellcheck: "true" }),
-        EditorView.updateListener.of(onUpdate),
-        EditorView.domEventHandlers({
-          beforeinput(ev) {
-            // browser menus' undo/redo: the engine's, not the browser's
-            if (ev.inputType === "historyUndo") return undoRedo(false) || true;
-            if (ev.inputType === "historyRedo") return undoRedo(true) || true;
-            return false;
-          },
-        }),
       ],
     }),
   });
   main.removeAttribute("aria-busy");
 
-  function onUpdate(update) {
-    let local = false;
-    for (const tr of update.transactions) {
-      if (!tr.docChanged || applying || tr.annotation(fromEngine)) continue;
-      local = true;
-      let ok = false;
-      try {
-        ok = applyLocalChanges(conn.doc, tr);
-      } catch (exc) {
-        console.error("cowrite: a local edit could not be applied", exc);
-      }
-      if (!ok) suspect();
-    }
-    if (local) {
-      conn.changed();
-      if (conn.state !== "connected") tabStore.schedule();
-    }
-    if (local || (update.selectionSet && !applying)) sendCursor();
-  }
+  const unsent = () => !(conn.journal?.empty ?? true) || conn.holding;
+  const download = () =>
+    h("p", {}, h("button", { type: "button", id: "download-unsent", onclick: () => downloadText(`${docId}-unsent.txt`, view.state.doc.toString()) }, "Download unsent text"));
 
-  /** Dispatch engine edits (code points) to the editor without echoing them. */
-  function applyEdits(edits) {
-    const changes = changesFromEdits(view.state, edits);
-    if (changes.empty) return;
-    applying = true;
-    try {
-      view.dispatch({ changes, annotations: fromEngine.of(true) });
-    } finally {
-      applying = false;
-    }
-  }
-
-  // The engine's text and the editor's disagree (they never should).  Either the
-  // engine's replica went wrong -- then the server's copy repairs it: a DIGEST now,
-  // answered by a RESYNC -- or the editor did, and the server, agreeing with the
-  // engine, stays silent: then the editor is reset to the engine's text.
-  let suspectTimer = null;
-  let suspected = false;
-  function suspect() {
-    if (suspected) return;
-    suspected = true;
-    console.warn("cowrite: the editor and the document disagree; checking with the server");
-    conn.checkSoon();
-  }
-  conn.on("digest", () => {
-    if (!suspected || suspectTimer !== null) return;
-    const wait = 3000 + 2 * conn.out.delay;
-    suspectTimer = setTimeout(() => {
-      suspectTimer = null;
-      suspected = false;
-      resetText(); // no RESYNC came: the document is right
-    }, wait);
-  });
-  function clearSuspicion() {
-    clearTimeout(suspectTimer);
-    suspectTimer = null;
-    suspected = false;
-  }
-
-  /** Make the editor show the engine's text (one minimal change; the selection is mapped). */
-  function resetText() {
-    const changes = changesToText(view.state, conn.doc.text);
-    if (changes.empty) return;
-    console.warn("cowrite: the editor's text was out of step with the document; it shows the document's now");
-    applying = true;
-    try {
-      view.dispatch({ changes, annotations: fromEngine.of(true) });
-    } finally {
-      applying = false;
-    }
-  }
-
-  function undoRedo(redo) {
-    if (view.state.readOnly) return true;
-    const d = conn.doc;
-    const edits = [];
-    const stop = typeof d.observe === "function" ? d.observe((e) => e.origin === "local" && edits.push(...e.changes)) : null;
-    let result;
-    try {
-      result = redo ? undo.redo() : undo.undo();
-    } finally {
-      stop?.();
-    }
-    if (!result && !edits.length) return true;
-    const changes = stop ? changesFromEdits(view.state, edits) : changesToText(view.state, d.text);
-    const spec = { changes, annotations: fromEngine.of(true), userEvent: redo ? "redo" : "undo" };
-    if (result) {
-      const idx = view.state.field(astralField).map(changes, changes.apply(view.state.doc));
-      spec.selection = EditorSelection.single(idx.toU16(result.anchor), idx.toU16(result.head));
-      spec.scrollIntoView = true;
-    }
-    applying = true;
-    try {
-      view.dispatch(spec);
-    } finally {
-      applying = false;
-    }
-    conn.changed();
-    if (conn.state !== "connected") tabStore.schedule();
-    sendCursor();
-    refreshPeers();
-    return true;
-  }
-
-  // -- our cursor, their cursors ---------------------------------------------------
-  let cursorWarned = false;
-  function sendCursor() {
-    const sel = view.state.selection.main;
-    const idx = view.state.field(astralField);
-    const d = conn.doc;
-    try {
-      const a = idx.toCp(sel.anchor);
-      const hd = idx.toCp(sel.head);
-      if (a === hd) {
-        conn.setCursor(d.position(a, -1));
-      } else {
-        conn.setCursor(d.position(a, a < hd ? 1 : -1), d.position(hd, hd < a ? 1 : -1));
-      }
-    } catch (exc) {
-      if (!cursorWarned) console.warn("cowrite: cannot describe the cursor", exc);
-      cursorWarned = true;
-    }
-  }
-
-  let peersTimer = null;
-  function refreshPeers() {
-    if (peersTimer !== null) return;
-    peersTimer = setTimeout(() => {
-      peersTimer = null;
-      showPeers();
-    }, 16);
-  }
-
-  function resolve(bytes) {
-    try {
-      return conn.doc.resolve(Position.decode(bytes));
-    } catch {
-      return null; // its characters have not arrived yet, or not a character: hidden
-    }
-  }
-
-  function showPeers() {
-    const idx = view.state.field(astralField);
-    let peers = [];
-    for (const p of conn.presence.values()) {
-      let anchor = null;
-      let head = null;
-      if (p.cursor) {
-        const a = resolve(p.cursor[0]);
-        const hd = resolve(p.cursor[1]);
-        if (a !== null && hd !== null) {
-          anchor = idx.toU16(Math.min(a, conn.doc.length));
-          head = idx.toU16(Math.min(hd, conn.doc.length));
-        }
-      }
-      peers.push({ agent: p.agent, name: p.user || p.agent, colour: p.colour, anchor, head });
-    }
-    peers = distinctColours(peers, auth.colour ? [auth.colour] : []);
-    view.dispatch({ effects: setPeers.of(peers) });
-    const list = document.getElementById("peers");
-    if (list) {
-      setChildren(
-        list,
-        peers.map((p) => {
-          const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
-          swatch.style.background = peerColour(p);
-          return h("li", { class: "peer", title: p.agent, dataset: { agent: p.agent } }, swatch, p.name);
-        }),
-      );
-    }
-  }
-
-  // -- connection events -----------------------------------------------------------
-  conn.on("remote", (edits) => {
-    applyEdits(edits);
-    refreshPeers();
-  });
-  conn.on("presence", refreshPeers);
+  // -- the connection's news, on the page ----------------------------------------------
   conn.on("welcomed", ({ canWrite }) => {
-    view.dispatch({ effects: readOnly.reconfigure(EditorState.readOnly.of(!canWrite)) });
     document.body.classList.toggle("read-only", !canWrite);
     if (!canWrite) notice("You can read this document but not edit it (your token is a viewer's).", "info");
   });
+  conn.on("recovered", ({ reason }) => {
+    if (nextOwnSeq(conn.doc) > 0) tabStore.saveNow(); // replaces the stored copy of the old replica
+    notice(
+      reason.kind === "suspect"
+        ? "This page's copy of the document went wrong; it was replaced by the server's, and your edits were re-applied to it."
+        : "The server refused some of your edits; they were re-applied to its copy.",
+      "info",
+    );
+  });
   conn.on("resynced", (ev) => {
     // The server's copy replaced ours (our text had diverged); our unsent edits were kept.
-    undo.detach();
-    undo = new UndoManager(ev.doc, { captureTimeout: 500 });
-    // ev.edits turn the old replica's text into the new one; the editor shows what the
-    // user saw, which is not necessarily the old replica's text (if that was what went
-    // wrong), so diff against what the editor shows instead.
-    clearSuspicion();
-    resetText();
-    refreshPeers();
-    console.warn("cowrite: this copy differed from the server's and was replaced by it");
+    console.warn(`cowrite: this copy differed from the server's and was replaced by it${ev.retyped ? " (our edits were typed again)" : ""}`);
+    if (nextOwnSeq(conn.doc) > 0) tabStore.saveNow();
+  });
+  conn.on("notice", ({ kind, message }) => {
+    if (kind !== "held") return; // the others are passing (a reconnect, a recovery under way)
+    tabStore.saveNow();
+    updateStatus();
+    notice(`The server cannot take your edits: ${message}. They are kept in this browser; nothing you type now reaches the server.`, "error", download());
   });
   conn.on("state", (state) => {
     updateStatus();
     if (state === "connected") tabStore.clear();
     else if (state !== "closed" && nextOwnSeq(conn.doc) > 0 && !tabStore.stored) tabStore.schedule();
   });
+  conn.on("changed", () => {
+    if (conn.state !== "connected") tabStore.schedule();
+  });
   conn.on("error", (err) => {
     updateStatus();
     if (nextOwnSeq(conn.doc) > 0) tabStore.saveNow();
-    const extra = err.code === 9 ? ` ${TOKEN_HELP}` : "";
-    notice(`Disconnected from the server: ${err.message} (${err.name}).${extra} Reload the page to try again.`, "error");
+    const extra = err.code === ErrorCode.UNAUTHORIZED ? ` ${TOKEN_HELP}` : "";
+    const kept = unsent() ? " Your unsent text stays here: download it to keep it." : "";
+    notice(
+      `Disconnected from the server: ${err.message} (${err.name}).${extra}${kept} Reload the page to try again.`,
+      "error",
+      unsent() ? download() : null,
+    );
   });
 
-  // -- recovering what closed tabs left --------------------------------------------
+  // -- recovering what closed tabs left ----------------------------------------------
   let recovering = recoveries.length;
   if (recovering) conn.blocked = true;
   for (const r of recoveries) {
     const release = holdAgent(r.doc.agent);
-    const rc = new Connection({ url: () => wsUrl(docId, getAuth()?.token ?? auth.token), docId, doc: r.doc, recovery: true });
+    const rc = new Connection({ url, docId, doc: r.doc, recovery: true });
     const done = (ok) => {
       release();
       if (ok) storage.remove(r.key);
@@ -365,10 +128,10 @@ export async function editorPage(docId) {
         updateStatus();
       }
     };
-    rc.on("recovered", () => done(true));
+    rc.on("delivered", () => done(true));
     rc.on("error", (err) => {
       console.warn(`cowrite: the edits of ${r.doc.agent} cannot be sent: ${err.message}`);
-      done(err.code !== null && err.code !== 11);
+      done(err.code !== null && err.code !== ErrorCode.INTERNAL);
     });
     rc.on("state", updateStatus);
     r.conn = rc;
@@ -409,7 +172,10 @@ export async function editorPage(docId) {
       return conn.session;
     },
     get undo() {
-      return undo;
+      return syncOf(view).undo;
+    },
+    get journal() {
+      return conn.journal;
     },
     view,
     connection: conn,
@@ -426,6 +192,9 @@ export async function editorPage(docId) {
       text: conn.doc.text,
       editorText: view.state.doc.toString(),
       unacked: conn.session?.unacked.size ?? 0,
+      unconfirmed: conn.journal?.segments.length ?? 0,
+      recoveries: conn.recoveries,
+      suspect: conn.suspect,
       peers: [...conn.presence.values()].map((p) => ({ agent: p.agent, user: p.user })),
     }),
   };
@@ -434,6 +203,90 @@ export async function editorPage(docId) {
   updateStatus();
   view.focus();
   return globalThis.cowrite;
+}
+
+function showHeader(docId) {
+  document.title = `${docId} · cowrite`;
+  setChildren(document.getElementById("doc-title"), docId);
+  document.getElementById("history-link")?.setAttribute("href", `/d/${docPath(docId)}/history`);
+  const share = document.getElementById("share");
+  share?.addEventListener("click", async () => {
+    const url = new URL(`/d/${docPath(docId)}`, location.href).href;
+    const ok = await copyText(url);
+    share.textContent = ok ? "Link copied" : url;
+    setTimeout(() => (share.textContent = "Copy link"), 2000);
+  });
+}
+
+function showPeerList(peers) {
+  const list = document.getElementById("peers");
+  if (!list) return;
+  setChildren(
+    list,
+    peers.map((p) => {
+      const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
+      swatch.style.background = peerColour(p);
+      return h("li", { class: "peer", title: p.agent, dataset: { agent: p.agent } }, swatch, p.name);
+    }),
+  );
+}
+
+/**
+ * The replica to start from: the server's snapshot (or, unreachable, a copy a closed
+ * tab left in this browser), with the ops of every copy closed tabs left merged in;
+ * {doc, recoveries: [{key, doc}]} (their ops still to be sent), or null if the
+ * document cannot be shown (the reason is on the page).
+ */
+async function loadReplica(docId, agent, auth) {
+  let doc = null;
+  let loadError = null;
+  try {
+    doc = Document.decode(await api(`/api/docs/${docPath(docId)}/snapshot`, { as: "bytes" }), agent, { maxBytes: MAX_DOCUMENT_BYTES });
+  } catch (exc) {
+    loadError = exc;
+    if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) return showLoadError(docId, exc);
+  }
+  const left = await orphans(docId, auth.user ?? null);
+  if (doc === null) {
+    // The server is unreachable: start from what this browser kept, or wait for it.
+    for (const { entry } of left) {
+      try {
+        doc = restore(Document, entry, agent);
+        break;
+      } catch (exc) {
+        console.warn("cowrite: an offline copy could not be read", exc);
+      }
+    }
+    if (doc === null) {
+      notice(`Cannot load the document: ${loadError?.explain?.() ?? loadError}. Retrying…`, "error");
+      doc = await retryLoad(docId, agent);
+      notice(null);
+    } else {
+      notice("The server cannot be reached: showing the copy kept in this browser. Edits sync when it is back.", "info");
+    }
+  }
+  const recoveries = [];
+  for (const { key, entry } of left) {
+    try {
+      const old = restore(Document, entry, entry.agent);
+      doc.addOps(old.opsMissingFrom(doc.summary()));
+      recoveries.push({ key, doc: old });
+    } catch (exc) {
+      console.warn(`cowrite: dropping an offline copy that no longer fits the document (${entry.agent})`, exc);
+      storage.remove(key);
+    }
+  }
+  return { doc, recoveries };
+}
+
+/** Save `text` as a file called `name` (the browser's download). */
+function downloadText(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 function wsUrl(docId, token) {

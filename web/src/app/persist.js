@@ -31,7 +31,8 @@ export function newAgent() {
 export function serialise(doc) {
   try {
     return { format: "cwd", data: storage.bytesToBase64(doc.encode()) };
-  } catch {
+  } catch (exc) {
+    console.warn("cowrite: cannot encode the document as a snapshot; storing its ops", exc);
     return { format: "cwp", data: storage.bytesToBase64(doc.encodePatch(null)) };
   }
 }
@@ -58,7 +59,7 @@ export function holdAgent(agent) {
   if (globalThis.navigator?.locks?.request) {
     navigator.locks
       .request(key, () => new Promise((resolve) => (release = resolve)))
-      .catch(() => {});
+      .catch((exc) => console.warn(`cowrite: cannot hold the lock of agent ${agent}; other tabs go by its heartbeat`, exc));
   }
   return () => {
     clearInterval(timer);

@@ -152,25 +152,3 @@ export class AstralIndex {
     return u16Length - this.offsets.length;
   }
 }
-
-/**
- * Edits turning `oldText` into `newText`: at most one delete and one insert, keeping
- * the common prefix and suffix (never splitting a surrogate pair).  UTF-16 offsets:
- * {from, to, insert}, or null when the texts are equal.
- */
-export function diffText(oldText, newText) {
-  if (oldText === newText) return null;
-  const n = Math.min(oldText.length, newText.length);
-  let start = 0;
-  while (start < n && oldText.charCodeAt(start) === newText.charCodeAt(start)) start++;
-  if (start > 0 && isHigh(oldText.charCodeAt(start - 1))) start--; // do not split a pair
-  let end = 0;
-  while (
-    end < n - start &&
-    oldText.charCodeAt(oldText.length - 1 - end) === newText.charCodeAt(newText.length - 1 - end)
-  ) {
-    end++;
-  }
-  if (end > 0 && isLow(oldText.charCodeAt(oldText.length - end))) end--;
-  return { from: start, to: oldText.length - end, insert: newText.slice(start, newText.length - end) };
-}

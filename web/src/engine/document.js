@@ -92,6 +92,18 @@ function addWhenReady(oplog, ops) {
   }
 }
 
+/**
+ * Record a local edit of `agent` as `oplog.addLocal` does, but with a seq of at least
+ * `floor` (Document.reserveSeqs): past the seqs a replaced replica used.
+ */
+function addLocal(oplog, agent, floor, kind, pos, n, chars, parents, time) {
+  if (oplog.cg.nextSeq(agent) >= floor) return oplog.addLocal(agent, kind, pos, n, chars, parents, time);
+  const lv = oplog.cg.add(agent, floor, n, parents);
+  oplog.pushOps(lv, kind, pos, n, chars || []);
+  oplog.pushTime(lv, time);
+  return lv;
+}
+
 /** One replica of a collaboratively edited text, owned by `agent`. */
 export class Document {
   /**
@@ -110,6 +122,7 @@ export class Document {
     this.branchVersion = []; // frontier (LVs) of the text
     this.ids = null; // IdMap of the text, built on first use
     this.undoHook = null; // the UndoManager recording this replica's local edits
+    this.seqFloor = 0; // local ops get seqs from here at least (see reserveSeqs)
     this.observers = [];
     this.mergeCache = new MergeCache(); // walker state kept between merges
     this.clock = options.clock || defaultClock;
@@ -172,6 +185,17 @@ export class Document {
   /** The first seq `agent` (default: this replica's) has not used in this document. */
   nextSeq(agent = this.agent) {
     return this.oplog.cg.nextSeq(agent);
+  }
+
+  /**
+   * Give this replica's local edits from now on seqs `>= end`.  For a replica that
+   * replaces another of the same agent (e.g. a fresh copy of the server's
+   * document): seqs the old replica used for ops that never reached the server must
+   * not name different ops here.
+   */
+  reserveSeqs(end) {
+    if (!checkIndex(end) || end < 0) throw new InvalidOpError(`a seq must be a non-negative integer, not ${end}`);
+    this.seqFloor = Math.max(this.seqFloor, end);
   }
 
   /** LVs of a raw version; throws UnknownVersionError for ids this document lacks. */
@@ -251,7 +275,7 @@ export class Document {
     if (!text) return;
     const chars = Array.from(text);
     const n = chars.length;
-    const lv = this.oplog.addLocal(this.agent, INS, pos, n, chars, this.branchVersion, this.now());
+    const lv = addLocal(this.oplog, this.agent, this.seqFloor, INS, pos, n, chars, this.branchVersion, this.now());
     this.rope.insert(pos, text, n);
     this.branchVersion = this.oplog.cg.heads;
     if (this.ids) this.ids.insert(pos, lv, n);
@@ -267,7 +291,7 @@ export class Document {
     }
     if (!length) return;
     const parents = this.branchVersion;
-    const lv = this.oplog.addLocal(this.agent, DEL_FWD, pos, length, null, parents, this.now());
+    const lv = addLocal(this.oplog, this.agent, this.seqFloor, DEL_FWD, pos, length, null, parents, this.now());
     const deleted = this.rope.delete(pos, length);
     this.branchVersion = this.oplog.cg.heads;
     const ids = this.ids;

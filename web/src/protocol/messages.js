@@ -9,7 +9,10 @@
  *
  * Messages are plain objects `{type, ...fields}` with the Python dataclasses'
  * field names in camelCase:
- *   {type: 'join', docId, agent, summary, readOnly}
+ *   {type: 'join', docId, agent, summary, readOnly, fresh}
+ *                                            (fresh: the client replaces its replica, so the
+ *                                            summary is empty and WELCOME's patch holds the
+ *                                            server's whole document, CWD bytes)
  *   {type: 'welcome', role, version, summary, patch}
  *   {type: 'ops', batchId, patch}            {type: 'ack', batchId, version}
  *   {type: 'remote_ops', patch}
@@ -23,7 +26,7 @@
  * bytes, see engine/position.js) are Uint8Arrays.  `role` is a Role number, `code`
  * an ErrorCode number.  Batch ids and nonces are 64-bit: they decode to a number
  * when exact (<= 2**53) and to a BigInt above that; both are accepted when encoding.
- * Missing optional fields take Python's defaults (readOnly false, user '', colour '',
+ * Missing optional fields take Python's defaults (readOnly false, fresh false, user '', colour '',
  * cursor null, gone false, fatal false, batchId null, nonce 0).
  */
 
@@ -50,6 +53,10 @@ export const MAX_COLOUR_BYTES = 64;
 export const MAX_MESSAGE_BYTES = 4096;
 export const MAX_POSITION_BYTES = 1100;
 export const DIGEST_BYTES = 32; // SHA-256
+/** JOIN flag bit 0: the client wishes to be a viewer. */
+export const JOIN_READ_ONLY = 1;
+/** JOIN flag bit 1: the client replaces its replica; send the whole document. */
+export const JOIN_FRESH = 2;
 
 /** Message type bytes. */
 export const MsgType = Object.freeze({
@@ -242,8 +249,13 @@ export function encodeFrame(msg) {
     case 'join':
       w.raw(checkStr(msg.docId, 'doc id', MAX_DOC_ID_BYTES, true));
       w.raw(checkAgent(msg.agent));
-      w.uvar(checkBool(msg.readOnly ?? false, 'readOnly') ? 1 : 0);
-      w.summary(normalizeSummary(msg.summary));
+      {
+        const fresh = checkBool(msg.fresh ?? false, 'fresh');
+        w.uvar((checkBool(msg.readOnly ?? false, 'readOnly') ? JOIN_READ_ONLY : 0) | (fresh ? JOIN_FRESH : 0));
+        const summary = normalizeSummary(msg.summary);
+        if (fresh && Object.keys(summary).length) throw new ProtocolError('a fresh JOIN carries an empty summary');
+        w.summary(summary);
+      }
       break;
     case 'welcome':
       if (!ROLES.has(msg.role)) throw new ProtocolError(`unknown role ${repr(msg.role)}`);
@@ -444,8 +456,10 @@ export function decodeFrame(data, maxSize) {
     case 'join': {
       const docId = r.text('doc id', MAX_DOC_ID_BYTES, true);
       const agent = r.agent();
-      const flags = r.flags('join flags', 1);
-      msg = { type, docId, agent, summary: r.summary(), readOnly: Boolean(flags & 1) };
+      const flags = r.flags('join flags', JOIN_READ_ONLY | JOIN_FRESH);
+      const summary = r.summary();
+      if (flags & JOIN_FRESH && Object.keys(summary).length) throw new ProtocolError('a fresh JOIN carries an empty summary');
+      msg = { type, docId, agent, summary, readOnly: Boolean(flags & JOIN_READ_ONLY), fresh: Boolean(flags & JOIN_FRESH) };
       break;
     }
     case 'welcome': {

@@ -2,7 +2,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EditorState } from "@codemirror/state";
 import { Document } from "../../src/engine/index.js";
-import { applyLocalChanges, astralField, changesFromEdits, changesToText, fromEngine } from "../../src/app/cmbridge.js";
+import { astralField, changesFromEdits, fromEngine, transactionEdits } from "../../src/app/cmbridge.js";
+import { Journal } from "../../src/protocol/journal.js";
+
+// What the sync does with a local transaction: its edits, in order, into the engine.
+function applyLocal(doc, tr) {
+  for (const e of transactionEdits(tr)) {
+    if (e.length) doc.delete(e.pos, e.length);
+    if (e.inserted) doc.insert(e.pos, e.inserted);
+  }
+  return doc.length === tr.state.field(astralField).cpLength(tr.state.doc.length);
+}
 import { cpToUtf16 } from "../../src/app/text.js";
 
 function rng(seed) {
@@ -55,7 +65,7 @@ test("local transactions reach the engine and remote edits reach the editor, emo
       const r = rand();
       if (r < 0.5) {
         const tr = randomLocal(state, rand);
-        assert.ok(applyLocalChanges(doc, tr), `seed ${seed} step ${step}: lengths agree`);
+        assert.ok(applyLocal(doc, tr), `seed ${seed} step ${step}: lengths agree`);
         state = tr.state;
       } else if (r < 0.85) {
         randomEngineEdit(peer, rand);
@@ -63,7 +73,7 @@ test("local transactions reach the engine and remote edits reach the editor, emo
         // exchange: the peer's ops arrive here as XfOps, ours go there
         const edits = doc.addOps(peer.opsMissingFrom(doc.summary()));
         const changes = changesFromEdits(state, edits);
-        state = state.update({ changes, annotations: fromEngine.of(true) }).state;
+        state = state.update({ changes, annotations: fromEngine.of("remote") }).state;
         peer.addOps(doc.opsMissingFrom(peer.summary()));
       }
       assert.equal(state.doc.toString(), doc.text, `seed ${seed} step ${step}`);
@@ -81,17 +91,24 @@ test("a replacement of a selection is a delete then an insert at the same place"
   doc.insert(0, "a😀b");
   let state = EditorState.create({ doc: doc.text, extensions: [astralField] });
   const tr = state.update({ changes: { from: 1, to: 3, insert: "🎉🎉" } });
-  assert.ok(applyLocalChanges(doc, tr));
+  assert.ok(applyLocal(doc, tr));
   assert.equal(doc.text, "a🎉🎉b");
   assert.equal(doc.length, 4);
+  assert.deepEqual(transactionEdits(tr), [{ pos: 1, length: 1, deleted: "😀", inserted: "🎉🎉" }]);
 });
 
-test("changesToText re-syncs a diverged editor text with one minimal change", () => {
-  const state = EditorState.create({ doc: "hello 😀 world", extensions: [astralField] });
-  const cs = changesToText(state, "hello 😁 world");
-  let n = 0;
-  cs.iterChanges(() => n++);
-  assert.equal(n, 1);
-  assert.equal(cs.apply(state.doc).toString(), "hello 😁 world");
-  assert.ok(changesToText(state, "hello 😀 world").empty);
+test("transactionEdits: several changes, each in the text the ones before left, with the text each deleted", () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const rand = rng(1000 + seed);
+    let state = EditorState.create({ doc: "seed 😀 text 👍🏽 here", extensions: [astralField] });
+    const journal = new Journal();
+    const start = state.doc.toString();
+    for (let step = 0; step < 30; step++) {
+      const tr = randomLocal(state, rand);
+      // the journal, fed these edits, turns the text before them into the text after
+      for (const e of transactionEdits(tr)) journal.local(e.pos, e.deleted, e.inserted);
+      state = tr.state;
+      assert.equal(journal.base(state.doc.toString()), start, `seed ${seed} step ${step}`);
+    }
+  }
 });

@@ -176,7 +176,7 @@ test("a recovery connection sends its document's own ops, then reports and close
   old.insert(0, "left behind");
   const r = open(net, "old-tab", { doc: old, recovery: true });
   let recovered = false;
-  r.conn.on("recovered", () => (recovered = true));
+  r.conn.on("delivered", () => (recovered = true));
   await until(() => recovered, "recovered");
   assert.equal(r.conn.state, "closed");
   assert.equal(net.server.doc.text, "left behind");

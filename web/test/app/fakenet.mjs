@@ -1,5 +1,7 @@
 // A fake WebSocket network for Connection tests: sockets talk to a FakeServer
-// (asynchronously, like a real socket), and the network can go down.
+// (asynchronously, like a real socket), and the network can go down.  Like TCP, what
+// a client sent before it closed its socket still reaches the server (which may
+// apply it; its answers are lost); a network cut loses what is in flight.
 import { FakeServer } from "./fakeserver.mjs";
 
 export class FakeNet {
@@ -26,7 +28,7 @@ export class FakeNet {
       }
 
       close() {
-        net._close(this);
+        net._close(this, { flush: true });
       }
     };
   }
@@ -46,7 +48,7 @@ export class FakeNet {
   }
 
   _toServer(ws, data) {
-    if (ws.readyState !== 1) return; // lost with the connection
+    if (!ws.conn.open || ws.lost) return; // lost with the connection
     this.server.receive(ws.conn, data);
     this.deliver();
   }
@@ -63,21 +65,30 @@ export class FakeNet {
     }
   }
 
-  _close(ws) {
+  // flush: frames already sent reach the server first (their timers run before this one).
+  _close(ws, { flush = false, code = 1000 } = {}) {
     if (ws.readyState === 3) return;
     ws.readyState = 3;
     this.sockets.delete(ws);
+    if (!flush) ws.lost = true;
     if (ws.conn) {
-      this.server.disconnect(ws.conn);
-      this.deliver();
+      setTimeout(() => {
+        this.server.disconnect(ws.conn);
+        this.deliver();
+      }, 0);
     }
-    setTimeout(() => ws.onclose?.({ code: 1000 }), 0);
+    setTimeout(() => ws.onclose?.({ code }), 0);
   }
 
-  /** The network fails: every socket closes, new ones fail until up again. */
+  /** The network fails: every socket closes (what is in flight is lost), new ones fail until up again. */
   cut() {
     this.up = false;
     for (const ws of [...this.sockets]) this._close(ws);
+  }
+
+  /** The server closes every socket (e.g. with 1009: a message too big). */
+  closeAll(code = 1000) {
+    for (const ws of [...this.sockets]) this._close(ws, { code, flush: true });
   }
 
   restore() {

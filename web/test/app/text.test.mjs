@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ChangeSet, Text } from "@codemirror/state";
-import { AstralIndex, cpLength, cpToUtf16, diffText } from "../../src/app/text.js";
+import { AstralIndex, cpLength, cpToUtf16 } from "../../src/app/text.js";
 
 // A seeded PRNG (mulberry32), so failures reproduce.
 function rng(seed) {
@@ -91,29 +91,5 @@ test("AstralIndex.map follows random change sets exactly", () => {
       assert.deepEqual(idx.offsets, AstralIndex.build(s).offsets, `round ${round} step ${step}`);
     }
     checkIndex(idx, s);
-  }
-});
-
-test("diffText keeps prefix and suffix and never splits a pair", () => {
-  assert.equal(diffText("abc", "abc"), null);
-  assert.deepEqual(diffText("abc", "axc"), { from: 1, to: 2, insert: "x" });
-  assert.deepEqual(diffText("", "hi"), { from: 0, to: 0, insert: "hi" });
-  // 😀 = d83d de00, 😁 = d83d de01: the shared high surrogate must not be kept alone
-  assert.deepEqual(diffText("a😀b", "a😁b"), { from: 1, to: 3, insert: "😁" });
-  // 😀 and 🙀 (d83d de40) share a high surrogate; 👀 and 😀 share nothing... check the suffix side
-  assert.deepEqual(diffText("x\ud83d\ude00", "x\ud83c\ude00"), { from: 1, to: 3, insert: "\ud83c\ude00" });
-  const rand = rng(7);
-  for (let k = 0; k < 500; k++) {
-    const a = randomText(rand, Math.floor(rand() * 8));
-    const b = randomText(rand, Math.floor(rand() * 8));
-    const d = diffText(a, b);
-    if (d === null) {
-      assert.equal(a, b);
-      continue;
-    }
-    assert.equal(a.slice(0, d.from) + d.insert + a.slice(d.to), b);
-    for (const x of [a.slice(0, d.from), a.slice(d.to), d.insert, a.slice(d.from, d.to)]) {
-      assert.ok(!/^[\uDC00-\uDFFF]|[\uD800-\uDBFF]$/.test(x), `split pair in ${JSON.stringify(d)}`);
-    }
   }
 });

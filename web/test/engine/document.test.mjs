@@ -221,3 +221,25 @@ test('a snapshot whose history does not fit its text refuses a concurrent merge 
   assert.throws(() => d.addOps([op]), (err) => err instanceof InvalidOpError && /the history does not fit the text/.test(err.message));
   assert.equal(snapshot(d), before);
 });
+
+test('reserveSeqs: local ops from then on get seqs >= end; the gap travels in patches and snapshots', () => {
+  const d = new Document('me');
+  d.insert(0, 'abc');
+  d.reserveSeqs(10);
+  d.reserveSeqs(5); // never lowers the floor
+  d.insert(3, 'de');
+  d.delete(0, 1);
+  assert.deepEqual(d.summary(), { me: [[0, 3], [10, 13]] });
+  assert.equal(d.nextSeq(), 13);
+  assert.equal(d.text, 'bcde');
+  d.reserveSeqs(2); // below what it has used: nothing changes
+  d.insert(0, 'x');
+  assert.deepEqual(d.summary(), { me: [[0, 3], [10, 14]] });
+  const copy = Document.decode(d.encode(), 'other');
+  assert.deepEqual(copy.summary(), d.summary());
+  const peer = new Document('peer');
+  peer.applyPatch(d.encodePatch(null));
+  assert.equal(peer.text, d.text);
+  assert.throws(() => d.reserveSeqs(-1), InvalidOpError);
+  assert.throws(() => d.reserveSeqs(1.5), InvalidOpError);
+});

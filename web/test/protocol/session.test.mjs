@@ -3,12 +3,19 @@ import assert from "node:assert/strict";
 import { Document, Position, encodePatch } from "../../src/engine/index.js";
 import { encodeDocument } from "../../src/engine/codec/index.js";
 import { decodeFrame, encodeFrame } from "../../src/protocol/messages.js";
+import { ErrorCode } from "../../src/protocol/errors.js";
+import { Journal } from "../../src/protocol/journal.js";
 import {
   ClientSession,
   MAX_DOCUMENT_BYTES,
   MAX_PATCH_BYTES,
+  MIN_FRAME_BYTES,
+  Recovery,
   nextOwnSeq,
+  opBatches,
+  splitOp,
   ownOpsFrom,
+  recoveryFor,
   sameVersion,
   textDigest,
   textEdits,
@@ -169,23 +176,41 @@ test("PING is answered with PONG; PONG becomes an event", () => {
   assert.deepEqual(ev.get(a.session), [{ type: "pong", nonce: 9 }]);
 });
 
-test("errors: a refused batch leaves the queue, a fatal error closes the session", () => {
-  const server = new FakeServer();
-  const a = client(server, "alice");
-  pump(server, [[a.session, a.conn]]);
-  a.doc.insert(0, "x");
-  a.session.flush();
-  const [batch] = a.session.unacked.keys();
-  a.session.dataToSend();
-  let ev = a.session.receive(encodeFrame({ type: "error", code: 2, message: "bad op", fatal: false, batchId: batch }));
-  assert.equal(ev[0].type, "error");
-  assert.equal(ev[0].error.code, 2);
-  assert.equal(a.session.unacked.size, 0);
-  assert.equal(a.session.inSync, false, "refused ops never reach the server");
-  assert.equal(a.session.closed, false);
-  ev = a.session.receive(encodeFrame({ type: "error", code: 10, message: "superseded", fatal: true, batchId: null }));
-  assert.equal(a.session.closed, true);
-  assert.deepEqual(a.session.receive(encodeFrame({ type: "ping", nonce: 1 })), []);
+test("errors: any ERROR ends the session, which says what to do next", () => {
+  const cases = [
+    [{ code: ErrorCode.BAD_OP, batch: true }, Recovery.RESYNC],
+    [{ code: ErrorCode.CONFLICT, batch: true }, Recovery.RESYNC],
+    [{ code: ErrorCode.UNKNOWN_PARENT, batch: true }, Recovery.RESYNC],
+    [{ code: ErrorCode.BAD_OP, batch: false }, Recovery.RETRY],
+    [{ code: ErrorCode.RATE_LIMITED, batch: false }, Recovery.RETRY],
+    [{ code: ErrorCode.INTERNAL, batch: true }, Recovery.RETRY],
+    [{ code: ErrorCode.TOO_LARGE, batch: false }, Recovery.SHRINK],
+    [{ code: ErrorCode.TOO_LARGE, batch: true }, Recovery.SHRINK],
+    [{ code: ErrorCode.TOO_LARGE, batch: true, fatal: true }, Recovery.SHRINK],
+    [{ code: ErrorCode.TOO_LARGE, batch: false, fatal: true }, Recovery.RETRY],
+    [{ code: ErrorCode.FORBIDDEN, batch: true }, Recovery.STOP],
+    [{ code: ErrorCode.UNAUTHORIZED, batch: false, fatal: true }, Recovery.STOP],
+    [{ code: ErrorCode.BAD_STATE, batch: false, fatal: true }, Recovery.STOP],
+    [{ code: ErrorCode.BAD_STATE, batch: false }, Recovery.RETRY],
+  ];
+  for (const [{ code, batch, fatal = false }, want] of cases) {
+    const server = new FakeServer();
+    const a = client(server, "alice");
+    pump(server, [[a.session, a.conn]]);
+    a.doc.insert(0, "x".repeat(100));
+    a.session.flush();
+    const [frame] = a.session.dataToSend();
+    const [batchId] = a.session.unacked.keys();
+    const ev = a.session.receive(encodeFrame({ type: "error", code, message: "no", fatal, batchId: batch ? batchId : null }));
+    assert.equal(ev[0].type, "error");
+    assert.equal(ev[0].recovery, want, `code ${code}`);
+    assert.equal(a.session.recovery, want);
+    assert.equal(recoveryFor(ev[0].error), want);
+    assert.ok(a.session.closed, "the session is over");
+    assert.equal(a.session.refusedBytes, frame.length, "the size of the refused frame (or the largest in flight)");
+    assert.equal(a.session.inSync, false);
+    assert.deepEqual(a.session.receive(encodeFrame({ type: "ping", nonce: 1 })), [], "later frames are ignored");
+  }
 });
 
 test("garbage, a second WELCOME, an unknown ACK or frames before WELCOME are protocol failures", () => {
@@ -336,4 +361,300 @@ test("patches and RESYNC documents over the session's limits are failures that c
   // the defaults are generous
   assert.equal(new ClientSession(new Document("c"), "doc").maxDocumentBytes, MAX_DOCUMENT_BYTES);
   assert.equal(new ClientSession(new Document("c"), "doc").maxPatchBytes, MAX_PATCH_BYTES);
+});
+
+// -- frames under a byte budget ----------------------------------------------------------
+
+test("splitOp: two ops with the effect of one, for inserts, deletes and backspaces", () => {
+  const base = new Document("base");
+  base.insert(0, "0123456789");
+  const make = (fn) => {
+    const d = Document.decode(base.encode(), "me");
+    fn(d);
+    return d.opsMissingFrom(base.summary());
+  };
+  const cases = [
+    make((d) => d.insert(3, "a😀b👍🏽c")),
+    make((d) => d.delete(2, 5)),
+    // a backspace run: one op per character, merged into a backward delete
+    { agent: "me", seq: 0, parents: base.version(), kind: "del", pos: 4, content: "", length: 4, fwd: false, time: 0 },
+  ].map((c) => (Array.isArray(c) ? c[0] : c));
+  for (const op of cases) {
+    const whole = Document.decode(base.encode(), "x");
+    whole.addOps([op]);
+    const span = op.kind === "ins" ? Array.from(op.content).length : op.length;
+    for (let k = 1; k < span; k++) {
+      const [a, b] = splitOp(op, k);
+      assert.equal(a.seq, op.seq);
+      assert.equal(b.seq, op.seq + k);
+      assert.deepEqual(b.parents, [[op.agent, op.seq + k - 1]]);
+      const split = Document.decode(base.encode(), "y");
+      split.addOps([a, b]);
+      assert.equal(split.text, whole.text, `${op.kind} split at ${k}`);
+    }
+    assert.throws(() => splitOp(op, 0), RangeError);
+    assert.throws(() => splitOp(op, span), RangeError);
+  }
+});
+
+test("no OPS frame is over the budget: a long paste is cut into several ops, emoji intact", () => {
+  const server = new FakeServer();
+  const a = client(server, "alice", { maxFrameBytes: 4096 });
+  pump(server, [[a.session, a.conn]]);
+  const paste = Array.from({ length: 9000 }, (_, i) => (i % 7 ? "x" : "😀") + (i % 50 ? "" : "\n")).join("");
+  a.doc.insert(0, "start ");
+  a.doc.insert(6, paste);
+  a.doc.delete(0, 2);
+  assert.ok(a.session.flush() >= 3);
+  const frames = a.session.dataToSend();
+  assert.ok(frames.every((f) => f.length <= 4096), `frame sizes ${frames.map((f) => f.length)}`);
+  for (const f of frames) server.receive(a.conn, f);
+  for (const f of a.conn.toClient.splice(0)) a.session.receive(f);
+  assert.equal(server.doc.text, a.doc.text);
+  assert.equal(a.session.unacked.size, 0);
+  assert.ok(a.session.inSync);
+  assert.throws(() => new ClientSession(new Document("z"), "doc", { maxFrameBytes: MIN_FRAME_BYTES - 1 }), RangeError);
+});
+
+test("opBatches: every chunk's encoded frame fits the budget, across budgets and texts", () => {
+  for (const budget of [MIN_FRAME_BYTES, 1500, 4096, 65536]) {
+    const d = new Document("writer-with-a-longish-agent-name");
+    for (let i = 0; i < 40; i++) d.insert(d.length, i % 3 ? "é".repeat(97 * i) : "🦊".repeat(31 * i));
+    d.delete(5, 100);
+    const ops = d.opsSince([]);
+    const chunks = opBatches(ops, 512, budget);
+    for (const chunk of chunks) {
+      const frame = encodeFrame({ type: "ops", batchId: 2 ** 40, patch: encodePatch(chunk) });
+      assert.ok(frame.length <= budget, `budget ${budget}: a frame of ${frame.length}`);
+    }
+    const copy = new Document("copy");
+    copy.addOps(chunks.flat());
+    assert.equal(copy.text, d.text);
+  }
+});
+
+// -- the journal, fresh JOINs and retyping -----------------------------------------------
+
+// A client whose local edits are recorded in a journal, like the browser's editor does.
+function journaled(server, agent, options = {}) {
+  const journal = options.journal ?? new Journal();
+  const c = client(server, agent, { journal, ...options });
+  c.journal = journal;
+  c.type = (pos, text) => {
+    c.doc.insert(pos, text);
+    journal.local(pos, "", text);
+  };
+  return c;
+}
+
+test("the journal: flushed when ops are sent, confirmed by the ACK or the server's summary", () => {
+  const server = new FakeServer();
+  const a = journaled(server, "alice");
+  pump(server, [[a.session, a.conn]]);
+  a.type(0, "hello");
+  assert.deepEqual(a.journal.segments.map((s) => s.seqEnd), [null]);
+  a.session.flush();
+  assert.deepEqual(a.journal.segments.map((s) => s.seqEnd), [5]);
+  pump(server, [[a.session, a.conn]]);
+  assert.ok(a.journal.empty, "acknowledged");
+  // sent, then the connection is lost before the ACK: the next WELCOME confirms it
+  a.type(5, " world");
+  a.session.flush();
+  for (const f of a.session.dataToSend()) server.receive(a.conn, f);
+  a.conn.toClient.length = 0; // the ACK is lost
+  server.disconnect(a.conn);
+  assert.equal(a.journal.segments.length, 1);
+  const s2 = new ClientSession(a.doc, "doc", { journal: a.journal });
+  const c2 = server.connect();
+  s2.join();
+  pump(server, [[s2, c2]]);
+  assert.ok(a.journal.empty, "the server's summary holds our ops");
+});
+
+test("a fresh JOIN replaces a replica whose ops were refused and types the user's edits again", () => {
+  const server = new FakeServer();
+  const bob = client(server, "bob");
+  pump(server, [[bob.session, bob.conn]]);
+  bob.doc.insert(0, "shared text");
+  bob.session.flush();
+  const a = journaled(server, "alice");
+  pump(server, [[a.session, a.conn], [bob.session, bob.conn]]);
+  assert.equal(a.doc.text, "shared text");
+  // The replica goes wrong (its text, not its op log); an op made on it does not fit.
+  a.doc.rope.insert(0, "GARBAGE ", 8);
+  a.doc.delete(a.doc.length - 1, 1); // deletes past the real text's end
+  // the user types meanwhile (the editor shows the real text)
+  a.doc.insert(0, "A");
+  a.journal.local(0, "", "A");
+  a.session.flush();
+  const ev = pump(server, [[a.session, a.conn], [bob.session, bob.conn]]).get(a.session);
+  assert.equal(ev[0].type, "error");
+  assert.equal(ev[0].recovery, Recovery.RESYNC);
+  assert.ok(server.refused.some((r) => r.code === ErrorCode.BAD_OP));
+  // meanwhile bob types
+  bob.doc.insert(bob.doc.length, "!");
+  bob.session.flush();
+  pump(server, [[bob.session, bob.conn]]);
+  server.disconnect(a.conn);
+  const oldNext = nextOwnSeq(a.doc);
+  const view = "Ashared text"; // what the user sees
+  const s2 = new ClientSession(a.doc, "doc", { journal: a.journal, fresh: true, viewText: () => view });
+  const c2 = server.connect();
+  s2.join();
+  const join = decodeFrame(s2.dataToSend()[0]);
+  assert.equal(join.fresh, true);
+  assert.deepEqual(join.summary, {});
+  for (const f of encodeAll(join)) server.receive(c2, f);
+  const got = c2.toClient.splice(0).flatMap((f) => s2.receive(f));
+  const rec = got.find((e) => e.type === "recovered");
+  assert.ok(rec, `events ${got.map((e) => e.type)}`);
+  assert.equal(s2.doc, rec.doc);
+  assert.notEqual(rec.doc, a.doc);
+  assert.equal(rec.doc.agent, "alice");
+  assert.equal(rec.doc.text, "Ashared text!");
+  assert.deepEqual(rec.retyped, [{ kind: "ins", pos: 0, text: "A" }]);
+  assert.equal(applyEdits(view, rec.edits), "Ashared text!", "edits turn the text the user saw into the new one");
+  assert.ok(rec.seqFloor >= oldNext);
+  const mine = rec.doc.summary().alice;
+  assert.ok(mine.every(([first]) => first >= oldNext), `no seq of the old replica reused: ${JSON.stringify(mine)}`);
+  pump(server, [[s2, c2]]);
+  assert.equal(server.doc.text, "Ashared text!");
+  assert.ok(a.journal.empty, "the retyped edits were acknowledged");
+  assert.ok(s2.inSync);
+});
+
+function encodeAll(msg) {
+  return [encodeFrame(msg)];
+}
+
+function applyEdits(text, edits) {
+  let pts = Array.from(text);
+  for (const e of edits) {
+    if (e.kind === "ins") pts = [...pts.slice(0, e.pos), ...Array.from(e.text), ...pts.slice(e.pos)];
+    else pts = [...pts.slice(0, e.pos), ...pts.slice(e.pos + e.length)];
+  }
+  return pts.join("");
+}
+
+test("a fresh WELCOME whose version is not its document's is a failure", () => {
+  const server = new FakeServer();
+  server.doc.insert(0, "abc");
+  const s = new ClientSession(new Document("alice"), "doc", { fresh: true, journal: new Journal() });
+  s.join();
+  const bad = encodeFrame({ type: "welcome", role: 1, version: [["nobody", 3]], summary: {}, patch: server.doc.encode() });
+  assert.equal(s.receive(bad)[0].type, "failure");
+});
+
+test("a RESYNC whose own ops do not fit types the journal's edits again, at the places the user typed them", () => {
+  const server = new FakeServer();
+  server.doc.insert(0, "one two three");
+  const a = journaled(server, "alice");
+  pump(server, [[a.session, a.conn]]);
+  // The op log goes wrong: a delete made on a wrong text, which the server would refuse.
+  a.doc.rope.insert(0, "XXXXXXXX", 8);
+  a.doc.delete(a.doc.length - 2, 2); // past the real end
+  a.type(4, "big "); // the user types: "one big two three" on screen
+  const view = "one big two three";
+  a.session.viewText = () => view;
+  // the server decides our text differs; the ops do not fit its history
+  const ev = a.session.receive(encodeFrame({ type: "resync", version: server.doc.version(), document: server.doc.encode() }));
+  assert.equal(ev[0].type, "resynced");
+  assert.equal(ev[0].retyped, true);
+  assert.equal(ev[0].doc.text, "one big two three");
+  assert.equal(applyEdits(view, ev[0].edits), ev[0].doc.text);
+  pump(server, [[a.session, a.conn]]);
+  assert.equal(server.doc.text, "one big two three");
+  assert.ok(a.journal.empty);
+});
+
+test("a RESYNC with edits the replica never took types them again too", () => {
+  const server = new FakeServer();
+  server.doc.insert(0, "abc");
+  const a = journaled(server, "alice");
+  pump(server, [[a.session, a.conn]]);
+  a.journal.local(3, "", "!", { inReplica: false }); // the engine refused it
+  a.session.viewText = () => "abc!";
+  const ev = a.session.receive(encodeFrame({ type: "resync", version: server.doc.version(), document: server.doc.encode() }));
+  assert.equal(ev[0].retyped, true);
+  assert.equal(ev[0].doc.text, "abc!");
+  pump(server, [[a.session, a.conn]]);
+  assert.equal(server.doc.text, "abc!");
+});
+
+test("a fresh JOIN whose refused ops do fit the server's copy adds them as they are: exactly where they were typed", () => {
+  // Bob changes far more than a text diff aligns (thousands of characters on both
+  // sides of Alice's edit); her refused ops, added by id, still land where she typed.
+  const server = new FakeServer();
+  server.doc.insert(0, "aaaaaaaaaa MID bbbbbbbbbb");
+  const a = journaled(server, "alice");
+  const bob = client(server, "bob");
+  pump(server, [[a.session, a.conn], [bob.session, bob.conn]]);
+  let left = 1;
+  server.refuse = (conn) => (conn.agent === "alice" && left-- > 0 ? { code: ErrorCode.CONFLICT, batch: true } : null);
+  a.type(14, "X");
+  a.session.flush();
+  const ev = pump(server, [[a.session, a.conn]]).get(a.session);
+  assert.equal(ev[0].recovery, Recovery.RESYNC);
+  const rand = (n, seed) => Array.from({ length: n }, (_, i) => String.fromCharCode(97 + ((i * 7 + seed * 13 + i * i) % 26))).join("");
+  bob.doc.insert(0, rand(3000, 1));
+  bob.doc.insert(bob.doc.length, rand(3000, 2));
+  bob.session.flush();
+  pump(server, [[bob.session, bob.conn]]);
+  server.disconnect(a.conn);
+  const s2 = new ClientSession(a.doc, "doc", { journal: a.journal, fresh: true, viewText: () => "aaaaaaaaaa MIDX bbbbbbbbbb" });
+  const c2 = server.connect();
+  s2.join();
+  const rec = pump(server, [[s2, c2]]).get(s2).find((e) => e.type === "recovered");
+  assert.ok(rec);
+  assert.equal(server.doc.text, `${rand(3000, 1)}aaaaaaaaaa MIDX bbbbbbbbbb${rand(3000, 2)}`);
+  assert.equal(rec.doc.text, server.doc.text);
+  assert.ok(s2.journal.empty, "acknowledged");
+});
+
+test("a flush the server took only part of is typed again from our ops, not doubled", () => {
+  const server = new FakeServer();
+  server.doc.insert(0, "<>");
+  const a = journaled(server, "alice", { maxFrameBytes: MIN_FRAME_BYTES });
+  pump(server, [[a.session, a.conn]]);
+  let x = 7;
+  const paste = Array.from({ length: 3000 }, () => String.fromCharCode(97 + ((x = (x * 1103515245 + 12345) % 2147483648) % 26))).join("");
+  a.type(1, paste);
+  let batches = 0;
+  server.refuse = (conn, msg) => (++batches === 2 ? { code: ErrorCode.BAD_OP, batch: true } : null);
+  assert.ok(a.session.flush() >= 3, "one flush, several batches");
+  pump(server, [[a.session, a.conn]]);
+  assert.ok(server.doc.length > 2 && server.doc.length < 3002, "the server took the first batch only");
+  // the engine refuses one more keystroke: it can only be typed again from the journal
+  a.journal.local(3001, "", "!", { inReplica: false });
+  const view = `<${paste}!>`;
+  server.disconnect(a.conn);
+  const s2 = new ClientSession(a.doc, "doc", {
+    journal: a.journal,
+    sentRanges: a.session.sentRanges, // kept across sessions (the Connection does)
+    fresh: true,
+    viewText: () => view,
+    maxFrameBytes: MIN_FRAME_BYTES,
+  });
+  const c2 = server.connect();
+  s2.join();
+  const rec = pump(server, [[s2, c2]]).get(s2).find((e) => e.type === "recovered");
+  assert.ok(rec);
+  assert.equal(server.doc.text, view, "every character once");
+  assert.equal(applyEdits(view, rec.edits), view);
+  assert.ok(s2.journal.empty);
+});
+
+test("a RESYNC our ops do not fit while a batch is in flight ends the session: the server may still take it", () => {
+  const server = new FakeServer();
+  server.doc.insert(0, "one two three");
+  const a = journaled(server, "alice");
+  pump(server, [[a.session, a.conn]]);
+  a.doc.rope.insert(0, "XXXXXXXX", 8);
+  a.doc.delete(a.doc.length - 2, 2); // past the real end
+  a.session.flush();
+  a.session.dataToSend(); // in flight
+  const ev = a.session.receive(encodeFrame({ type: "resync", version: server.doc.version(), document: server.doc.encode() }));
+  assert.deepEqual(types(ev), ["unfit"]);
+  assert.ok(a.session.closed);
+  assert.equal(a.session.doc, a.doc, "nothing replaced: the fresh JOIN does it");
 });
