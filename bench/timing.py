@@ -65,11 +65,19 @@ def time_process(
 ) -> tuple[Timing, bytes]:
     """Wall time of running ``argv`` to completion, best of ``repeat``; returns its stdout.
 
+    Every peer is timed as installed: pip byte-compiles a package's modules when it
+    installs it, so the runs may write and read bytecode caches
+    (``PYTHONDONTWRITEBYTECODE`` is dropped) and one untimed run first writes them and
+    warms the file cache.  Otherwise a source checkout (cowrite in development) pays
+    for compiling its modules on every run and an installed wheel does not.
+
     Raises ``subprocess.CalledProcessError`` (with stderr) when the command fails.
     """
     runs: list[float] = []
     out = b""
     full_env = {**os.environ, **(env or {})}
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run(list(argv), capture_output=True, env=full_env, check=False)  # warm-up, untimed
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
         proc = subprocess.run(

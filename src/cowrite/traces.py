@@ -172,13 +172,14 @@ def _load(p: Path) -> Trace:
     if data.get("startContent", "") not in ("", None):
         raise TraceError(f"{p}: traces with a non-empty 'startContent' are not supported")
     concurrent = data.get("kind") == "concurrent"
+    raw_txns: list[Any] = data["txns"]
+    checked = [_patches(t, i) for i, t in enumerate(raw_txns)]
+    if not concurrent:
+        make = tuple.__new__  # Txn(patches) without the named tuple's Python-level __new__
+        return _trace(p, "sequential", end, [make(Txn, (patches, (), 0)) for patches in checked], 1)
     txns: list[Txn] = []
     names: list[object] = []  # each concurrent txn's agent as the file names it
-    for i, t in enumerate(data["txns"]):
-        patches = _patches(t, i)
-        if not concurrent:
-            txns.append(Txn(patches))
-            continue
+    for i, (t, patches) in enumerate(zip(raw_txns, checked)):
         parents = t.get("parents")
         agent = t.get("agent")
         if type(parents) is not list or not all(type(x) is int and 0 <= x < i for x in parents):
@@ -197,9 +198,13 @@ def _load(p: Path) -> Trace:
                 index.setdefault(a, len(index))
         txns = [Txn(t.patches, t.parents, index[a]) for t, a in zip(txns, names)]
         num_agents = max(index.values(), default=-1) + 1
+    return _trace(p, "concurrent", end, txns, num_agents)
+
+
+def _trace(p: Path, kind: str, end: str | None, txns: list[Txn], num_agents: int) -> Trace:
     return Trace(
         name=trace_label(p),
-        kind="concurrent" if concurrent else "sequential",
+        kind=kind,
         end_content=end,
         txns=txns,
         num_agents=num_agents,
