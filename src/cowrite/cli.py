@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Sequence
@@ -23,6 +24,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         trace = load_trace(args.file)
+        # The trace stays alive, unchanged, to the end: keep the cyclic collector from
+        # scanning its million objects again at every collection during the replay.
+        gc.freeze()
         t1 = time.perf_counter()
         text = replay(trace)
     except CowriteError as exc:  # a TraceError or a patch that does not fit
@@ -81,6 +85,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from .accounts import first_start_hint
     from .server import Server, issue_token, redact_tokens_in_logs
     from .store import SQLiteStore
 
@@ -98,8 +103,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # On a loopback address guests are only let in under its loopback names: a web page
         # that re-binds its own domain to 127.0.0.1 must not get a token (DNS rebinding).
         guest_hosts = ("localhost", "127.0.0.1", "::1", args.host) if loopback else ()
+        # Anyone on this machine may make an account on loopback; elsewhere only with an invite.
+        signup = args.signup or ("open" if loopback else "invite")
         server = Server(
-            store, secret, limits=limits, allowed_origins=tuple(args.allow_origin), guests=guests, guest_hosts=guest_hosts
+            store,
+            secret,
+            limits=limits,
+            allowed_origins=tuple(args.allow_origin),
+            guests=guests,
+            guest_hosts=guest_hosts,
+            signup=signup,
+            secure_cookies=args.secure_cookies,
         )
         token = issue_token(secret, "admin", doc="*", role="owner", ttl=12 * 3600)
         config = uvicorn.Config(
@@ -120,6 +134,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         else:
             why = "the default on a loopback address" if args.guests is None else "--guests"
             print(f"cowrite: guests: anyone who opens the page and types a name gets role {guests} ({why})", flush=True)
+        why = "the default on a loopback address" if loopback else "the default off loopback"
+        print(f"cowrite: sign-up: {signup} ({'--signup' if args.signup else why})", flush=True)
+        hint = first_start_hint(server.accounts, db=args.db)
+        if hint is not None:
+            print(hint, file=sys.stderr, flush=True)
         print(f"cowrite: an owner token for the next 12 hours (more with `cowrite token`):\n  {token}", flush=True)
         if guests == "none":
             print(f"cowrite: open {url}/?token={token} in a browser", flush=True)
@@ -165,6 +184,95 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- cowrite user ... (accounts) ---------------------------------------------------------
+
+
+def _read_password(prompt: str = "Password: ") -> str:
+    """A password from a prompt (asked twice, the two must match) when stdin is a terminal,
+    else one line of stdin: never from argv, where other users of the machine see it."""
+    import getpass
+
+    from .errors import InvalidAccount
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != first:
+            raise InvalidAccount("the two passwords differ")
+        return first
+    if sys.stdin is None:
+        raise InvalidAccount("no password: give it on stdin (one line) or run in a terminal")
+    line = sys.stdin.readline(4096)
+    if not line:
+        raise InvalidAccount("no password: give it on stdin (one line) or run in a terminal")
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    import datetime
+
+    from .accounts import CLI_INVITER, Accounts, normalize_username
+    from .errors import AccountNotFound
+    from .store import SQLiteStore
+
+    try:
+        with SQLiteStore(Path(args.db)) as store:
+            accounts = Accounts(store)
+            if args.action == "add":
+                account = accounts.sign_up(
+                    args.username, _read_password(), args.name, admin=args.admin, mode="open"
+                )
+                role = "administrator" if account.admin else "user"
+                print(f"cowrite: added {role} {account.username!r} ({account.name})", file=sys.stderr)
+            elif args.action == "passwd":
+                user = normalize_username(args.username)
+                if accounts.account(user) is None:  # say so before asking for a password
+                    raise AccountNotFound(user)
+                accounts.set_password(user, _read_password("New password: "))
+                print(f"cowrite: password of {user!r} set; its sessions are signed out", file=sys.stderr)
+            elif args.action == "disable":
+                accounts.disable(args.username)
+                user = normalize_username(args.username)
+                print(f"cowrite: {user!r} disabled; its sessions are signed out", file=sys.stderr)
+            elif args.action == "enable":
+                accounts.enable(args.username)
+                print(f"cowrite: {normalize_username(args.username)!r} enabled", file=sys.stderr)
+            elif args.action == "list":
+                for a in accounts.accounts():
+                    created = datetime.datetime.fromtimestamp(a.created_at, datetime.UTC).strftime("%Y-%m-%d")
+                    flags = ",".join(f for f, on in (("admin", a.admin), ("disabled", a.disabled)) if on) or "-"
+                    print(f"{a.username}\t{flags}\t{created}\t{a.name}")
+            else:  # invite
+                print(accounts.create_invite(CLI_INVITER, ttl=args.ttl))
+    except CowriteError as exc:
+        print(f"cowrite user {args.action}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    us = sub.add_parser("user", help="manage accounts (passwords are read from a prompt or stdin)")
+    acts = us.add_subparsers(dest="action", required=True)
+    db_help = "the server's SQLite file (default ./cowrite.db)"
+
+    def action(name: str, help: str, username: bool = True) -> argparse.ArgumentParser:
+        p = acts.add_parser(name, help=help)
+        if username:
+            p.add_argument("username")
+        p.add_argument("--db", default="cowrite.db", help=db_help)
+        p.set_defaults(func=_cmd_user)
+        return p
+
+    add = action("add", "create an account (asks for its password)")
+    add.add_argument("--name", help="display name (default: the username)")
+    add.add_argument("--admin", action="store_true", help="make it an administrator")
+    action("passwd", "set an account's password (asks for it) and sign out its sessions")
+    action("disable", "stop an account from signing in and sign out its sessions")
+    action("enable", "let a disabled account sign in again")
+    action("list", "list the accounts: username, flags, created, display name", username=False)
+    inv = action("invite", "make a sign-up invite code (printed once)", username=False)
+    inv.add_argument("--ttl", type=float, default=7 * 86400, help="seconds until it expires (default: a week)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cowrite", description="Real-time collaborative text editing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +302,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="role of guests who open the web editor and type a name (default: owner on a loopback "
         "host such as 127.0.0.1, none otherwise: then pages need a token link)",
     )
+    sv.add_argument(
+        "--signup",
+        choices=["open", "invite", "closed"],
+        help="who may create an account on the sign-in page: anyone, holders of an invite link "
+        "(made by an admin), or nobody (default: open on a loopback host, invite otherwise)",
+    )
+    sv.add_argument(
+        "--secure-cookies",
+        action="store_true",
+        help="mark the session cookie Secure even on plain-http requests (behind a TLS proxy that "
+        "does not send X-Forwarded-Proto); it is always Secure on https",
+    )
     sv.set_defaults(func=_cmd_serve)
 
     tk = sub.add_parser("token", help="issue an access token (signed with the server's secret)")
@@ -205,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tk.add_argument("--db", default="cowrite.db", help="the server's database (its secret sits beside it)")
     tk.add_argument("--secret", help="signing secret (default: $COWRITE_SECRET or <db>.secret)")
     tk.set_defaults(func=_cmd_token)
+
+    _user_parser(sub)
 
     args = parser.parse_args(argv)
     try:

@@ -30,7 +30,15 @@ as itself (the server logs it with a traceback and answers ``internal``)::
      │    ├── HistoryPruned      log entries asked for were pruned (a snapshot holds them)
      │    ├── SchemaError        schema too new, not a cowrite store, or a failed migration
      │    └── UnsupportedBackend a store URL this build cannot open (also NotImplementedError)
-     ├── AuthError               a token is missing, malformed, forged, expired or grants too little
+     ├── AccountError            an account operation refused (cowrite.accounts); nothing changed
+ │    ├── InvalidAccount     a malformed username, display name or password: ``reason`` (also ValueError)
+ │    ├── AccountExists      sign-up with a username that is taken
+ │    ├── AccountNotFound    no account with this username (also KeyError)
+ │    ├── SignInFailed       wrong username or password, or a disabled account: one message for all
+ │    ├── Throttled          too many failed sign-ins: try again in ``retry_after`` seconds
+ │    ├── SignUpRefused      sign-up closed, or its invite missing, unknown, expired, revoked or used
+ │    └── InviteNotFound     revoking an invite that does not exist (also KeyError)
+ ├── AuthError               a token is missing, malformed, forged, expired or grants too little
      ├── RequestError            an HTTP API request refused: ``status``, ``code``, message
      ├── ClientError             something the Python client cannot do
      │    ├── FatalError         the server refused this client for good (``code``)
@@ -43,7 +51,8 @@ as itself (the server logs it with a traceback and answers ``internal``)::
 protocol's ``ERROR`` frames and the client's :class:`FatalError`.
 
 Each package re-exports the errors it raises (``cowrite.engine``,
-``cowrite.protocol``, ``cowrite.store``, ``cowrite.server``, ``cowrite.client``);
+``cowrite.protocol``, ``cowrite.store``, ``cowrite.accounts``, ``cowrite.server``,
+``cowrite.client``);
 this module is where they are defined, and it imports nothing of cowrite.
 """
 
@@ -52,6 +61,9 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "AccountError",
+    "AccountExists",
+    "AccountNotFound",
     "AuthError",
     "ChangeMismatch",
     "ClientClosed",
@@ -66,15 +78,20 @@ __all__ = [
     "ErrorCode",
     "FatalError",
     "HistoryPruned",
+    "InvalidAccount",
     "InvalidArgument",
     "InvalidDocumentId",
     "InvalidOpError",
+    "InviteNotFound",
     "ProtocolError",
     "ReadOnlyError",
     "RequestError",
     "SchemaError",
+    "SignInFailed",
+    "SignUpRefused",
     "StateFileError",
     "StoreError",
+    "Throttled",
     "TooLargeError",
     "TraceError",
     "TruncatedError",
@@ -237,6 +254,72 @@ class SchemaError(StoreError):
 
 class UnsupportedBackend(StoreError, NotImplementedError):
     """A store URL names a backend this build does not have (yet)."""
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+
+class AccountError(CowriteError):
+    """An account operation was refused (sign-up, sign-in, a password, an invite); nothing changed."""
+
+
+class InvalidAccount(AccountError, ValueError):
+    """A username, display name or password that breaks the rules; ``reason`` says which rule."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AccountExists(AccountError):
+    """Sign-up (or ``cowrite user add``) with a username that is taken."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"the username {username!r} is taken")
+        self.username = username
+
+
+class AccountNotFound(AccountError, KeyError):
+    """No account with this username (an administrator's command named it)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"no account {username!r}")
+        self.username = username
+
+    def __str__(self) -> str:  # KeyError would repr() the message otherwise
+        return str(self.args[0])
+
+
+class SignInFailed(AccountError):
+    """Sign-in refused.  The message is the same whether the username is unknown, the
+    password wrong or the account disabled: a refusal must not tell which accounts exist."""
+
+    MESSAGE = "wrong username or password"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
+class Throttled(AccountError):
+    """Too many failed sign-ins for this account or from this address: retry in ``retry_after`` seconds.
+
+    Raised before the password is checked, so waiting is the only way through.
+    """
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(0.0, float(retry_after))
+        super().__init__(f"too many failed sign-ins: try again in {max(1, round(self.retry_after))} s")
+
+
+class SignUpRefused(AccountError):
+    """Sign-up is closed, or needs an invite that is missing, unknown, expired, revoked or used."""
+
+
+class InviteNotFound(AccountError, KeyError):
+    """Revoking an invite that does not exist."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 # -- the server --------------------------------------------------------------------------

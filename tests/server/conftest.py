@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2.profiles import CHEAPEST
 from starlette.testclient import TestClient
 
+from cowrite.accounts import Accounts, Passwords, Throttle
 from cowrite.server import Limits, Server, issue_token
 from cowrite.store import SQLiteStore
 
 SECRET = b"s" * 40
+FAST_HASHER = Passwords(CHEAPEST)
+"""argon2id at its cheapest: the tests exercise the server, not the hash's cost."""
 
 
 class Harness:
@@ -23,11 +27,27 @@ class Harness:
         store: object | None = None,
         guests: str = "none",
         guest_hosts: tuple[str, ...] = (),
+        signup: str = "invite",
+        secure_cookies: bool = False,
+        throttle: Throttle | None = None,
+        base_url: str = "http://testserver",
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
         self.db = tmp / "server.db"
         self.store = store if store is not None else SQLiteStore(self.db)
-        self.server = Server(self.store, SECRET, limits=limits, guests=guests, guest_hosts=guest_hosts)  # type: ignore[arg-type]
-        self.http = TestClient(self.server.app)
+        self.accounts = Accounts(self.store, hasher=FAST_HASHER, throttle=throttle)  # type: ignore[arg-type]
+        self.server = Server(
+            self.store,  # type: ignore[arg-type]
+            SECRET,
+            limits=limits,
+            guests=guests,
+            guest_hosts=guest_hosts,
+            signup=signup,
+            accounts=self.accounts,
+            secure_cookies=secure_cookies,
+            allowed_origins=allowed_origins,
+        )
+        self.http = TestClient(self.server.app, base_url=base_url)
 
     def token(self, user: str = "admin", doc: str = "*", role: str = "owner", ttl: int = 600) -> str:
         return issue_token(SECRET, user, doc=doc, role=role, ttl=ttl)

@@ -8,6 +8,7 @@ open the store under test and reach into its raw storage to damage it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import signal
@@ -22,6 +23,8 @@ import pytest
 
 from cowrite.engine import Document
 from cowrite.store import (
+    AccountExists,
+    AccountRecord,
     CorruptionError,
     DocInfo,
     DocumentExists,
@@ -29,7 +32,10 @@ from cowrite.store import (
     HistoryPruned,
     InvalidArgument,
     InvalidDocumentId,
+    InviteRecord,
     SchemaError,
+    SessionRecord,
+    SignUpRefused,
     Store,
     StoreError,
     open_store,
@@ -150,6 +156,24 @@ for i in range(n):
     if i + 1 == die_after:
         os.kill(os.getpid(), signal.SIGKILL)   # the very moment after an acknowledgement
 """
+
+
+def key(i: int) -> str:
+    """A well-formed session or invite key (what the accounts service stores: a SHA-256)."""
+    return hashlib.sha256(f"secret {i}".encode()).hexdigest()
+
+
+def account(username: str, *, name: str = "Someone", password_hash: str = "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
+            admin: bool = False, created_at: float = 1.0) -> AccountRecord:
+    return AccountRecord(username, name, password_hash, admin, False, created_at)
+
+
+def session(user: str, i: int, *, t: float = 1.0) -> SessionRecord:
+    return SessionRecord(key(i), user, f"csrf-{i}", t, t, t + 1000.0)
+
+
+def invite(i: int, *, created_at: float = 1.0, expires_at: float = 1000.0) -> InviteRecord:
+    return InviteRecord(key(i), "ada", created_at, expires_at)
 
 
 class StoreContract:
@@ -676,6 +700,177 @@ class StoreContract:
             expected.merge(w)
         assert_same(store.load("doc"), expected)
         assert store.info("doc").seq == 1 + n * k
+
+    # -- accounts, sessions, invites --------------------------------------------------
+
+    def test_accounts_round_trip(self, store: Store, backend: Backend) -> None:
+        assert store.accounts() == [] and store.count_accounts() == 0 and store.account("ada") is None
+        ada = account("ada", admin=True)
+        store.add_account(ada)
+        store.add_account(account("bob", name="Bob 🐻"))
+        assert store.account("ada") == ada
+        assert store.account("ADA") is None  # exact: normalising is the caller's job
+        assert [a.username for a in store.accounts()] == ["ada", "bob"]
+        assert store.count_accounts() == 2
+        assert ada.password_hash not in repr(ada)
+        with pytest.raises(AccountExists):
+            store.add_account(account("ada", name="Impostor"))
+        assert store.account("ada") == ada
+        store.close()
+        again = backend.open()
+        try:
+            assert again.account("ada") == ada and again.count_accounts() == 2
+        finally:
+            again.close()
+
+    @pytest.mark.parametrize("text", ["a'; DROP TABLE accounts; --", "' OR '1'='1", 'x") --', "日本 🐻"])
+    def test_account_text_is_stored_literally(self, store: Store, text: str) -> None:
+        store.add_account(account(text, name=text))
+        store.add_account(account("other"))
+        assert store.account(text) == account(text, name=text)
+        assert store.account("' OR '1'='1' --") is None
+        assert store.count_accounts() == 2
+
+    def test_account_records_are_checked(self, store: Store) -> None:
+        for bad in [
+            account(""),
+            account("ada", name=""),
+            account("ada", password_hash=""),
+            AccountRecord("ada", "Ada", "h", "yes", False, 1.0),  # type: ignore[arg-type]
+            AccountRecord("ada", "Ada", "h", False, False, float("nan")),
+        ]:
+            with pytest.raises(InvalidArgument):
+                store.add_account(bad)
+        with pytest.raises(InvalidArgument):
+            store.add_account("ada")  # type: ignore[arg-type]
+        assert store.count_accounts() == 0
+
+    def test_update_account(self, store: Store) -> None:
+        store.add_account(account("ada"))
+        store.add_session(session("ada", 1))
+        assert store.update_account("ada", name="Countess", admin=True) == []
+        assert store.account("ada") == account("ada", name="Countess", admin=True)
+        assert store.session(key(1)) is not None
+        assert store.update_account("ada", disabled=True, revoke_sessions=True) == [key(1)]
+        assert store.account("ada").disabled  # type: ignore[union-attr]
+        assert store.session(key(1)) is None
+        assert store.update_account("nobody", name="x") is None
+        with pytest.raises(InvalidArgument):
+            store.update_account("ada", admin=1)  # type: ignore[arg-type]
+
+    def test_set_password_hash_is_a_compare_and_set(self, store: Store) -> None:
+        store.add_account(account("ada", password_hash="$h1"))
+        for i in (1, 2, 3):
+            store.add_session(session("ada", i))
+        assert store.set_password_hash("ada", "$h2", expected="$stale") is None
+        assert store.account("ada").password_hash == "$h1"  # type: ignore[union-attr]
+        assert store.set_password_hash("ada", "$h2", expected="$h1") == []  # no revocation asked
+        assert len(store.sessions("ada")) == 3
+        revoked = store.set_password_hash("ada", "$h3", revoke_sessions=True, keep_session=key(2))
+        assert sorted(revoked or []) == [key(1), key(3)]
+        assert [s.key for s in store.sessions("ada")] == [key(2)]
+        assert store.account("ada").password_hash == "$h3"  # type: ignore[union-attr]
+        assert store.set_password_hash("nobody", "$h") is None
+
+    def test_sessions(self, store: Store) -> None:
+        store.add_account(account("ada"))
+        store.add_account(account("bob"))
+        s1, s2, s3 = session("ada", 1, t=10.0), session("ada", 2, t=20.0), session("bob", 3)
+        for s in (s1, s2, s3):
+            store.add_session(s)
+        assert store.session(key(1)) == s1 and store.session(key(9)) is None
+        assert s1.csrf_token not in repr(s1)
+        assert store.sessions("ada") == [s1, s2] and store.sessions("nobody") == []
+        store.touch_session(key(1), 50.0)
+        store.touch_session(key(1), 40.0)  # last_seen only moves forward
+        store.touch_session(key(9), 50.0)  # gone: no error
+        assert store.session(key(1)).last_seen == 50.0  # type: ignore[union-attr]
+        assert store.delete_session(key(2)) == s2
+        assert store.delete_session(key(2)) is None
+        assert store.delete_sessions("ada") == [key(1)]
+        assert store.delete_sessions("ada") == []
+        assert store.session(key(3)) == s3
+
+    def test_sessions_need_an_account_and_a_hashed_key(self, store: Store) -> None:
+        store.add_account(account("ada"))
+        with pytest.raises(InvalidArgument):
+            store.add_session(session("nobody", 1))
+        store.add_session(session("ada", 1))
+        with pytest.raises(InvalidArgument):
+            store.add_session(session("ada", 1))  # the key is taken
+        raw_id = "d3JvbmctdGhpcy1pcy1hLXJhdy1zZXNzaW9uLWlk-xyz"
+        for bad_key in (raw_id, key(1).upper(), key(1)[:-1], ""):
+            with pytest.raises(InvalidArgument):
+                store.add_session(SessionRecord(bad_key, "ada", "csrf", 1.0, 1.0, 2.0))
+            with pytest.raises(InvalidArgument):
+                store.session(bad_key)
+        assert len(store.sessions("ada")) == 1
+
+    def test_purge_sessions(self, store: Store) -> None:
+        store.add_account(account("ada"))
+        store.add_session(SessionRecord(key(1), "ada", "c", 0.0, 90.0, 1000.0))  # live
+        store.add_session(SessionRecord(key(2), "ada", "c", 0.0, 10.0, 1000.0))  # idle
+        store.add_session(SessionRecord(key(3), "ada", "c", 0.0, 99.0, 100.0))  # past its end
+        assert store.purge_sessions(now=100.0, idle_before=50.0) == 2
+        assert [s.key for s in store.sessions("ada")] == [key(1)]
+
+    def test_invites(self, store: Store) -> None:
+        assert store.invites() == [] and store.invite(key(1)) is None
+        old, new = invite(1, created_at=10.0), invite(2, created_at=20.0)
+        store.add_invite(old)
+        store.add_invite(new)
+        assert store.invites() == [new, old]  # newest first
+        assert store.invite(key(1)) == old
+        with pytest.raises(InvalidArgument):
+            store.add_invite(invite(1))
+        with pytest.raises(InvalidArgument):
+            store.add_invite(InviteRecord("the-raw-invite-code", "ada", 1.0, 2.0))
+        assert store.revoke_invite(key(1)) and store.invite(key(1)).revoked  # type: ignore[union-attr]
+        assert not store.revoke_invite(key(9))
+
+    def test_add_account_uses_up_its_invite_atomically(self, store: Store) -> None:
+        store.add_invite(invite(1, expires_at=100.0))
+        store.add_account(account("ada", created_at=50.0), invite=key(1))
+        used = store.invite(key(1))
+        assert used is not None and (used.used_by, used.used_at) == ("ada", 50.0)
+        with pytest.raises(SignUpRefused):  # single use
+            store.add_account(account("bob", created_at=60.0), invite=key(1))
+        with pytest.raises(SignUpRefused):  # unknown
+            store.add_account(account("bob", created_at=60.0), invite=key(2))
+        store.add_invite(invite(3, expires_at=100.0))
+        with pytest.raises(SignUpRefused):  # expired at `now`
+            store.add_account(account("bob", created_at=60.0), invite=key(3), now=100.0)
+        store.add_invite(invite(4, expires_at=1000.0))
+        store.revoke_invite(key(4))
+        with pytest.raises(SignUpRefused):  # revoked
+            store.add_account(account("bob", created_at=60.0), invite=key(4))
+        store.add_invite(invite(5, expires_at=1000.0))
+        with pytest.raises(AccountExists):  # a taken name does not use the invite up
+            store.add_account(account("ada", created_at=60.0), invite=key(5))
+        assert store.invite(key(5)).used_by is None  # type: ignore[union-attr]
+        assert [a.username for a in store.accounts()] == ["ada"]
+        store.add_account(account("bob", created_at=60.0), invite=key(5))
+        assert store.invite(key(5)).used_by == "bob"  # type: ignore[union-attr]
+
+    def test_invites_race_for_one_account(self, store: Store) -> None:
+        """Many threads redeem one invite at once: exactly one account is created."""
+        store.add_invite(invite(1, expires_at=1e12))
+        results: list[object] = [None] * 8
+
+        def sign_up(i: int) -> None:
+            try:
+                store.add_account(account(f"user{i}"), invite=key(1))
+                results[i] = "ok"
+            except SignUpRefused as exc:
+                results[i] = exc
+
+        threads = [threading.Thread(target=sign_up, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results.count("ok") == 1
+        assert store.count_accounts() == 1
 
     # -- schema -----------------------------------------------------------------------
 

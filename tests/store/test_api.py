@@ -13,6 +13,8 @@ def test_store_exports() -> None:
     assert sorted(cowrite.store.__all__) == sorted(
         [
             "MAX_DOC_ID_LEN",
+            "AccountExists",
+            "AccountRecord",
             "CorruptionError",
             "DocInfo",
             "DocumentExists",
@@ -20,8 +22,11 @@ def test_store_exports() -> None:
             "HistoryPruned",
             "InvalidArgument",
             "InvalidDocumentId",
+            "InviteRecord",
             "SQLiteStore",
             "SchemaError",
+            "SessionRecord",
+            "SignUpRefused",
             "Store",
             "StoreError",
             "UnsupportedBackend",

@@ -366,6 +366,43 @@ def test_failed_migration_leaves_the_previous_version(tmp_path: Path, monkeypatc
         assert_same(s.load("old"), live)
 
 
+def test_version_4_database_gains_accounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database of today's users (documents, agents, display names, no accounts) opens with
+    everything it had, and empty accounts, sessions and invites tables."""
+    from cowrite.store import AccountRecord, InviteRecord, SessionRecord
+
+    path = tmp_path / "v4.db"
+    monkeypatch.setattr(sqlite_mod, "MIGRATIONS", sqlite_mod.MIGRATIONS[:4])
+    live = Document("alice")
+    live.insert(0, "Hello")
+    with SQLiteStore(path) as s:
+        assert s.schema_version == 4
+        s.create("notes")
+        s.append("notes", live.encode_patch(), op_count=5, text_length=5)
+        s.claim_agent("notes", "alice", "ann")
+        s.set_user_name("ann", "Ann")
+    monkeypatch.undo()
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "accounts" not in tables and "users" in tables
+    with SQLiteStore(path) as s:
+        assert s.schema_version == sqlite_mod.SCHEMA_VERSION == 5
+        assert_same(s.load("notes"), live)
+        assert s.agent_owners("notes") == {"alice": "ann"}
+        assert s.user_names(["ann"]) == {"ann": "Ann"}
+        assert s.accounts() == [] and s.invites() == []
+        key = hashlib.sha256(b"x").hexdigest()
+        s.add_invite(InviteRecord(key, "ann", 1.0, 1e12))
+        s.add_account(AccountRecord("ann", "Ann", "$argon2id$...", True, False, 2.0), invite=key)
+        s.add_session(SessionRecord(key, "ann", "csrf", 2.0, 2.0, 3.0))
+        assert s.sessions("ann")[0].user == "ann"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("DELETE FROM accounts WHERE username = 'ann'")  # sessions go with their account
+        assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
+
+
 # -- open_store -------------------------------------------------------------------------
 
 

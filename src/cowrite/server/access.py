@@ -1,8 +1,9 @@
 """Who a request is and how it is shown: shared by the WebSocket endpoint and the HTTP API.
 
 The token of a request (header or query), the protocol role of a token's role,
-the roles guests may be given, and the colour of a user.  What a valid user id
-and display name are is :mod:`cowrite.server.auth`'s (tokens carry them).
+the roles guests may be given, what a signed-in account may do
+(:func:`account_grant`), and the colour of a user.  What a valid user id and
+display name are is :mod:`cowrite.server.auth`'s (tokens carry them).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
+from ..accounts import SessionInfo
 from ..protocol import Role
+from .auth import Grant
 
-__all__ = ["GUEST_ROLES", "PALETTE", "colour_for", "protocol_role", "token_from"]
+__all__ = ["GUEST_ROLES", "PALETTE", "account_grant", "account_role", "colour_for", "protocol_role", "token_from"]
 
 GUEST_ROLES = ("none", "viewer", "editor", "owner")
 """What ``--guests`` may give anyone who opens the web editor (``none``: no guests)."""
@@ -53,3 +56,20 @@ def token_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | No
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return query.get("token")
+
+
+def account_role(admin: bool) -> str:
+    """The role a signed-in account has on every document: ``owner`` for an admin,
+    ``editor`` for everyone else (what ``--guests editor`` gives guests).
+
+    TEMPORARY, and the only place this rule is written: until per-document
+    memberships exist (issue 12, per-document access), an account is trusted with
+    every document.  Memberships replace this function; everything that asks what
+    an account may do asks it (through :func:`account_grant`)."""
+    return "owner" if admin else "editor"
+
+
+def account_grant(info: SessionInfo) -> Grant:
+    """What the account of a live session may do, in the shape a token grants it: every
+    document (``"*"``), :func:`account_role`, until the session expires."""
+    return Grant(info.user, info.name or info.user, "*", account_role(info.admin), int(info.expires_at))

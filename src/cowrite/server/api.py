@@ -1,8 +1,10 @@
 """The HTTP API under ``/api``: documents, text, history, blame, snapshots, edits, sessions.
 
-Every call needs a token (``Authorization: Bearer ...`` or ``?token=``) except
-``POST /api/session``, which hands out guest tokens when the server lets guests
-in.  Errors are JSON ``{"error": code, "message": ...}`` with a fitting status.
+Every call needs a token (``Authorization: Bearer ...`` or ``?token=``) or the
+session cookie of a signed-in account (:mod:`~cowrite.server.identity`, which also
+holds the CSRF rule for cookies), except ``POST /api/session``, which hands out
+guest tokens when the server lets guests in.  Errors are JSON
+``{"error": code, "message": ...}`` with a fitting status.
 
 Reads of a room's document take the room lock only to copy it (the lock is held
 across a batch's durable commit, so the copy holds only durable ops) and do the
@@ -31,11 +33,12 @@ from ..protocol.server import Send, error_frame
 from ..store import CorruptionError, DocumentExists, DocumentNotFound, InvalidDocumentId, Store, check_doc_id
 from .access import GUEST_ROLES, colour_for, protocol_role, token_from
 from .auth import AuthError, Grant, has_control_or_bidi, issue_token, verify_token
+from .identity import Identities
 from .bounds import loads
 from .metrics import Metrics
 from .rooms import Rooms
 
-__all__ = ["GUEST_TTL", "HttpApi", "MAX_VERSION_CHARS", "check_guest_name", "parse_version"]
+__all__ = ["GUEST_TTL", "HttpApi", "MAX_VERSION_CHARS", "check_guest_name", "error_response", "guarded", "parse_version", "read_json"]
 
 log = logging.getLogger("cowrite.server")
 
@@ -47,7 +50,7 @@ refuses request heads over 16 KiB anyway)."""
 _MAX_BODY_DEPTH = 8  # request bodies are flat JSON objects
 
 
-def _guarded(
+def guarded(
     method: Callable[[Request], Coroutine[Any, Any, Response]], metrics: Metrics
 ) -> Callable[[Request], Awaitable[Response]]:
     """Map errors to JSON ``{"error": code, "message": ...}`` responses (a bug: logged,
@@ -88,11 +91,16 @@ def _guarded(
     return endpoint
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The API's answer to a refused request: ``{"error": code, "message": ...}``."""
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
-async def _json(request: Request, max_bytes: int) -> dict[str, Any]:
+_error = error_response
+
+
+async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The request's body as a JSON object (``400 bad_request`` otherwise)."""
     body = await request.body()  # at most max_bytes: the BodyLimit middleware stops it
     try:
         value = loads(body, max_bytes=max_bytes, max_depth=_MAX_BODY_DEPTH, what="the body")
@@ -181,6 +189,7 @@ class HttpApi:
         store: Store,
         rooms: Rooms,
         secret: bytes,
+        identities: Identities,
         *,
         guests: str = "none",
         guest_hosts: tuple[str, ...] = (),
@@ -192,6 +201,7 @@ class HttpApi:
         self.store = store
         self.rooms = rooms
         self.secret = secret
+        self.identities = identities
         self.guests = guests
         self.max_request_bytes = max_request_bytes
         self._names: dict[str, str] = {}  # user -> the display name last stored
@@ -200,7 +210,7 @@ class HttpApi:
         metrics = self.rooms.metrics
 
         def g(method: Callable[[Request], Coroutine[Any, Any, Response]]) -> Callable[[Request], Awaitable[Response]]:
-            return _guarded(method, metrics)
+            return guarded(method, metrics)
 
         return [
             Route("/api/session", g(self.create_session), methods=["POST"]),
@@ -218,19 +228,19 @@ class HttpApi:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _grant(self, request: Request, doc_id: str | None = None) -> Grant:
-        grant = verify_token(self.secret, token_from(request.headers, request.query_params))
+    async def _grant(self, request: Request, doc_id: str | None = None) -> Grant:
+        grant = (await self.identities.caller(request)).grant
         if doc_id is None and grant.doc != "*":
             raise RequestError(403, "forbidden", "this needs a token for every document (doc '*')")
         if doc_id is not None and not grant.allows(doc_id):
             raise RequestError(403, "forbidden", f"your token does not grant document {doc_id!r}")
         return grant
 
-    def _granted_doc(self, request: Request) -> str:
+    async def _granted_doc(self, request: Request) -> str:
         """The requested document's id, once the token grants it (the token comes first,
         so a caller without access learns nothing about which documents exist)."""
         doc_id: str = request.path_params["doc_id"]
-        self._grant(request, doc_id)
+        await self._grant(request, doc_id)
         return doc_id
 
     async def _copy(self, doc_id: str) -> tuple[Document, dict[str, str]]:
@@ -260,6 +270,12 @@ class HttpApi:
 
     # -- sessions ----------------------------------------------------------------------
 
+    def guests_here(self, request: Request) -> bool:
+        """Whether ``POST /api/session`` hands out guest tokens at this request's address."""
+        if self.guests == "none":
+            return False
+        return not self.guest_hosts or _hostname(request.headers.get("host", "")) in self.guest_hosts
+
     async def create_session(self, request: Request) -> Response:
         """A guest token for a name: ``{"token", "user", "name", "role", "colour"}``."""
         if self.guests == "none":
@@ -275,7 +291,7 @@ class HttpApi:
                 "guest sessions are handed out only at this server's own address "
                 f"({', '.join(sorted(self.guest_hosts))})",
             )
-        body = await _json(request, self.max_request_bytes)
+        body = await read_json(request, self.max_request_bytes)
         name = check_guest_name(body.get("name"))
         user = "guest-" + secrets.token_hex(8)
         token = issue_token(self.secret, user, doc="*", role=self.guests, ttl=GUEST_TTL, name=name)
@@ -309,20 +325,20 @@ class HttpApi:
     # -- documents ---------------------------------------------------------------------
 
     async def list_docs(self, request: Request) -> Response:
-        self._grant(request)
+        await self._grant(request)
         docs = await asyncio.to_thread(self.store.documents)
         return JSONResponse({"documents": [_info(d) for d in docs]})
 
     async def create_doc(self, request: Request) -> Response:
-        grant = self._grant(request)
+        grant = await self._grant(request)
         if not grant.can_write:
             raise RequestError(403, "forbidden", "viewers cannot create documents")
-        body = await _json(request, self.max_request_bytes)
+        body = await read_json(request, self.max_request_bytes)
         info = await asyncio.to_thread(self.store.create, check_doc_id(body.get("id")))
         return JSONResponse(_info(info), status_code=201)
 
     async def get_doc(self, request: Request) -> Response:
-        doc_id = self._granted_doc(request)
+        doc_id = await self._granted_doc(request)
         async with self.rooms.locked(doc_id) as handle:  # durable ops only
             doc = handle.room.doc
             body = {"id": doc_id, "text": doc.text, "version": _version_json(doc.version), "length": len(doc)}
@@ -330,7 +346,7 @@ class HttpApi:
 
     async def delete_doc(self, request: Request) -> Response:
         doc_id = request.path_params["doc_id"]
-        grant = self._grant(request, doc_id)
+        grant = await self._grant(request, doc_id)
         if not grant.is_owner:
             raise RequestError(403, "forbidden", "only an owner may delete a document")
         handle = self.rooms.loaded(doc_id)
@@ -344,7 +360,7 @@ class HttpApi:
 
     async def get_text(self, request: Request) -> Response:
         """The text now, or at ``?version=[[agent, seq], ...]``."""
-        doc_id = self._granted_doc(request)
+        doc_id = await self._granted_doc(request)
         version = self._version_param(request)
         if version is None:
             async with self.rooms.locked(doc_id) as handle:  # durable ops only
@@ -356,7 +372,7 @@ class HttpApi:
         return PlainTextResponse(await asyncio.to_thread(doc.text_at, version))
 
     async def get_history(self, request: Request) -> Response:
-        doc, owners = await self._copy(self._granted_doc(request))
+        doc, owners = await self._copy(await self._granted_doc(request))
         changes = await asyncio.to_thread(doc.changes)
         names = await self._names_of({owners[c.agent] for c in changes if c.agent in owners})
         return JSONResponse(
@@ -382,7 +398,7 @@ class HttpApi:
         """Who typed each character: ``{"version", "runs": [{"start", "end", "agent", "user", "name"}]}``
         (code-point offsets into the text now, or at ``?version=``; ``user`` owns the
         agent, ``name`` is that user's display name; either may be null)."""
-        doc_id = self._granted_doc(request)
+        doc_id = await self._granted_doc(request)
         version = self._version_param(request)
         doc, owners = await self._copy(doc_id)
         at = doc.version if version is None else version
@@ -398,7 +414,7 @@ class HttpApi:
     async def get_snapshot(self, request: Request) -> Response:
         """The whole document (``Document.encode()`` bytes: text and op log), what a
         browser loads before it joins with that document's summary."""
-        doc, _ = await self._copy(self._granted_doc(request))
+        doc, _ = await self._copy(await self._granted_doc(request))
         data = await asyncio.to_thread(doc.encode)
         return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "no-store"})
 
@@ -409,11 +425,11 @@ class HttpApi:
         same checks and limits, persisted, then broadcast to everyone connected.
         """
         doc_id = request.path_params["doc_id"]
-        grant = self._grant(request, doc_id)
+        grant = await self._grant(request, doc_id)
         if not grant.can_write:
             raise RequestError(403, "forbidden", "viewers cannot edit this document")
         await self.remember_name(grant.user, grant.name)
-        body = await _json(request, self.max_request_bytes)
+        body = await read_json(request, self.max_request_bytes)
         pos, n_del, ins = body.get("pos"), body.get("delete", 0), body.get("insert", "")
         if type(pos) is not int or type(n_del) is not int or not isinstance(ins, str):
             raise RequestError(400, "bad_op", "expected {'pos': int, 'delete': int, 'insert': str}")

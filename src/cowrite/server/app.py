@@ -2,10 +2,13 @@
 
 ``/ws/{doc_id}?token=...`` speaks the protocol of PROTOCOL.md (one binary
 WebSocket message per frame).  The HTTP API under ``/api`` (``api.py``) uses the
-same tokens (``Authorization: Bearer ...`` or ``?token=``).  The browser
-editor's pages and files are ``web.py``'s.  This module only moves bytes and
-enforces access and limits; sync logic is in ``cowrite.protocol`` and
-durability in ``cowrite.store``.
+same tokens (``Authorization: Bearer ...`` or ``?token=``); without a token, both
+take the session cookie of a signed-in account (``identity.py``; sign-in is
+``signin.py``'s ``/api/auth``).  A socket signed in by cookie is closed (fatal
+``unauthorized``) when its session ends (``live.py``).  The browser editor's pages
+and files are ``web.py``'s.  This module only moves bytes and enforces access and
+limits; sync logic is in ``cowrite.protocol``, accounts in ``cowrite.accounts``
+and durability in ``cowrite.store``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..accounts import SIGNUP_MODES, Accounts
 from ..errors import ConfigError
 from ..protocol import ErrorCode, ProtocolError
 from ..protocol.server import Send, ServerSession, error_frame, parse_join
@@ -32,10 +35,14 @@ from ..store import CorruptionError, DocumentNotFound, InvalidDocumentId, Store,
 from . import web
 from .access import GUEST_ROLES, protocol_role, token_from
 from .api import HttpApi
-from .auth import AuthError, verify_token
+from .auth import AuthError
 from .bounds import BodyLimit
+from .identity import Identities
+from .live import LiveSessions
 from .metrics import Metrics
+from .origins import Origins
 from .rooms import Limits, RoomHandle, Rooms
+from .signin import AuthApi
 
 __all__ = ["Connection", "Server"]
 
@@ -73,6 +80,9 @@ class Connection:
     dropped, a fatal ``ERROR too_large`` is all that is left to send, and
     ``on_cut_off`` (set by the handler) stops its reader.  A single frame larger
     than ``max_bytes`` is queued when nothing else is.
+
+    A connection whose session ended is revoked (:meth:`revoke`): the same, with a fatal
+    ``ERROR unauthorized``; a frame it sent that was not yet applied is not applied.
     """
 
     def __init__(self, ws: WebSocket, max_bytes: int) -> None:
@@ -82,10 +92,12 @@ class Connection:
         self.queued = 0  # bytes in the outbox
         self.closing = False
         self.cut_off = False
+        self.revoked = False
         self.reading = False  # the handler is waiting for the peer's next frame
-        self.on_cut_off: Callable[[], object] | None = None
+        self.on_cut_off: Callable[[], object] | None = None  # stops the reader (cut off or revoked)
         self._wakeup = asyncio.Event()
         self._finished = False
+        self.unwatch: Callable[[], None] = lambda: None  # stops watching its session (cookie sign-ins)
 
     def send(self, data: bytes, close: bool = False) -> None:
         if self.closing:
@@ -109,6 +121,16 @@ class Connection:
         self.queued = len(err)
         self.closing = self.cut_off = True
         self._wakeup.set()
+        if self.on_cut_off is not None:
+            self.on_cut_off()
+
+    def revoke(self, reason: str) -> None:
+        """The session this connection was signed in with ended: tell the peer (a fatal
+        ``unauthorized``), close, and stop reading its frames."""
+        if self.closing:
+            return
+        self.revoked = True
+        self.send(error_frame(ErrorCode.UNAUTHORIZED, reason, fatal=True), close=True)
         if self.on_cut_off is not None:
             self.on_cut_off()
 
@@ -150,7 +172,11 @@ class Server:
     ``guests`` is the role of the guest tokens ``POST /api/session`` hands out to
     anyone who types a name (``"none"``: no guests; pages then need ``?token=``),
     ``guest_hosts`` the host names they are handed out on (empty: any; see
-    :class:`~cowrite.server.api.HttpApi`).
+    :class:`~cowrite.server.api.HttpApi`).  ``signup`` is who may create an account
+    (``open``, ``invite``: with an invite code, ``closed``); ``accounts`` the accounts
+    service (default: one on ``store``); ``secure_cookies`` marks the session cookie
+    ``Secure`` even on plain-http requests (behind a proxy that ends TLS and does not
+    say so; over https it is always marked).
     """
 
     def __init__(
@@ -162,22 +188,41 @@ class Server:
         allowed_origins: tuple[str, ...] = (),
         guests: str = "none",
         guest_hosts: tuple[str, ...] = (),
+        signup: str = "invite",
+        accounts: Accounts | None = None,
+        secure_cookies: bool = False,
     ) -> None:
         if guests not in GUEST_ROLES:
             raise ConfigError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
+        if signup not in SIGNUP_MODES:
+            raise ConfigError(f"signup must be one of {', '.join(SIGNUP_MODES)}, not {signup!r}")
         self.store = store
         self.secret = secret
         self.limits = limits or Limits()
         self.allowed_origins = allowed_origins
+        self.origins = Origins(allowed_origins)
         self.guests = guests
+        self.signup = signup
+        self.accounts = accounts if accounts is not None else Accounts(store)
+        self.identities = Identities(secret, self.accounts, self.origins, secure_cookies=secure_cookies)
+        self.live = LiveSessions(self.accounts, self.limits.session_check_seconds)
         self.metrics = Metrics()
         self.rooms = Rooms(store, self.metrics, self.limits, _deliver)
         self.api = HttpApi(
             store,
             self.rooms,
             secret,
+            self.identities,
             guests=guests,
             guest_hosts=guest_hosts,
+            max_request_bytes=self.limits.max_request_bytes,
+        )
+        self.auth_api = AuthApi(
+            self.accounts,
+            self.identities,
+            self.origins,
+            self.api,
+            signup=signup,
             max_request_bytes=self.limits.max_request_bytes,
         )
         self.app = Starlette(
@@ -185,6 +230,7 @@ class Server:
                 Route("/health", self.health),
                 Route("/metrics", self.metrics_endpoint),
                 *self.api.routes(),
+                *self.auth_api.routes(self.metrics),
                 WebSocketRoute("/ws/{doc_id}", self.websocket),
                 *web.routes(),
             ],
@@ -197,13 +243,15 @@ class Server:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        reaper = asyncio.create_task(self._reap())
+        tasks = [asyncio.create_task(self._reap()), asyncio.create_task(self.live.run())]
         try:
             yield
         finally:
-            reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reaper
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.rooms.close()
 
     async def _reap(self) -> None:
@@ -216,18 +264,16 @@ class Server:
 
     # -- WebSocket -------------------------------------------------------------------
 
-    def _origin_ok(self, headers: Mapping[str, str]) -> bool:
-        """Browsers send Origin; a page from another site must not use a user's token.
+    def _origin_ok(self, headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> bool:
+        """Browsers send Origin; a page from another site must not use a user's token,
+        nor ride on a session cookie (``'*'`` never lets it: :class:`Origins`).
         Clients that send no Origin (programs) are not browsers and are let through."""
-        origin = headers.get("origin")
-        if origin is None:
-            return True
-        if "*" in self.allowed_origins or origin in self.allowed_origins:
-            return True
-        return urlsplit(origin).netloc == headers.get("host", "")
+        if token_from(headers, query or {}) is not None:
+            return self.origins.token_ok(headers)
+        return self.origins.cookie_ok(headers)
 
     async def websocket(self, ws: WebSocket) -> None:
-        if not self._origin_ok(ws.headers):
+        if not self._origin_ok(ws.headers, ws.query_params):
             await ws.close(code=1008)  # before accept: the upgrade is refused with 403
             return
         await ws.accept()
@@ -245,11 +291,11 @@ class Server:
                     if conn.reading:
                         serving.cancel()
 
-                conn.on_cut_off = stop_reading  # a connection cut off stops reading too
+                conn.on_cut_off = stop_reading  # a connection cut off (or revoked) stops reading too
                 try:
                     await serving
                 except asyncio.CancelledError:
-                    if not conn.cut_off:
+                    if not (conn.cut_off or conn.revoked):
                         raise
         except WebSocketDisconnect:
             pass
@@ -258,6 +304,7 @@ class Server:
             self.metrics.internal_errors.inc()
             conn.send(error_frame(ErrorCode.INTERNAL, "internal server error; reconnect"), close=True)
         finally:
+            conn.unwatch()
             if conn.cut_off:
                 writer.cancel()  # it may wait for ever on a peer that does not read
             else:
@@ -291,16 +338,26 @@ class Server:
     async def _join(self, ws: WebSocket, conn: Connection) -> tuple[RoomHandle | None, ServerSession | None]:
         doc_id = ws.path_params["doc_id"]
         try:
-            grant = verify_token(self.secret, token_from(ws.headers, ws.query_params))
+            caller = await self.identities.caller(ws)
         except AuthError as exc:
             return self._refuse(conn, ErrorCode.UNAUTHORIZED, str(exc))
+        except StoreError as exc:
+            log.warning("looking up a session failed: %s", exc)
+            return self._refuse(conn, ErrorCode.INTERNAL, "the server could not check your sign-in; retry", fatal=False)
+        if caller.session is not None and caller.session_id is not None:
+            def revoke(reason: str) -> None:
+                self.metrics.errors.labels(code="unauthorized").inc()
+                conn.revoke(reason)
+
+            conn.unwatch = self.live.watch(caller.session.key, caller.session_id, revoke)
+        grant = caller.grant
         if not grant.allows(doc_id):
             return self._refuse(conn, ErrorCode.FORBIDDEN, f"your token does not grant document {doc_id!r}")
         try:
             first = await asyncio.wait_for(self._receive(ws), _JOIN_TIMEOUT)
         except asyncio.TimeoutError:
             return self._refuse(conn, ErrorCode.BAD_STATE, "no JOIN within 30 seconds")
-        if first is None:
+        if first is None or conn.revoked:
             return None, None
         if isinstance(first, str):
             return self._refuse(conn, ErrorCode.BAD_FRAME, "frames are binary WebSocket messages")
@@ -368,6 +425,8 @@ class Server:
                 # (A room being reloaded after a bug is live again once its lock is free.)
                 if not self.rooms.is_live(handle):
                     conn.send(error_frame(ErrorCode.INTERNAL, "the document was unloaded; reconnect"), True)
+                    return
+                if conn.revoked:  # the session ended while this frame waited for the lock
                     return
                 await self.rooms.run_locked(handle, lambda: handle.room.submit(session, data, limits.max_message_bytes))
 

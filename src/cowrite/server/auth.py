@@ -29,13 +29,13 @@ import binascii
 import os
 import secrets
 import time
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
 
+from ..accounts.names import display_name_problem, has_control_or_bidi
 from ..errors import AuthError, ConfigError, CowriteError
 from ..store.base import MAX_USER_NAME  # a display name has 1..MAX_USER_NAME characters (as stored)
 from .bounds import loads
@@ -64,16 +64,6 @@ MAX_USER_ID = 128
 MAX_TOKEN_CHARS = 8192
 """Longer tokens are refused unread (a token with the longest id and name is ~6500)."""
 
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def has_control_or_bidi(text: str) -> bool:
-    """Whether ``text`` holds a control character, a lone surrogate, a line or paragraph
-    separator, or a bidirectional embedding, override or isolate (which reorder the
-    text around them)."""
-    return any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS for ch in text)
-
-
 def check_user_id(value: object) -> str:
     """``value`` if it is a valid user id, else :class:`AuthError`.
 
@@ -94,12 +84,10 @@ def check_user_id(value: object) -> str:
 def check_display_name(value: object) -> str:
     """``value`` if it is a valid display name, else :class:`AuthError`: 1..256
     characters without control or bidirectional-override characters."""
-    if not isinstance(value, str):
-        raise AuthError(f"a display name must be a string, not {type(value).__name__}")
-    if not 1 <= len(value) <= MAX_USER_NAME:
-        raise AuthError(f"a display name has 1..{MAX_USER_NAME} characters, not {len(value)}")
-    if has_control_or_bidi(value):
-        raise AuthError("a display name may not contain control or bidirectional-override characters")
+    problem = display_name_problem(value)  # the same rule as an account's display name
+    if problem is not None:
+        raise AuthError(problem)
+    assert isinstance(value, str)
     return value
 
 

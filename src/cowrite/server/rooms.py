@@ -107,6 +107,11 @@ class Limits:
     write, and a small document is not rewritten every few keystrokes."""
     digest_interval_seconds: float = 5.0
     """One connection gets at most one DIGEST (divergence check) checked per this many seconds."""
+    session_check_seconds: float = 30.0
+    """A WebSocket signed in by session cookie has its session looked up again this
+    often, and is closed once it is gone (expired, or revoked where no callback reaches
+    this process, e.g. ``cowrite user disable``).  Revocations in this process close
+    sockets at once."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -11,6 +11,8 @@ import os
 
 from .base import (
     MAX_DOC_ID_LEN,
+    AccountExists,
+    AccountRecord,
     CorruptionError,
     DocInfo,
     DocumentExists,
@@ -18,7 +20,10 @@ from .base import (
     HistoryPruned,
     InvalidArgument,
     InvalidDocumentId,
+    InviteRecord,
     SchemaError,
+    SessionRecord,
+    SignUpRefused,
     Store,
     StoreError,
     UnsupportedBackend,
@@ -28,6 +33,8 @@ from .sqlite import SQLiteStore
 
 __all__ = [
     "MAX_DOC_ID_LEN",
+    "AccountExists",
+    "AccountRecord",
     "CorruptionError",
     "DocInfo",
     "DocumentExists",
@@ -35,8 +42,11 @@ __all__ = [
     "HistoryPruned",
     "InvalidArgument",
     "InvalidDocumentId",
+    "InviteRecord",
     "SQLiteStore",
     "SchemaError",
+    "SessionRecord",
+    "SignUpRefused",
     "Store",
     "StoreError",
     "UnsupportedBackend",

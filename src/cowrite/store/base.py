@@ -17,19 +17,30 @@ Guarantees every backend gives (``tests/store/contract.py`` checks them):
 * Methods are synchronous and thread-safe; an asyncio server calls them from a
   worker thread (``await asyncio.to_thread(store.append, ...)``).
 
+Accounts, sessions and invites (what :mod:`cowrite.accounts` builds on) are plain
+records.  The store checks only their shape; the rules (what a username is, how
+passwords are hashed, when a session expires) are the accounts service's.  Secrets
+never reach the store: a session or invite is stored under the SHA-256 of its id
+(``key``, hex), and a password only as its argon2 hash.  Steps that must not half
+happen are one call each: an account is created *and* its invite used up, or
+neither; a password is replaced only if it is still the one that was checked, with
+the sessions it revokes.
+
 Errors: the :class:`~cowrite.errors.StoreError` branch of the one tree in
-:mod:`cowrite.errors` (re-exported here).
+:mod:`cowrite.errors` (re-exported here); :meth:`Store.add_account` also raises
+:class:`~cowrite.errors.AccountExists` and :class:`~cowrite.errors.SignUpRefused`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, Self, runtime_checkable
 
 from ..engine import Document
 from ..errors import (
+    AccountExists,
     CorruptionError,
     DocumentExists,
     DocumentNotFound,
@@ -37,11 +48,14 @@ from ..errors import (
     InvalidArgument,
     InvalidDocumentId,
     SchemaError,
+    SignUpRefused,
     StoreError,
     UnsupportedBackend,
 )
 
 __all__ = [
+    "AccountExists",
+    "AccountRecord",
     "CorruptionError",
     "DocInfo",
     "DocumentExists",
@@ -49,9 +63,12 @@ __all__ = [
     "HistoryPruned",
     "InvalidArgument",
     "InvalidDocumentId",
+    "InviteRecord",
     "MAX_DOC_ID_LEN",
     "MAX_USER_NAME",
     "SchemaError",
+    "SessionRecord",
+    "SignUpRefused",
     "Store",
     "StoreError",
     "UnsupportedBackend",
@@ -98,6 +115,49 @@ class DocInfo:
     """Size of the newest snapshot (0: no snapshot)."""
     log_bytes_since_snapshot: int = 0
     """Bytes of the log entries after the newest snapshot (what loading replays)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """An account as stored.  ``username`` is the user id (already normalised by the caller)."""
+
+    username: str
+    name: str
+    """Display name."""
+    password_hash: str = field(repr=False)
+    """The argon2 hash (PHC string); never the password."""
+    admin: bool
+    disabled: bool
+    created_at: float
+    """Unix seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A signed-in session as stored: ``key`` is the SHA-256 (hex) of its id, never the id."""
+
+    key: str
+    user: str
+    csrf_token: str = field(repr=False)
+    created_at: float
+    last_seen: float
+    """Unix seconds of the last use that was written (writes are rate-limited by the caller)."""
+    expires_at: float
+    """The absolute end of the session, Unix seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRecord:
+    """A sign-up invite as stored: ``key`` is the SHA-256 (hex) of its code, never the code."""
+
+    key: str
+    created_by: str
+    created_at: float
+    expires_at: float
+    used_by: str | None = None
+    """The account it created (``None``: not used)."""
+    used_at: float | None = None
+    revoked: bool = False
 
 
 @runtime_checkable
@@ -185,6 +245,108 @@ class Store(Protocol):
 
         :class:`HistoryPruned` if some of them were pruned.
         """
+        ...
+
+    # -- accounts ---------------------------------------------------------------------
+
+    def add_account(self, account: AccountRecord, *, invite: str | None = None, now: float | None = None) -> None:
+        """Create an account, and, in the same transaction, use up the invite whose key is
+        ``invite`` (``used_by`` = the account).  Durable on return.
+
+        :class:`AccountExists` if the username is taken; :class:`SignUpRefused` if the invite
+        is unknown, revoked, used or expired at ``now`` (default: the account's
+        ``created_at``).  Either way nothing is stored.
+        """
+        ...
+
+    def account(self, username: str) -> AccountRecord | None:
+        """The account, or ``None``.  Usernames are compared exactly (the caller normalises)."""
+        ...
+
+    def accounts(self) -> list[AccountRecord]:
+        """Every account, ordered by username."""
+        ...
+
+    def count_accounts(self) -> int:
+        ...
+
+    def update_account(
+        self,
+        username: str,
+        *,
+        name: str | None = None,
+        admin: bool | None = None,
+        disabled: bool | None = None,
+        revoke_sessions: bool = False,
+    ) -> list[str] | None:
+        """Change the fields given (``None``: keep); with ``revoke_sessions``, delete all the
+        account's sessions in the same transaction.  Returns the deleted sessions' keys,
+        or ``None`` if there is no such account (nothing changed)."""
+        ...
+
+    def set_password_hash(
+        self,
+        username: str,
+        password_hash: str,
+        *,
+        expected: str | None = None,
+        revoke_sessions: bool = False,
+        keep_session: str | None = None,
+    ) -> list[str] | None:
+        """Replace the password hash, only if the stored one is ``expected`` (when given: a
+        compare-and-set, so a password checked against an old hash never overwrites one set
+        meanwhile).  With ``revoke_sessions``, delete the account's sessions but the one keyed
+        ``keep_session``, in the same transaction.  Returns the deleted keys, or ``None`` if
+        there is no such account or the hash was not ``expected`` (nothing changed)."""
+        ...
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def add_session(self, session: SessionRecord) -> None:
+        """Store a new session.  :class:`InvalidArgument` if its account does not exist or its
+        key is taken.  Deleting an account's sessions is the only other way they go."""
+        ...
+
+    def session(self, key: str) -> SessionRecord | None:
+        """The session stored under ``key``, or ``None``."""
+        ...
+
+    def sessions(self, user: str) -> list[SessionRecord]:
+        """The user's sessions, oldest first."""
+        ...
+
+    def touch_session(self, key: str, last_seen: float) -> None:
+        """Record a use of the session (``last_seen`` only moves forward).  No error if it is gone."""
+        ...
+
+    def delete_session(self, key: str) -> SessionRecord | None:
+        """Delete one session; returns what was deleted, or ``None`` if there was none."""
+        ...
+
+    def delete_sessions(self, user: str, *, keep: str | None = None) -> list[str]:
+        """Delete the user's sessions but the one keyed ``keep``; returns the deleted keys."""
+        ...
+
+    def purge_sessions(self, *, now: float, idle_before: float) -> int:
+        """Delete sessions that ended (``expires_at <= now``) or went unused
+        (``last_seen < idle_before``); returns how many."""
+        ...
+
+    # -- invites ----------------------------------------------------------------------
+
+    def add_invite(self, invite: InviteRecord) -> None:
+        """Store a new invite.  :class:`InvalidArgument` if its key is taken."""
+        ...
+
+    def invite(self, key: str) -> InviteRecord | None:
+        ...
+
+    def invites(self) -> list[InviteRecord]:
+        """Every invite, newest first."""
+        ...
+
+    def revoke_invite(self, key: str) -> bool:
+        """Mark the invite revoked; ``False`` if there is no such invite."""
         ...
 
     def close(self) -> None:

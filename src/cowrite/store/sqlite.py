@@ -1,6 +1,6 @@
 """The SQLite backend: one database file, WAL journal, ``synchronous=FULL``.
 
-Schema (version 2)::
+Schema (version 5)::
 
     schema_version(version)                       one row
     documents(key PK, id UNIQUE, created_at, updated_at,
@@ -12,6 +12,13 @@ Schema (version 2)::
     snapshots(doc_key FK, seq, data, checksum, created_at,
               version,        JSON frontier of the snapshot      [v2]
               text_length)                                       [v2]
+    agents(doc_key FK, agent, user, created_at)   PK (doc_key, agent)  [v3]
+    users(user PK, name, updated_at)              display names         [v4]
+    accounts(username PK, name, password_hash, admin, disabled, created_at)   [v5]
+    sessions(key PK, user FK accounts ON DELETE CASCADE, csrf_token,
+             created_at, last_seen, expires_at)   key = SHA-256 hex of the id   [v5]
+    invites(key PK, created_by, created_at, expires_at,
+            used_by, used_at, revoked)            key = SHA-256 hex of the code [v5]
 
 ``checksum`` is SHA-256 over a tag, the row's seq and the blob, so a blob that
 changed, or a row whose seq changed, fails verification.  A document's log is
@@ -38,6 +45,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -48,6 +56,8 @@ from typing import Any
 from ..engine import CowriteError, Document, Op, UnknownParentError, decode_patch
 
 from .base import (
+    AccountExists,
+    AccountRecord,
     CorruptionError,
     DocInfo,
     DocumentExists,
@@ -55,7 +65,10 @@ from .base import (
     HistoryPruned,
     MAX_USER_NAME,
     InvalidArgument,
+    InviteRecord,
     SchemaError,
+    SessionRecord,
+    SignUpRefused,
     Store,
     StoreError,
     check_doc_id,
@@ -168,11 +181,48 @@ def _m4_user_names(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m5_accounts(conn: sqlite3.Connection) -> None:
+    """Accounts, their sessions and sign-up invites (cowrite.accounts).  Sessions and invites
+    are keyed by the SHA-256 of their secret; the ``users`` table of v4 stays as it is."""
+    _run(
+        conn,
+        """
+        CREATE TABLE accounts (
+            username      TEXT PRIMARY KEY,
+            name          TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            admin         INTEGER NOT NULL DEFAULT 0,
+            disabled      INTEGER NOT NULL DEFAULT 0,
+            created_at    REAL NOT NULL
+        );
+        CREATE TABLE sessions (
+            key        TEXT PRIMARY KEY,
+            user       TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_seen  REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX sessions_by_user ON sessions (user);
+        CREATE TABLE invites (
+            key        TEXT PRIMARY KEY,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_by    TEXT,
+            used_at    REAL,
+            revoked    INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m1_initial,
     _m2_stats_and_pruning,
     _m3_agent_owners,
     _m4_user_names,
+    _m5_accounts,
 ]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
@@ -266,6 +316,56 @@ class CommitStats:
 
 def _version_json(doc: Document) -> str:
     return json.dumps([[agent, seq] for agent, seq in doc.version], separators=(",", ":"))
+
+
+_KEY = re.compile(r"[0-9a-f]{64}")
+_MAX_TEXT = 4096  # any text field of an account record; the accounts service keeps far stricter rules
+
+
+def _check_key(value: object) -> str:
+    """A session or invite key: the SHA-256 of the secret, as 64 lowercase hex digits (so the
+    secret itself, passed by mistake, is refused rather than stored)."""
+    if not isinstance(value, str) or _KEY.fullmatch(value) is None:
+        raise InvalidArgument("a session or invite key is a SHA-256 digest in 64 lowercase hex digits")
+    return value
+
+
+def _check_text(what: str, value: object, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, str) or not 1 <= len(value) <= _MAX_TEXT:
+        raise InvalidArgument(f"{what} must be a string of 1..{_MAX_TEXT} characters")
+
+
+def _check_time(what: str, value: object, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if type(value) not in (int, float) or value != value or value in (float("inf"), float("-inf")):
+        raise InvalidArgument(f"{what} must be a finite number of Unix seconds, not {value!r}")
+
+
+def _check_flag(what: str, value: object, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if type(value) is not bool:
+        raise InvalidArgument(f"{what} must be a bool, not {value!r}")
+
+
+def _account(row: tuple[Any, ...]) -> AccountRecord:
+    return AccountRecord(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5])
+
+
+def _session(row: tuple[Any, ...]) -> SessionRecord:
+    return SessionRecord(row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+def _invite(row: tuple[Any, ...]) -> InviteRecord:
+    return InviteRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+
+
+_ACCOUNT_COLS = "username, name, password_hash, admin, disabled, created_at"
+_SESSION_COLS = "key, user, csrf_token, created_at, last_seen, expires_at"
+_INVITE_COLS = "key, created_by, created_at, expires_at, used_by, used_at, revoked"
 
 
 def _check_count(name: str, value: object, optional: bool = False) -> None:
@@ -781,6 +881,247 @@ class SQLiteStore(Store):
 
         result: int = self._write(fn)
         return result
+
+    # -- accounts ----------------------------------------------------------------------
+
+    def add_account(self, account: AccountRecord, *, invite: str | None = None, now: float | None = None) -> None:
+        if not isinstance(account, AccountRecord):
+            raise InvalidArgument(f"add_account takes an AccountRecord, not {type(account).__name__}")
+        _check_text("username", account.username)
+        _check_text("name", account.name)
+        _check_text("password_hash", account.password_hash)
+        _check_flag("admin", account.admin)
+        _check_flag("disabled", account.disabled)
+        _check_time("created_at", account.created_at)
+        if invite is not None:
+            _check_key(invite)
+        _check_time("now", now, optional=True)
+        at = account.created_at if now is None else now
+
+        def fn(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM accounts WHERE username = ?", (account.username,)).fetchone():
+                raise AccountExists(account.username)
+            if invite is not None:
+                used = conn.execute(
+                    "UPDATE invites SET used_by = ?, used_at = ?"
+                    " WHERE key = ? AND used_by IS NULL AND revoked = 0 AND expires_at > ?",
+                    (account.username, at, invite, at),
+                ).rowcount
+                if used != 1:
+                    raise SignUpRefused("this invite is unknown, revoked, used or expired")
+            conn.execute(
+                f"INSERT INTO accounts ({_ACCOUNT_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (account.username, account.name, account.password_hash, int(account.admin),
+                 int(account.disabled), account.created_at),
+            )
+
+        self._write(fn)
+
+    def account(self, username: str) -> AccountRecord | None:
+        if not isinstance(username, str):
+            raise InvalidArgument(f"a username must be a str, not {type(username).__name__}")
+        row = self._read(
+            lambda conn: conn.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE username = ?", (username,)).fetchone()
+        )
+        return None if row is None else _account(row)
+
+    def accounts(self) -> list[AccountRecord]:
+        rows = self._read(lambda conn: conn.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts ORDER BY username").fetchall())
+        return [_account(r) for r in rows]
+
+    def count_accounts(self) -> int:
+        n: int = self._read(lambda conn: conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
+        return n
+
+    def update_account(
+        self,
+        username: str,
+        *,
+        name: str | None = None,
+        admin: bool | None = None,
+        disabled: bool | None = None,
+        revoke_sessions: bool = False,
+    ) -> list[str] | None:
+        _check_text("username", username)
+        _check_text("name", name, optional=True)
+        _check_flag("admin", admin, optional=True)
+        _check_flag("disabled", disabled, optional=True)
+        _check_flag("revoke_sessions", revoke_sessions)
+
+        def fn(conn: sqlite3.Connection) -> list[str] | None:
+            found = conn.execute(
+                "UPDATE accounts SET name = COALESCE(?, name), admin = COALESCE(?, admin),"
+                " disabled = COALESCE(?, disabled) WHERE username = ?",
+                (name, None if admin is None else int(admin), None if disabled is None else int(disabled), username),
+            ).rowcount
+            if not found:
+                return None
+            return self._delete_sessions(conn, username, None) if revoke_sessions else []
+
+        result: list[str] | None = self._write(fn)
+        return result
+
+    def set_password_hash(
+        self,
+        username: str,
+        password_hash: str,
+        *,
+        expected: str | None = None,
+        revoke_sessions: bool = False,
+        keep_session: str | None = None,
+    ) -> list[str] | None:
+        _check_text("username", username)
+        _check_text("password_hash", password_hash)
+        _check_text("expected", expected, optional=True)
+        _check_flag("revoke_sessions", revoke_sessions)
+        if keep_session is not None:
+            _check_key(keep_session)
+
+        def fn(conn: sqlite3.Connection) -> list[str] | None:
+            if expected is None:
+                found = conn.execute(
+                    "UPDATE accounts SET password_hash = ? WHERE username = ?", (password_hash, username)
+                ).rowcount
+            else:
+                found = conn.execute(
+                    "UPDATE accounts SET password_hash = ? WHERE username = ? AND password_hash = ?",
+                    (password_hash, username, expected),
+                ).rowcount
+            if not found:
+                return None
+            return self._delete_sessions(conn, username, keep_session) if revoke_sessions else []
+
+        result: list[str] | None = self._write(fn)
+        return result
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def add_session(self, session: SessionRecord) -> None:
+        if not isinstance(session, SessionRecord):
+            raise InvalidArgument(f"add_session takes a SessionRecord, not {type(session).__name__}")
+        _check_key(session.key)
+        _check_text("user", session.user)
+        _check_text("csrf_token", session.csrf_token)
+        for what in ("created_at", "last_seen", "expires_at"):
+            _check_time(what, getattr(session, what))
+
+        def fn(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM accounts WHERE username = ?", (session.user,)).fetchone() is None:
+                raise InvalidArgument(f"no account {session.user!r} to add a session to")
+            if conn.execute("SELECT 1 FROM sessions WHERE key = ?", (session.key,)).fetchone() is not None:
+                raise InvalidArgument("a session with this key exists")
+            conn.execute(
+                f"INSERT INTO sessions ({_SESSION_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (session.key, session.user, session.csrf_token, session.created_at, session.last_seen,
+                 session.expires_at),
+            )
+
+        self._write(fn)
+
+    def session(self, key: str) -> SessionRecord | None:
+        _check_key(key)
+        row = self._read(lambda conn: conn.execute(f"SELECT {_SESSION_COLS} FROM sessions WHERE key = ?", (key,)).fetchone())
+        return None if row is None else _session(row)
+
+    def sessions(self, user: str) -> list[SessionRecord]:
+        _check_text("user", user)
+        rows = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {_SESSION_COLS} FROM sessions WHERE user = ? ORDER BY created_at, key", (user,)
+            ).fetchall()
+        )
+        return [_session(r) for r in rows]
+
+    def touch_session(self, key: str, last_seen: float) -> None:
+        _check_key(key)
+        _check_time("last_seen", last_seen)
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE sessions SET last_seen = ? WHERE key = ? AND last_seen < ?", (last_seen, key, last_seen)
+            )
+        )
+
+    def delete_session(self, key: str) -> SessionRecord | None:
+        _check_key(key)
+
+        def fn(conn: sqlite3.Connection) -> SessionRecord | None:
+            row = conn.execute(f"SELECT {_SESSION_COLS} FROM sessions WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM sessions WHERE key = ?", (key,))
+            return _session(row)
+
+        result: SessionRecord | None = self._write(fn)
+        return result
+
+    def delete_sessions(self, user: str, *, keep: str | None = None) -> list[str]:
+        _check_text("user", user)
+        if keep is not None:
+            _check_key(keep)
+        result: list[str] = self._write(lambda conn: self._delete_sessions(conn, user, keep))
+        return result
+
+    @staticmethod
+    def _delete_sessions(conn: sqlite3.Connection, user: str, keep: str | None) -> list[str]:
+        keys = [
+            str(r[0])
+            for r in conn.execute("SELECT key FROM sessions WHERE user = ? ORDER BY key", (user,))
+            if r[0] != keep
+        ]
+        conn.executemany("DELETE FROM sessions WHERE key = ?", [(k,) for k in keys])
+        return keys
+
+    def purge_sessions(self, *, now: float, idle_before: float) -> int:
+        _check_time("now", now)
+        _check_time("idle_before", idle_before)
+        n: int = self._write(
+            lambda conn: conn.execute(
+                "DELETE FROM sessions WHERE expires_at <= ? OR last_seen < ?", (now, idle_before)
+            ).rowcount
+        )
+        return n
+
+    # -- invites -----------------------------------------------------------------------
+
+    def add_invite(self, invite: InviteRecord) -> None:
+        if not isinstance(invite, InviteRecord):
+            raise InvalidArgument(f"add_invite takes an InviteRecord, not {type(invite).__name__}")
+        _check_key(invite.key)
+        _check_text("created_by", invite.created_by)
+        _check_time("created_at", invite.created_at)
+        _check_time("expires_at", invite.expires_at)
+        _check_text("used_by", invite.used_by, optional=True)
+        _check_time("used_at", invite.used_at, optional=True)
+        _check_flag("revoked", invite.revoked)
+
+        def fn(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM invites WHERE key = ?", (invite.key,)).fetchone() is not None:
+                raise InvalidArgument("an invite with this key exists")
+            conn.execute(
+                f"INSERT INTO invites ({_INVITE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (invite.key, invite.created_by, invite.created_at, invite.expires_at, invite.used_by,
+                 invite.used_at, int(invite.revoked)),
+            )
+
+        self._write(fn)
+
+    def invite(self, key: str) -> InviteRecord | None:
+        _check_key(key)
+        row = self._read(lambda conn: conn.execute(f"SELECT {_INVITE_COLS} FROM invites WHERE key = ?", (key,)).fetchone())
+        return None if row is None else _invite(row)
+
+    def invites(self) -> list[InviteRecord]:
+        rows = self._read(
+            lambda conn: conn.execute(f"SELECT {_INVITE_COLS} FROM invites ORDER BY created_at DESC, key").fetchall()
+        )
+        return [_invite(r) for r in rows]
+
+    def revoke_invite(self, key: str) -> bool:
+        _check_key(key)
+        found: bool = self._write(
+            lambda conn: conn.execute("UPDATE invites SET revoked = 1 WHERE key = ?", (key,)).rowcount == 1
+        )
+        return found
 
     # -- lifetime ----------------------------------------------------------------------
 

@@ -1,9 +1,25 @@
-// Who the user is (token, name, colour in localStorage) and the HTTP API calls that
-// carry the token.  Tokens come from `?token=` (links made with `cowrite token`) or
-// from POST /api/session (a guest session for a typed name).
+// Who the user is and the HTTP API calls that carry it.  Two kinds of sign-in:
+// * a token (with name, colour in localStorage): from `?token=` (links made with
+//   `cowrite token`) or from POST /api/session (a guest session for a typed name);
+//   sent as `Authorization: Bearer`.
+// * an account: the server's HttpOnly session cookie, which the browser sends by
+//   itself (`credentials: "same-origin"`).  Its CSRF token (from GET /api/auth/me) is
+//   kept in memory only and sent as `X-CSRF-Token` on every unsafe request.
 import * as storage from "./storage.js";
 
 const KEY = "cowrite.auth";
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The signed-in account {user, name, colour, role, admin, csrf_token, expires_at, account: true}, or null. */
+let account = null;
+
+export function getAccount() {
+  return account;
+}
+
+export function setAccount(me) {
+  account = me ? { ...me, account: true } : null;
+}
 
 export const TOKEN_HELP =
   "Ask whoever runs the server for a link with a token: they can make one with " +
@@ -20,7 +36,7 @@ export class ApiError extends Error {
 
   /** A sentence for the user, with what to do about it where there is something to do. */
   explain() {
-    if (this.status === 401) return `You are not signed in or your sign-in expired (${this.message}). ${TOKEN_HELP}`;
+    if (this.status === 401) return `You are not signed in or your sign-in expired (${this.message}). Sign in again, or ${TOKEN_HELP[0].toLowerCase()}${TOKEN_HELP.slice(1)}`;
     if (this.status === 403) return `Not allowed: ${this.message}`;
     if (this.status === 0) return `Cannot reach the server (${this.message}).`;
     return this.message;
@@ -63,14 +79,23 @@ export function captureTokenFromUrl(win = globalThis.window) {
 }
 
 /**
+ * The headers of an API request: the token if there is one (`token`, else a stored
+ * one), else -- signed in by cookie -- the CSRF token on an unsafe `method`.
+ */
+export function requestHeaders({ method = "GET", body, token, csrf } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  else if (csrf && !SAFE_METHODS.has(method.toUpperCase())) headers["X-CSRF-Token"] = csrf;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return headers;
+}
+
+/**
  * Call the API: `path` like "/api/docs", JSON `body`, `as` = "json" | "text" | "bytes".
  * Throws ApiError on a network failure or a non-2xx answer.
  */
 export async function api(path, { method = "GET", body, as = "json", token } = {}) {
-  const headers = {};
-  const auth = token ?? getAuth()?.token;
-  if (auth) headers.Authorization = `Bearer ${auth}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const headers = requestHeaders({ method, body, token: token ?? getAuth()?.token, csrf: account?.csrf_token });
   let res;
   try {
     res = await fetch(path, {
@@ -78,6 +103,7 @@ export async function api(path, { method = "GET", body, as = "json", token } = {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
+      credentials: "same-origin",
     });
   } catch (exc) {
     throw new ApiError(0, "network", String(exc?.message ?? exc));

@@ -1,29 +1,84 @@
-// Sign-in: a token from `?token=` (stored, stripped from the URL) or, without one, a
-// "your name" form that asks the server for a guest session (POST /api/session).
-import { ApiError, TOKEN_HELP, api, captureTokenFromUrl, clearAuth, getAuth, setAuth } from "./api.js";
-import { h, setChildren } from "./ui.js";
+// Sign-in.  In this order: a token from `?token=` (stored, stripped from the URL) or
+// one stored before; else the account of the session cookie (GET /api/auth/me);
+// else the sign-in page: sign in with a username and password, create an account
+// (with the invite code of a `?invite=CODE` link when the server asks for one), or
+// continue as a guest with just a name (POST /api/session) where the server lets
+// guests in.  Every name is put on the page as text (ui.js's `h`), never as markup.
+import { ApiError, TOKEN_HELP, api, captureTokenFromUrl, clearAuth, getAccount, getAuth, setAccount, setAuth } from "./api.js";
+import { h, notice, setChildren } from "./ui.js";
+
+/** Settings the sign-in page needs; what a server without /api/auth/config means. */
+const NO_CONFIG = { signup: "closed", guests: true, guest_role: "editor", signed_in: false };
 
 /**
- * Resolve with the stored sign-in {token, user, name, colour, role}, showing the
- * name form inside `container` first if there is none.
+ * Resolve with who the user is: {token, user, name, colour, role} for a token, or
+ * {user, name, colour, role, admin, csrf_token, account: true} for an account,
+ * showing the sign-in page inside `container` first if neither is there.
  */
 export async function ensureSignedIn(container) {
   captureTokenFromUrl();
+  const invite = inviteFromUrl();
   let auth = getAuth();
   if (auth && typeof auth.expires === "number" && auth.expires * 1000 < Date.now()) {
-    clearAuth(); // an expired guest session: ask for the name again
+    clearAuth(); // an expired guest session: ask again
     auth = null;
   }
-  if (auth && (!auth.user || !auth.name)) {
-    auth = await describe(auth, container);
-  }
-  if (auth) {
+  if (auth && (!auth.user || !auth.name)) auth = await describe(auth, container);
+  if (auth && !invite) {
     showWhoami(auth);
     return auth;
   }
-  auth = await askName(container);
-  showWhoami(auth);
-  return auth;
+  const config = await loadConfig();
+  if (config.signed_in) {
+    const me = await whoAmI();
+    if (me) {
+      showWhoami(me);
+      return me;
+    }
+  }
+  if (auth && config.signup === "closed") {
+    showWhoami(auth); // an invite link that cannot be used: the token still works
+    return auth;
+  }
+  // No account yet: the sign-in page (an invite link opens it on the sign-up form, even
+  // for a guest, who may continue as one from there).
+  const who = await signInPage(container, config, invite);
+  showWhoami(who);
+  return who;
+}
+
+/** `?invite=CODE` from the address bar (removed from it once signed up). */
+function inviteFromUrl() {
+  const code = new URL(location.href).searchParams.get("invite");
+  return code && code.length <= 512 ? code : null;
+}
+
+function dropInviteFromUrl() {
+  const url = new URL(location.href);
+  if (!url.searchParams.has("invite")) return;
+  url.searchParams.delete("invite");
+  history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+}
+
+async function loadConfig() {
+  try {
+    return { ...NO_CONFIG, ...(await api("/api/auth/config")) };
+  } catch (exc) {
+    console.warn("cowrite: no sign-in settings from the server", exc);
+    return NO_CONFIG;
+  }
+}
+
+/** The account of the session cookie, or null (not signed in). */
+async function whoAmI() {
+  try {
+    const me = await api("/api/auth/me");
+    setAccount(me);
+    return getAccount();
+  } catch (exc) {
+    if (exc instanceof ApiError && exc.status === 401) return null;
+    throw exc;
+  }
 }
 
 // Ask the server who a token is (a token from a link carries no name we can read
@@ -53,86 +108,230 @@ function pick(who) {
   return out;
 }
 
-function askName(container) {
+/** A labelled input: [label, input]. */
+function field(id, label, attrs) {
+  return [h("label", { for: id }, label), h("input", { id, name: id, ...attrs })];
+}
+
+/** The sign-in page: resolves once the user has signed in, signed up or chosen a guest name. */
+function signInPage(container, config, invite) {
   return new Promise((resolve) => {
-    const error = h("p", { class: "form-error", role: "alert", id: "signin-error", hidden: true });
-    const input = h("input", {
-      id: "signin-name",
-      name: "name",
-      type: "text",
-      required: true,
-      maxlength: 64,
-      autocomplete: "nickname",
-      "aria-describedby": "signin-error",
-    });
-    const button = h("button", { type: "submit" }, "Continue");
-    const form = h(
-      "form",
-      { class: "signin", id: "signin", "aria-labelledby": "signin-title", novalidate: true },
-      h("h2", { id: "signin-title" }, "Who are you?"),
-      h("p", {}, "Your name is shown to the people you write with."),
-      h("label", { for: "signin-name" }, "Your name"),
-      input,
-      button,
-      error,
-    );
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      const name = input.value.trim();
-      if (!name) {
-        showError("Please type a name.");
-        return;
-      }
-      button.disabled = true;
-      try {
-        const who = await api("/api/session", { method: "POST", body: { name } });
-        const auth = pick(who);
-        if (!auth.token) throw new ApiError(500, "bad_response", "the server sent no token");
-        setAuth({ user: null, colour: null, role: null, ...auth, name: auth.name ?? name });
-        form.remove();
-        resolve(getAuth());
-      } catch (exc) {
-        if (exc instanceof ApiError && exc.status === 403) {
-          showError(`This server does not let guests in. ${TOKEN_HELP}`);
-        } else {
-          showError(exc instanceof ApiError ? exc.explain() : String(exc));
-        }
-      } finally {
-        button.disabled = false;
-      }
-    });
-    function showError(message) {
-      error.textContent = message;
-      error.hidden = false;
-      input.setAttribute("aria-invalid", "true");
-      input.focus();
+    const page = h("section", { class: "signin-page", id: "signin-page", "aria-label": "Sign in" });
+    const done = (who) => {
+      page.remove();
+      resolve(who);
+    };
+    const canSignUp = config.signup === "open" || config.signup === "invite";
+    const signIn = accountForm("signin", done);
+    const signUp = canSignUp ? accountForm("signup", done, { inviteMode: config.signup === "invite", invite }) : null;
+    const guest = config.guests ? guestForm(done) : null;
+    const show = (which) => {
+      signIn.hidden = which !== "signin";
+      if (signUp) signUp.hidden = which !== "signup";
+      (which === "signup" ? signUp : signIn)?.querySelector("input")?.focus();
+    };
+    const switchTo = (which, text) =>
+      h("p", { class: "muted small" }, h("button", { type: "button", class: "link-button", onclick: () => show(which) }, text));
+    if (signUp) {
+      signIn.append(switchTo("signup", "No account yet? Create one"));
+      signUp.append(switchTo("signin", "Have an account? Sign in"));
     }
-    container.append(form);
-    input.focus();
+    page.append(signIn);
+    if (signUp) page.append(signUp);
+    if (guest) page.append(guest);
+    if (invite && !signUp) notice("This invite link cannot be used: this server does not take sign-ups.", "error");
+    container.append(page);
+    show(invite && signUp ? "signup" : "signin");
   });
 }
 
-/** Fill #whoami with the user's name and a sign-out button. */
+/** The sign-in (kind "signin") or sign-up ("signup") form. */
+function accountForm(kind, done, { inviteMode = false, invite = null } = {}) {
+  const up = kind === "signup";
+  const error = h("p", { class: "form-error", role: "alert", id: `${kind}-error`, hidden: true });
+  const described = { "aria-describedby": `${kind}-error` };
+  const [userLabel, username] = field(`${kind}-username`, "Username", {
+    type: "text",
+    required: true,
+    maxlength: 64,
+    autocomplete: "username",
+    autocapitalize: "none",
+    spellcheck: "false",
+    ...described,
+  });
+  const [passLabel, password] = field(`${kind}-password`, "Password", {
+    type: "password",
+    required: true,
+    autocomplete: up ? "new-password" : "current-password",
+    ...described,
+  });
+  const rows = [userLabel, username];
+  let name = null;
+  let code = null;
+  if (up) {
+    const [nameLabel, nameInput] = field("signup-name", "Your name (shown to the people you write with)", {
+      type: "text",
+      maxlength: 256,
+      autocomplete: "name",
+      ...described,
+    });
+    name = nameInput;
+    rows.push(nameLabel, name);
+  }
+  rows.push(passLabel, password);
+  if (up && inviteMode) {
+    const [codeLabel, codeInput] = field("signup-invite", "Invite code", { type: "text", required: true, autocomplete: "off", spellcheck: "false", ...described });
+    code = codeInput;
+    if (invite) code.value = invite;
+    rows.push(codeLabel, code);
+  }
+  const button = h("button", { type: "submit" }, up ? "Create account" : "Sign in");
+  const form = h(
+    "form",
+    { class: "signin", id: `${kind}-form`, "aria-labelledby": `${kind}-title`, novalidate: true },
+    h("h2", { id: `${kind}-title` }, up ? "Create an account" : "Sign in"),
+    ...rows,
+    button,
+    error,
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { username: username.value.trim(), password: password.value };
+    if (!body.username || !body.password) return showError("Please type a username and a password.", body.username ? password : username);
+    if (up) {
+      if (name.value.trim()) body.name = name.value.trim();
+      if (code) {
+        if (!code.value.trim()) return showError("This server needs an invite code to sign up: use the invite link you were sent.", code);
+        body.invite = code.value.trim();
+      }
+    }
+    button.disabled = true;
+    try {
+      const me = await api(up ? "/api/auth/signup" : "/api/auth/signin", { method: "POST", body, token: "" });
+      clearAuth(); // an account replaces a guest's or a link's token
+      setAccount(me);
+      dropInviteFromUrl();
+      notice(null);
+      done(getAccount());
+    } catch (exc) {
+      password.value = "";
+      showError(explainSignIn(exc), password);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  function showError(message, input) {
+    error.textContent = message;
+    error.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+  return form;
+}
+
+function explainSignIn(exc) {
+  if (!(exc instanceof ApiError)) return String(exc);
+  if (exc.status === 429) return `${exc.message}.`;
+  if (exc.status === 0) return exc.explain();
+  return exc.message; // the server's words: wrong username or password, the rule a username broke, ...
+}
+
+/** The guest form: just a name (POST /api/session). */
+function guestForm(done) {
+  const error = h("p", { class: "form-error", role: "alert", id: "signin-error", hidden: true });
+  const input = h("input", {
+    id: "signin-name",
+    name: "name",
+    type: "text",
+    required: true,
+    maxlength: 64,
+    autocomplete: "nickname",
+    "aria-describedby": "signin-error",
+  });
+  const button = h("button", { type: "submit" }, "Continue");
+  const form = h(
+    "form",
+    { class: "signin", id: "signin", "aria-labelledby": "signin-title", novalidate: true },
+    h("h2", { id: "signin-title" }, "Or continue as a guest"),
+    h("p", {}, "Your name is shown to the people you write with."),
+    h("label", { for: "signin-name" }, "Your name"),
+    input,
+    button,
+    error,
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const name = input.value.trim();
+    if (!name) {
+      showError("Please type a name.");
+      return;
+    }
+    button.disabled = true;
+    try {
+      const who = await api("/api/session", { method: "POST", body: { name } });
+      const auth = pick(who);
+      if (!auth.token) throw new ApiError(500, "bad_response", "the server sent no token");
+      setAuth({ user: null, colour: null, role: null, ...auth, name: auth.name ?? name });
+      done(getAuth());
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.status === 403) {
+        showError(`This server does not let guests in. ${TOKEN_HELP}`);
+      } else {
+        showError(exc instanceof ApiError ? exc.explain() : String(exc));
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  function showError(message) {
+    error.textContent = message;
+    error.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+  return form;
+}
+
+/**
+ * Sign out: an account's session ends on the server (its open sockets are closed
+ * there), a token is forgotten here.  Pages other than the editor start again at the
+ * sign-in page; the editor stays, so what is on screen (and unsent) is not lost.
+ */
+async function signOut(auth) {
+  if (auth.account) {
+    try {
+      await api("/api/auth/signout", { method: "POST" });
+    } catch (exc) {
+      notice(`Could not sign out: ${exc instanceof ApiError ? exc.explain() : exc}`, "error");
+      return;
+    }
+    setAccount(null);
+  }
+  clearAuth();
+  if (document.getElementById("app")?.dataset.page === "editor") showSignedOut();
+  else location.reload();
+}
+
+function showSignedOut() {
+  const el = document.getElementById("whoami");
+  if (!el) return;
+  el.dataset.state = "signed-out";
+  setChildren(el, h("span", { class: "whoami-name" }, "Signed out"), h("a", { href: "/", class: "small-link" }, "Sign in"));
+}
+
+/** Fill #whoami with who is signed in and a sign-out button. */
 export function showWhoami(auth) {
   const el = document.getElementById("whoami");
   if (!el) return;
+  el.dataset.state = auth.account ? "account" : "token";
   const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
   if (auth.colour) swatch.style.background = auth.colour;
+  const who = auth.name || auth.user || "someone";
   setChildren(
     el,
+    h("span", { class: "muted small" }, "Signed in as"),
     swatch,
-    h("span", { class: "whoami-name" }, auth.name || auth.user || "signed in"),
-    h(
-      "button",
-      {
-        type: "button",
-        class: "link-button",
-        onclick: () => {
-          clearAuth();
-          location.reload();
-        },
-      },
-      "Sign out",
-    ),
+    h("span", { class: "whoami-name", title: auth.account ? auth.user : null }, who),
+    h("button", { type: "button", class: "link-button", id: "sign-out", onclick: () => signOut(auth) }, "Sign out"),
   );
 }

@@ -1,14 +1,15 @@
-// The documents page (/): list, create, open, delete, copy a link.
+// The documents page (/): list, create, open, delete, copy a link; for an admin, invite
+// someone (a sign-up link).
 import { ApiError, DOC_ID_RE, api, docPath } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
 import { ago, copyText, h, setChildren } from "./ui.js";
 
 export async function documentsPage() {
   const main = document.getElementById("app");
-  await ensureSignedIn(main);
+  const who = await ensureSignedIn(main);
   const status = h("p", { id: "docs-status", class: "muted", role: "status", "aria-live": "polite" });
   const list = h("ul", { id: "doc-list", class: "doc-list", "aria-label": "Documents" });
-  setChildren(main, h("h1", {}, "Documents"), createForm(refresh), status, list);
+  setChildren(main, h("h1", {}, "Documents"), createForm(refresh), status, list, who.account && who.admin ? inviteSection() : null);
   main.removeAttribute("aria-busy");
   await refresh();
 
@@ -88,6 +89,31 @@ function createForm(refresh) {
     input.setAttribute("aria-invalid", "true");
   }
   return form;
+}
+
+/** An admin's "Invite someone": a new sign-up link (/?invite=CODE), shown to copy. */
+function inviteSection() {
+  const out = h("p", { id: "invite-status", class: "muted small", role: "status", "aria-live": "polite" });
+  const button = h("button", { type: "button", id: "invite-button", class: "small-button" }, "Invite someone");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const { code } = await api("/api/auth/invites", { method: "POST" });
+      const link = new URL(`/?invite=${encodeURIComponent(code)}`, location.href).href;
+      const input = h("input", { id: "invite-link", type: "text", readonly: true, value: link, "aria-label": "Invite link", spellcheck: "false" });
+      const copy = h("button", { type: "button", class: "small-button" }, "Copy");
+      copy.addEventListener("click", async () => {
+        copy.textContent = (await copyText(link)) ? "Copied" : "Select and copy it";
+      });
+      setChildren(out, "Send this link to the person you invite (it works once, for a week): ", input, " ", copy);
+      input.select();
+    } catch (exc) {
+      setChildren(out, `Could not make an invite: ${explain(exc)}`);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("section", { class: "invite", "aria-label": "Invite someone" }, h("h2", {}, "Invite someone"), button, out);
 }
 
 function row(d, refresh, status) {

@@ -8,7 +8,7 @@ import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } f
 import { defaultKeymap } from "@codemirror/commands";
 import { Document } from "../engine/index.js";
 import { MAX_DOCUMENT_BYTES, nextOwnSeq } from "../protocol/session.js";
-import { ApiError, TOKEN_HELP, api, docPath, getAuth } from "./api.js";
+import { ApiError, TOKEN_HELP, api, docPath, getAccount, getAuth } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
 import { collab, syncOf } from "./collab.js";
 import { Connection, ErrorCode, errorName } from "./connection.js";
@@ -105,7 +105,8 @@ export async function editorPage(docId) {
   conn.on("error", (err) => {
     updateStatus();
     if (nextOwnSeq(conn.doc) > 0) tabStore.saveNow();
-    const extra = err.code === ErrorCode.UNAUTHORIZED ? ` ${TOKEN_HELP}` : "";
+    const again = getAccount() || auth.account ? "Sign in again to go on writing." : TOKEN_HELP;
+    const extra = err.code === ErrorCode.UNAUTHORIZED ? ` ${again}` : "";
     const kept = unsent() ? " Your unsent text stays here: download it to keep it." : "";
     notice(
       `Disconnected from the server: ${err.message} (${err.name}).${extra}${kept} Reload the page to try again.`,
