@@ -188,7 +188,10 @@ class Document:
         if not _check_text(text):
             return
         oplog = self.oplog
-        seq = self._next_seq(oplog.cg, len(text))
+        n = len(text)
+        seq = oplog.cg.next_seq(self._agent)
+        if seq < self._seq_floor or seq + n > MAX_SEQ:  # rare: checked here, handled there
+            seq = self._next_seq(seq, n)
         lv = oplog.add_local(self._agent, seq, INS, pos, len(text), text, self.branch.version, int(self._clock()))
         rope.insert(pos, text)
         self.branch.version = oplog.cg.heads
@@ -206,7 +209,9 @@ class Document:
             return
         oplog = self.oplog
         parents = self.branch.version
-        seq = self._next_seq(oplog.cg, length)
+        seq = oplog.cg.next_seq(self._agent)
+        if seq < self._seq_floor or seq + length > MAX_SEQ:  # rare: checked here, handled there
+            seq = self._next_seq(seq, length)
         lv = oplog.add_local(self._agent, seq, DEL_FWD, pos, length, "", parents, int(self._clock()))
         deleted = rope.delete(pos, length)
         self.branch.version = oplog.cg.heads
@@ -218,9 +223,10 @@ class Document:
                 right = ids.lv_at(pos) if pos < len(ids) else -1
                 self._observer.on_delete(lv, parents, pos, deleted, runs, left, right)
 
-    def _next_seq(self, cg: CausalGraph, n: int) -> int:
-        """The seq of this replica's next local op run of ``n`` ops."""
-        seq = cg.next_seq(self._agent)
+    def _next_seq(self, seq: int, n: int) -> int:
+        """The seq of this replica's next local op run of ``n`` ops, given the first seq
+        its graph has not used (``insert``/``delete`` call this only when the seq floor
+        or the end of the seqs is in the way: the per-keystroke path stays inline)."""
         if seq < self._seq_floor:
             seq = self._seq_floor
         if seq + n > MAX_SEQ:
