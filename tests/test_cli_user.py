@@ -157,15 +157,15 @@ def test_the_real_command_with_rfc_9106_hashes(tmp_path: Path) -> None:
     """As an administrator runs it: a subprocess, the password piped in, the default parameters."""
     db = tmp_path / "cowrite.db"
     r = subprocess.run(
-        [sys.executable, "-m", "cowrite.cli", "user", "add", "root", "--admin"],
+        [sys.executable, "-m", "cowrite.cli", "user", "add", "boss", "--admin"],
         input=b"a long admin password\n", capture_output=True, timeout=120, cwd=tmp_path,
     )
     assert r.returncode == 0, r.stderr
     assert db.exists()  # the default --db, like `cowrite serve`
     with SQLiteStore(db) as store:
-        record = store.account("root")
+        record = store.account("boss")
         assert record is not None and record.admin
         assert argon2.extract_parameters(record.password_hash) == argon2.profiles.RFC_9106_LOW_MEMORY
-        Accounts(store).sign_in("root", "a long admin password", "127.0.0.1")
+        Accounts(store).sign_in("boss", "a long admin password", "127.0.0.1")
     r = subprocess.run([sys.executable, "-m", "cowrite.cli", "user", "list"], capture_output=True, timeout=120, cwd=tmp_path)
-    assert r.returncode == 0 and r.stdout.decode().startswith("root\tadmin\t")
+    assert r.returncode == 0 and r.stdout.decode().startswith("boss\tadmin\t")

@@ -59,6 +59,28 @@ def _store_and_secret(args: argparse.Namespace) -> tuple[Path, bytes]:
     return db, load_secret(args.secret, beside=db)
 
 
+def _is_postgres(db: str) -> bool:
+    """``--db`` names a PostgreSQL database (a ``postgresql://`` URL), not a SQLite file."""
+    scheme, sep, _ = db.partition("://")
+    return bool(sep) and scheme.lower() in ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def _shared_secret(args: argparse.Namespace) -> bytes:
+    """The secret for a PostgreSQL store: given, never a file (there is no database file to
+    keep it beside, and every server on the database must sign with the same one)."""
+    import os
+
+    from .errors import ConfigError
+    from .server.auth import load_secret
+
+    if args.secret is None and not os.environ.get("COWRITE_SECRET"):
+        raise ConfigError(
+            "a PostgreSQL store needs the token secret every server shares: pass --secret or set "
+            "COWRITE_SECRET (at least 32 bytes; there is no database file to keep a secret file beside)"
+        )
+    return load_secret(args.secret)
+
+
 def _limits(pairs: Sequence[str]) -> Limits:
     """``Limits`` with ``NAME=VALUE`` overrides (``ConfigError`` naming what is wrong)."""
     import dataclasses
@@ -87,13 +109,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from .accounts import first_start_hint
     from .server import Server, issue_token, redact_tokens_in_logs
-    from .store import SQLiteStore
+    from .store import SQLiteStore, Store, open_store
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         limits = _limits(args.limit)
-        db, secret = _store_and_secret(args)
-        store = SQLiteStore(db)
+        store: Store
+        if _is_postgres(args.db):
+            secret = _shared_secret(args)
+            store = open_store(args.db)
+            db: object = store  # shown as <PostgresStore postgresql://user@host/db>, no password
+        else:
+            db, secret = _store_and_secret(args)
+            store = SQLiteStore(db)
     except CowriteError as exc:
         print(f"cowrite serve: error: {exc}", file=sys.stderr)
         return 1
@@ -176,7 +204,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     from .server import issue_token
 
     try:
-        _, secret = _store_and_secret(args)
+        secret = _shared_secret(args) if _is_postgres(args.db) else _store_and_secret(args)[1]
         print(issue_token(secret, args.user, doc=args.doc, role=args.role, ttl=args.ttl, name=args.name))
     except CowriteError as exc:
         print(f"cowrite token: error: {exc}", file=sys.stderr)
@@ -212,10 +240,10 @@ def _cmd_user(args: argparse.Namespace) -> int:
 
     from .accounts import CLI_INVITER, Accounts, normalize_username
     from .errors import AccountNotFound
-    from .store import SQLiteStore
+    from .store import open_store
 
     try:
-        with SQLiteStore(Path(args.db)) as store:
+        with open_store(args.db) as store:  # a file path or a postgresql:// URL
             accounts = Accounts(store)
             if args.action == "add":
                 account = accounts.sign_up(
@@ -273,6 +301,48 @@ def _user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     inv.add_argument("--ttl", type=float, default=7 * 86400, help="seconds until it expires (default: a week)")
 
 
+# -- cowrite share ... (document owners) -------------------------------------------------
+
+
+def _cmd_share(args: argparse.Namespace) -> int:
+    from .accounts import CLI_OPERATOR, Accounts, Sharing, normalize_username
+    from .store import open_store
+
+    try:
+        with open_store(args.db) as store:  # a file path or a postgresql:// URL
+            sharing = Sharing(store, Accounts(store), operators={CLI_OPERATOR})
+            if args.action == "list":
+                owners = sharing.owners()
+                for info in store.documents():
+                    print(f"{info.id}\t{owners.get(info.id, '-')}")
+            elif args.action == "members":
+                for m in sharing.members(args.doc):
+                    print(f"{m.user}\t{m.role}\t{m.name or ''}")
+            else:  # owner
+                sharing.transfer(args.doc, CLI_OPERATOR, args.username)
+                user = normalize_username(args.username)
+                print(f"cowrite: {user!r} owns {args.doc!r} (a previous owner is now an editor)", file=sys.stderr)
+    except CowriteError as exc:
+        print(f"cowrite share {args.action}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _share_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sh = sub.add_parser("share", help="see and set who owns documents (an administrator's tool)")
+    acts = sh.add_subparsers(dest="action", required=True)
+    db_help = "the server's SQLite file (default ./cowrite.db)"
+    ls = acts.add_parser("list", help="list the documents and their owners ('-': none, made before accounts)")
+    members = acts.add_parser("members", help="list a document's members: username, role, display name")
+    members.add_argument("doc")
+    owner = acts.add_parser("owner", help="make an account the owner of a document (the old owner becomes an editor)")
+    owner.add_argument("doc")
+    owner.add_argument("username")
+    for p in (ls, members, owner):
+        p.add_argument("--db", default="cowrite.db", help=db_help)
+        p.set_defaults(func=_cmd_share)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cowrite", description="Real-time collaborative text editing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -285,8 +355,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sv = sub.add_parser("serve", help="run the collaboration server")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--db", default="cowrite.db", help="SQLite file (created if missing; default ./cowrite.db)")
-    sv.add_argument("--secret", help="token signing secret (default: $COWRITE_SECRET or <db>.secret)")
+    sv.add_argument(
+        "--db",
+        default="cowrite.db",
+        help="SQLite file (created if missing; default ./cowrite.db) or postgresql://user@host/db",
+    )
+    sv.add_argument(
+        "--secret",
+        help="token signing secret (default: $COWRITE_SECRET or <db>.secret; required for postgresql://)",
+    )
     sv.add_argument("--allow-origin", action="append", default=[], help="extra allowed browser Origin ('*': any)")
     sv.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     sv.add_argument(
@@ -327,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tk.set_defaults(func=_cmd_token)
 
     _user_parser(sub)
+    _share_parser(sub)
 
     args = parser.parse_args(argv)
     try:

@@ -31,14 +31,22 @@ as itself (the server logs it with a traceback and answers ``internal``)::
      │    ├── SchemaError        schema too new, not a cowrite store, or a failed migration
      │    └── UnsupportedBackend a store URL this build cannot open (also NotImplementedError)
      ├── AccountError            an account operation refused (cowrite.accounts); nothing changed
- │    ├── InvalidAccount     a malformed username, display name or password: ``reason`` (also ValueError)
- │    ├── AccountExists      sign-up with a username that is taken
- │    ├── AccountNotFound    no account with this username (also KeyError)
- │    ├── SignInFailed       wrong username or password, or a disabled account: one message for all
- │    ├── Throttled          too many failed sign-ins: try again in ``retry_after`` seconds
- │    ├── SignUpRefused      sign-up closed, or its invite missing, unknown, expired, revoked or used
- │    └── InviteNotFound     revoking an invite that does not exist (also KeyError)
- ├── AuthError               a token is missing, malformed, forged, expired or grants too little
+     │    ├── InvalidAccount     a malformed username, display name, password, role, label or
+     │    │                      document list: ``reason`` (also ValueError)
+     │    ├── AccountExists      sign-up with a username that is taken
+     │    ├── AccountNotFound    no account with this username (also KeyError)
+     │    ├── SignInFailed       wrong username or password, or a disabled account: one message for all
+     │    ├── Throttled          too many failed sign-ins (or sign-ups): try again in ``retry_after`` seconds
+     │    ├── SignUpRefused      sign-up closed, or its invite missing, unknown, expired, revoked or used
+     │    ├── InviteNotFound     revoking an invite that does not exist (also KeyError)
+     │    ├── AccessDenied       a document's sharing changed by someone who is not its owner or an
+     │    │                      admin, or a change that would leave it without exactly one owner
+     │    ├── NotAMember         changing or removing someone who is not a member (also KeyError)
+     │    ├── InviteRefused      a document invite that is unknown, expired, revoked or used
+     │    ├── TokenNotFound      revoking an access token that is not the caller's or does not exist
+     │    │                      (also KeyError)
+     │    └── ChangedMeanwhile   a document's members kept changing under a request: try again
+     ├── AuthError               a token is missing, malformed, forged, expired or grants too little
      ├── RequestError            an HTTP API request refused: ``status``, ``code``, message
      ├── ClientError             something the Python client cannot do
      │    ├── FatalError         the server refused this client for good (``code``)
@@ -61,11 +69,13 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "AccessDenied",
     "AccountError",
     "AccountExists",
     "AccountNotFound",
     "AuthError",
     "ChangeMismatch",
+    "ChangedMeanwhile",
     "ClientClosed",
     "ClientError",
     "ConfigError",
@@ -83,6 +93,8 @@ __all__ = [
     "InvalidDocumentId",
     "InvalidOpError",
     "InviteNotFound",
+    "InviteRefused",
+    "NotAMember",
     "ProtocolError",
     "ReadOnlyError",
     "RequestError",
@@ -92,6 +104,7 @@ __all__ = [
     "StateFileError",
     "StoreError",
     "Throttled",
+    "TokenNotFound",
     "TooLargeError",
     "TraceError",
     "TruncatedError",
@@ -301,14 +314,15 @@ class SignInFailed(AccountError):
 
 
 class Throttled(AccountError):
-    """Too many failed sign-ins for this account or from this address: retry in ``retry_after`` seconds.
+    """Too many failed sign-ins for this account or from this address (or sign-ups from this
+    address: ``what`` names them): retry in ``retry_after`` seconds.
 
     Raised before the password is checked, so waiting is the only way through.
     """
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, what: str = "failed sign-ins") -> None:
         self.retry_after = max(0.0, float(retry_after))
-        super().__init__(f"too many failed sign-ins: try again in {max(1, round(self.retry_after))} s")
+        super().__init__(f"too many {what}: try again in {max(1, round(self.retry_after))} s")
 
 
 class SignUpRefused(AccountError):
@@ -320,6 +334,41 @@ class InviteNotFound(AccountError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class AccessDenied(AccountError):
+    """A change to a document's sharing that the caller may not make: only its owner or an
+    administrator manages members, the link and invites, and no change may leave a document
+    with members but not exactly one owner.  The message says which rule refused it."""
+
+
+class NotAMember(AccountError, KeyError):
+    """Changing the role of, or removing, someone who is not a member of the document."""
+
+    def __init__(self, doc: str, user: str) -> None:
+        super().__init__(f"{user!r} is not a member of {doc!r}")
+        self.doc = doc
+        self.user = user
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class InviteRefused(AccountError):
+    """A document invite that cannot be used: unknown, expired, revoked or already used."""
+
+
+class TokenNotFound(AccountError, KeyError):
+    """Revoking a personal access token that does not exist or is not the caller's (one answer
+    for both, so token ids of others cannot be probed)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ChangedMeanwhile(AccountError):
+    """A document's members changed under a request again and again (a write race it lost
+    each time); nothing was changed: try again."""
 
 
 # -- the server --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from cowrite.accounts import (
     MAX_USERNAME,
+    RESERVED_USERNAMES,
     InvalidAccount,
     check_display_name,
     check_new_username,
@@ -67,6 +68,16 @@ def test_usernames_must_be_strings(bad: object) -> None:
         normalize_username(bad)
 
 
+@pytest.mark.parametrize("name", ["admin", "ADMIN", "Root", "owner", "cowrite", "system"])
+def test_system_names_are_reserved_for_new_accounts(name: str) -> None:
+    """``cowrite serve``'s owner token is user ``admin``: an account of that name would be it."""
+    assert normalize_username(name) == name.lower() and name.lower() in RESERVED_USERNAMES
+    with pytest.raises(InvalidAccount, match="reserved"):
+        check_new_username(name)
+    for near in (name.lower() + "1", "the-" + name.lower(), name.lower() + ".x"):
+        assert check_new_username(near) == near  # only the names themselves
+
+
 @pytest.mark.parametrize("name", ["guest-0123456789abcdef", "Guest-1", "guest-"])
 def test_guest_names_are_reserved_for_new_accounts(name: str) -> None:
     assert normalize_username(name) == name.lower()  # looking one up is fine: it is just not an account
@@ -116,5 +127,8 @@ def test_normalising_any_text(text: str) -> None:
 def test_every_well_formed_name_is_accepted(text: str) -> None:
     name = normalize_username(text)
     assert name == text.lower()
-    if not name.startswith("guest-"):
+    if not name.startswith("guest-") and name not in RESERVED_USERNAMES:
         assert check_new_username(text) == name
+    else:
+        with pytest.raises(InvalidAccount, match="reserved"):
+            check_new_username(text)

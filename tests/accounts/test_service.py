@@ -94,6 +94,48 @@ def test_sign_up_refusals_store_nothing(accounts: Accounts, ada: Account, argon2
     assert argon2_calls.count("hash") == 0  # refused before any hashing
 
 
+@pytest.mark.parametrize("name", ["admin", "Root", "owner", "cowrite", "system"])
+def test_reserved_names_cannot_be_signed_up(accounts: Accounts, name: str) -> None:
+    with pytest.raises(InvalidAccount, match="reserved"):
+        accounts.sign_up(name, PASSWORD, mode="open")
+    assert accounts.count() == 0
+
+
+def test_sign_up_is_throttled_per_address_before_any_hashing(
+    accounts: Accounts, clock: Clock, argon2_calls: Argon2Calls
+) -> None:
+    from cowrite.accounts import SIGNUPS_FREE
+
+    for i in range(SIGNUPS_FREE):
+        accounts.sign_up(f"user{i}", PASSWORD, address=ADDR)
+    hashes = argon2_calls.count("hash")
+    with pytest.raises(Throttled, match="sign-ups") as caught:
+        accounts.sign_up("one-more", PASSWORD, address=ADDR)
+    assert caught.value.retry_after > 0
+    assert argon2_calls.count("hash") == hashes  # refused before the 64 MiB hash
+    assert accounts.account("one-more") is None
+    accounts.sign_up("elsewhere", PASSWORD, address="203.0.113.9")  # another address is not held up
+    accounts.sign_up("from-the-cli", PASSWORD)  # no address (the command line): never throttled
+    accounts.sign_in("user0", PASSWORD, ADDR)  # sign-in is counted apart
+    clock.advance(caught.value.retry_after)
+    accounts.sign_up("one-more", PASSWORD, address=ADDR)
+    with pytest.raises(Throttled):  # and the next waits longer
+        accounts.sign_up("two-more", PASSWORD, address=ADDR)
+
+
+def test_sign_ups_refused_before_hashing_cost_nothing(accounts: Accounts, ada: Account) -> None:
+    from cowrite.accounts import SIGNUPS_FREE
+
+    for _ in range(SIGNUPS_FREE * 2):
+        with pytest.raises(AccountExists):
+            accounts.sign_up("ada", PASSWORD, address=ADDR)
+        with pytest.raises(InvalidAccount):
+            accounts.sign_up("bad name", PASSWORD, address=ADDR)
+    accounts.sign_up("bob", PASSWORD, address=ADDR)
+    with pytest.raises(InvalidAccount):
+        accounts.sign_up("cy", PASSWORD, address=7)  # type: ignore[arg-type]
+
+
 def test_closed_sign_up(accounts: Accounts) -> None:
     code = accounts.create_invite("ada")
     with pytest.raises(SignUpRefused, match="closed"):
@@ -549,6 +591,7 @@ def test_the_default_hasher_and_throttle(store: SQLiteStore, clock: Clock) -> No
     a = Accounts(store, clock=clock)
     assert a.hasher.parameters == cowrite.accounts.RFC_9106
     assert isinstance(a.throttle, Throttle)
+    assert isinstance(a.signup_throttle, Throttle) and a.signup_throttle is not a.throttle
 
 
 def test_exports() -> None:

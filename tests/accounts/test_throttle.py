@@ -123,3 +123,21 @@ def test_without_an_address_only_the_account_counts(clock: Clock) -> None:
 def test_bad_settings(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         Throttle(**kwargs)  # type: ignore[arg-type]
+
+
+def test_an_address_alone_counts_every_attempt(clock: Clock) -> None:
+    """Sign-ups: no account to count against, and each attempt counts (each costs a hash)."""
+    t = Throttle(address_failures=3, base_delay=2.0, clock=clock)
+    for _ in range(2):
+        assert t.address_retry_after("198.51.100.7") == 0
+        t.address_attempt("198.51.100.7")
+    assert t.address_retry_after("198.51.100.7") == 0
+    t.address_attempt("198.51.100.7")
+    assert t.address_retry_after("198.51.100.7") == 2.0
+    assert t.address_retry_after("198.51.100.8") == 0  # another address
+    assert t.retry_after("anyone", None) == 0  # no account was charged
+    clock.advance(2.0)
+    t.address_attempt("198.51.100.7")
+    assert 3.9 < t.address_retry_after("198.51.100.7") <= 4.0  # doubled (less a little decay)
+    t.address_attempt("2001:db8::1")
+    assert t.address_retry_after("2001:db8::2") == t.address_retry_after("2001:db8::1")  # the /64

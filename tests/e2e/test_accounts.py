@@ -129,8 +129,8 @@ def test_an_admin_invites_someone_from_the_documents_page(chromium_path: str, in
 
     base = invite_server.http
     store = SQLiteStore(invite_server.db)
-    try:  # what `cowrite user add root --admin` does
-        Accounts(store).sign_up("root", PASSWORD, "The Admin", admin=True, mode="open")
+    try:  # what `cowrite user add boss --admin` does
+        Accounts(store).sign_up("boss", PASSWORD, "The Admin", admin=True, mode="open")
     finally:
         store.close()
 
@@ -140,7 +140,7 @@ def test_an_admin_invites_someone_from_the_documents_page(chromium_path: str, in
             try:
                 admin = await (await browser.new_context(bypass_csp=True)).new_page()
                 await admin.goto(f"{base}/")
-                await admin.fill("#signin-username", "root")
+                await admin.fill("#signin-username", "boss")
                 await admin.fill("#signin-password", PASSWORD)
                 await admin.click("#signin-form button[type=submit]")
                 await admin.click("#invite-button")

@@ -32,10 +32,12 @@ class Harness:
         throttle: Throttle | None = None,
         base_url: str = "http://testserver",
         allowed_origins: tuple[str, ...] = (),
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.db = tmp / "server.db"
         self.store = store if store is not None else SQLiteStore(self.db)
-        self.accounts = Accounts(self.store, hasher=FAST_HASHER, throttle=throttle)  # type: ignore[arg-type]
+        more: dict[str, Any] = {} if clock is None else {"clock": clock}
+        self.accounts = Accounts(self.store, hasher=FAST_HASHER, throttle=throttle, **more)  # type: ignore[arg-type]
         self.server = Server(
             self.store,  # type: ignore[arg-type]
             SECRET,
@@ -59,8 +61,20 @@ class Harness:
         return {"authorization": f"Bearer {self.token(**kw)}"}  # type: ignore[arg-type]
 
     def create(self, doc_id: str = "notes") -> None:
+        """A document made with an owner token: it has no members (only admins and tokens reach it)."""
         r = self.http.post("/api/docs", json={"id": doc_id}, headers=self.auth())
         assert r.status_code == 201, r.text
+
+    def give(self, doc_id: str, user: str, role: str = "editor") -> None:
+        """Give the account ``user`` ``role`` on ``doc_id``; on a document without members
+        ``user`` becomes its owner (whatever ``role``)."""
+        sharing = self.server.sharing
+        members = sharing.members(doc_id)
+        if not members:
+            sharing.create_owner(doc_id, user)
+            return
+        owner = next(m.user for m in members if m.role == "owner")
+        sharing.add_member(doc_id, owner, user, role)
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def test_editors_cannot_delete_and_admins_can(harness: Harness) -> None:
     _, csrf = signed_in(harness, "ada")
     r = harness.http.delete("/api/docs/notes", headers={"x-csrf-token": csrf})
     assert r.status_code == 403 and r.json()["error"] == "forbidden"
-    _, csrf = signed_in(harness, "root", admin=True)
+    _, csrf = signed_in(harness, "boss", admin=True)
     assert harness.http.delete("/api/docs/notes", headers={"x-csrf-token": csrf}).status_code == 204
     assert docs(harness) == []
 
@@ -75,7 +75,7 @@ def test_another_accounts_csrf_token_does_not_work(harness: Harness) -> None:
 
 def test_cookie_delete_and_edit_need_csrf_too(harness: Harness) -> None:
     harness.create("notes")
-    signed_in(harness, "root", admin=True)
+    signed_in(harness, "boss", admin=True)
     assert harness.http.delete("/api/docs/notes").status_code == 403
     r = harness.http.post("/api/docs/notes/edit", json={"pos": 0, "insert": "evil"})
     assert r.status_code == 403
@@ -117,6 +117,7 @@ def test_bearer_requests_need_no_csrf_token_even_with_a_cookie(harness: Harness)
 def test_safe_requests_by_cookie_need_no_csrf_token(harness: Harness) -> None:
     harness.create("notes")
     signed_in(harness)
+    harness.give("notes", "ada")
     assert harness.http.get("/api/docs/notes").status_code == 200
     assert harness.http.get("/api/docs/notes/snapshot").status_code == 200
 
@@ -181,6 +182,7 @@ def _join(ws: Any, doc_id: str = "notes") -> tuple[ClientSession, Welcome]:
 def test_the_websocket_takes_the_session_cookie(harness: Harness) -> None:
     harness.create("notes")
     sid, _ = signed_in(harness)
+    harness.give("notes", "ada")
     with harness.http.websocket_connect("/ws/notes", headers={"cookie": f"cowrite_session={sid}", "origin": "http://testserver"}) as ws:
         s, _ = _join(ws)
         assert s.welcomed and s.can_write

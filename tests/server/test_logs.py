@@ -21,6 +21,10 @@ from cowrite.server.logs import redact
         ('"WebSocket /ws/d?token=abc" [accepted]', '"WebSocket /ws/d?token=[redacted]" [accepted]'),
         ("/x?token=a&token=b", "/x?token=[redacted]&token=[redacted]"),
         ("/x?mytoken=abc", "/x?mytoken=abc"),  # another parameter
+        ("GET /d/notes?share=KeY-1_x HTTP/1.1", "GET /d/notes?share=[redacted] HTTP/1.1"),  # a link key
+        ('"WebSocket /ws/d?share=k&token=t"', '"WebSocket /ws/d?share=[redacted]&token=[redacted]"'),
+        ("/d/notes?join=c0de", "/d/notes?join=[redacted]"),  # a document invite
+        ("/x?timeshare=1", "/x?timeshare=1"),
         ("no query here", "no query here"),
     ],
 )

@@ -12,7 +12,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from cowrite.accounts import Accounts
+from cowrite.accounts import Accounts, Sharing
 from cowrite.engine import Document
 from cowrite.protocol import Error, ErrorCode, Welcome, decode_frame
 from cowrite.protocol.client import ClientSession
@@ -32,6 +32,11 @@ def sign_up(srv: ServerProcess, username: str) -> tuple[str, str]:
         trust_env=False,
     )
     assert r.status_code == 201, r.text
+    store = SQLiteStore(srv.db)  # the account owns `notes` (made by an owner token, so ownerless)
+    try:
+        Sharing(store, Accounts(store)).create_owner("notes", username)
+    finally:
+        store.close()
     return r.cookies["cowrite_session"], r.json()["csrf_token"]
 
 

@@ -375,8 +375,8 @@ def test_a_guest_id_cannot_be_signed_up(make_harness: Callable[..., Harness]) ->
 
 def test_an_admin_makes_an_invite_that_signs_someone_up(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(signup="invite")
-    add_account(h, "root", admin=True)
-    csrf = signin(h, "root").json()["csrf_token"]
+    add_account(h, "boss", admin=True)
+    csrf = signin(h, "boss").json()["csrf_token"]
     assert h.http.post("/api/auth/invites").status_code == 403  # no CSRF token
     r = h.http.post("/api/auth/invites", headers={"x-csrf-token": csrf})
     assert r.status_code == 201, r.text

@@ -27,17 +27,22 @@ from cowrite.store import (
     AccountRecord,
     CorruptionError,
     DocInfo,
+    DocInviteRecord,
     DocumentExists,
     DocumentNotFound,
     HistoryPruned,
     InvalidArgument,
     InvalidDocumentId,
     InviteRecord,
+    InviteRefused,
+    LinkRecord,
+    MemberRecord,
     SchemaError,
     SessionRecord,
     SignUpRefused,
     Store,
     StoreError,
+    TokenRecord,
     open_store,
 )
 
@@ -174,6 +179,20 @@ def session(user: str, i: int, *, t: float = 1.0) -> SessionRecord:
 
 def invite(i: int, *, created_at: float = 1.0, expires_at: float = 1000.0) -> InviteRecord:
     return InviteRecord(key(i), "ada", created_at, expires_at)
+
+
+def member(doc: str, user: str, role: str, *, at: float = 1.0, by: str = "ada") -> MemberRecord:
+    return MemberRecord(doc, user, role, by, at)
+
+
+def doc_invite(i: int, doc: str = "doc", role: str = "editor", *, created_at: float = 1.0,
+               expires_at: float = 1000.0) -> DocInviteRecord:
+    return DocInviteRecord(key(i), doc, role, "ada", created_at, expires_at)
+
+
+def token(i: int, user: str = "ada", *, docs: tuple[str, ...] = ("*",), t: float = 1.0,
+          label: str = "ci") -> TokenRecord:
+    return TokenRecord(key(i), f"id{i}", user, label, docs, "editor", t, t + 1000.0)
 
 
 class StoreContract:
@@ -871,6 +890,256 @@ class StoreContract:
             t.join()
         assert results.count("ok") == 1
         assert store.count_accounts() == 1
+
+    # -- document access --------------------------------------------------------------
+
+    def _people(self, store: Store, *names: str) -> None:
+        for n in names:
+            store.add_account(account(n))
+
+    def test_members_are_a_compare_and_set(self, store: Store) -> None:
+        self._people(store, "ada", "bob", "cy")
+        store.create("doc")
+        assert store.members("doc") == [] and store.members("nowhere") == [] and store.owners() == {}
+        ada = member("doc", "ada", "owner", at=1.0)
+        assert store.update_members("doc", expected={}, put=[ada])
+        assert store.members("doc") == [ada]
+        bob = member("doc", "bob", "viewer", at=2.0)
+        assert not store.update_members("doc", expected={}, put=[bob])  # stale: ada is there
+        assert not store.update_members("doc", expected={"ada": "editor"}, put=[bob])
+        assert store.members("doc") == [ada]
+        assert store.update_members("doc", expected={"ada": "owner"}, put=[bob])
+        assert store.members("doc") == [ada, bob]  # oldest first
+        bob2 = member("doc", "bob", "editor", at=2.0)
+        assert store.update_members("doc", expected={"ada": "owner", "bob": "viewer"}, put=[bob2])
+        assert store.memberships("bob") == [bob2] and store.memberships("nobody") == []
+        assert store.owners() == {"doc": "ada"}
+        # one transaction: the owner changes hands, both rows at once
+        assert store.update_members(
+            "doc", expected={"ada": "owner", "bob": "editor"},
+            put=[member("doc", "bob", "owner", at=2.0), member("doc", "ada", "editor", at=1.0)],
+        )
+        assert store.owners() == {"doc": "bob"}
+        assert store.update_members("doc", expected={"ada": "editor", "bob": "owner"}, remove=["ada"])
+        assert [m.user for m in store.members("doc")] == ["bob"]
+        assert store.memberships("ada") == []
+
+    def test_member_changes_are_checked_and_store_nothing_on_error(self, store: Store) -> None:
+        self._people(store, "ada")
+        store.create("doc")
+        store.create("other")
+        with pytest.raises(DocumentNotFound):
+            store.update_members("nowhere", expected={}, put=[member("nowhere", "ada", "owner")])
+        with pytest.raises(InvalidArgument):  # members are accounts
+            store.update_members("doc", expected={}, put=[member("doc", "ada", "owner"), member("doc", "ghost", "viewer")])
+        with pytest.raises(InvalidArgument):  # a record of another document
+            store.update_members("doc", expected={}, put=[member("other", "ada", "owner")])
+        for bad in [member("doc", "", "owner"), member("doc", "ada", ""), MemberRecord("doc", "ada", "owner", "x", float("nan"))]:
+            with pytest.raises(InvalidArgument):
+                store.update_members("doc", expected={}, put=[bad])
+        with pytest.raises(InvalidArgument):
+            store.update_members("doc", expected={"ada": 1}, put=[])  # type: ignore[dict-item]
+        with pytest.raises(InvalidArgument):
+            store.update_members("doc", expected={}, remove="ada")  # a str is not a list of names
+        with pytest.raises(InvalidDocumentId):
+            store.update_members("../etc", expected={}, put=[])
+        assert store.members("doc") == [] and store.members("other") == []
+
+    @pytest.mark.parametrize("text", ["a'; DROP TABLE members; --", "' OR '1'='1", 'x") --', "日本 🐻"])
+    def test_access_text_is_stored_literally(self, store: Store, text: str) -> None:
+        self._people(store, text, "ada")
+        store.create("doc")
+        m = MemberRecord("doc", text, "owner", text, 1.0)
+        assert store.update_members("doc", expected={}, put=[m])
+        assert store.members("doc") == [m] and store.memberships(text) == [m]
+        assert store.memberships("' OR '1'='1' --") == []
+        store.add_token(token(1, text, label=text))
+        assert store.tokens(text)[0].label == text and store.tokens("ada") == []
+        link = LinkRecord("doc", "viewer", text, text, 1.0)
+        assert store.set_link("doc", link) and store.link("doc") == link
+
+    def test_links(self, store: Store) -> None:
+        self._people(store, "ada")
+        store.create("doc")
+        assert store.link("doc") is None and store.link("nowhere") is None
+        on = LinkRecord("doc", "viewer", "secret-key-1", "ada", 1.0)
+        assert store.set_link("doc", on)
+        assert store.link("doc") == on and "secret-key-1" not in repr(on)
+        other = LinkRecord("doc", "editor", "secret-key-2", "ada", 2.0)
+        assert store.set_link("doc", other) and store.link("doc") == other
+        store.update_members("doc", expected={}, put=[member("doc", "ada", "owner")])
+        assert not store.set_link("doc", None, expected={})  # the members changed
+        assert store.link("doc") == other
+        assert store.set_link("doc", None, expected={"ada": "owner"})
+        assert store.link("doc") is None
+        with pytest.raises(DocumentNotFound):
+            store.set_link("nowhere", LinkRecord("nowhere", "viewer", "k", "ada", 1.0))
+        with pytest.raises(InvalidArgument):
+            store.set_link("doc", LinkRecord("other", "viewer", "k", "ada", 1.0))
+        assert store.link("doc") is None
+
+    def test_doc_invites(self, store: Store) -> None:
+        self._people(store, "ada")
+        store.create("doc")
+        store.create("other")
+        old, new = doc_invite(1, created_at=10.0), doc_invite(2, created_at=20.0)
+        assert store.add_doc_invite(old) and store.add_doc_invite(new)
+        assert store.add_doc_invite(doc_invite(3, "other"))
+        assert store.doc_invites("doc") == [new, old] and store.doc_invite(key(1)) == old
+        assert store.doc_invites("nowhere") == [] and store.doc_invite(key(9)) is None
+        with pytest.raises(InvalidArgument):  # the key is taken (by any document)
+            store.add_doc_invite(doc_invite(3, "doc"))
+        with pytest.raises(InvalidArgument):
+            store.add_doc_invite(DocInviteRecord("the-raw-invite-code", "doc", "viewer", "ada", 1.0, 2.0))
+        with pytest.raises(DocumentNotFound):
+            store.add_doc_invite(doc_invite(4, "nowhere"))
+        store.update_members("doc", expected={}, put=[member("doc", "ada", "owner")])
+        assert not store.add_doc_invite(doc_invite(5), expected={})  # the members changed
+        assert store.doc_invite(key(5)) is None
+        assert not store.revoke_doc_invite("doc", key(3))  # it is other's
+        assert not store.revoke_doc_invite("doc", key(9))
+        assert store.revoke_doc_invite("doc", key(1)) and store.doc_invite(key(1)).revoked  # type: ignore[union-attr]
+        assert not store.doc_invite(key(3)).revoked  # type: ignore[union-attr]
+
+    def test_redeeming_a_doc_invite_is_one_transaction(self, store: Store) -> None:
+        self._people(store, "ada", "bob", "cy")
+        store.create("doc")
+        store.create("other")
+        owner = {"ada": "owner"}
+        store.update_members("doc", expected={}, put=[member("doc", "ada", "owner")])
+        store.add_doc_invite(doc_invite(1, expires_at=100.0))
+        bob = member("doc", "bob", "editor", at=50.0)
+        assert not store.update_members("doc", expected={}, put=[bob], use_invite=key(1), now=50.0)
+        assert store.doc_invite(key(1)).used_by is None  # type: ignore[union-attr]  # stale: not used up
+        assert store.update_members("doc", expected=owner, put=[bob], use_invite=key(1), now=50.0)
+        used = store.doc_invite(key(1))
+        assert used is not None and (used.used_by, used.used_at) == ("bob", 50.0)
+        after = {"ada": "owner", "bob": "editor"}
+        cy = member("doc", "cy", "editor", at=60.0)
+        with pytest.raises(InviteRefused):  # single use
+            store.update_members("doc", expected=after, put=[cy], use_invite=key(1), now=60.0)
+        with pytest.raises(InviteRefused):  # unknown
+            store.update_members("doc", expected=after, put=[cy], use_invite=key(2), now=60.0)
+        store.add_doc_invite(doc_invite(3, expires_at=100.0))
+        with pytest.raises(InviteRefused):  # expired at now
+            store.update_members("doc", expected=after, put=[cy], use_invite=key(3), now=100.0)
+        store.add_doc_invite(doc_invite(4))
+        store.revoke_doc_invite("doc", key(4))
+        with pytest.raises(InviteRefused):  # revoked
+            store.update_members("doc", expected=after, put=[cy], use_invite=key(4), now=60.0)
+        store.add_doc_invite(doc_invite(5, "other"))
+        with pytest.raises(InviteRefused):  # another document's invite
+            store.update_members("doc", expected=after, put=[cy], use_invite=key(5), now=60.0)
+        assert store.members("doc") == [member("doc", "ada", "owner"), bob]
+        assert store.doc_invite(key(5)).used_by is None  # type: ignore[union-attr]
+        store.add_doc_invite(doc_invite(6))
+        for put in ([], [cy, member("doc", "ada", "editor")]):  # an invite adds exactly one member
+            with pytest.raises(InvalidArgument):
+                store.update_members("doc", expected=after, put=put, use_invite=key(6), now=60.0)
+        with pytest.raises(InvalidArgument):  # using an invite needs the time it is used at
+            store.update_members("doc", expected=after, put=[cy], use_invite=key(6))
+        assert store.doc_invite(key(6)).used_by is None  # type: ignore[union-attr]
+
+    def test_a_doc_invite_races_for_one_member(self, store: Store) -> None:
+        """Many threads redeem one invite at once: exactly one of them becomes a member."""
+        users = [f"user{i}" for i in range(8)]
+        self._people(store, "ada", *users)
+        store.create("doc")
+        store.update_members("doc", expected={}, put=[member("doc", "ada", "owner")])
+        store.add_doc_invite(doc_invite(1, expires_at=1e12))
+        results: list[object] = [None] * 8
+
+        def redeem(i: int) -> None:
+            try:
+                results[i] = store.update_members(
+                    "doc", expected={"ada": "owner"}, put=[member("doc", users[i], "editor")], use_invite=key(1),
+                    now=2.0,
+                )
+            except InviteRefused as exc:
+                results[i] = exc
+
+        threads = [threading.Thread(target=redeem, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results.count(True) == 1
+        assert len(store.members("doc")) == 2
+
+    def test_deleting_a_document_deletes_its_access(self, store: Store) -> None:
+        self._people(store, "ada", "bob")
+        for d in ("doc", "kept"):
+            store.create(d)
+            store.update_members(d, expected={}, put=[member(d, "ada", "owner"), member(d, "bob", "viewer")])
+            store.set_link(d, LinkRecord(d, "viewer", f"key-{d}", "ada", 1.0))
+        store.add_doc_invite(doc_invite(1, "doc"))
+        store.add_doc_invite(doc_invite(2, "kept"))
+        store.delete("doc")
+        assert store.members("doc") == [] and store.link("doc") is None and store.doc_invite(key(1)) is None
+        assert [m.doc for m in store.memberships("bob")] == ["kept"]
+        assert store.owners() == {"kept": "ada"}
+        store.create("doc")  # a new document of the same id inherits nothing
+        assert store.members("doc") == [] and store.link("doc") is None and store.doc_invites("doc") == []
+        assert store.link("kept") is not None and store.doc_invite(key(2)) is not None
+
+    def test_clear_access(self, store: Store) -> None:
+        self._people(store, "ada", "bob")
+        store.create("doc")
+        ms = [member("doc", "ada", "owner", at=1.0), member("doc", "bob", "viewer", at=2.0)]
+        store.update_members("doc", expected={}, put=ms)
+        store.set_link("doc", LinkRecord("doc", "viewer", "k", "ada", 1.0))
+        store.add_doc_invite(doc_invite(1))
+        assert store.clear_access("doc") == ms
+        assert store.members("doc") == [] and store.link("doc") is None and store.doc_invites("doc") == []
+        assert store.exists("doc")  # the document itself stays
+        assert store.clear_access("doc") == [] and store.clear_access("nowhere") == []
+
+    # -- personal access tokens -------------------------------------------------------
+
+    def test_tokens(self, store: Store, backend: Backend) -> None:
+        self._people(store, "ada", "bob")
+        t1, t2 = token(1, t=10.0, docs=("a", "b")), token(2, t=20.0)
+        store.add_token(t2)
+        store.add_token(t1)
+        store.add_token(token(3, "bob"))
+        assert store.tokens("ada") == [t1, t2] and store.tokens("nobody") == []  # oldest first
+        assert store.token(key(1)) == t1 and store.token(key(9)) is None
+        assert store.token_by_id("id1") == t1 and store.token_by_id("nope") is None
+        assert key(1) not in repr(t1)
+        store.touch_token(key(1), 50.0)
+        store.touch_token(key(1), 40.0)  # only forward
+        store.touch_token(key(9), 50.0)  # gone: no error
+        assert store.token(key(1)).last_used == 50.0  # type: ignore[union-attr]
+        assert store.revoke_token("id1") and store.token(key(1)).revoked  # type: ignore[union-attr]
+        assert not store.revoke_token("nope")
+        store.close()
+        again = backend.open()
+        try:
+            assert again.token(key(2)) == t2 and again.token(key(1)).revoked  # type: ignore[union-attr]
+        finally:
+            again.close()
+
+    def test_tokens_need_an_account_a_hashed_key_and_a_new_id(self, store: Store) -> None:
+        self._people(store, "ada")
+        with pytest.raises(InvalidArgument):
+            store.add_token(token(1, "nobody"))
+        store.add_token(token(1))
+        with pytest.raises(InvalidArgument):
+            store.add_token(token(1))  # key and id taken
+        with pytest.raises(InvalidArgument):
+            store.add_token(TokenRecord(key(2), "id1", "ada", "x", ("*",), "editor", 1.0, None))  # id taken
+        for bad in [
+            TokenRecord("cwp_the-raw-secret", "idx", "ada", "x", ("*",), "editor", 1.0, None),
+            TokenRecord(key(3), "idx", "ada", "", ("*",), "editor", 1.0, None),
+            TokenRecord(key(3), "idx", "ada", "x", (), "editor", 1.0, None),
+            TokenRecord(key(3), "idx", "ada", "x", ["*"], "editor", 1.0, None),  # type: ignore[arg-type]
+            TokenRecord(key(3), "idx", "ada", "x", ("*",), "editor", 1.0, float("inf")),
+        ]:
+            with pytest.raises(InvalidArgument):
+                store.add_token(bad)
+        with pytest.raises(InvalidArgument):
+            store.token("cwp_the-raw-secret")
+        assert len(store.tokens("ada")) == 1
 
     # -- schema -----------------------------------------------------------------------
 

@@ -386,7 +386,7 @@ def test_version_4_database_gains_accounts(tmp_path: Path, monkeypatch: pytest.M
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "accounts" not in tables and "users" in tables
     with SQLiteStore(path) as s:
-        assert s.schema_version == sqlite_mod.SCHEMA_VERSION == 5
+        assert s.schema_version == sqlite_mod.SCHEMA_VERSION
         assert_same(s.load("notes"), live)
         assert s.agent_owners("notes") == {"alice": "ann"}
         assert s.user_names(["ann"]) == {"ann": "Ann"}
@@ -397,10 +397,48 @@ def test_version_4_database_gains_accounts(tmp_path: Path, monkeypatch: pytest.M
         s.add_session(SessionRecord(key, "ann", "csrf", 2.0, 2.0, 3.0))
         assert s.sessions("ann")[0].user == "ann"
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(sqlite_mod.SCHEMA_VERSION,)]
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("DELETE FROM accounts WHERE username = 'ann'")  # sessions go with their account
         assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
+
+
+def test_version_5_database_gains_document_access(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database of the first accounts release (documents, accounts, sessions, invites) opens
+    with all of it, its documents ownerless, and working members, links, invites and tokens."""
+    from cowrite.store import AccountRecord, DocInviteRecord, InviteRecord, LinkRecord, MemberRecord, TokenRecord
+
+    path = tmp_path / "v5.db"
+    monkeypatch.setattr(sqlite_mod, "MIGRATIONS", sqlite_mod.MIGRATIONS[:5])
+    live = Document("alice")
+    live.insert(0, "Hello")
+    key = hashlib.sha256(b"x").hexdigest()
+    with SQLiteStore(path) as s:
+        assert s.schema_version == 5
+        s.create("notes")
+        s.append("notes", live.encode_patch(), op_count=5, text_length=5)
+        s.add_account(AccountRecord("ann", "Ann", "$argon2id$...", True, False, 2.0))
+        s.add_invite(InviteRecord(key, "ann", 1.0, 1e12))
+    monkeypatch.undo()
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "accounts" in tables and not {"members", "links", "doc_invites", "tokens"} & tables
+    with SQLiteStore(path) as s:
+        assert s.schema_version == sqlite_mod.SCHEMA_VERSION == 6
+        assert_same(s.load("notes"), live)
+        assert s.account("ann") is not None and s.invite(key) is not None
+        assert s.members("notes") == [] and s.owners() == {} and s.link("notes") is None
+        assert s.update_members("notes", expected={}, put=[MemberRecord("notes", "ann", "owner", "ann", 3.0)])
+        assert s.set_link("notes", LinkRecord("notes", "viewer", "k" * 43, "ann", 3.0))
+        assert s.add_doc_invite(DocInviteRecord(key, "notes", "editor", "ann", 3.0, 1e12))
+        s.add_token(TokenRecord(key, "t1", "ann", "ci", ("notes",), "viewer", 3.0, None))
+        assert s.owners() == {"notes": "ann"} and s.tokens("ann")[0].docs == ("notes",)
+        s.delete("notes")
+        assert s.doc_invite(key) is None and s.owners() == {}
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(6,)]
+        for table in ("members", "links", "doc_invites"):
+            assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)
 
 
 # -- open_store -------------------------------------------------------------------------
@@ -417,9 +455,6 @@ def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         assert isinstance(s, SQLiteStore)
     with open_store(tmp_path / "pathlike.db") as s:
         assert isinstance(s, SQLiteStore)
-    for url in ("postgresql://user@host/db", "postgres://h/db", "postgresql+psycopg://h/db"):
-        with pytest.raises(UnsupportedBackend, match="PostgreSQL store is not implemented yet"):
-            open_store(url)
     with pytest.raises(UnsupportedBackend, match="unknown store URL scheme 'redis'"):
         open_store("redis://localhost")
     assert issubclass(UnsupportedBackend, NotImplementedError)

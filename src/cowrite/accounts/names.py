@@ -8,7 +8,10 @@ spellings can never name one account.  Input is case-insensitive: ``Ada`` is ``a
 Only ASCII is lowercased -- ``str.lower`` maps the Kelvin sign ``K`` to ``k`` and
 ``İ`` to two characters, which would let a second spelling in.  Names starting with
 ``guest-`` are reserved: guests get ``guest-<hex>`` ids (``cowrite.server``), and an
-account must not inherit a guest's agents.
+account must not inherit a guest's agents.  So are :data:`RESERVED_USERNAMES`
+(``admin``, ``root``, ...): ``cowrite serve`` prints an owner token whose user id is
+``admin``, and an account of that name would share its identity (its agents, its
+documents); the others read as the system speaking.
 
 A **display name** is what people see: 1..256 characters of any script, without
 control characters or bidirectional embeddings, overrides and isolates (which would
@@ -31,6 +34,7 @@ __all__ = [
     "GUEST_PREFIX",
     "MAX_DISPLAY_NAME",
     "MAX_USERNAME",
+    "RESERVED_USERNAMES",
     "check_display_name",
     "check_new_username",
     "display_name_problem",
@@ -41,6 +45,8 @@ __all__ = [
 MAX_USERNAME = 64
 MAX_DISPLAY_NAME = MAX_USER_NAME
 GUEST_PREFIX = "guest-"
+RESERVED_USERNAMES = frozenset({"admin", "root", "owner", "cowrite", "system"})
+"""Usernames no account may take (looking them up still works: :func:`normalize_username`)."""
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -92,8 +98,11 @@ def normalize_username(value: object) -> str:
 
 
 def check_new_username(value: object) -> str:
-    """:func:`normalize_username`, refusing the reserved ``guest-`` names too."""
+    """:func:`normalize_username`, refusing the reserved names too (``guest-...`` and
+    :data:`RESERVED_USERNAMES`)."""
     name = normalize_username(value)
     if name.startswith(GUEST_PREFIX):
         raise InvalidAccount(f"usernames starting with {GUEST_PREFIX!r} are reserved for guests")
+    if name in RESERVED_USERNAMES:
+        raise InvalidAccount(f"the username {name!r} is reserved")
     return name

@@ -11,7 +11,9 @@ What it promises, whatever the caller sends:
   never the id or code itself (shown once, to its owner), and passwords only as
   argon2id hashes.  A stolen database opens no session.
 * **Throttling before hashing**: a throttled attempt (:class:`Throttled`) costs no
-  argon2 work, so guessing cannot be used to load the server either.
+  argon2 work, so guessing cannot be used to load the server either.  Sign-ups are
+  throttled per client address too (each one costs a 64 MiB hash): after
+  :data:`SIGNUPS_FREE` in a burst, each further one from that address waits.
 * **Revocation is immediate.**  Signing out, "everywhere", a password change and
   disabling an account delete the sessions in the same store transaction as the
   change, then tell :meth:`Accounts.on_revoke` listeners (the server closes their
@@ -54,6 +56,7 @@ from .throttle import Throttle
 
 __all__ = [
     "CLI_INVITER",
+    "SIGNUPS_FREE",
     "SIGNUP_MODES",
     "Account",
     "Accounts",
@@ -73,6 +76,9 @@ TOUCH_INTERVAL = 60.0
 PURGE_INTERVAL = 3600.0
 """Ended sessions are deleted from the store at most this often (seconds), at a sign-in."""
 MAX_INVITE_TTL = 365 * 86400.0
+SIGNUPS_FREE = 10
+"""Sign-ups one client address may make in a burst before each further one waits
+(2 s, doubling, up to 15 minutes; the count halves every hour)."""
 _MAX_SECRET = 256  # longer "session ids" or "invite codes" are refused before hashing
 _KEY = re.compile(r"[0-9a-f]{64}")
 
@@ -164,6 +170,7 @@ class Accounts:
         session_idle: float = 14 * 86400,
         session_absolute: float = 60 * 86400,
         throttle: Throttle | None = None,
+        signup_throttle: Throttle | None = None,
     ) -> None:
         if not 0 < session_idle <= session_absolute:
             raise ConfigError("sessions need 0 < session_idle <= session_absolute (seconds)")
@@ -173,6 +180,11 @@ class Accounts:
         self.session_idle = float(session_idle)
         self.session_absolute = float(session_absolute)
         self.throttle = Throttle(clock=clock) if throttle is None else throttle
+        self.signup_throttle = (
+            Throttle(address_failures=SIGNUPS_FREE, base_delay=2.0, half_life=3600.0, clock=clock)
+            if signup_throttle is None
+            else signup_throttle
+        )
         self._listeners: list[RevokeListener] = []
         self._lock = threading.Lock()
         self._purged_at = float("-inf")
@@ -188,6 +200,7 @@ class Accounts:
         admin: bool = False,
         invite: str | None = None,
         mode: str = "open",
+        address: str = "",
     ) -> Account:
         """Create an account (and sign nobody in).
 
@@ -197,13 +210,24 @@ class Accounts:
         used up, in the same transaction that creates the account.  ``name`` defaults
         to the username.  Raises :class:`InvalidAccount`, :class:`SignUpRefused` or
         :class:`AccountExists`; nothing is stored then.
+
+        ``address`` is the client's (``""``: none, e.g. the command line).  Each sign-up
+        that gets as far as hashing the password counts against it, and once an address
+        has made :data:`SIGNUPS_FREE` lately the next waits (:class:`Throttled`, raised
+        before any hashing).
         """
         if mode not in SIGNUP_MODES:
             raise ConfigError(f"the sign-up mode is one of {', '.join(SIGNUP_MODES)}, not {mode!r}")
         if type(admin) is not bool:
             raise InvalidAccount("admin must be True or False")
+        if not isinstance(address, str):
+            raise InvalidAccount("the client address must be a string")
         if mode == "closed":
             raise SignUpRefused("sign-up is closed: an administrator adds accounts (`cowrite user add`)")
+        if address:
+            wait = self.signup_throttle.address_retry_after(address)
+            if wait > 0:
+                raise Throttled(wait, "sign-ups from this address")
         user = check_new_username(username)
         display = user if name is None else check_display_name(name)
         check_password(password)
@@ -213,6 +237,8 @@ class Accounts:
             invite_key = self._usable_invite(invite, now)
         if self.store.account(user) is not None:
             raise AccountExists(user)
+        if address:
+            self.signup_throttle.address_attempt(address)
         record = AccountRecord(user, display, self.hasher.hash(password), admin, False, now)
         self.store.add_account(record, invite=invite_key, now=now)  # AccountExists/SignUpRefused on a race
         self.store.set_user_name(user, display)  # history and authorship views show it

@@ -14,7 +14,11 @@ waits ``max_delay`` for one attempt, and the attacker gains nothing from making
 the wait longer.  An IPv6 address counts as its /64 (what one host usually gets).
 
 The state is in memory, bounded: each table holds at most ``max_entries`` keys and
-forgets the least recently failed first.  One process is enough for cowrite's
+forgets the least recently failed first.
+
+Sign-ups are throttled per address by a second ``Throttle`` of the accounts service
+(:meth:`Throttle.address_attempt`): each one costs a 64 MiB argon2 hash, so a mass
+sign-up from one address must back off too.  One process is enough for cowrite's
 single server; a cluster would keep these counters in the shared store.
 """
 
@@ -132,6 +136,20 @@ class Throttle:
             self._accounts.fail(account[:_MAX_KEY], now)
             if address is not None:
                 self._addresses.fail(address_key(address), now)
+
+    def address_retry_after(self, address: str) -> float:
+        """Seconds before the next attempt from ``address`` may run, counting the address
+        alone (sign-ups: there is no account yet to count against)."""
+        now = self._clock()
+        with self._lock:
+            return self._addresses.wait(address_key(address), now)
+
+    def address_attempt(self, address: str) -> None:
+        """Count an attempt against ``address`` alone (every sign-up costs a password hash,
+        so each one counts, not only failures)."""
+        now = self._clock()
+        with self._lock:
+            self._addresses.fail(address_key(address), now)
 
     def succeeded(self, account: str) -> None:
         """A sign-in succeeded: forget the account's failures (the address's stay)."""

@@ -1,24 +1,62 @@
-"""Who a request is and how it is shown: shared by the WebSocket endpoint and the HTTP API.
+"""Who a request is and what it may do to which document: the one place access is decided.
 
-The token of a request (header or query), the protocol role of a token's role,
-the roles guests may be given, what a signed-in account may do
-(:func:`account_grant`), and the colour of a user.  What a valid user id and
-display name are is :mod:`cowrite.server.auth`'s (tokens carry them).
+A request's *effective role* on a document (:meth:`Access.role`) is one of
+:data:`~cowrite.accounts.DOC_ROLES` (``owner`` > ``editor`` > ``commenter`` >
+``viewer``), or ``None`` (no access: ``403 forbidden`` / a fatal ``forbidden``):
+
+* an HS256 token (``?token=`` or ``Authorization: Bearer`` JWT, also what guests get
+  from ``POST /api/session``): the token's role on the document it grants (or every
+  document), as before accounts;
+* a personal access token (``Authorization: Bearer cwp_...``): the lower of the
+  token's role and the user's own role on the document, and only on documents in
+  the token's scope;
+* the session cookie of an account: its membership of the document
+  (:meth:`Sharing.role_with_link`, which also counts a valid ``?share=`` link key);
+  an administrator is the owner of every document.
+
+Anyone with a valid ``?share=`` link key of a document also gets the link's role on
+it (the higher of that and what they have otherwise), which is how guests use a
+shared link.  A *link guest* (someone without an account, on a server that lets no
+guests in, who opened a share link: ``POST /api/session`` with ``{doc, share}``) holds
+an HS256 token for document ``""``, which grants nothing but what a valid link key
+gives: turning the link off or rotating it ends that access at once.  The protocol knows three roles: ``owner`` and ``editor`` write,
+``commenter`` and ``viewer`` read (:func:`protocol_role`).
+
+Also here: the token of a request (header or query), the roles guests may be given,
+and the colour of a user.  What a valid user id and display name are is
+:mod:`cowrite.server.auth`'s (tokens carry them).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..accounts import SessionInfo
+from ..accounts import TOKEN_PREFIX, Sharing, TokenGrant, stronger
 from ..protocol import Role
-from .auth import Grant
 
-__all__ = ["GUEST_ROLES", "PALETTE", "account_grant", "account_role", "colour_for", "protocol_role", "token_from"]
+if TYPE_CHECKING:  # identity imports this module
+    from .identity import Caller
+
+__all__ = [
+    "GUEST_ROLES",
+    "PALETTE",
+    "PAT_PREFIX",
+    "Access",
+    "DocAccess",
+    "colour_for",
+    "link_key_from",
+    "protocol_role",
+    "token_from",
+]
 
 GUEST_ROLES = ("none", "viewer", "editor", "owner")
 """What ``--guests`` may give anyone who opens the web editor (``none``: no guests)."""
+
+PAT_PREFIX = TOKEN_PREFIX
+"""How a personal access token starts (``cwp_``; an HS256 token never does: it starts ``eyJ``)."""
 
 PALETTE = (
     "#c0392b",  # red
@@ -37,12 +75,12 @@ PALETTE = (
 """Cursor and name colours: each has a contrast of at least 4.5 with white (WCAG AA),
 so it reads as text on white and white text reads on it."""
 
-_ROLES = {"owner": Role.OWNER, "editor": Role.EDITOR, "viewer": Role.VIEWER}
+_PROTOCOL = {"owner": Role.OWNER, "editor": Role.EDITOR, "commenter": Role.VIEWER, "viewer": Role.VIEWER}
 
 
 def protocol_role(role: str) -> Role:
-    """The protocol's role for a token's role name."""
-    return _ROLES[role]
+    """The protocol's role for a document role (commenters read, as viewers do)."""
+    return _PROTOCOL[role]
 
 
 def colour_for(user: str) -> str:
@@ -58,18 +96,86 @@ def token_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | No
     return query.get("token")
 
 
-def account_role(admin: bool) -> str:
-    """The role a signed-in account has on every document: ``owner`` for an admin,
-    ``editor`` for everyone else (what ``--guests editor`` gives guests).
-
-    TEMPORARY, and the only place this rule is written: until per-document
-    memberships exist (issue 12, per-document access), an account is trusted with
-    every document.  Memberships replace this function; everything that asks what
-    an account may do asks it (through :func:`account_grant`)."""
-    return "owner" if admin else "editor"
+MAX_LINK_KEY_CHARS = 256
+"""A ``?share=`` value longer than this is not looked up."""
 
 
-def account_grant(info: SessionInfo) -> Grant:
-    """What the account of a live session may do, in the shape a token grants it: every
-    document (``"*"``), :func:`account_role`, until the session expires."""
-    return Grant(info.user, info.name or info.user, "*", account_role(info.admin), int(info.expires_at))
+def link_key_from(query: Mapping[str, str]) -> str | None:
+    """The ``?share=`` link key of a request, if it has a plausible one."""
+    value = query.get("share")
+    if not value or len(value) > MAX_LINK_KEY_CHARS or not value.isascii() or not value.isprintable():
+        return None
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class DocAccess:
+    """What one caller may do to one document: ``role`` (a document role), and how the
+    caller signed in (``via``: ``"token"``, ``"pat"`` or ``"session"``)."""
+
+    user: str
+    name: str
+    doc: str
+    role: str
+    via: str
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in ("owner", "editor")
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+    @property
+    def protocol(self) -> Role:
+        return protocol_role(self.role)
+
+
+class Access:
+    """The effective role of callers on documents, from the memberships in ``sharing``.
+
+    Its methods read the store: call them in a worker thread."""
+
+    def __init__(self, sharing: Sharing) -> None:
+        self.sharing = sharing
+
+    def link_role(self, doc: str, link_key: str | None) -> str | None:
+        """The role a valid link key of ``doc`` gives anyone (None: none, or no key)."""
+        if link_key is None:
+            return None
+        return self.sharing.role_with_link(doc, None, link_key)
+
+    def token_role(self, token_doc: str, token_role: str, doc: str, link_key: str | None) -> str | None:
+        """An HS256 token's role on ``doc`` (its doc, or ``*``), raised by a valid link key."""
+        own = token_role if token_doc in ("*", doc) else None
+        return stronger(own, self.link_role(doc, link_key))
+
+    def pat_role(self, grant: TokenGrant, admin: bool, doc: str) -> str | None:
+        """A personal access token's role on ``doc``: in its scope, the lower of its role
+        and its user's own (an administrator's own role is ``owner``).  A link key does
+        not count: a token acts as its user, and a link is for people."""
+        if not grant.covers(doc):
+            return None
+        return grant.role_on(doc, "owner" if admin else self.sharing.role_of(doc, grant.user))
+
+    def account_role(self, user: str, admin: bool, doc: str, link_key: str | None) -> str | None:
+        """A signed-in account's role on ``doc``: an administrator owns everything."""
+        if admin:
+            return "owner"
+        return self.sharing.role_with_link(doc, user, link_key)
+
+    def role(self, caller: Caller, doc: str, link_key: str | None) -> str | None:
+        """``caller``'s effective role on ``doc`` (see the module), or None."""
+        if caller.session is not None:
+            return self.account_role(caller.grant.user, caller.admin, doc, link_key)
+        if caller.pat is not None:
+            return self.pat_role(caller.pat, caller.admin, doc)
+        return self.token_role(caller.grant.doc, caller.grant.role, doc, link_key)
+
+    def access(self, caller: Caller, doc: str, link_key: str | None) -> DocAccess | None:
+        """:meth:`role` as a :class:`DocAccess` (None: no access)."""
+        role = self.role(caller, doc, link_key)
+        if role is None:
+            return None
+        return DocAccess(caller.grant.user, caller.grant.name, doc, role, caller.via)

@@ -3,7 +3,11 @@
 Every call needs a token (``Authorization: Bearer ...`` or ``?token=``) or the
 session cookie of a signed-in account (:mod:`~cowrite.server.identity`, which also
 holds the CSRF rule for cookies), except ``POST /api/session``, which hands out
-guest tokens when the server lets guests in.  Errors are JSON
+guest tokens when the server lets guests in.  What a caller may do to a document
+(``?share=KEY``: a link key of it) is :class:`~cowrite.server.access.Access`'s; a
+caller without access gets ``403 forbidden`` whether the document exists or not.
+An account sees in ``GET /api/docs`` only the documents it is a member of (an
+administrator: all), and owns the documents it creates.  Errors are JSON
 ``{"error": code, "message": ...}`` with a fitting status.
 
 Reads of a room's document take the room lock only to copy it (the lock is held
@@ -31,9 +35,9 @@ from ..errors import ConfigError, DecodeError, InvalidArgument, RequestError, St
 from ..protocol import ErrorCode
 from ..protocol.server import Send, error_frame
 from ..store import CorruptionError, DocumentExists, DocumentNotFound, InvalidDocumentId, Store, check_doc_id
-from .access import GUEST_ROLES, colour_for, protocol_role, token_from
-from .auth import AuthError, Grant, has_control_or_bidi, issue_token, verify_token
-from .identity import Identities
+from .access import GUEST_ROLES, Access, DocAccess, colour_for, link_key_from, token_from
+from .auth import AuthError, has_control_or_bidi, issue_token, verify_token
+from .identity import Caller, Identities
 from .bounds import loads
 from .metrics import Metrics
 from .rooms import Rooms
@@ -165,14 +169,17 @@ def _version_json(version: RawVersion) -> list[list[object]]:
     return [[a, s] for a, s in version]
 
 
-def _info(d: Any) -> dict[str, Any]:
-    return {
+def _info(d: Any, role: str | None = None) -> dict[str, Any]:
+    out = {
         "id": d.id,
         "created_at": d.created_at,
         "updated_at": d.updated_at,
         "ops": d.ops_count,
         "length": d.text_length,
     }
+    if role is not None:
+        out["role"] = role
+    return out
 
 
 class HttpApi:
@@ -190,6 +197,7 @@ class HttpApi:
         rooms: Rooms,
         secret: bytes,
         identities: Identities,
+        access: Access,
         *,
         guests: str = "none",
         guest_hosts: tuple[str, ...] = (),
@@ -202,6 +210,8 @@ class HttpApi:
         self.rooms = rooms
         self.secret = secret
         self.identities = identities
+        self.access = access
+        self.sharing = access.sharing
         self.guests = guests
         self.max_request_bytes = max_request_bytes
         self._names: dict[str, str] = {}  # user -> the display name last stored
@@ -228,19 +238,33 @@ class HttpApi:
 
     # -- helpers -----------------------------------------------------------------------
 
-    async def _grant(self, request: Request, doc_id: str | None = None) -> Grant:
-        grant = (await self.identities.caller(request)).grant
-        if doc_id is None and grant.doc != "*":
+    async def _caller(self, request: Request) -> Caller:
+        """The caller of a request that is not about one document (listing, creating):
+        an account, or a token for every document."""
+        caller = await self.identities.caller(request)
+        if not caller.account and caller.grant.doc != "*":
             raise RequestError(403, "forbidden", "this needs a token for every document (doc '*')")
-        if doc_id is not None and not grant.allows(doc_id):
-            raise RequestError(403, "forbidden", f"your token does not grant document {doc_id!r}")
-        return grant
+        if caller.pat is not None and "*" not in caller.pat.docs:
+            raise RequestError(403, "forbidden", "this needs a personal access token for every document (scope '*')")
+        return caller
+
+    async def doc_access(self, request: Request, doc_id: str) -> DocAccess:
+        """What the caller may do to ``doc_id``; ``403 forbidden`` if nothing (whether the
+        document exists or not: a caller without access learns nothing about it)."""
+        caller = await self.identities.caller(request)
+        return await self.access_of(caller, doc_id, link_key_from(request.query_params))
+
+    async def access_of(self, caller: Caller, doc_id: str, link_key: str | None) -> DocAccess:
+        found = await asyncio.to_thread(self.access.access, caller, doc_id, link_key)
+        if found is None:
+            raise RequestError(403, "forbidden", f"you have no access to document {doc_id!r}")
+        return found
 
     async def _granted_doc(self, request: Request) -> str:
-        """The requested document's id, once the token grants it (the token comes first,
-        so a caller without access learns nothing about which documents exist)."""
+        """The requested document's id, once the caller may read it (access is checked
+        first, so a caller without it learns nothing about which documents exist)."""
         doc_id: str = request.path_params["doc_id"]
-        await self._grant(request, doc_id)
+        await self.doc_access(request, doc_id)
         return doc_id
 
     async def _copy(self, doc_id: str) -> tuple[Document, dict[str, str]]:
@@ -277,8 +301,20 @@ class HttpApi:
         return not self.guest_hosts or _hostname(request.headers.get("host", "")) in self.guest_hosts
 
     async def create_session(self, request: Request) -> Response:
-        """A guest token for a name: ``{"token", "user", "name", "role", "colour"}``."""
+        """A guest token for a name: ``{"token", "user", "name", "role", "colour"}``.
+
+        With ``{"doc", "share"}`` too (a document's share link), on any server, also one
+        that lets no guests in: a *link guest*'s token, which grants no document by
+        itself (its ``doc`` is ``""``) and is good only together with a valid link key of
+        the document (sent as ``?share=`` with every request): turning the link off or
+        rotating it ends its access at once.  ``403`` if the link is not valid."""
         if self.guests == "none":
+            try:
+                link_body = await read_json(request, self.max_request_bytes)
+            except RequestError:
+                link_body = {}
+            if link_body.get("share") is not None:
+                return await self._link_guest(request, link_body)
             raise RequestError(
                 403,
                 "forbidden",
@@ -292,6 +328,8 @@ class HttpApi:
                 f"({', '.join(sorted(self.guest_hosts))})",
             )
         body = await read_json(request, self.max_request_bytes)
+        if body.get("share") is not None:
+            return await self._link_guest(request, body)
         name = check_guest_name(body.get("name"))
         user = "guest-" + secrets.token_hex(8)
         token = issue_token(self.secret, user, doc="*", role=self.guests, ttl=GUEST_TTL, name=name)
@@ -302,6 +340,39 @@ class HttpApi:
                 "user": user,
                 "name": name,
                 "role": self.guests,
+                "colour": colour_for(user),
+                "expires": int(time.time()) + GUEST_TTL,
+            }
+        )
+
+    async def _link_guest(self, request: Request, body: dict[str, Any]) -> Response:
+        """A link guest's token (see :meth:`create_session`)."""
+        refused = RequestError(
+            403,
+            "forbidden",
+            "this server does not let guests in: sign in, or ask for a link with a token (made with `cowrite token`)",
+        )
+        doc, key = body.get("doc"), body.get("share")
+        if doc is None or key is None:
+            raise refused
+        if self.guest_hosts and _hostname(request.headers.get("host", "")) not in self.guest_hosts:
+            raise RequestError(403, "forbidden", "guest sessions are handed out only at this server's own address")
+        doc_id = check_doc_id(doc)
+        link = key if isinstance(key, str) else None
+        role = await asyncio.to_thread(self.access.link_role, doc_id, link)
+        if role is None:
+            raise RequestError(403, "forbidden", "this share link does not open the document (it was turned off or replaced)")
+        name = check_guest_name(body.get("name"))
+        user = "guest-" + secrets.token_hex(8)
+        token = issue_token(self.secret, user, doc="", role="viewer", ttl=GUEST_TTL, name=name)
+        await self.remember_name(user, name)
+        return JSONResponse(
+            {
+                "token": token,
+                "user": user,
+                "name": name,
+                "role": role,
+                "doc": doc_id,
                 "colour": colour_for(user),
                 "expires": int(time.time()) + GUEST_TTL,
             }
@@ -325,17 +396,31 @@ class HttpApi:
     # -- documents ---------------------------------------------------------------------
 
     async def list_docs(self, request: Request) -> Response:
-        await self._grant(request)
+        """Every document for a token of every document or an administrator; for any
+        other account, the documents it is a member of (with its ``role``)."""
+        caller = await self._caller(request)
         docs = await asyncio.to_thread(self.store.documents)
-        return JSONResponse({"documents": [_info(d) for d in docs]})
+        if not caller.account or caller.admin:
+            role = "owner" if caller.admin else None
+            return JSONResponse({"documents": [_info(d, role) for d in docs]})
+        mine = dict(await asyncio.to_thread(self.sharing.documents_of, caller.grant.user))
+        return JSONResponse({"documents": [_info(d, mine[d.id]) for d in docs if d.id in mine]})
 
     async def create_doc(self, request: Request) -> Response:
-        grant = await self._grant(request)
-        if not grant.can_write:
+        """A new document; an account that creates it is its owner."""
+        caller = await self._caller(request)
+        if not caller.grant.can_write:
             raise RequestError(403, "forbidden", "viewers cannot create documents")
         body = await read_json(request, self.max_request_bytes)
-        info = await asyncio.to_thread(self.store.create, check_doc_id(body.get("id")))
-        return JSONResponse(_info(info), status_code=201)
+        doc_id = check_doc_id(body.get("id"))
+        info = await asyncio.to_thread(self.store.create, doc_id)
+        if caller.account:
+            try:
+                await asyncio.to_thread(self.sharing.create_owner, doc_id, caller.grant.user)
+            except BaseException:  # an ownerless document made by an account: undo it
+                await asyncio.to_thread(self.store.delete, doc_id)
+                raise
+        return JSONResponse(_info(info, "owner" if caller.account else None), status_code=201)
 
     async def get_doc(self, request: Request) -> Response:
         doc_id = await self._granted_doc(request)
@@ -346,7 +431,7 @@ class HttpApi:
 
     async def delete_doc(self, request: Request) -> Response:
         doc_id = request.path_params["doc_id"]
-        grant = await self._grant(request, doc_id)
+        grant = await self.doc_access(request, doc_id)
         if not grant.is_owner:
             raise RequestError(403, "forbidden", "only an owner may delete a document")
         handle = self.rooms.loaded(doc_id)
@@ -356,6 +441,7 @@ class HttpApi:
                     self.rooms.deliver([Send(s, error_frame(ErrorCode.NOT_FOUND, "the document was deleted", fatal=True), True)])
                 self.rooms.drop(doc_id)
         await asyncio.to_thread(self.store.delete, doc_id)
+        await asyncio.to_thread(self.sharing.forget, doc_id)
         return Response(status_code=204)
 
     async def get_text(self, request: Request) -> Response:
@@ -425,9 +511,9 @@ class HttpApi:
         same checks and limits, persisted, then broadcast to everyone connected.
         """
         doc_id = request.path_params["doc_id"]
-        grant = await self._grant(request, doc_id)
+        grant = await self.doc_access(request, doc_id)
         if not grant.can_write:
-            raise RequestError(403, "forbidden", "viewers cannot edit this document")
+            raise RequestError(403, "forbidden", f"a {grant.role} cannot edit this document")
         await self.remember_name(grant.user, grant.name)
         body = await read_json(request, self.max_request_bytes)
         pos, n_del, ins = body.get("pos"), body.get("delete", 0), body.get("insert", "")

@@ -4,8 +4,13 @@
 WebSocket message per frame).  The HTTP API under ``/api`` (``api.py``) uses the
 same tokens (``Authorization: Bearer ...`` or ``?token=``); without a token, both
 take the session cookie of a signed-in account (``identity.py``; sign-in is
-``signin.py``'s ``/api/auth``).  A socket signed in by cookie is closed (fatal
-``unauthorized``) when its session ends (``live.py``).  The browser editor's pages
+``signin.py``'s ``/api/auth``).  What a caller may do to a document is decided in
+``access.py`` (memberships and links: :class:`~cowrite.accounts.Sharing`; sharing's
+HTTP API is ``sharing_api.py``).  A socket signed in by cookie is closed (fatal
+``unauthorized``) when its session ends, and a socket whose user lost access to its
+document (fatal ``forbidden``) or got another role (non-fatal ``bad_state``: the
+client joins again and gets the new role in WELCOME) as soon as that happens
+(``live.py``).  The browser editor's pages
 and files are ``web.py``'s.  This module only moves bytes and enforces access and
 limits; sync logic is in ``cowrite.protocol``, accounts in ``cowrite.accounts``
 and durability in ``cowrite.store``.
@@ -27,21 +32,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..accounts import SIGNUP_MODES, Accounts
+from ..accounts import SIGNUP_MODES, Accounts, Sharing, Tokens
 from ..errors import ConfigError
 from ..protocol import ErrorCode, ProtocolError
 from ..protocol.server import Send, ServerSession, error_frame, parse_join
 from ..store import CorruptionError, DocumentNotFound, InvalidDocumentId, Store, StoreError
 from . import web
-from .access import GUEST_ROLES, protocol_role, token_from
+from .access import GUEST_ROLES, Access, DocAccess, link_key_from, token_from
 from .api import HttpApi
 from .auth import AuthError
 from .bounds import BodyLimit
-from .identity import Identities
-from .live import LiveSessions
+from .identity import Caller, Identities
+from .live import DocSockets, LiveSessions
 from .metrics import Metrics
 from .origins import Origins
 from .rooms import Limits, RoomHandle, Rooms
+from .sharing_api import SharingApi
 from .signin import AuthApi
 
 __all__ = ["Connection", "Server"]
@@ -98,6 +104,9 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._finished = False
         self.unwatch: Callable[[], None] = lambda: None  # stops watching its session (cookie sign-ins)
+        self.unwatch_doc: Callable[[], None] = lambda: None  # stops watching its access to the document
+        self.access_checked = asyncio.Event()  # cleared while a change of its access is checked
+        self.access_checked.set()
 
     def send(self, data: bytes, close: bool = False) -> None:
         if self.closing:
@@ -124,13 +133,14 @@ class Connection:
         if self.on_cut_off is not None:
             self.on_cut_off()
 
-    def revoke(self, reason: str) -> None:
-        """The session this connection was signed in with ended: tell the peer (a fatal
-        ``unauthorized``), close, and stop reading its frames."""
+    def revoke(self, reason: str, code: ErrorCode = ErrorCode.UNAUTHORIZED, *, fatal: bool = True) -> None:
+        """The session this connection was signed in with ended, or its access to the
+        document changed: tell the peer (by default a fatal ``unauthorized``), close, and
+        stop reading its frames (one not yet applied is not applied)."""
         if self.closing:
             return
         self.revoked = True
-        self.send(error_frame(ErrorCode.UNAUTHORIZED, reason, fatal=True), close=True)
+        self.send(error_frame(code, reason, fatal=fatal), close=True)
         if self.on_cut_off is not None:
             self.on_cut_off()
 
@@ -190,6 +200,8 @@ class Server:
         guest_hosts: tuple[str, ...] = (),
         signup: str = "invite",
         accounts: Accounts | None = None,
+        sharing: Sharing | None = None,
+        tokens: Tokens | None = None,
         secure_cookies: bool = False,
     ) -> None:
         if guests not in GUEST_ROLES:
@@ -204,8 +216,14 @@ class Server:
         self.guests = guests
         self.signup = signup
         self.accounts = accounts if accounts is not None else Accounts(store)
-        self.identities = Identities(secret, self.accounts, self.origins, secure_cookies=secure_cookies)
+        clock = self.accounts.clock
+        self.sharing = sharing if sharing is not None else Sharing(store, self.accounts, clock=clock)
+        self.tokens = tokens if tokens is not None else Tokens(store, self.accounts, clock=clock)
+        self.access = Access(self.sharing)
+        self.identities = Identities(secret, self.accounts, self.origins, self.tokens, secure_cookies=secure_cookies)
         self.live = LiveSessions(self.accounts, self.limits.session_check_seconds)
+        self.doc_sockets = DocSockets(self.limits.session_check_seconds)
+        self.sharing.on_change(self.doc_sockets.changed)
         self.metrics = Metrics()
         self.rooms = Rooms(store, self.metrics, self.limits, _deliver)
         self.api = HttpApi(
@@ -213,6 +231,7 @@ class Server:
             self.rooms,
             secret,
             self.identities,
+            self.access,
             guests=guests,
             guest_hosts=guest_hosts,
             max_request_bytes=self.limits.max_request_bytes,
@@ -225,12 +244,21 @@ class Server:
             signup=signup,
             max_request_bytes=self.limits.max_request_bytes,
         )
+        self.sharing_api = SharingApi(
+            self.accounts,
+            self.sharing,
+            self.tokens,
+            self.identities,
+            self.api,
+            max_request_bytes=self.limits.max_request_bytes,
+        )
         self.app = Starlette(
             routes=[
                 Route("/health", self.health),
                 Route("/metrics", self.metrics_endpoint),
                 *self.api.routes(),
                 *self.auth_api.routes(self.metrics),
+                *self.sharing_api.routes(self.metrics),
                 WebSocketRoute("/ws/{doc_id}", self.websocket),
                 *web.routes(),
             ],
@@ -243,7 +271,11 @@ class Server:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(self._reap()), asyncio.create_task(self.live.run())]
+        tasks = [
+            asyncio.create_task(self._reap()),
+            asyncio.create_task(self.live.run()),
+            asyncio.create_task(self.doc_sockets.run()),
+        ]
         try:
             yield
         finally:
@@ -305,6 +337,7 @@ class Server:
             conn.send(error_frame(ErrorCode.INTERNAL, "internal server error; reconnect"), close=True)
         finally:
             conn.unwatch()
+            conn.unwatch_doc()
             if conn.cut_off:
                 writer.cancel()  # it may wait for ever on a peer that does not read
             else:
@@ -351,8 +384,15 @@ class Server:
 
             conn.unwatch = self.live.watch(caller.session.key, caller.session_id, revoke)
         grant = caller.grant
-        if not grant.allows(doc_id):
-            return self._refuse(conn, ErrorCode.FORBIDDEN, f"your token does not grant document {doc_id!r}")
+        link_key = link_key_from(ws.query_params)
+        try:
+            access = await asyncio.to_thread(self.access.access, caller, doc_id, link_key)
+        except StoreError as exc:
+            log.warning("looking up the access to %r failed: %s", doc_id, exc)
+            return self._refuse(conn, ErrorCode.INTERNAL, "the server could not check your access; retry", fatal=False)
+        if access is None:
+            return self._refuse(conn, ErrorCode.FORBIDDEN, f"you have no access to document {doc_id!r}")
+        conn.unwatch_doc = self._watch_access(conn, caller, doc_id, link_key, access)
         try:
             first = await asyncio.wait_for(self._receive(ws), _JOIN_TIMEOUT)
         except asyncio.TimeoutError:
@@ -373,7 +413,7 @@ class Server:
             return self._refuse(conn, ErrorCode.FORBIDDEN, "agents named 'api:...' are reserved for the HTTP API")
         try:
             async with self.rooms.locked(doc_id) as handle:
-                session, sends = await self.rooms.admit(handle, join, grant.user, protocol_role(grant.role), grant.name)
+                session, sends = await self.rooms.admit(handle, join, grant.user, access.protocol, grant.name)
                 session.tag = conn
                 _deliver(sends)
         except (DocumentNotFound, InvalidDocumentId):
@@ -387,6 +427,29 @@ class Server:
         if not session.joined:
             return None, None
         return handle, session
+
+    def _watch_access(self, conn: Connection, caller: Caller, doc_id: str, link_key: str | None, access: DocAccess) -> Callable[[], None]:
+        """Close ``conn`` when its caller's access to ``doc_id`` ends (fatal ``forbidden``:
+        the client stops, keeping its text) or its role changes (non-fatal ``bad_state``:
+        the client joins again, and WELCOME brings the new role)."""
+
+        def react(role: str | None) -> None:
+            if role is None:
+                self.metrics.errors.labels(code="forbidden").inc()
+                conn.revoke(f"you no longer have access to document {doc_id!r}", ErrorCode.FORBIDDEN)
+            else:
+                self.metrics.errors.labels(code="bad_state").inc()
+                conn.revoke(f"your role on document {doc_id!r} is now {role}; reconnecting", ErrorCode.BAD_STATE, fatal=False)
+
+        return self.doc_sockets.watch(
+            doc_id,
+            caller.grant.user,
+            caller.via,
+            access.protocol,
+            lambda: self.access.role(caller, doc_id, link_key),
+            react,
+            conn.access_checked,
+        )
 
     async def _receive(self, ws: WebSocket) -> bytes | str | None:
         msg = await ws.receive()
@@ -421,12 +484,16 @@ class Server:
                 conn.send(error_frame(ErrorCode.RATE_LIMITED, f"more than {limits.messages_per_second:g} frames per second"))
                 continue
             self.metrics.frames.labels(type=str(data[1]) if len(data) > 1 else "short").inc()
+            if not conn.access_checked.is_set():  # a change of its access is being checked
+                await conn.access_checked.wait()
+                if conn.revoked:
+                    return
             async with handle.lock:
                 # (A room being reloaded after a bug is live again once its lock is free.)
                 if not self.rooms.is_live(handle):
                     conn.send(error_frame(ErrorCode.INTERNAL, "the document was unloaded; reconnect"), True)
                     return
-                if conn.revoked:  # the session ended while this frame waited for the lock
+                if conn.revoked:  # the session ended (or access changed) while this frame waited
                     return
                 await self.rooms.run_locked(handle, lambda: handle.room.submit(session, data, limits.max_message_bytes))
 

@@ -1,4 +1,7 @@
-"""The open WebSockets of each session, so that ending a session ends them within seconds.
+"""The open WebSockets of each session and each document, so that ending a session, or a
+change of someone's access to a document, reaches their sockets within seconds.
+
+Sessions (:class:`LiveSessions`):
 
 :class:`~cowrite.accounts.Accounts` calls :meth:`LiveSessions.revoked` whenever it
 revokes sessions (sign-out, "sign out everywhere", a password change, a disabled
@@ -11,6 +14,16 @@ those that are gone are closed the same way.
 What "closing" means is the watcher's (:class:`~cowrite.server.app.Server` sends a
 fatal ``unauthorized`` error and stops reading the socket); this module only keeps
 the books and decides when.
+
+Documents (:class:`DocSockets`): every joined socket is kept with its document, its
+user, how it signed in and its protocol role, and a ``check`` that works its role
+out again.  :class:`~cowrite.accounts.Sharing` calls :meth:`DocSockets.changed` when
+a member is added, removed or given another role (user ``"*"``: the document's link
+changed); the sockets it may concern are checked again and told (``react``) the
+role they have now: ``None`` (no access any more) or another protocol role (the
+server closes the socket so that its client joins again with the new role).  The
+same check runs every ``interval`` seconds for every socket, for changes made where
+no callback reaches (another process on the same database).
 """
 
 from __future__ import annotations
@@ -19,10 +32,13 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..accounts import Accounts
+from ..protocol import Role
+from .access import protocol_role
 
-__all__ = ["LiveSessions"]
+__all__ = ["DocSockets", "LiveSessions"]
 
 log = logging.getLogger("cowrite.server")
 
@@ -107,3 +123,124 @@ class LiveSessions:
                 await self.check()
             except Exception:  # pragma: no cover - keep checking (a store failure is logged)
                 log.exception("checking the sessions of open sockets failed")
+
+
+@dataclass(eq=False, slots=True)
+class _Socket:
+    user: str
+    via: str  # "session", "pat" or "token"
+    role: Role  # the protocol role it joined with
+    check: Callable[[], str | None]  # its document role now (reads the store: a worker thread)
+    react: Callable[[str | None], object]  # what the server does about a new role (None: no access)
+    gate: asyncio.Event  # cleared while a change that may concern it is checked: its frames wait
+
+
+class DocSockets:
+    """The joined sockets of each document, and who they are (see the module)."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        self.interval = interval
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ids = itertools.count()
+        self._docs: dict[str, dict[int, _Socket]] = {}
+        self._tasks: set[asyncio.Task[int]] = set()
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._docs.values())
+
+    def watch(
+        self,
+        doc: str,
+        user: str,
+        via: str,
+        role: Role,
+        check: Callable[[], str | None],
+        react: Callable[[str | None], object],
+        gate: asyncio.Event,
+    ) -> Callable[[], None]:
+        """Keep a joined socket on ``doc``; returns what forgets it.  ``gate`` is cleared
+        from the moment a change that may concern the socket is heard until it has been
+        checked (the server applies no frame of the socket meanwhile, so nothing sent
+        after a removal is applied).  Event loop only."""
+        self._loop = asyncio.get_running_loop()
+        wid = next(self._ids)
+        self._docs.setdefault(doc, {})[wid] = _Socket(user, via, role, check, react, gate)
+
+        def unwatch() -> None:
+            sockets = self._docs.get(doc)
+            if sockets is not None:
+                sockets.pop(wid, None)
+                if not sockets:
+                    del self._docs[doc]
+
+        return unwatch
+
+    def changed(self, doc: str, user: str, role: str | None = None) -> None:
+        """The callback :class:`Sharing` calls: ``user``'s role on ``doc`` changed (``"*"``:
+        the link, or anything).  Safe from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._spawn(doc, user)
+        else:
+            loop.call_soon_threadsafe(self._spawn, doc, user)
+
+    def _spawn(self, doc: str, user: str) -> None:
+        held = [sock for sock in self._docs.get(doc, {}).values() if self._concerns(sock, user)]
+        for sock in held:
+            sock.gate.clear()
+        task = asyncio.get_running_loop().create_task(self._recheck_held(doc, user, held))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _concerns(sock: _Socket, user: str) -> bool:
+        return user == "*" or (sock.user == user and sock.via != "token")
+
+    async def _recheck_held(self, doc: str, user: str, held: list[_Socket]) -> int:
+        try:
+            return await self.recheck(doc, user)
+        finally:
+            for sock in held:
+                sock.gate.set()
+
+    async def recheck(self, doc: str, user: str = "*") -> int:
+        """Check the sockets of ``doc`` that ``user``'s change may concern (``"*"``: all)
+        again, and tell those whose role changed.  Returns how many were told."""
+        told = 0
+        for sock in list(self._docs.get(doc, {}).values()):
+            if not self._concerns(sock, user):
+                continue
+            try:
+                role = await asyncio.to_thread(sock.check)
+            except Exception:  # a store failure: leave it, the next check tries again
+                log.exception("checking the access of a socket to %r failed", doc)
+                continue
+            if role is None or protocol_role(role) is not sock.role:
+                told += 1
+                try:
+                    sock.react(role)
+                except Exception:  # pragma: no cover - one socket must not keep the others open
+                    log.exception("closing a socket whose access changed failed")
+        return told
+
+    async def check(self) -> int:
+        """:meth:`recheck` every document."""
+        told = 0
+        for doc in list(self._docs):
+            told += await self.recheck(doc)
+        return told
+
+    async def run(self) -> None:
+        """:meth:`check` every ``interval`` seconds, for ever (the server's lifespan task)."""
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.check()
+            except Exception:  # pragma: no cover
+                log.exception("checking the access of open sockets failed")

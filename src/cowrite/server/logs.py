@@ -6,7 +6,9 @@ string: in its access log (``uvicorn.access``) and in its WebSocket lines
 (``uvicorn.error``: ``"WebSocket /ws/notes?token=..." [accepted]``, and the
 handshake at debug level).  :class:`RedactTokens` is a logging filter that
 replaces the value of every ``token=`` / ``access_token=`` parameter in a record
-with ``[redacted]``; :func:`redact_tokens_in_logs` installs it.
+with ``[redacted]``, and of ``share=`` (a document's link key) and ``join=`` (a
+document invite's code), which open documents as well; :func:`redact_tokens_in_logs`
+installs it.
 
 ``cowrite serve`` installs it on its handlers.  A program that serves
 ``Server.app`` with its own uvicorn (or another ASGI server) should call
@@ -23,7 +25,7 @@ from collections.abc import Iterable
 
 __all__ = ["RedactTokens", "redact", "redact_tokens_in_logs"]
 
-_TOKEN_PARAM = re.compile(r"((?:^|[?&;\s\"'/])(?:access_)?token=)[^&;#\s\"']*", re.I)
+_TOKEN_PARAM = re.compile(r"((?:^|[?&;\s\"'/])(?:(?:access_)?token|share|join)=)[^&;#\s\"']*", re.I)
 
 REDACTED = "[redacted]"
 
@@ -33,7 +35,8 @@ LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "cowrite")
 
 def redact(text: str) -> str:
     """``text`` with the value of every ``token=`` query parameter replaced."""
-    if "oken=" not in text and "OKEN=" not in text:
+    low = text.lower()
+    if "token=" not in low and "share=" not in low and "join=" not in low:
         return text
     return _TOKEN_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
 

@@ -43,9 +43,9 @@ from ..errors import (
     SignUpRefused,
     Throttled,
 )
-from .access import account_role, colour_for
+from .access import colour_for
 from .api import HttpApi, error_response, guarded, read_json
-from .identity import Identities
+from .identity import Identities, account_grant
 from .metrics import Metrics
 from .origins import Origins
 
@@ -151,7 +151,7 @@ class AuthApi:
             "user": info.user,
             "name": info.name or info.user,
             "admin": info.admin,
-            "role": account_role(info.admin),
+            "role": account_grant(info).role,
             "colour": colour_for(info.user),
             "csrf_token": info.csrf_token,
             "created_at": info.created_at,

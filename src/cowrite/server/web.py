@@ -1,6 +1,7 @@
 """The browser editor's pages and static files.
 
-``/`` (documents), ``/d/{doc_id}`` (editor) and ``/d/{doc_id}/history`` serve
+``/`` (documents; ``/account`` and ``/admin`` are the same page, which renders the
+account or admin page by path), ``/d/{doc_id}`` (editor) and ``/d/{doc_id}/history`` serve
 plain HTML pages from the package's ``static`` folder; they load
 ``/static/app.js`` (an ES module that renders by ``location.pathname``) and
 ``/static/app.css``.  Pages carry a Content-Security-Policy that allows only
@@ -87,6 +88,10 @@ async def index(request: Request) -> Response:
     return _page(request, "index.html")
 
 
+async def account_page(request: Request) -> Response:
+    return _page(request, "index.html")  # the app renders the account or admin page by path
+
+
 async def editor(request: Request) -> Response:
     return _doc_page(request, "editor.html")
 
@@ -98,6 +103,8 @@ async def history(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     return [
         Route("/", index, methods=["GET", "HEAD"]),
+        Route("/account", account_page, methods=["GET", "HEAD"]),
+        Route("/admin", account_page, methods=["GET", "HEAD"]),
         Route("/d/{doc_id}", editor, methods=["GET", "HEAD"]),
         Route("/d/{doc_id}/history", history, methods=["GET", "HEAD"]),
         Route("/d/{rest:path}", not_found, methods=["GET", "HEAD"]),  # e.g. an id with a '/'

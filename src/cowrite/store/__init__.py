@@ -1,8 +1,9 @@
 """Durable document storage for the collaboration server.
 
 ``open_store("sqlite:///cowrite.db")`` (or a plain path) returns a :class:`Store`;
-see :mod:`cowrite.store.base` for the contract every backend keeps and
-:mod:`cowrite.store.sqlite` for the default backend.
+``open_store("postgresql://user@host/db")`` a :class:`~cowrite.store.postgres.PostgresStore`
+(several servers sharing one database); see :mod:`cowrite.store.base` for the contract
+every backend keeps and :mod:`cowrite.store.sqlite` for the default backend.
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ from .base import (
     AccountRecord,
     CorruptionError,
     DocInfo,
+    DocInviteRecord,
     DocumentExists,
     DocumentNotFound,
     HistoryPruned,
     InvalidArgument,
     InvalidDocumentId,
     InviteRecord,
+    InviteRefused,
+    LinkRecord,
+    MemberRecord,
     SchemaError,
     SessionRecord,
     SignUpRefused,
     Store,
     StoreError,
+    TokenRecord,
     UnsupportedBackend,
     check_doc_id,
 )
@@ -37,18 +43,23 @@ __all__ = [
     "AccountRecord",
     "CorruptionError",
     "DocInfo",
+    "DocInviteRecord",
     "DocumentExists",
     "DocumentNotFound",
     "HistoryPruned",
     "InvalidArgument",
     "InvalidDocumentId",
     "InviteRecord",
+    "InviteRefused",
+    "LinkRecord",
+    "MemberRecord",
     "SQLiteStore",
     "SchemaError",
     "SessionRecord",
     "SignUpRefused",
     "Store",
     "StoreError",
+    "TokenRecord",
     "UnsupportedBackend",
     "check_doc_id",
     "open_store",
@@ -61,7 +72,9 @@ def open_store(url_or_path: str | os.PathLike[str]) -> Store:
     * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` (SQLAlchemy's
       convention: the path is what follows ``sqlite:///``), or a plain file path:
       :class:`SQLiteStore`, created if missing.
-    * ``postgresql://...`` / ``postgres://...``: :class:`UnsupportedBackend` (not yet).
+    * ``postgresql://...``, ``postgres://...`` or ``postgresql+psycopg://...``: a libpq
+      connection URI, :class:`~cowrite.store.postgres.PostgresStore` (tables created or
+      migrated in the connection's current schema).
     """
     target = os.fspath(url_or_path)
     if not isinstance(target, str):
@@ -79,6 +92,10 @@ def open_store(url_or_path: str | os.PathLike[str]) -> Store:
         if path == ":memory:":
             raise InvalidArgument("an in-memory SQLite store is not durable: give a file path")
         return SQLiteStore(path)
-    if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
-        raise UnsupportedBackend(f"the PostgreSQL store is not implemented yet ({scheme}://...): use sqlite:///path")
-    raise UnsupportedBackend(f"unknown store URL scheme {scheme!r}: use sqlite:///path or a file path")
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        from .postgres import PostgresStore  # on demand: psycopg only for PostgreSQL URLs
+
+        return PostgresStore(target)
+    raise UnsupportedBackend(
+        f"unknown store URL scheme {scheme!r}: use sqlite:///path, postgresql://user@host/db or a file path"
+    )

@@ -26,15 +26,25 @@ happen are one call each: an account is created *and* its invite used up, or
 neither; a password is replaced only if it is still the one that was checked, with
 the sessions it revokes.
 
+Document access (members, the share link, document invites) and personal access tokens
+are plain records too.  A member and a token belong to an account (the store refuses
+others), and a document's members, link and invites go with it when it is deleted, in
+the same transaction.  Changes to a document's members are a **compare-and-set** on its
+whole membership (:meth:`Store.update_members`): the service reads the members, checks
+its rules against them (who may do what, one owner), and writes only if nobody changed
+them meanwhile, so two racing changes can never together break a rule each one kept.
+Redeeming a document invite is one such call that also uses the invite up.
+
 Errors: the :class:`~cowrite.errors.StoreError` branch of the one tree in
 :mod:`cowrite.errors` (re-exported here); :meth:`Store.add_account` also raises
-:class:`~cowrite.errors.AccountExists` and :class:`~cowrite.errors.SignUpRefused`.
+:class:`~cowrite.errors.AccountExists` and :class:`~cowrite.errors.SignUpRefused`, and
+:meth:`Store.update_members` :class:`~cowrite.errors.InviteRefused`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, Self, runtime_checkable
 
@@ -47,6 +57,7 @@ from ..errors import (
     HistoryPruned,
     InvalidArgument,
     InvalidDocumentId,
+    InviteRefused,
     SchemaError,
     SignUpRefused,
     StoreError,
@@ -58,19 +69,24 @@ __all__ = [
     "AccountRecord",
     "CorruptionError",
     "DocInfo",
+    "DocInviteRecord",
     "DocumentExists",
     "DocumentNotFound",
     "HistoryPruned",
     "InvalidArgument",
     "InvalidDocumentId",
     "InviteRecord",
+    "InviteRefused",
+    "LinkRecord",
     "MAX_DOC_ID_LEN",
     "MAX_USER_NAME",
+    "MemberRecord",
     "SchemaError",
     "SessionRecord",
     "SignUpRefused",
     "Store",
     "StoreError",
+    "TokenRecord",
     "UnsupportedBackend",
     "check_doc_id",
 ]
@@ -160,6 +176,64 @@ class InviteRecord:
     revoked: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    """A member of a document: ``user`` (an account's username) has ``role`` there."""
+
+    doc: str
+    user: str
+    role: str
+    added_by: str
+    """Who added them (a username, or a marker such as ``"(invite)"``)."""
+    added_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """A document's share link: anyone holding ``key`` gets ``role``.  Stored as is (owners
+    are shown the link again); compared in constant time by the service."""
+
+    doc: str
+    role: str
+    key: str = field(repr=False)
+    set_by: str
+    set_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DocInviteRecord:
+    """An invite to a document as stored: ``key`` is the SHA-256 (hex) of its code, never the code."""
+
+    key: str
+    doc: str
+    role: str
+    created_by: str
+    created_at: float
+    expires_at: float
+    used_by: str | None = None
+    used_at: float | None = None
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A personal access token as stored: ``key`` is the SHA-256 (hex) of its secret, never the
+    secret; ``id`` is a public name for it (lists, revocation)."""
+
+    key: str = field(repr=False)
+    id: str
+    user: str
+    label: str
+    docs: tuple[str, ...]
+    """Document ids it may reach; ``("*",)``: every document its user can reach."""
+    role: str
+    created_at: float
+    expires_at: float | None
+    """``None``: it does not expire."""
+    last_used: float | None = None
+    revoked: bool = False
+
+
 @runtime_checkable
 class Store(Protocol):
     """Durable storage of documents: an append-only op log plus snapshots.
@@ -174,7 +248,8 @@ class Store(Protocol):
         ...
 
     def delete(self, doc_id: str) -> None:
-        """Remove a document with its log and snapshots.  :class:`DocumentNotFound`."""
+        """Remove a document with its log, snapshots, agents, members, share link and document
+        invites, in one transaction.  :class:`DocumentNotFound`."""
         ...
 
     def agent_owners(self, doc_id: str) -> dict[str, str]:
@@ -347,6 +422,101 @@ class Store(Protocol):
 
     def revoke_invite(self, key: str) -> bool:
         """Mark the invite revoked; ``False`` if there is no such invite."""
+        ...
+
+    # -- document access --------------------------------------------------------------
+
+    def members(self, doc_id: str) -> list[MemberRecord]:
+        """The document's members, oldest first (``[]`` for an unknown document)."""
+        ...
+
+    def memberships(self, user: str) -> list[MemberRecord]:
+        """The documents ``user`` is a member of, by document id."""
+        ...
+
+    def owners(self) -> dict[str, str]:
+        """``{doc: user}`` for every member whose role is ``"owner"``."""
+        ...
+
+    def update_members(
+        self,
+        doc_id: str,
+        *,
+        expected: Mapping[str, str],
+        put: Sequence[MemberRecord] = (),
+        remove: Sequence[str] = (),
+        use_invite: str | None = None,
+        now: float | None = None,
+    ) -> bool:
+        """Compare-and-set of a document's membership, in one transaction.
+
+        Only if its members are exactly ``expected`` (``{user: role}``, all of them) right
+        now: add or replace the records in ``put`` (all for ``doc_id``), delete the users
+        in ``remove``, and, with ``use_invite`` (a document invite's key), use that invite
+        up (``used_by`` = the one user put, who must be exactly one; ``used_at`` = ``now``).  Returns ``False`` and
+        changes nothing if the membership is not ``expected``.
+        :class:`DocumentNotFound`; :class:`InvalidArgument` if a user put has no account or
+        a record is malformed; :class:`InviteRefused` if the invite is unknown, of another
+        document, used, revoked or expired at ``now``.  Nothing changes on an error.
+        """
+        ...
+
+    def clear_access(self, doc_id: str) -> list[MemberRecord]:
+        """Delete the document's members, link and invites; returns the members deleted
+        (no error for an unknown document: :meth:`delete` already removed them)."""
+        ...
+
+    def link(self, doc_id: str) -> LinkRecord | None:
+        """The document's share link, or ``None`` (off, or an unknown document)."""
+        ...
+
+    def set_link(self, doc_id: str, link: LinkRecord | None, *, expected: Mapping[str, str] | None = None) -> bool:
+        """Replace the document's share link (``None``: off).  With ``expected``, only if the
+        document's members are exactly that (see :meth:`update_members`); returns whether it
+        was written.  :class:`DocumentNotFound`."""
+        ...
+
+    def add_doc_invite(self, invite: DocInviteRecord, *, expected: Mapping[str, str] | None = None) -> bool:
+        """Store a new document invite; with ``expected``, only if the document's members are
+        exactly that.  Returns whether it was stored.  :class:`DocumentNotFound`;
+        :class:`InvalidArgument` if its key is taken."""
+        ...
+
+    def doc_invite(self, key: str) -> DocInviteRecord | None:
+        ...
+
+    def doc_invites(self, doc_id: str) -> list[DocInviteRecord]:
+        """The document's invites, newest first."""
+        ...
+
+    def revoke_doc_invite(self, doc_id: str, key: str) -> bool:
+        """Mark the document's invite revoked; ``False`` if it has no such invite."""
+        ...
+
+    # -- personal access tokens -------------------------------------------------------
+
+    def add_token(self, token: TokenRecord) -> None:
+        """Store a new token.  :class:`InvalidArgument` if its account does not exist or its
+        key or id is taken."""
+        ...
+
+    def token(self, key: str) -> TokenRecord | None:
+        """The token stored under ``key`` (the SHA-256 of its secret), or ``None``."""
+        ...
+
+    def token_by_id(self, token_id: str) -> TokenRecord | None:
+        ...
+
+    def tokens(self, user: str) -> list[TokenRecord]:
+        """The user's tokens, oldest first."""
+        ...
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Mark the token revoked; ``False`` if there is no such token."""
+        ...
+
+    def touch_token(self, key: str, last_used: float) -> None:
+        """Record a use (``last_used`` only moves forward).  No error if it is gone."""
         ...
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
 """The SQLite backend: one database file, WAL journal, ``synchronous=FULL``.
 
-Schema (version 5)::
+Schema (version 6)::
 
     schema_version(version)                       one row
     documents(key PK, id UNIQUE, created_at, updated_at,
@@ -19,6 +19,16 @@ Schema (version 5)::
              created_at, last_seen, expires_at)   key = SHA-256 hex of the id   [v5]
     invites(key PK, created_by, created_at, expires_at,
             used_by, used_at, revoked)            key = SHA-256 hex of the code [v5]
+    members(doc_key FK, user FK accounts, role, added_by, added_at)
+                                                  PK (doc_key, user)            [v6]
+    links(doc_key PK FK, role, key, set_by, set_at)   the share link             [v6]
+    doc_invites(key PK, doc_key FK, role, created_by, created_at, expires_at,
+                used_by, used_at, revoked)        key = SHA-256 hex of the code [v6]
+    tokens(key PK, id UNIQUE, user FK accounts, label, docs (JSON list), role,
+           created_at, expires_at, last_used, revoked)  key = SHA-256 of the secret [v6]
+
+Every ``doc_key`` column references ``documents(key) ON DELETE CASCADE``: deleting a
+document deletes its log, snapshots, agents, members, link and invites in one statement.
 
 ``checksum`` is SHA-256 over a tag, the row's seq and the blob, so a blob that
 changed, or a row whose seq changed, fails verification.  A document's log is
@@ -49,7 +59,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,17 +70,22 @@ from .base import (
     AccountRecord,
     CorruptionError,
     DocInfo,
+    DocInviteRecord,
     DocumentExists,
     DocumentNotFound,
     HistoryPruned,
     MAX_USER_NAME,
     InvalidArgument,
     InviteRecord,
+    InviteRefused,
+    LinkRecord,
+    MemberRecord,
     SchemaError,
     SessionRecord,
     SignUpRefused,
     Store,
     StoreError,
+    TokenRecord,
     check_doc_id,
 )
 
@@ -217,12 +232,64 @@ def _m5_accounts(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m6_document_access(conn: sqlite3.Connection) -> None:
+    """Per-document members, share links, document invites and personal access tokens.
+    Documents of earlier versions get no members (the admin page lists them as ownerless)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE members (
+            doc_key  INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            user     TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+            role     TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            added_at REAL NOT NULL,
+            PRIMARY KEY (doc_key, user)
+        );
+        CREATE INDEX members_by_user ON members (user);
+        CREATE TABLE links (
+            doc_key INTEGER PRIMARY KEY REFERENCES documents(key) ON DELETE CASCADE,
+            role    TEXT NOT NULL,
+            key     TEXT NOT NULL,
+            set_by  TEXT NOT NULL,
+            set_at  REAL NOT NULL
+        );
+        CREATE TABLE doc_invites (
+            key        TEXT PRIMARY KEY,
+            doc_key    INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            role       TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_by    TEXT,
+            used_at    REAL,
+            revoked    INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX doc_invites_by_doc ON doc_invites (doc_key);
+        CREATE TABLE tokens (
+            key        TEXT PRIMARY KEY,
+            id         TEXT NOT NULL UNIQUE,
+            user       TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+            label      TEXT NOT NULL,
+            docs       TEXT NOT NULL,
+            role       TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            last_used  REAL,
+            revoked    INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX tokens_by_user ON tokens (user)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m1_initial,
     _m2_stats_and_pruning,
     _m3_agent_owners,
     _m4_user_names,
     _m5_accounts,
+    _m6_document_access,
 ]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
@@ -363,9 +430,45 @@ def _invite(row: tuple[Any, ...]) -> InviteRecord:
     return InviteRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
 
 
+def _member(row: tuple[Any, ...]) -> MemberRecord:
+    return MemberRecord(row[0], row[1], row[2], row[3], row[4])
+
+
+def _doc_invite(row: tuple[Any, ...]) -> DocInviteRecord:
+    return DocInviteRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bool(row[8]))
+
+
+def _token(row: tuple[Any, ...]) -> TokenRecord:
+    docs = json.loads(row[4])
+    return TokenRecord(row[0], row[1], row[2], row[3], tuple(docs), row[5], row[6], row[7], row[8], bool(row[9]))
+
+
+def _check_expected(expected: object) -> dict[str, str]:
+    if not isinstance(expected, Mapping) or not all(
+        isinstance(u, str) and isinstance(r, str) for u, r in expected.items()
+    ):
+        raise InvalidArgument("expected must map usernames to roles (str to str)")
+    return dict(expected)
+
+
+def _check_member(doc_id: str, member: object) -> MemberRecord:
+    if not isinstance(member, MemberRecord):
+        raise InvalidArgument(f"members are MemberRecords, not {type(member).__name__}")
+    if member.doc != doc_id:
+        raise InvalidArgument(f"a member record of {member.doc!r} put into {doc_id!r}")
+    _check_text("user", member.user)
+    _check_text("role", member.role)
+    _check_text("added_by", member.added_by)
+    _check_time("added_at", member.added_at)
+    return member
+
+
 _ACCOUNT_COLS = "username, name, password_hash, admin, disabled, created_at"
 _SESSION_COLS = "key, user, csrf_token, created_at, last_seen, expires_at"
 _INVITE_COLS = "key, created_by, created_at, expires_at, used_by, used_at, revoked"
+_MEMBER_COLS = "d.id, m.user, m.role, m.added_by, m.added_at"
+_DOC_INVITE_COLS = "i.key, d.id, i.role, i.created_by, i.created_at, i.expires_at, i.used_by, i.used_at, i.revoked"
+_TOKEN_COLS = "key, id, user, label, docs, role, created_at, expires_at, last_used, revoked"
 
 
 def _check_count(name: str, value: object, optional: bool = False) -> None:
@@ -526,7 +629,7 @@ class SQLiteStore(Store):
 
         def fn(conn: sqlite3.Connection) -> None:
             if conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,)).rowcount == 0:
-                raise DocumentNotFound(doc_id)  # log and snapshots go by ON DELETE CASCADE
+                raise DocumentNotFound(doc_id)  # the rest (log, snapshots, access) by ON DELETE CASCADE
 
         self._write(fn)
 
@@ -1122,6 +1225,288 @@ class SQLiteStore(Store):
             lambda conn: conn.execute("UPDATE invites SET revoked = 1 WHERE key = ?", (key,)).rowcount == 1
         )
         return found
+
+    # -- document access ---------------------------------------------------------------
+
+    @staticmethod
+    def _roles(conn: sqlite3.Connection, key: int) -> dict[str, str]:
+        return {u: r for u, r in conn.execute("SELECT user, role FROM members WHERE doc_key = ?", (key,))}
+
+    def members(self, doc_id: str) -> list[MemberRecord]:
+        doc_id = check_doc_id(doc_id)
+        rows = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {_MEMBER_COLS} FROM members m JOIN documents d ON d.key = m.doc_key"
+                " WHERE d.id = ? ORDER BY m.added_at, m.user",
+                (doc_id,),
+            ).fetchall()
+        )
+        return [_member(r) for r in rows]
+
+    def memberships(self, user: str) -> list[MemberRecord]:
+        _check_text("user", user)
+        rows = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {_MEMBER_COLS} FROM members m JOIN documents d ON d.key = m.doc_key"
+                " WHERE m.user = ? ORDER BY d.id",
+                (user,),
+            ).fetchall()
+        )
+        return [_member(r) for r in rows]
+
+    def owners(self) -> dict[str, str]:
+        rows = self._read(
+            lambda conn: conn.execute(
+                "SELECT d.id, m.user FROM members m JOIN documents d ON d.key = m.doc_key"
+                " WHERE m.role = 'owner' ORDER BY d.id, m.user"
+            ).fetchall()
+        )
+        return {doc: user for doc, user in rows}
+
+    def update_members(
+        self,
+        doc_id: str,
+        *,
+        expected: Mapping[str, str],
+        put: Sequence[MemberRecord] = (),
+        remove: Sequence[str] = (),
+        use_invite: str | None = None,
+        now: float | None = None,
+    ) -> bool:
+        doc_id = check_doc_id(doc_id)
+        want = _check_expected(expected)
+        puts = [_check_member(doc_id, m) for m in put]
+        if isinstance(remove, str) or not all(isinstance(u, str) for u in remove):
+            raise InvalidArgument("remove is a sequence of usernames")
+        removes = list(remove)
+        if use_invite is not None:
+            _check_key(use_invite)
+            if len(puts) != 1:
+                raise InvalidArgument("an invite adds exactly one member")
+            _check_time("now", now)
+        else:
+            _check_time("now", now, optional=True)
+
+        def fn(conn: sqlite3.Connection) -> bool:
+            key = self._doc_row(conn, doc_id)[0]
+            if self._roles(conn, key) != want:
+                return False
+            for m in puts:
+                if conn.execute("SELECT 1 FROM accounts WHERE username = ?", (m.user,)).fetchone() is None:
+                    raise InvalidArgument(f"no account {m.user!r} to make a member")
+            if use_invite is not None:
+                used = conn.execute(
+                    "UPDATE doc_invites SET used_by = ?, used_at = ? WHERE key = ? AND doc_key = ?"
+                    " AND used_by IS NULL AND revoked = 0 AND expires_at > ?",
+                    (puts[0].user, now, use_invite, key, now),
+                ).rowcount
+                if used != 1:
+                    raise InviteRefused("this invite is unknown, revoked, used or expired")
+            conn.executemany("DELETE FROM members WHERE doc_key = ? AND user = ?", [(key, u) for u in removes])
+            conn.executemany(
+                "INSERT INTO members (doc_key, user, role, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (doc_key, user) DO UPDATE SET role = excluded.role,"
+                " added_by = excluded.added_by, added_at = excluded.added_at",
+                [(key, m.user, m.role, m.added_by, m.added_at) for m in puts],
+            )
+            return True
+
+        done: bool = self._write(fn)
+        return done
+
+    def clear_access(self, doc_id: str) -> list[MemberRecord]:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: sqlite3.Connection) -> list[MemberRecord]:
+            row = conn.execute("SELECT key FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            if row is None:
+                return []
+            key = row[0]
+            gone = [
+                _member(r)
+                for r in conn.execute(
+                    f"SELECT {_MEMBER_COLS} FROM members m JOIN documents d ON d.key = m.doc_key"
+                    " WHERE m.doc_key = ? ORDER BY m.added_at, m.user",
+                    (key,),
+                )
+            ]
+            for table in ("members", "links", "doc_invites"):
+                conn.execute(f"DELETE FROM {table} WHERE doc_key = ?", (key,))
+            return gone
+
+        result: list[MemberRecord] = self._write(fn)
+        return result
+
+    def link(self, doc_id: str) -> LinkRecord | None:
+        doc_id = check_doc_id(doc_id)
+        row = self._read(
+            lambda conn: conn.execute(
+                "SELECT d.id, l.role, l.key, l.set_by, l.set_at FROM links l JOIN documents d ON d.key = l.doc_key"
+                " WHERE d.id = ?",
+                (doc_id,),
+            ).fetchone()
+        )
+        return None if row is None else LinkRecord(row[0], row[1], row[2], row[3], row[4])
+
+    def set_link(self, doc_id: str, link: LinkRecord | None, *, expected: Mapping[str, str] | None = None) -> bool:
+        doc_id = check_doc_id(doc_id)
+        want = None if expected is None else _check_expected(expected)
+        if link is not None:
+            if not isinstance(link, LinkRecord) or link.doc != doc_id:
+                raise InvalidArgument(f"set_link takes a LinkRecord of {doc_id!r} or None")
+            _check_text("role", link.role)
+            _check_text("key", link.key)
+            _check_text("set_by", link.set_by)
+            _check_time("set_at", link.set_at)
+
+        def fn(conn: sqlite3.Connection) -> bool:
+            key = self._doc_row(conn, doc_id)[0]
+            if want is not None and self._roles(conn, key) != want:
+                return False
+            conn.execute("DELETE FROM links WHERE doc_key = ?", (key,))
+            if link is not None:
+                conn.execute(
+                    "INSERT INTO links (doc_key, role, key, set_by, set_at) VALUES (?, ?, ?, ?, ?)",
+                    (key, link.role, link.key, link.set_by, link.set_at),
+                )
+            return True
+
+        done: bool = self._write(fn)
+        return done
+
+    def add_doc_invite(self, invite: DocInviteRecord, *, expected: Mapping[str, str] | None = None) -> bool:
+        if not isinstance(invite, DocInviteRecord):
+            raise InvalidArgument(f"add_doc_invite takes a DocInviteRecord, not {type(invite).__name__}")
+        doc_id = check_doc_id(invite.doc)
+        want = None if expected is None else _check_expected(expected)
+        _check_key(invite.key)
+        _check_text("role", invite.role)
+        _check_text("created_by", invite.created_by)
+        _check_time("created_at", invite.created_at)
+        _check_time("expires_at", invite.expires_at)
+        _check_text("used_by", invite.used_by, optional=True)
+        _check_time("used_at", invite.used_at, optional=True)
+        _check_flag("revoked", invite.revoked)
+
+        def fn(conn: sqlite3.Connection) -> bool:
+            key = self._doc_row(conn, doc_id)[0]
+            if want is not None and self._roles(conn, key) != want:
+                return False
+            if conn.execute("SELECT 1 FROM doc_invites WHERE key = ?", (invite.key,)).fetchone() is not None:
+                raise InvalidArgument("a document invite with this key exists")
+            conn.execute(
+                "INSERT INTO doc_invites (key, doc_key, role, created_by, created_at, expires_at, used_by, used_at,"
+                " revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (invite.key, key, invite.role, invite.created_by, invite.created_at, invite.expires_at,
+                 invite.used_by, invite.used_at, int(invite.revoked)),
+            )
+            return True
+
+        done: bool = self._write(fn)
+        return done
+
+    def doc_invite(self, key: str) -> DocInviteRecord | None:
+        _check_key(key)
+        row = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {_DOC_INVITE_COLS} FROM doc_invites i JOIN documents d ON d.key = i.doc_key WHERE i.key = ?",
+                (key,),
+            ).fetchone()
+        )
+        return None if row is None else _doc_invite(row)
+
+    def doc_invites(self, doc_id: str) -> list[DocInviteRecord]:
+        doc_id = check_doc_id(doc_id)
+        rows = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {_DOC_INVITE_COLS} FROM doc_invites i JOIN documents d ON d.key = i.doc_key"
+                " WHERE d.id = ? ORDER BY i.created_at DESC, i.key",
+                (doc_id,),
+            ).fetchall()
+        )
+        return [_doc_invite(r) for r in rows]
+
+    def revoke_doc_invite(self, doc_id: str, key: str) -> bool:
+        doc_id = check_doc_id(doc_id)
+        _check_key(key)
+        found: bool = self._write(
+            lambda conn: conn.execute(
+                "UPDATE doc_invites SET revoked = 1 WHERE key = ?"
+                " AND doc_key = (SELECT key FROM documents WHERE id = ?)",
+                (key, doc_id),
+            ).rowcount
+            == 1
+        )
+        return found
+
+    # -- personal access tokens --------------------------------------------------------
+
+    def add_token(self, token: TokenRecord) -> None:
+        if not isinstance(token, TokenRecord):
+            raise InvalidArgument(f"add_token takes a TokenRecord, not {type(token).__name__}")
+        _check_key(token.key)
+        for what in ("id", "user", "label", "role"):
+            _check_text(what, getattr(token, what))
+        if not isinstance(token.docs, tuple) or not token.docs or not all(
+            isinstance(d, str) and d for d in token.docs
+        ):
+            raise InvalidArgument("a token's docs are a non-empty tuple of document ids (or '*')")
+        _check_time("created_at", token.created_at)
+        _check_time("expires_at", token.expires_at, optional=True)
+        _check_time("last_used", token.last_used, optional=True)
+        _check_flag("revoked", token.revoked)
+        docs = json.dumps(list(token.docs), separators=(",", ":"))
+
+        def fn(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM accounts WHERE username = ?", (token.user,)).fetchone() is None:
+                raise InvalidArgument(f"no account {token.user!r} to give a token to")
+            if conn.execute("SELECT 1 FROM tokens WHERE key = ? OR id = ?", (token.key, token.id)).fetchone():
+                raise InvalidArgument("a token with this key or id exists")
+            conn.execute(
+                f"INSERT INTO tokens ({_TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (token.key, token.id, token.user, token.label, docs, token.role, token.created_at,
+                 token.expires_at, token.last_used, int(token.revoked)),
+            )
+
+        self._write(fn)
+
+    def token(self, key: str) -> TokenRecord | None:
+        _check_key(key)
+        row = self._read(lambda conn: conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE key = ?", (key,)).fetchone())
+        return None if row is None else _token(row)
+
+    def token_by_id(self, token_id: str) -> TokenRecord | None:
+        _check_text("token_id", token_id)
+        row = self._read(
+            lambda conn: conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        )
+        return None if row is None else _token(row)
+
+    def tokens(self, user: str) -> list[TokenRecord]:
+        _check_text("user", user)
+        rows = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {_TOKEN_COLS} FROM tokens WHERE user = ? ORDER BY created_at, id", (user,)
+            ).fetchall()
+        )
+        return [_token(r) for r in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        _check_text("token_id", token_id)
+        found: bool = self._write(
+            lambda conn: conn.execute("UPDATE tokens SET revoked = 1 WHERE id = ?", (token_id,)).rowcount == 1
+        )
+        return found
+
+    def touch_token(self, key: str, last_used: float) -> None:
+        _check_key(key)
+        _check_time("last_used", last_used)
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE tokens SET last_used = ? WHERE key = ? AND (last_used IS NULL OR last_used < ?)",
+                (last_used, key, last_used),
+            )
+        )
 
     # -- lifetime ----------------------------------------------------------------------
 

@@ -128,6 +128,22 @@ export async function api(path, { method = "GET", body, as = "json", token } = {
   return res.json();
 }
 
+/** The `?share=` link key of the page's address (a document's share link), or null. */
+export function shareKey(win = globalThis.window) {
+  try {
+    const key = new URL(win.location.href).searchParams.get("share");
+    return key && key.length <= 256 ? key : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `path` with the page's share link key added (`?share=` / `&share=`), if it has one. */
+export function withShare(path, key = shareKey()) {
+  if (!key) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}share=${encodeURIComponent(key)}`;
+}
+
 /** Percent-encode a document id for a URL path segment. */
 export function docPath(docId) {
   return encodeURIComponent(docId);

@@ -4,7 +4,7 @@
 // (with the invite code of a `?invite=CODE` link when the server asks for one), or
 // continue as a guest with just a name (POST /api/session) where the server lets
 // guests in.  Every name is put on the page as text (ui.js's `h`), never as markup.
-import { ApiError, TOKEN_HELP, api, captureTokenFromUrl, clearAuth, getAccount, getAuth, setAccount, setAuth } from "./api.js";
+import { ApiError, TOKEN_HELP, api, captureTokenFromUrl, clearAuth, getAccount, getAuth, setAccount, setAuth, shareKey } from "./api.js";
 import { h, notice, setChildren } from "./ui.js";
 
 /** Settings the sign-in page needs; what a server without /api/auth/config means. */
@@ -15,7 +15,7 @@ const NO_CONFIG = { signup: "closed", guests: true, guest_role: "editor", signed
  * {user, name, colour, role, admin, csrf_token, account: true} for an account,
  * showing the sign-in page inside `container` first if neither is there.
  */
-export async function ensureSignedIn(container) {
+export async function ensureSignedIn(container, { account = false } = {}) {
   captureTokenFromUrl();
   const invite = inviteFromUrl();
   let auth = getAuth();
@@ -24,7 +24,7 @@ export async function ensureSignedIn(container) {
     auth = null;
   }
   if (auth && (!auth.user || !auth.name)) auth = await describe(auth, container);
-  if (auth && !invite) {
+  if (auth && !invite && !account) {
     showWhoami(auth);
     return auth;
   }
@@ -36,7 +36,7 @@ export async function ensureSignedIn(container) {
       return me;
     }
   }
-  if (auth && config.signup === "closed") {
+  if (auth && config.signup === "closed" && !account) {
     showWhoami(auth); // an invite link that cannot be used: the token still works
     return auth;
   }
@@ -124,7 +124,10 @@ function signInPage(container, config, invite) {
     const canSignUp = config.signup === "open" || config.signup === "invite";
     const signIn = accountForm("signin", done);
     const signUp = canSignUp ? accountForm("signup", done, { inviteMode: config.signup === "invite", invite }) : null;
-    const guest = config.guests ? guestForm(done) : null;
+    // A share link opens the document to a guest with just a name, even where guests
+    // are off (the server's token then works only with the link: POST /api/session).
+    const link = config.guests ? null : linkFromUrl();
+    const guest = config.guests || link ? guestForm(done, link) : null;
     const show = (which) => {
       signIn.hidden = which !== "signin";
       if (signUp) signUp.hidden = which !== "signup";
@@ -236,8 +239,15 @@ function explainSignIn(exc) {
   return exc.message; // the server's words: wrong username or password, the rule a username broke, ...
 }
 
-/** The guest form: just a name (POST /api/session). */
-function guestForm(done) {
+/** {doc, share} when the page is a document opened by its share link, else null. */
+function linkFromUrl() {
+  const m = /^\/d\/([^/]+)\/?$/.exec(location.pathname);
+  const share = shareKey();
+  return m && share ? { doc: decodeURIComponent(m[1]), share } : null;
+}
+
+/** The guest form: just a name (POST /api/session; with `link`, a link guest's). */
+function guestForm(done, link = null) {
   const error = h("p", { class: "form-error", role: "alert", id: "signin-error", hidden: true });
   const input = h("input", {
     id: "signin-name",
@@ -252,7 +262,7 @@ function guestForm(done) {
   const form = h(
     "form",
     { class: "signin", id: "signin", "aria-labelledby": "signin-title", novalidate: true },
-    h("h2", { id: "signin-title" }, "Or continue as a guest"),
+    h("h2", { id: "signin-title" }, link ? "Or continue with the link as a guest" : "Or continue as a guest"),
     h("p", {}, "Your name is shown to the people you write with."),
     h("label", { for: "signin-name" }, "Your name"),
     input,
@@ -268,13 +278,15 @@ function guestForm(done) {
     }
     button.disabled = true;
     try {
-      const who = await api("/api/session", { method: "POST", body: { name } });
+      const who = await api("/api/session", { method: "POST", body: link ? { name, ...link } : { name } });
       const auth = pick(who);
       if (!auth.token) throw new ApiError(500, "bad_response", "the server sent no token");
       setAuth({ user: null, colour: null, role: null, ...auth, name: auth.name ?? name });
       done(getAuth());
     } catch (exc) {
-      if (exc instanceof ApiError && exc.status === 403) {
+      if (exc instanceof ApiError && exc.status === 403 && link) {
+        showError(`This link does not open the document any more (${exc.message}). Sign in, or ask for a new link.`);
+      } else if (exc instanceof ApiError && exc.status === 403) {
         showError(`This server does not let guests in. ${TOKEN_HELP}`);
       } else {
         showError(exc instanceof ApiError ? exc.explain() : String(exc));

@@ -1,4 +1,6 @@
-// The documents page (/): list, create, open, delete, copy a link; for an admin, invite
+// The documents page (/): list, create, open, delete, copy a link; for an account, "My
+// documents" (those it owns) beside "Shared with me" (GET /api/shared), and links to
+// its account page (tokens) and, for an admin, the admin page; for an admin, invite
 // someone (a sign-up link).
 import { ApiError, DOC_ID_RE, api, docPath } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
@@ -8,15 +10,32 @@ export async function documentsPage() {
   const main = document.getElementById("app");
   const who = await ensureSignedIn(main);
   const status = h("p", { id: "docs-status", class: "muted", role: "status", "aria-live": "polite" });
-  const list = h("ul", { id: "doc-list", class: "doc-list", "aria-label": "Documents" });
-  setChildren(main, h("h1", {}, "Documents"), createForm(refresh), status, list, who.account && who.admin ? inviteSection() : null);
+  const account = Boolean(who.account);
+  const list = h("ul", { id: "doc-list", class: "doc-list", "aria-label": account ? "My documents" : "Documents" });
+  const shared = h("ul", { id: "shared-list", class: "doc-list", "aria-label": "Shared with me" });
+  const sharedStatus = h("p", { id: "shared-status", class: "muted", role: "status", "aria-live": "polite" });
+  const links = account
+    ? h("nav", { class: "doc-links", "aria-label": "Account" }, h("a", { href: "/account", id: "account-link" }, "Account & tokens"), who.admin ? h("a", { href: "/admin", id: "admin-link" }, "Admin") : null)
+    : null;
+  setChildren(
+    main,
+    h("h1", {}, "Documents"),
+    links,
+    createForm(refresh),
+    account ? h("h2", {}, who.admin ? "All documents" : "My documents") : null,
+    status,
+    list,
+    account ? h("section", { class: "shared", "aria-label": "Shared with me" }, h("h2", {}, "Shared with me"), sharedStatus, shared) : null,
+    who.account && who.admin ? inviteSection() : null,
+  );
   main.removeAttribute("aria-busy");
   await refresh();
 
   async function refresh() {
     status.textContent = "Loading…";
     try {
-      const { documents } = await api("/api/docs");
+      let { documents } = await api("/api/docs");
+      if (account && !who.admin) documents = documents.filter((d) => d.role === "owner");
       documents.sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0) || a.id.localeCompare(b.id));
       setChildren(list, documents.map((d) => row(d, refresh, status)));
       status.textContent = documents.length ? "" : "No documents yet: create one above.";
@@ -25,8 +44,24 @@ export async function documentsPage() {
       status.textContent = explain(exc);
       status.className = "notice error";
     }
+    if (account) await refreshShared();
+  }
+
+  async function refreshShared() {
+    try {
+      const { documents } = await api("/api/shared");
+      documents.sort((a, b) => a.id.localeCompare(b.id));
+      setChildren(shared, documents.map((d) => row(d, refresh, sharedStatus)));
+      sharedStatus.textContent = documents.length ? "" : "Nothing shared with you yet.";
+    } catch (exc) {
+      shared.replaceChildren();
+      sharedStatus.textContent = explain(exc);
+      sharedStatus.className = "notice error";
+    }
   }
 }
+
+const ROLE_LABEL = { owner: "owner", editor: "can edit", commenter: "can comment", viewer: "can view" };
 
 function explain(exc) {
   if (exc instanceof ApiError && exc.status === 403 && exc.code === "forbidden") {
@@ -144,6 +179,7 @@ function row(d, refresh, status) {
     }
   });
   const meta = [];
+  if (typeof d.role === "string" && d.role !== "owner") meta.push(ROLE_LABEL[d.role] ?? d.role);
   if (typeof d.length === "number") meta.push(`${d.length} characters`);
   if (typeof d.updated_at === "number") meta.push(`edited ${ago(d.updated_at)}`);
   return h(
@@ -151,6 +187,6 @@ function row(d, refresh, status) {
     { class: "doc", dataset: { doc: d.id } },
     h("a", { class: "doc-open", href }, d.id),
     h("span", { class: "muted small" }, meta.join(" · ")),
-    h("span", { class: "doc-actions" }, h("a", { href: `${href}/history`, class: "small-link" }, "History"), copy, del),
+    h("span", { class: "doc-actions" }, h("a", { href: `${href}/history`, class: "small-link" }, "History"), copy, d.role === undefined || d.role === "owner" ? del : null),
   );
 }

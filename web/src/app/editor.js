@@ -8,12 +8,13 @@ import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } f
 import { defaultKeymap } from "@codemirror/commands";
 import { Document } from "../engine/index.js";
 import { MAX_DOCUMENT_BYTES, nextOwnSeq } from "../protocol/session.js";
-import { ApiError, TOKEN_HELP, api, docPath, getAccount, getAuth } from "./api.js";
+import { ApiError, TOKEN_HELP, api, docPath, getAccount, getAuth, shareKey, withShare } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
 import { collab, syncOf } from "./collab.js";
 import { Connection, ErrorCode, errorName } from "./connection.js";
 import { peerColour } from "./cursors.js";
 import { TabStore, holdAgent, newAgent, orphans, restore } from "./persist.js";
+import { openShareDialog } from "./share.js";
 import * as storage from "./storage.js";
 import { copyText, h, notice, setChildren } from "./ui.js";
 
@@ -33,7 +34,13 @@ export async function editorPage(docId) {
   showHeader(docId);
   setStatus(status, "offline");
 
-  const auth = await ensureSignedIn(main);
+  const join = joinCodeFromUrl();
+  const auth = await ensureSignedIn(main, { account: join !== null });
+  setupShare(docId, auth);
+  if (join !== null && !(await redeemInvite(docId, join, auth))) {
+    main.removeAttribute("aria-busy");
+    return null;
+  }
   const agent = newAgent();
   const releaseAgent = holdAgent(agent);
 
@@ -70,9 +77,18 @@ export async function editorPage(docId) {
     h("p", {}, h("button", { type: "button", id: "download-unsent", onclick: () => downloadText(`${docId}-unsent.txt`, view.state.doc.toString()) }, "Download unsent text"));
 
   // -- the connection's news, on the page ----------------------------------------------
+  let readOnlyNotice = false;
   conn.on("welcomed", ({ canWrite }) => {
     document.body.classList.toggle("read-only", !canWrite);
-    if (!canWrite) notice("You can read this document but not edit it (your token is a viewer's).", "info");
+    const badge = document.getElementById("role-badge");
+    if (badge) badge.hidden = canWrite;
+    if (!canWrite) {
+      notice("You can read this document but not edit it.", "info");
+      readOnlyNotice = true;
+    } else if (readOnlyNotice) {
+      notice(null); // upgraded: the read-only notice no longer holds
+      readOnlyNotice = false;
+    }
   });
   conn.on("recovered", ({ reason }) => {
     if (nextOwnSeq(conn.doc) > 0) tabStore.saveNow(); // replaces the stored copy of the old replica
@@ -209,14 +225,52 @@ export async function editorPage(docId) {
 function showHeader(docId) {
   document.title = `${docId} · cowrite`;
   setChildren(document.getElementById("doc-title"), docId);
-  document.getElementById("history-link")?.setAttribute("href", `/d/${docPath(docId)}/history`);
+  document.getElementById("history-link")?.setAttribute("href", withShare(`/d/${docPath(docId)}/history`));
+}
+
+/** The header's share button: the Share dialog for an account, else "Copy link". */
+function setupShare(docId, auth) {
   const share = document.getElementById("share");
-  share?.addEventListener("click", async () => {
-    const url = new URL(`/d/${docPath(docId)}`, location.href).href;
+  if (!share) return;
+  if (auth?.account) {
+    share.textContent = "Share";
+    share.addEventListener("click", () => openShareDialog(docId, getAccount() ?? auth));
+    return;
+  }
+  share.addEventListener("click", async () => {
+    const url = new URL(withShare(`/d/${docPath(docId)}`), location.href).href;
     const ok = await copyText(url);
     share.textContent = ok ? "Link copied" : url;
     setTimeout(() => (share.textContent = "Copy link"), 2000);
   });
+}
+
+/** `?join=CODE` (a document invite link) from the address bar, or null. */
+function joinCodeFromUrl() {
+  const code = new URL(location.href).searchParams.get("join");
+  return code && code.length <= 512 ? code : null;
+}
+
+/** Redeem a document invite as the signed-in account; false (the reason shown) if it cannot be. */
+async function redeemInvite(docId, code, auth) {
+  const url = new URL(location.href);
+  url.searchParams.delete("join");
+  history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  if (!auth?.account) {
+    notice("This invite link needs an account: sign in (or create an account), then open the link again.", "error", h("p", {}, h("a", { href: "/" }, "Sign in")));
+    return false;
+  }
+  try {
+    await api("/api/invites/redeem", { method: "POST", body: { code } });
+    return true;
+  } catch (exc) {
+    if (exc instanceof ApiError && (exc.status === 410 || exc.status === 404 || exc.status === 400)) {
+      notice(`This invite link cannot be used: ${exc.message}.`, "error", h("p", {}, h("a", { href: "/" }, "See your documents")));
+      return false;
+    }
+    notice(`Could not accept the invite: ${exc instanceof ApiError ? exc.explain() : exc}`, "error");
+    return false;
+  }
 }
 
 function showPeerList(peers) {
@@ -242,7 +296,7 @@ async function loadReplica(docId, agent, auth) {
   let doc = null;
   let loadError = null;
   try {
-    doc = Document.decode(await api(`/api/docs/${docPath(docId)}/snapshot`, { as: "bytes" }), agent, { maxBytes: MAX_DOCUMENT_BYTES });
+    doc = Document.decode(await api(withShare(`/api/docs/${docPath(docId)}/snapshot`), { as: "bytes" }), agent, { maxBytes: MAX_DOCUMENT_BYTES });
   } catch (exc) {
     loadError = exc;
     if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) return showLoadError(docId, exc);
@@ -293,7 +347,7 @@ function downloadText(name, text) {
 function wsUrl(docId, token) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const q = token ? `?token=${encodeURIComponent(token)}` : "";
-  return `${scheme}://${location.host}/ws/${docPath(docId)}${q}`;
+  return withShare(`${scheme}://${location.host}/ws/${docPath(docId)}${q}`, shareKey());
 }
 
 function setStatus(el, state, error = null) {
@@ -307,7 +361,7 @@ async function retryLoad(docId, agent) {
   for (let attempt = 0; ; attempt++) {
     await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, 250 * 2 ** attempt)));
     try {
-      return Document.decode(await api(`/api/docs/${docPath(docId)}/snapshot`, { as: "bytes" }), agent, { maxBytes: MAX_DOCUMENT_BYTES });
+      return Document.decode(await api(withShare(`/api/docs/${docPath(docId)}/snapshot`), { as: "bytes" }), agent, { maxBytes: MAX_DOCUMENT_BYTES });
     } catch (exc) {
       if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) throw exc;
     }

@@ -1,5 +1,6 @@
 // The browser app's entry: the server sends the same bundle to every page, and this
 // decides what to render from the path.
+import { accountPage, adminPage } from "./account.js";
 import { documentsPage } from "./documents.js";
 import { editorPage } from "./editor.js";
 import { historyPage } from "./history.js";
@@ -9,6 +10,8 @@ async function route() {
   const path = location.pathname;
   let m;
   if (path === "/" || path === "/index.html") return documentsPage();
+  if (path === "/account") return accountPage();
+  if (path === "/admin") return adminPage();
   if ((m = /^\/d\/([^/]+)\/history\/?$/.exec(path))) return historyPage(decodeURIComponent(m[1]));
   if ((m = /^\/d\/([^/]+)\/?$/.exec(path))) return editorPage(decodeURIComponent(m[1]));
   notice(`Nothing here (${path}).`);
