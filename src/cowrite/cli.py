@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -75,8 +76,8 @@ def _shared_secret(args: argparse.Namespace) -> bytes:
 
     if args.secret is None and not os.environ.get("COWRITE_SECRET"):
         raise ConfigError(
-            "a PostgreSQL store needs the token secret every server shares: pass --secret or set "
-            "COWRITE_SECRET (at least 32 bytes; there is no database file to keep a secret file beside)"
+            "a PostgreSQL store (or --redis: several servers) needs the token secret every server shares: "
+            "pass --secret or set COWRITE_SECRET (at least 32 bytes; there is no database file to keep a secret file beside)"
         )
     return load_secret(args.secret)
 
@@ -115,12 +116,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         limits = _limits(args.limit)
         store: Store
-        if _is_postgres(args.db):
+        if args.redis is not None and not args.redis.startswith(("redis://", "rediss://", "unix://")):
+            from .errors import ConfigError
+
+            raise ConfigError(f"--redis takes a redis://host:port/db URL, not {args.redis!r}")
+        if _is_postgres(args.db) or args.redis is not None:
             secret = _shared_secret(args)
+        if _is_postgres(args.db):
             store = open_store(args.db)
             db: object = store  # shown as <PostgresStore postgresql://user@host/db>, no password
         else:
-            db, secret = _store_and_secret(args)
+            db, file_secret = _store_and_secret(args)
+            if args.redis is None:
+                secret = file_secret
             store = SQLiteStore(db)
     except CowriteError as exc:
         print(f"cowrite serve: error: {exc}", file=sys.stderr)
@@ -142,6 +150,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             guest_hosts=guest_hosts,
             signup=signup,
             secure_cookies=args.secure_cookies,
+            shared=_is_postgres(args.db) or args.redis is not None,
+            redis_url=args.redis,
+            server_id=args.server_id,
+            redis_prefix=args.redis_prefix,
         )
         token = issue_token(secret, "admin", doc="*", role="owner", ttl=12 * 3600)
         config = uvicorn.Config(
@@ -390,6 +402,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="mark the session cookie Secure even on plain-http requests (behind a TLS proxy that "
         "does not send X-Forwarded-Proto); it is always Secure on https",
+    )
+    sv.add_argument(
+        "--redis",
+        default=os.environ.get("COWRITE_REDIS") or None,
+        metavar="URL",
+        help="redis://host:port/db: tell the other servers on the same database of each commit "
+        "(default $COWRITE_REDIS; without it, servers on one PostgreSQL database poll it); needs --secret",
+    )
+    sv.add_argument(
+        "--redis-prefix",
+        default=os.environ.get("COWRITE_REDIS_PREFIX", "cowrite"),
+        help="prefix of the Redis channel (<prefix>:commits); servers of one cluster use the same one "
+        "(default $COWRITE_REDIS_PREFIX or cowrite)",
+    )
+    sv.add_argument(
+        "--server-id",
+        default=os.environ.get("COWRITE_SERVER_ID") or None,
+        help="this server's name in the cluster (default $COWRITE_SERVER_ID or <host>-<pid>-<random>)",
     )
     sv.set_defaults(func=_cmd_serve)
 

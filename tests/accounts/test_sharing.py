@@ -626,3 +626,32 @@ def test_a_change_that_keeps_losing_its_race_changes_nothing(
     with pytest.raises(ChangedMeanwhile):
         sharing.set_link(doc, "olga", "viewer")
     assert roles(sharing, doc) == before and events.take() == []
+
+
+# -- a document invite opens sign-up where sign-up needs an invite ------------------------------
+
+
+def test_a_document_invite_lets_its_invitee_sign_up_on_an_invite_only_server(
+    sharing: Sharing, accounts: Accounts, doc: str, clock: Clock
+) -> None:
+    from cowrite.errors import SignUpRefused
+
+    code = sharing.create_invite(doc, "olga", "editor", ttl=3600)
+    accounts.sign_up("newbie", PASSWORD, "New Bie", invite=code, mode="invite")
+    # the invite is not used up by the sign-up: it is the redemption that uses it
+    member = sharing.redeem_invite(code, "newbie")
+    assert (member.user, member.role) == ("newbie", "editor")
+    # used now: it admits nobody else, and neither do revoked or expired ones
+    with pytest.raises(SignUpRefused):
+        accounts.sign_up("second", PASSWORD, invite=code, mode="invite")
+    revoked = sharing.create_invite(doc, "olga", "viewer")
+    sharing.revoke_invite(doc, "olga", revoked)
+    with pytest.raises(SignUpRefused):
+        accounts.sign_up("third", PASSWORD, invite=revoked, mode="invite")
+    expiring = sharing.create_invite(doc, "olga", "viewer", ttl=60)
+    clock.advance(61)
+    with pytest.raises(SignUpRefused):
+        accounts.sign_up("fourth", PASSWORD, invite=expiring, mode="invite")
+    with pytest.raises(SignUpRefused):  # closed stays closed
+        accounts.sign_up("fifth", PASSWORD, invite=sharing.create_invite(doc, "olga", "viewer"), mode="closed")
+    assert [a.username for a in accounts.accounts() if a.username in ("second", "third", "fourth", "fifth")] == []

@@ -321,3 +321,68 @@ def test_the_tokens_and_admin_pages(chromium_path: str, open_server: ServerProce
                 await browser.close()
 
     run(scenario(), timeout=240)
+
+
+def test_on_an_invite_only_server_a_document_invite_signs_its_invitee_up(chromium_path: str, tmp_path: Path) -> None:
+    """`--signup invite` (the default off loopback): nobody signs up without an invite, but
+    the invite link an owner makes in the Share dialog is one -- no command line needed."""
+    from playwright.async_api import async_playwright
+
+    from cowrite.accounts import Accounts
+    from cowrite.store import SQLiteStore
+
+    srv = ServerProcess(tmp_path / "invite-only.db", args=("--signup", "invite", "--guests", "none"))
+    with SQLiteStore(srv.db) as store:  # the first administrator, as `cowrite user add ada --admin` makes her
+        Accounts(store).sign_up("ada", PASSWORD, "Ada", admin=True, mode="open")
+    srv.start()
+    base = srv.http
+
+    async def scenario() -> None:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+            try:
+                owner = await new_page(browser)
+                await owner.goto(f"{base}/")
+                await owner.wait_for_selector("#signin-form:not([hidden])")
+                await owner.fill("#signin-username", "ada")
+                await owner.fill("#signin-password", PASSWORD)
+                await owner.click("#signin-form button[type=submit]")
+                await owner.wait_for_selector("#whoami[data-state=account]")
+                await owner.fill("#new-doc-id", "plans")
+                await owner.press("#new-doc-id", "Enter")
+                await editor_ready(owner)
+                await owner.click(".cm-content")
+                await owner.keyboard.type("Our plans.")
+                await acknowledged(owner)
+                await owner.click("#share")
+                await owner.wait_for_selector("#share-dialog[open] #share-invite-make")
+                await owner.select_option("#share-invite-role", "editor")
+                await owner.click("#share-invite-make")
+                link = await (await owner.wait_for_selector("#share-invite-url")).input_value()
+
+                # The newcomer signs up with the link alone (its code fills the invite field).
+                bea = await new_page(browser)
+                await bea.goto(link)
+                await bea.wait_for_selector("#signup-form:not([hidden])")
+                await bea.fill("#signup-username", "bea")
+                await bea.fill("#signup-name", "Bea")
+                await bea.fill("#signup-password", PASSWORD)
+                await bea.click("#signup-form button[type=submit]")
+                await bea.wait_for_selector("#whoami[data-state=account]")
+                await editor_ready(bea)
+                await wait_text(bea, "Our plans.")
+                assert not await read_only(bea)
+                await bea.click(".cm-content")
+                await bea.keyboard.press("Control+End")
+                await bea.keyboard.type(" Agreed.")
+                await acknowledged(bea)
+                await wait_text(owner, "Our plans. Agreed.")
+                assert not owner.errors and not bea.errors, (owner.errors, bea.errors)
+            finally:
+                await browser.close()
+
+    try:
+        run(scenario(), timeout=120)
+        assert srv.text("plans") == "Our plans. Agreed."
+    finally:
+        srv.kill()

@@ -24,3 +24,33 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     srv.start()
     yield srv
     srv.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """The machine's Redis (checked once): skipped with the reason if it does not answer, failed under CI=true."""
+    from .cluster import REDIS_URL, ping, redis_unavailable
+
+    problem = ping(REDIS_URL)
+    if problem is not None:
+        redis_unavailable(problem)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A channel prefix of this test's own."""
+    from .cluster import new_prefix
+
+    return new_prefix()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[object]:
+    """A redis-server of this test's own (it may kill and restart it)."""
+    from .cluster import PrivateRedis
+
+    r = PrivateRedis(tmp_path)
+    r.start()
+    yield r
+    r.kill()

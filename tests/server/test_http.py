@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import Harness
 
 
@@ -309,3 +310,17 @@ def test_a_body_over_the_cap_is_a_413_in_the_api_shape(make_harness) -> None:  #
     assert r.status_code == 200
     r = h.http.post("/api/docs", content=(b"x" * 600 for _ in range(3)), headers=h.auth())  # chunked
     assert r.status_code == 413 and r.json()["error"] == "too_large"
+
+
+def test_health_and_ready_do_not_tell_why_the_store_failed(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unauthenticated probe learns that the store is down, not its host, path or driver message."""
+
+    def down(doc_id: str) -> bool:
+        raise OSError("could not connect to server at db.internal.example:5432 as cowrite_admin")
+
+    monkeypatch.setattr(harness.store, "exists", down)
+    for path in ("/health", "/ready"):
+        r = harness.http.get(path)
+        assert r.status_code == 503
+        assert "db.internal" not in r.text and "cowrite_admin" not in r.text
+        assert r.json()["store"] == "unavailable"

@@ -49,13 +49,25 @@ RESERVED_USERNAMES = frozenset({"admin", "root", "owner", "cowrite", "system"})
 """Usernames no account may take (looking them up still works: :func:`normalize_username`)."""
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_JOINERS = frozenset("\u200c\u200d")
+"""Format characters names need: ZWNJ (Persian, Indic scripts) and ZWJ (emoji sequences)."""
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+"""Hangul fillers: letters by category that show as nothing (a favourite blank name)."""
 
 
 def has_control_or_bidi(text: str) -> bool:
     """Whether ``text`` holds a control character, a lone surrogate, a line or paragraph
-    separator, or a bidirectional embedding, override or isolate (which reorder the
-    text around them)."""
-    return any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS for ch in text)
+    separator, a bidirectional embedding, override, isolate or mark (which reorder the
+    text around them), or a character that shows as nothing (a format character but the
+    joiners, e.g. a zero-width space; a Hangul filler): shown to others, a name must read
+    as what it is."""
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS or ch in _BLANK_LETTERS:
+            return True
+        if category == "Cf" and ch not in _JOINERS:
+            return True
+    return False
 
 
 def display_name_problem(value: object) -> str | None:
@@ -66,7 +78,9 @@ def display_name_problem(value: object) -> str | None:
     if not 1 <= len(value) <= MAX_DISPLAY_NAME:
         return f"a display name has 1..{MAX_DISPLAY_NAME} characters, not {len(value)}"
     if has_control_or_bidi(value):
-        return "a display name may not contain control or bidirectional-override characters"
+        return "a display name may not contain control or bidirectional characters, nor invisible ones"
+    if not value.strip():
+        return "a display name may not be blank"
     return None
 
 

@@ -49,7 +49,7 @@ from ..errors import (
     SignUpRefused,
     Throttled,
 )
-from ..store.base import AccountRecord, InviteRecord, SessionRecord, Store
+from ..store.base import AccountRecord, DocInviteRecord, InviteRecord, SessionRecord, Store
 from .names import check_display_name, check_new_username, has_control_or_bidi, normalize_username
 from .passwords import Passwords, check_password
 from .throttle import Throttle
@@ -283,7 +283,7 @@ class Accounts:
         keys = self.store.update_account(user, disabled=True, revoke_sessions=True)
         if keys is None:
             raise AccountNotFound(user)
-        self._revoked(user, keys)
+        self._revoked(user, keys, always=True)  # also with no session: its tokens' sockets close
 
     def enable(self, username: str) -> None:
         """Let a disabled account sign in again (its old sessions stay revoked)."""
@@ -443,7 +443,9 @@ class Accounts:
     def on_revoke(self, callback: Callable[[str, frozenset[str]], None]) -> None:
         """Call ``callback(user, keys)`` after sessions are revoked (sign-out, everywhere,
         a password change, disabling): ``keys`` are the revoked sessions' keys
-        (:attr:`SessionInfo.key`).  A callback that raises is logged and the others still run."""
+        (:attr:`SessionInfo.key`; disabling calls it even with none, so that the
+        sockets of the account's personal access tokens are checked too).  A callback
+        that raises is logged and the others still run."""
         with self._lock:
             self._listeners.append(callback)
 
@@ -479,8 +481,11 @@ class Accounts:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _usable_invite(self, code: str | None, now: float) -> str:
-        """The key of invite ``code`` if it can be used now, else :class:`SignUpRefused` saying why."""
+    def _usable_invite(self, code: str | None, now: float) -> str | None:
+        """The key of sign-up invite ``code`` if it can be used now (used up with the new
+        account), ``None`` if ``code`` is an open *document* invite (someone invited to a
+        document may make the account to open it with; the invite is used up when it is
+        redeemed, which the page does next), else :class:`SignUpRefused` saying why."""
         if code is None or code == "":
             raise SignUpRefused("sign-up needs an invite: ask an administrator for an invite link")
         if not isinstance(code, str) or len(code) > _MAX_SECRET:
@@ -488,6 +493,9 @@ class Accounts:
         key = secret_key(code)
         record = self.store.invite(key)
         if record is None:
+            doc_invite = self.store.doc_invite(key)
+            if doc_invite is not None and _doc_invite_open(doc_invite, now):
+                return None
             raise SignUpRefused("this invite is not valid")
         status = _status(record, now)
         if status != "open":
@@ -509,8 +517,8 @@ class Accounts:
             self._purged_at = now
         self.store.purge_sessions(now=now, idle_before=now - self.session_idle)
 
-    def _revoked(self, user: str, keys: list[str]) -> None:
-        if not keys:
+    def _revoked(self, user: str, keys: list[str], *, always: bool = False) -> None:
+        if not keys and not always:
             return
         revoked = frozenset(keys)
         with self._lock:
@@ -537,6 +545,11 @@ def _info(stored: SessionRecord, account: AccountRecord) -> SessionInfo:
         csrf_token=stored.csrf_token,
         last_seen=stored.last_seen,
     )
+
+
+def _doc_invite_open(record: DocInviteRecord, now: float) -> bool:
+    """Whether a document invite can still be redeemed (not used, revoked or expired)."""
+    return record.used_by is None and not record.revoked and now < record.expires_at
 
 
 def _status(record: InviteRecord, now: float) -> str:

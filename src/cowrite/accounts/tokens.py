@@ -13,6 +13,7 @@ all) an unknown, revoked or expired token and one whose account is disabled or g
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -44,6 +45,8 @@ MAX_TOKENS_PER_USER = 100
 TOUCH_INTERVAL = 60.0
 """``last_used`` is written at most this often per token (seconds): verifying stays a read."""
 _SECRET_LEN = len(TOKEN_PREFIX) + 43  # token_urlsafe(32) is 43 characters
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,13 @@ class Tokens:
         self.store = store
         self.accounts = accounts
         self.clock = clock
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_revoke(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(user)`` after one of ``user``'s tokens is revoked (the server
+        checks the sockets that user has open again: one opened with the token closes).
+        A callback that raises is logged and the others still run."""
+        self._listeners.append(callback)
 
     def create(
         self,
@@ -171,6 +181,11 @@ class Tokens:
         if record is None or (record.user != name and not by_admin):
             raise TokenNotFound("no such token")
         self.store.revoke_token(token_id)
+        for callback in list(self._listeners):
+            try:
+                callback(record.user)
+            except Exception:
+                log.exception("an on_revoke listener failed (the token was revoked anyway)")
 
     def tokens(self, user: str) -> list[TokenInfo]:
         """The user's tokens, oldest first (revoked and expired ones too, marked so)."""

@@ -421,6 +421,31 @@ class Room:
                 sends.append(Send(s, news))
         return sends
 
+    def apply_remote(self, patch: bytes) -> list[Send]:
+        """Merge ops committed elsewhere (another server, read back from the store's log or
+        relayed by it): the ops this room lacked go to every connection as ``REMOTE_OPS``.
+
+        Call it only between steps (no outstanding Pending).  Ops the room already holds
+        change nothing (nothing is sent if all are known).  A patch that does not decode or
+        apply raises (a :class:`~cowrite.errors.CowriteError`, or a bug): the room is then
+        ``failed``, since its document may be half-changed; load it again from the store.
+        """
+        self._check_idle()
+        doc = self.doc
+        cg = doc.oplog.cg
+        before = doc.version
+        start_lv = cg.next_lv
+        try:
+            ops = decode_patch(patch)
+            doc.add_ops(ops)
+            if cg.next_lv == start_lv:
+                return []
+            data = patch if _all_new_as_sent(cg, ops, start_lv) else encode_patch(doc.ops_since(before))
+        except BaseException:
+            self.failed = True
+            raise
+        return self._broadcast(None, encode_frame(RemoteOps(data)))
+
     def _broadcast(self, sender: ServerSession | None, data: bytes) -> list[Send]:
         return [Send(s, data) for s in self.sessions if s is not sender]
 

@@ -30,6 +30,7 @@ and the colour of a user.  What a valid user id and display name are is
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -155,9 +156,22 @@ class Access:
         """A personal access token's role on ``doc``: in its scope, the lower of its role
         and its user's own (an administrator's own role is ``owner``).  A link key does
         not count: a token acts as its user, and a link is for people."""
-        if not grant.covers(doc):
+        if not grant.covers(doc) or not self.pat_live(grant):
             return None
         return grant.role_on(doc, "owner" if admin else self.sharing.role_of(doc, grant.user))
+
+    def pat_live(self, grant: TokenGrant) -> bool:
+        """Whether the personal access token of ``grant`` still holds: not revoked, not
+        expired, its account enabled.  Checked again at every use, not only when the token
+        was verified: an open WebSocket keeps the grant it joined with, and must not outlive
+        the token (:class:`~.live.DocSockets` checks its role again with this)."""
+        record = self.sharing.store.token_by_id(grant.token_id)
+        if record is None or record.revoked or record.user != grant.user:
+            return False
+        if record.expires_at is not None and self.sharing.clock() >= record.expires_at:
+            return False
+        account = self.sharing.accounts.account(record.user)
+        return account is not None and not account.disabled
 
     def account_role(self, user: str, admin: bool, doc: str, link_key: str | None) -> str | None:
         """A signed-in account's role on ``doc``: an administrator owns everything."""
@@ -171,6 +185,8 @@ class Access:
             return self.account_role(caller.grant.user, caller.admin, doc, link_key)
         if caller.pat is not None:
             return self.pat_role(caller.pat, caller.admin, doc)
+        if caller.grant.expires <= time.time():  # (an open socket keeps the grant it joined with)
+            return None
         return self.token_role(caller.grant.doc, caller.grant.role, doc, link_key)
 
     def access(self, caller: Caller, doc: str, link_key: str | None) -> DocAccess | None:

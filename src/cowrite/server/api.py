@@ -161,7 +161,7 @@ def check_guest_name(value: object) -> str:
     if not 1 <= len(name) <= MAX_GUEST_NAME:
         raise RequestError(400, "bad_name", f"a name is 1..{MAX_GUEST_NAME} characters")
     if has_control_or_bidi(name):
-        raise RequestError(400, "bad_name", "a name may not contain control or bidirectional-override characters")
+        raise RequestError(400, "bad_name", "a name may not contain control or bidirectional characters, nor invisible ones")
     return name
 
 
@@ -519,7 +519,8 @@ class HttpApi:
         pos, n_del, ins = body.get("pos"), body.get("delete", 0), body.get("insert", "")
         if type(pos) is not int or type(n_del) is not int or not isinstance(ins, str):
             raise RequestError(400, "bad_op", "expected {'pos': int, 'delete': int, 'insert': str}")
-        agent = f"api:{grant.user}"[:MAX_AGENT_LEN]
+        suffix = self.rooms.api_agent_suffix  # "~<server id>" in a cluster: servers never share an agent
+        agent = f"api:{grant.user}"[: MAX_AGENT_LEN - len(suffix)] + suffix
         user = grant.user
         # One lock hold from claiming the agent to the durable commit: concurrent edits
         # of one user must not take the same seq, and a room unloaded meanwhile must

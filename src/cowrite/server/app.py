@@ -42,6 +42,7 @@ from .access import GUEST_ROLES, Access, DocAccess, link_key_from, token_from
 from .api import HttpApi
 from .auth import AuthError
 from .bounds import BodyLimit
+from .fanout import Fanout
 from .identity import Caller, Identities
 from .live import DocSockets, LiveSessions
 from .metrics import Metrics
@@ -187,6 +188,12 @@ class Server:
     service (default: one on ``store``); ``secure_cookies`` marks the session cookie
     ``Secure`` even on plain-http requests (behind a proxy that ends TLS and does not
     say so; over https it is always marked).
+
+    Several servers on one store: ``shared`` (the store is shared with other servers, e.g.
+    PostgreSQL) makes rooms catch up from the store's log before a join, an HTTP request
+    or a snapshot, and polls it every ``Limits.poll_seconds``; ``redis_url`` adds commit
+    notices through Redis pub/sub (channel ``<redis_prefix>:commits``), polling then
+    only while Redis is down (``fanout.py``).
     """
 
     def __init__(
@@ -203,6 +210,10 @@ class Server:
         sharing: Sharing | None = None,
         tokens: Tokens | None = None,
         secure_cookies: bool = False,
+        shared: bool = False,
+        redis_url: str | None = None,
+        server_id: str | None = None,
+        redis_prefix: str = "cowrite",
     ) -> None:
         if guests not in GUEST_ROLES:
             raise ConfigError(f"guests must be one of {', '.join(GUEST_ROLES)}, not {guests!r}")
@@ -224,8 +235,17 @@ class Server:
         self.live = LiveSessions(self.accounts, self.limits.session_check_seconds)
         self.doc_sockets = DocSockets(self.limits.session_check_seconds)
         self.sharing.on_change(self.doc_sockets.changed)
+        # a revoked token or a disabled account: the user's token sockets are checked at once
+        self.tokens.on_revoke(self.doc_sockets.user_changed)
+        self.accounts.on_revoke(lambda user, _keys: self.doc_sockets.user_changed(user))
         self.metrics = Metrics()
-        self.rooms = Rooms(store, self.metrics, self.limits, _deliver)
+        self.rooms = Rooms(store, self.metrics, self.limits, _deliver, shared=shared or redis_url is not None)
+        self.fanout: Fanout | None = None
+        if self.rooms.shared:
+            self.fanout = Fanout(
+                self.rooms, self.metrics, self.limits, redis_url=redis_url, server_id=server_id, prefix=redis_prefix
+            )
+            self.rooms.api_agent_suffix = "~" + self.fanout.server_id
         self.api = HttpApi(
             store,
             self.rooms,
@@ -255,6 +275,7 @@ class Server:
         self.app = Starlette(
             routes=[
                 Route("/health", self.health),
+                Route("/ready", self.ready),
                 Route("/metrics", self.metrics_endpoint),
                 *self.api.routes(),
                 *self.auth_api.routes(self.metrics),
@@ -276,6 +297,8 @@ class Server:
             asyncio.create_task(self.live.run()),
             asyncio.create_task(self.doc_sockets.run()),
         ]
+        if self.fanout is not None:
+            tasks.append(asyncio.create_task(self.fanout.run()))
         try:
             yield
         finally:
@@ -501,9 +524,24 @@ class Server:
     async def health(self, request: Request) -> Response:
         try:
             await asyncio.to_thread(self.store.exists, "health-check")
-        except Exception as exc:
-            return JSONResponse({"status": "error", "store": str(exc)}, status_code=503)
+        except Exception:  # the reason goes to the log, not to anyone who asks (hosts, paths)
+            log.warning("health check: the store does not answer", exc_info=True)
+            return JSONResponse({"status": "error", "store": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "rooms": len(self.rooms)})
+
+    async def ready(self, request: Request) -> Response:
+        """Readiness for a load balancer: 200 while the store answers (Redis down included:
+        ``fanout`` says ``polling``), 503 while it does not.  ``fanout``: ``none`` (one
+        server), ``polling`` (a shared store without Redis, or Redis down) or ``redis``."""
+        fanout = "none"
+        if self.fanout is not None:
+            fanout = "redis" if self.fanout.healthy else "polling"
+        try:
+            await asyncio.to_thread(self.store.exists, "health-check")
+        except Exception:
+            log.warning("readiness check: the store does not answer", exc_info=True)
+            return JSONResponse({"status": "unready", "store": "unavailable", "fanout": fanout}, status_code=503)
+        return JSONResponse({"status": "ready", "rooms": len(self.rooms), "fanout": fanout})
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -83,7 +83,7 @@ def check_user_id(value: object) -> str:
 
 def check_display_name(value: object) -> str:
     """``value`` if it is a valid display name, else :class:`AuthError`: 1..256
-    characters without control or bidirectional-override characters."""
+    characters without control, bidirectional or invisible characters, not blank."""
     problem = display_name_problem(value)  # the same rule as an account's display name
     if problem is not None:
         raise AuthError(problem)

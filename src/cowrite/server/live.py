@@ -190,6 +190,27 @@ class DocSockets:
         else:
             loop.call_soon_threadsafe(self._spawn, doc, user)
 
+    def user_changed(self, user: str) -> None:
+        """``user``'s standing changed everywhere (a token of theirs was revoked, their
+        account disabled): check every socket of theirs again, on every document.  Safe
+        from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._spawn_user(user)
+        else:
+            loop.call_soon_threadsafe(self._spawn_user, user)
+
+    def _spawn_user(self, user: str) -> None:
+        for doc, sockets in list(self._docs.items()):
+            if any(self._concerns(sock, user) for sock in sockets.values()):
+                self._spawn(doc, user)
+
     def _spawn(self, doc: str, user: str) -> None:
         held = [sock for sock in self._docs.get(doc, {}).values() if self._concerns(sock, user)]
         for sock in held:

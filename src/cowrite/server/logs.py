@@ -6,8 +6,9 @@ string: in its access log (``uvicorn.access``) and in its WebSocket lines
 (``uvicorn.error``: ``"WebSocket /ws/notes?token=..." [accepted]``, and the
 handshake at debug level).  :class:`RedactTokens` is a logging filter that
 replaces the value of every ``token=`` / ``access_token=`` parameter in a record
-with ``[redacted]``, and of ``share=`` (a document's link key) and ``join=`` (a
-document invite's code), which open documents as well; :func:`redact_tokens_in_logs`
+with ``[redacted]``, and of ``share=`` (a document's link key), ``join=`` (a
+document invite's code) and ``invite=`` (a sign-up invite's code, ``/?invite=``), which
+open documents or make accounts as well; :func:`redact_tokens_in_logs`
 installs it.
 
 ``cowrite serve`` installs it on its handlers.  A program that serves
@@ -25,7 +26,7 @@ from collections.abc import Iterable
 
 __all__ = ["RedactTokens", "redact", "redact_tokens_in_logs"]
 
-_TOKEN_PARAM = re.compile(r"((?:^|[?&;\s\"'/])(?:(?:access_)?token|share|join)=)[^&;#\s\"']*", re.I)
+_TOKEN_PARAM = re.compile(r"((?:^|[?&;\s\"'/])(?:(?:access_)?token|share|join|invite)=)[^&;#\s\"']*", re.I)
 
 REDACTED = "[redacted]"
 
@@ -36,7 +37,7 @@ LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "cowrite")
 def redact(text: str) -> str:
     """``text`` with the value of every ``token=`` query parameter replaced."""
     low = text.lower()
-    if "token=" not in low and "share=" not in low and "join=" not in low:
+    if "token=" not in low and "share=" not in low and "join=" not in low and "invite=" not in low:
         return text
     return _TOKEN_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
 

@@ -31,5 +31,20 @@ class Metrics:
             registry=r,
         )
 
+        self.fanout_up = Gauge(
+            "cowrite_fanout_up",
+            "1 while Redis fan-out is healthy (subscribed and every room caught up), 0 while rooms poll the store",
+            registry=r,
+        )
+        self.fanout_published = Counter("cowrite_fanout_published", "Commit notices published to Redis", registry=r)
+        self.fanout_received = Counter("cowrite_fanout_received", "Commit notices of other servers received", registry=r)
+        self.fanout_errors = Counter("cowrite_fanout_errors", "Redis errors (each opens the breaker)", registry=r)
+        self.fanout_gaps = Counter(
+            "cowrite_fanout_gaps", "Log seqs seen out of order (a missed notice or a concurrent append): caught up", registry=r
+        )
+        self.catchup_entries = Counter(
+            "cowrite_catchup_entries", "Log entries of other servers read back from the store and applied", registry=r
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

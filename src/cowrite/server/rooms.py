@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from ..engine import RawVersion
-from ..errors import ConfigError, CowriteError, StoreError
+from ..errors import ConfigError, CowriteError, HistoryPruned, StoreError
 from ..protocol import ErrorCode, Join, Role
 from ..protocol.server import Pending, Room, Send, ServerSession, error_frame
 from ..store import DocInfo, Store
@@ -107,6 +107,12 @@ class Limits:
     write, and a small document is not rewritten every few keystrokes."""
     digest_interval_seconds: float = 5.0
     """One connection gets at most one DIGEST (divergence check) checked per this many seconds."""
+    reconcile_seconds: float = 2.0
+    """With a shared store (PostgreSQL; several servers): every loaded room compares its
+    log position with the store's this often while Redis fan-out is healthy, and
+    applies what other servers committed meanwhile (bounds staleness if a notice is lost)."""
+    poll_seconds: float = 0.5
+    """... and this often while there is no fan-out (no ``--redis``, or Redis is down)."""
     session_check_seconds: float = 30.0
     """A WebSocket signed in by session cookie has its session looked up again this
     often, and is closed once it is gone (expired, or revoked where no callback reaches
@@ -134,6 +140,7 @@ class RoomHandle:
     entries_since_snapshot: int = 0  # log entries appended after the newest snapshot
     bytes_since_snapshot: int = 0  # their patch bytes
     snapshot_bytes: int = 0  # the newest snapshot's size (0: none)
+    seq: int = 0  # the room holds every log entry up to this seq (the store decides seqs)
 
     def counted(self, info: DocInfo) -> None:
         """Take the snapshot bookkeeping from the store's view of the document."""
@@ -145,11 +152,28 @@ class RoomHandle:
 class Rooms:
     """The loaded rooms of one server.  ``deliver`` writes a room's frames to its connections."""
 
-    def __init__(self, store: Store, metrics: Metrics, limits: Limits, deliver: Callable[[list[Send]], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        limits: Limits,
+        deliver: Callable[[list[Send]], None],
+        *,
+        shared: bool = False,
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.limits = limits
         self.deliver = deliver
+        self.shared = shared
+        """Other servers append to the same store: catch up from its log before a join, an
+        HTTP request or a snapshot (and whenever our own append shows a gap)."""
+        self.api_agent_suffix = ""
+        """Appended to the HTTP API's agent names (``api:<user>``): ``~<server id>`` when
+        several servers share the store, which would otherwise mint ops with the same ids."""
+        self.on_commit: Callable[[str, int, bytes], None] | None = None
+        """Called with ``(doc_id, seq, patch)`` after each entry this server appended is
+        delivered (the fan-out publishes it)."""
         self._rooms: dict[str, RoomHandle] = {}
         self._loading: dict[str, asyncio.Future[RoomHandle]] = {}
 
@@ -157,9 +181,11 @@ class Rooms:
         return len(self._rooms)
 
     async def _load(self, doc_id: str) -> tuple[Room, DocInfo]:
+        # info first: the document loaded next holds at least its seq (an entry appended
+        # by another server in between is applied again by the next catch-up: a no-op).
+        info = await asyncio.to_thread(self.store.info, doc_id)
         doc = await asyncio.to_thread(self.store.load, doc_id, "server")
         owners = await asyncio.to_thread(self.store.agent_owners, doc_id)
-        info = await asyncio.to_thread(self.store.info, doc_id)
         lim = self.limits
         room = Room(
             doc_id,
@@ -192,7 +218,7 @@ class Rooms:
         self._loading[doc_id] = fut
         try:
             room, info = await self._load(doc_id)
-            handle = RoomHandle(doc_id, room)
+            handle = RoomHandle(doc_id, room, seq=info.seq)  # the document holds at least that
             handle.counted(info)
             self._rooms[doc_id] = handle
             self.metrics.rooms.set(len(self._rooms))
@@ -212,6 +238,8 @@ class Rooms:
         for _ in range(5):
             handle = await self.get(doc_id)
             async with handle.lock:
+                if self.is_live(handle) and self.shared:
+                    await self.catch_up_locked(handle)
                 if self.is_live(handle):
                     yield handle
                     return
@@ -296,7 +324,7 @@ class Rooms:
         if pending.to_persist:
             n = sum(op.span for op in pending.to_persist)
             try:
-                await asyncio.to_thread(
+                seq = await asyncio.to_thread(
                     self.store.append,
                     handle.doc_id,
                     pending.patch,
@@ -319,6 +347,14 @@ class Rooms:
         self.deliver(pending.commit())
         if pending.to_persist:
             self.metrics.commit_seconds.observe(time.perf_counter() - t0)
+            gap = seq > handle.seq + 1  # others appended in between: their entries are not here yet
+            if seq == handle.seq + 1:
+                handle.seq = seq
+            if self.on_commit is not None:
+                self.on_commit(handle.doc_id, seq, pending.patch)
+            if gap:
+                self.metrics.fanout_gaps.inc()
+                await self.catch_up_locked(handle)
         if pending.error is not None:
             self.metrics.errors.labels(code=pending.error.code.name.lower()).inc()
         d = pending.divergence
@@ -341,6 +377,11 @@ class Rooms:
         )
         self.metrics.internal_errors.inc()
         self.metrics.errors.labels(code="internal").inc()
+        await self._reload(handle, room, since)
+
+    async def _reload(self, handle: RoomHandle, room: Room, since: RawVersion) -> None:
+        """Load ``handle``'s document again from the store and move the connections of
+        ``room`` (failed) to it; they get what it holds beyond ``since``."""
         try:
             new, info = await self._load(handle.doc_id)
         except Exception:
@@ -351,6 +392,7 @@ class Rooms:
             return
         sends = new.adopt(room, since)
         handle.room = new
+        handle.seq = info.seq
         handle.counted(info)
         self.deliver(sends)
 
@@ -361,7 +403,90 @@ class Rooms:
         work = handle.bytes_since_snapshot + lim.snapshot_entry_bytes * handle.entries_since_snapshot
         return work >= lim.snapshot_ratio * handle.snapshot_bytes
 
+    # -- other servers' commits --------------------------------------------------------
+
+    async def catch_up_locked(self, handle: RoomHandle) -> int:
+        """Apply the store's log entries after ``handle.seq`` (committed by other servers)
+        to the room, which sends them to its connections (call with the room lock held).
+        Returns how many entries were read.  A store failure is logged and leaves the room
+        as it is (the next catch-up tries again); an entry that does not apply, or a log
+        pruned past ``handle.seq``, reloads the room from the store."""
+        if not self.is_live(handle):
+            return 0
+        room = handle.room
+        try:
+            entries = await asyncio.to_thread(self.store.log_since, handle.doc_id, handle.seq)
+        except HistoryPruned:
+            log.warning("the log of %r was pruned past seq %d; reloading the room", handle.doc_id, handle.seq)
+            room.failed = True
+            await self._reload(handle, room, room.doc.version)
+            return 0
+        except StoreError as exc:
+            log.warning("catching up %r from the store failed: %s", handle.doc_id, exc)
+            return 0
+        if not self.is_live(handle) or handle.room is not room:
+            return 0
+        for seq, patch in entries:
+            if seq <= handle.seq:
+                continue
+            failed_at = self._apply_entry(handle, seq, patch)
+            if failed_at is not None:
+                await self._reload(handle, room, failed_at)
+                return len(entries)
+        if entries:
+            self.metrics.catchup_entries.inc(len(entries))
+        return len(entries)
+
+    def _apply_entry(self, handle: RoomHandle, seq: int, patch: bytes) -> RawVersion | None:
+        """Apply one committed log entry to the room.  None if it applied; if it failed
+        (the room is then failed), the version the room's connections had been sent."""
+        room = handle.room
+        before = room.doc.version
+        try:
+            sends = room.apply_remote(patch)
+        except Exception:
+            log.exception("log entry %d of %r does not apply to the loaded room; reloading it", seq, handle.doc_id)
+            room.failed = True
+            return before
+        handle.seq = seq
+        handle.entries_since_snapshot += 1
+        handle.bytes_since_snapshot += len(patch)
+        self.deliver(sends)
+        return None
+
+    async def notified(self, doc_id: str, seq: int, patch: bytes | None) -> None:
+        """Another server committed entry ``seq`` of ``doc_id`` (``patch``: its bytes, if the
+        notice carried them).  The next entry is applied as it is; anything else (a gap,
+        no patch) is caught up from the store.  Rooms not loaded here are not concerned."""
+        handle = self._rooms.get(doc_id)
+        if handle is None or seq <= handle.seq:
+            return
+        async with handle.lock:
+            if not self.is_live(handle) or seq <= handle.seq:
+                return
+            if patch is not None and seq == handle.seq + 1:
+                room = handle.room
+                failed_at = self._apply_entry(handle, seq, patch)
+                if failed_at is not None:
+                    await self._reload(handle, room, failed_at)
+                return
+            if patch is not None:
+                self.metrics.fanout_gaps.inc()
+            await self.catch_up_locked(handle)
+
+    async def catch_up_all(self) -> None:
+        """Catch every loaded room up from the store (reconciliation; after a reconnect)."""
+        for handle in list(self._rooms.values()):
+            if not self.is_live(handle):
+                continue
+            async with handle.lock:
+                await self.catch_up_locked(handle)
+
     async def _snapshot(self, handle: RoomHandle) -> None:
+        if self.shared:  # hold what others appended first: the snapshot then covers it too
+            await self.catch_up_locked(handle)
+            if not self.is_live(handle):
+                return
         doc = handle.room.doc
         try:
             await asyncio.to_thread(self.store.snapshot, handle.doc_id, doc.copy())

@@ -49,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..accounts import DOC_ROLES, LINK_ROLES, AccountError, Accounts, Sharing, Tokens, normalize_username
+from ..accounts import DOC_ROLES, LINK_ROLES, AccountError, Accounts, Sharing, Tokens, at_least, normalize_username
 from ..errors import RequestError
 from ..store import check_doc_id
 from .api import HttpApi, error_response, guarded, read_json
@@ -271,7 +271,14 @@ class SharingApi:
         """The link's role; its key only for those who manage the document."""
         caller, doc_id = await self._on_doc(request)
         info = await asyncio.to_thread(self.sharing.link, doc_id, caller.grant.user)
-        return JSONResponse({"doc": doc_id, "role": info.role, "key": info.key}, headers=_NO_STORE)
+        key = info.key
+        if key is not None and caller.pat is not None and info.role is not None:
+            # A token is capped by its role: what its user could see, a viewer token must not
+            # (an editor link's key would open the document to it as an editor).
+            access = await self.api.access_of(caller, doc_id, None)
+            if not at_least(access.role, info.role):
+                key = None
+        return JSONResponse({"doc": doc_id, "role": info.role, "key": key}, headers=_NO_STORE)
 
     async def set_link(self, request: Request) -> Response:
         caller, doc_id = await self._on_doc(request, manage=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -49,13 +49,69 @@ from .identity import Identities, account_grant
 from .metrics import Metrics
 from .origins import Origins
 
-__all__ = ["AuthApi"]
+__all__ = ["AuthApi", "HashingGate"]
+
+T = TypeVar("T")
 
 _NO_STORE = {"Cache-Control": "no-store"}
 INVITE_TTL = 7 * 86400
 """How long an invite made on the documents page can be used (a week)."""
 
 Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
+
+HASHING_SLOTS = 2
+"""Password hashes (sign-in, sign-up, password change) run at most this many at a time."""
+HASHING_QUEUE = 64
+"""Requests that may wait for a slot; beyond, ``429 throttled`` at once."""
+
+
+class HashingGate:
+    """At most ``slots`` password hashes at once, ``queue`` more waiting (else :class:`Throttled`).
+
+    Each argon2id hash takes 64 MiB and a worker thread of the event loop's pool -- the pool
+    every store call of the server uses too.  Throttling counts *failures* per address, so a
+    flood of correct sign-ins (or of failures from many addresses) would otherwise fill the
+    pool and stall every document, socket and page of the server; waiting here costs a
+    coroutine, not a thread."""
+
+    def __init__(self, slots: int = HASHING_SLOTS, queue: int = HASHING_QUEUE) -> None:
+        if slots < 1 or queue < 0:
+            raise ConfigError("the hashing gate needs slots >= 1 and queue >= 0")
+        self.slots = slots
+        self.queue = queue
+        self.waiting = 0
+        self._sem: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._sem is None or self._loop is not loop:  # (one per event loop: tests start several)
+            self._sem, self._loop = asyncio.Semaphore(self.slots), loop
+        return self._sem
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """``fn(*args, **kw)`` in a worker thread, once a slot is free."""
+        sem = self._semaphore()
+        if sem.locked() and self.waiting >= self.queue:
+            raise Throttled(1.0, "sign-ins at once: the server is busy")
+        self.waiting += 1
+        try:
+            await sem.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            task = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kw))
+        except BaseException:
+            sem.release()
+            raise
+
+        def done(t: asyncio.Future[T]) -> None:
+            sem.release()  # when the hash is done, not when a caller gave up waiting for it
+            if not t.cancelled():
+                t.exception()  # (retrieved: a caller that went away does not leave it unread)
+
+        task.add_done_callback(done)
+        return await asyncio.shield(task)
 
 
 def _account_errors(method: Endpoint) -> Endpoint:
@@ -119,6 +175,7 @@ class AuthApi:
         self.api = api
         self.signup = signup
         self.max_request_bytes = max_request_bytes
+        self.hashing = HashingGate()
 
     def routes(self, metrics: Metrics) -> list[BaseRoute]:
         def g(method: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -169,7 +226,7 @@ class AuthApi:
     async def _start_session(self, request: Request, username: str, password: str, status: int = 200) -> Response:
         """Sign in, end the session the request came with, answer with the new cookie."""
         address = request.client.host if request.client else ""
-        sid, info = await asyncio.to_thread(self.accounts.sign_in, username, password, address)
+        sid, info = await self.hashing.run(self.accounts.sign_in, username, password, address)
         old = self.identities.session_id(request)
         if old is not None and old != sid:
             await asyncio.to_thread(self.accounts.sign_out, old)  # no fixation: the old id is dead
@@ -204,7 +261,11 @@ class AuthApi:
         body = await read_json(request, self.max_request_bytes)
         username, password = _required(body, "username"), _required(body, "password")
         name, invite = _optional(body, "name"), _optional(body, "invite")
-        await asyncio.to_thread(self.accounts.sign_up, username, password, name, invite=invite, mode=self.signup)
+        # the client's address: sign-ups back off per address (each one costs a 64 MiB hash)
+        address = request.client.host if request.client else ""
+        await self.hashing.run(
+            self.accounts.sign_up, username, password, name, invite=invite, mode=self.signup, address=address
+        )
         return await self._start_session(request, username, password, status=201)
 
     async def sign_in(self, request: Request) -> Response:
@@ -239,7 +300,7 @@ class AuthApi:
         body = await read_json(request, self.max_request_bytes)
         old, new = _required(body, "old"), _required(body, "new")
         try:
-            await asyncio.to_thread(self.accounts.change_password, info.user, old, new, keep_session=sid)
+            await self.hashing.run(self.accounts.change_password, info.user, old, new, keep_session=sid)
         except SignInFailed:
             raise RequestError(403, "wrong_password", "the current password is wrong") from None
         return Response(status_code=204, headers=_NO_STORE)

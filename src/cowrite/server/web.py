@@ -113,7 +113,9 @@ def routes() -> list[BaseRoute]:
 
 
 class SecurityHeaders:
-    """ASGI middleware: ``X-Content-Type-Options: nosniff`` on every HTTP response."""
+    """ASGI middleware: ``X-Content-Type-Options: nosniff`` on every HTTP response, and the
+    page headers (CSP, no framing, no referrer) on every HTML response that has none -- the
+    pages' files are also reachable as ``/static/*.html``, which the routes above do not serve."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -126,8 +128,15 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                names = {k.lower() for k, _ in headers}
+                if b"x-content-type-options" not in names:
                     headers.append((b"x-content-type-options", b"nosniff"))
+                html = any(k.lower() == b"content-type" and v.lower().startswith(b"text/html") for k, v in headers)
+                if html and b"content-security-policy" not in names:
+                    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
+                    for name, value in page_headers(host).items():
+                        if name.lower().encode() not in names:
+                            headers.append((name.lower().encode(), value.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -42,7 +42,9 @@ export async function ensureSignedIn(container, { account = false } = {}) {
   }
   // No account yet: the sign-in page (an invite link opens it on the sign-up form, even
   // for a guest, who may continue as one from there).
-  const who = await signInPage(container, config, invite);
+  // A document invite (`?join=CODE`) also admits its invitee to sign up where sign-up
+  // needs an invite: the code goes with the sign-up, and is redeemed once signed in.
+  const who = await signInPage(container, config, invite ?? (account ? joinFromUrl() : null));
   showWhoami(who);
   return who;
 }
@@ -50,6 +52,13 @@ export async function ensureSignedIn(container, { account = false } = {}) {
 /** `?invite=CODE` from the address bar (removed from it once signed up). */
 function inviteFromUrl() {
   const code = new URL(location.href).searchParams.get("invite");
+  return code && code.length <= 512 ? code : null;
+}
+
+/** `?join=CODE` (a document invite link) from the address bar; it stays there (the
+ * editor redeems it once signed in). */
+function joinFromUrl() {
+  const code = new URL(location.href).searchParams.get("join");
   return code && code.length <= 512 ? code : null;
 }
 
