@@ -29,6 +29,8 @@ as itself (the server logs it with a traceback and answers ``internal``)::
      │    ├── CorruptionError    stored data failed verification: what, where
      │    ├── HistoryPruned      log entries asked for were pruned (a snapshot holds them)
      │    ├── SchemaError        schema too new, not a cowrite store, or a failed migration
+     │    ├── ConflictingOps     an append whose (agent, seq) ids are stored with other content
+     │    │                      (also ConflictingOpError): refused, nothing of it stored
      │    └── UnsupportedBackend a store URL this build cannot open (also NotImplementedError)
      ├── AccountError            an account operation refused (cowrite.accounts); nothing changed
      │    ├── InvalidAccount     a malformed username, display name, password, role, label or
@@ -80,6 +82,7 @@ __all__ = [
     "ClientError",
     "ConfigError",
     "ConflictingOpError",
+    "ConflictingOps",
     "CorruptionError",
     "CowriteError",
     "DecodeError",
@@ -263,6 +266,13 @@ class HistoryPruned(StoreError):
 
 class SchemaError(StoreError):
     """The database cannot be used with this version of cowrite (too new, foreign, failed migration)."""
+
+
+class ConflictingOps(StoreError, ConflictingOpError):
+    """An append of ops whose ``(agent, seq)`` ids the document already stores with other
+    content, parents or positions (e.g. one agent used on two servers at once): refused
+    under the append's own lock, and nothing of the batch is stored.  An exact resend of
+    stored ops is not an error.  The server answers the batch ``conflict``."""
 
 
 class UnsupportedBackend(StoreError, NotImplementedError):

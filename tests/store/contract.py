@@ -21,10 +21,11 @@ from typing import Protocol
 
 import pytest
 
-from cowrite.engine import Document
+from cowrite.engine import Document, Op, encode_patch
 from cowrite.store import (
     AccountExists,
     AccountRecord,
+    ConflictingOps,
     CorruptionError,
     DocInfo,
     DocInviteRecord,
@@ -382,6 +383,152 @@ class StoreContract:
         assert_same(store.load("doc"), live)
         assert [seq for seq, _ in store.log_since("doc")] == list(range(1, store.info("doc").seq + 1))
 
+    # -- op ids: (agent, seq) runs ----------------------------------------------------
+
+    def test_an_exact_resend_of_stored_ops_stores_nothing(self, store: Store) -> None:
+        store.create("doc")
+        live = Document("a")
+        live.insert(0, "one ")
+        p1 = live.encode_patch()
+        v = live.version
+        live.insert(4, "two")
+        assert store.append("doc", p1, op_count=4) == 1
+        assert store.append("doc", live.encode_patch(v), op_count=3) == 2
+        # the first batch again, split differently: the same ops, already held by entry 1
+        split = encode_patch([Op.insert("a", 0, (), 0, "on"), Op.insert("a", 2, (("a", 1),), 2, "e ")])
+        assert store.append("doc", split, op_count=4) == 1
+        assert store.append("doc", live.encode_patch(), op_count=7, text_length=7) == 2  # everything
+        info = store.info("doc")
+        assert (info.seq, info.ops_count, info.text_length) == (2, 7, 7)
+        assert_same(store.load("doc"), live)
+
+    def test_a_resend_that_extends_stored_ops_is_stored(self, store: Store) -> None:
+        store.create("doc")
+        live = Document("a")
+        live.insert(0, "hello")
+        assert store.append("doc", live.encode_patch(), op_count=5) == 1
+        live.insert(5, " you")
+        live.delete(0, 1)
+        assert store.append("doc", live.encode_patch(), op_count=10) == 2  # a:0..4 again, then new ops
+        assert_same(store.load("doc"), live)
+        # the new part is now stored too: a conflicting version of it is refused
+        other = Document("a")
+        other.insert(0, "hello")
+        other.insert(5, " YOU")
+        with pytest.raises(ConflictingOps, match="a:6"):
+            store.append("doc", other.encode_patch(), op_count=9)
+        assert store.info("doc").seq == 2
+        assert_same(store.load("doc"), live)
+
+    @pytest.mark.parametrize(
+        "forged",
+        [
+            Op.insert("a", 0, (), 0, "hxllo"),  # other text
+            Op.insert("a", 0, (), 1, "hello"),  # other position
+            Op.insert("a", 0, (("b", 0),), 0, "hello"),  # other parents
+            Op.delete("a", 2, (("a", 1),), 0, 2),  # a delete where inserts are stored
+            Op.insert("a", 4, (("a", 3),), 4, "O!"),  # overlaps the end of the stored run
+        ],
+    )
+    def test_conflicting_ops_are_refused_and_nothing_of_the_batch_is_stored(self, store: Store, forged: Op) -> None:
+        store.create("doc")
+        live = Document("a")
+        b = Document("b")
+        b.insert(0, "x")
+        assert store.append("doc", b.encode_patch(), op_count=1) == 1
+        live.insert(0, "hello")
+        assert store.append("doc", live.encode_patch(), op_count=5) == 2
+        live.merge(b)
+        innocent = Op.insert("c", 0, (), 0, "new")  # ops of another agent in the same batch
+        with pytest.raises(ConflictingOps) as err:
+            store.append("doc", encode_patch([innocent, forged]), op_count=3 + forged.span)
+        assert isinstance(err.value, StoreError) and "nothing of this batch was stored" in str(err.value)
+        assert store.info("doc").seq == 2 and store.info("doc").ops_count == 6
+        assert_same(store.load("doc"), live)
+        # the innocent ops were not indexed either: they can still be appended on their own
+        assert store.append("doc", encode_patch([innocent]), op_count=3) == 3
+
+    def test_a_batch_naming_one_id_twice_with_other_content_is_refused(self, store: Store) -> None:
+        store.create("doc")
+        twice = encode_patch([Op.insert("a", 0, (), 0, "ab"), Op.insert("a", 1, (("a", 0),), 1, "c")])
+        with pytest.raises(ConflictingOps, match="a:1"):
+            store.append("doc", twice, op_count=3)
+        assert store.info("doc").seq == 0
+
+    def test_two_stores_appending_conflicting_ops_at_once_one_wins(self, backend: Backend) -> None:
+        """Two servers (two store handles) commit the same op ids with other content at the
+        same instant, for several documents: each time exactly one is stored, the other
+        refused, and the document loads as the winner."""
+        stores = [backend.open(), backend.open()]
+        try:
+            for r in range(6):
+                stores[0].create(f"race{r}")
+                docs = [Document("same"), Document("same")]
+                docs[0].insert(0, f"first {r}")
+                docs[1].insert(0, f"other {r}!")
+                barrier = threading.Barrier(2)
+                results: list[object] = [None, None]
+
+                def work(i: int) -> None:
+                    barrier.wait()
+                    try:
+                        results[i] = stores[i].append(f"race{r}", docs[i].encode_patch(), op_count=len(docs[i]))
+                    except ConflictingOps as exc:
+                        results[i] = exc
+
+                threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                won = [i for i in range(2) if results[i] == 1]
+                assert len(won) == 1, results
+                assert isinstance(results[1 - won[0]], ConflictingOps)
+                assert stores[1].info(f"race{r}").seq == 1
+                assert stores[1 - won[0]].load(f"race{r}").text == docs[won[0]].text
+        finally:
+            for s in stores:
+                s.close()
+
+    def test_a_conflict_in_a_group_of_appends_refuses_only_that_one(self, store: Store) -> None:
+        """Appends from many threads (SQLite commits them in groups): the conflicting ones are
+        refused, every other one is stored."""
+        store.create("doc")
+        n = 8
+        writers = [Document(f"w{i}") for i in range(n)]
+        for i, w in enumerate(writers):
+            w.insert(0, f"writer {i} ")
+        forgers = [Document(f"w{i}") for i in range(n)]
+        for i, f in enumerate(forgers):
+            f.insert(0, f"forger {i} ")
+        assert store.append("doc", writers[0].encode_patch(), op_count=9) == 1
+        outcomes: dict[str, object] = {}
+        barrier = threading.Barrier(2 * n - 1)
+
+        def work(name: str, patch: bytes) -> None:
+            barrier.wait()
+            try:
+                outcomes[name] = store.append("doc", patch, op_count=9)
+            except ConflictingOps as exc:
+                outcomes[name] = exc
+
+        jobs = [(f"w{i}", writers[i].encode_patch()) for i in range(1, n)]
+        jobs += [(f"f{i}", forgers[i].encode_patch()) for i in range(n)]
+        threads = [threading.Thread(target=work, args=job) for job in jobs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert isinstance(outcomes["f0"], ConflictingOps)  # w0 was stored before
+        for i in range(1, n):  # of each writer and its forger, exactly one got in
+            got = [isinstance(outcomes[k], int) for k in (f"w{i}", f"f{i}")]
+            assert sorted(got) == [False, True], (i, outcomes)
+        info = store.info("doc")
+        assert info.seq == n
+        assert sorted(v for v in outcomes.values() if isinstance(v, int)) == list(range(2, n + 1))
+        loaded = store.load("doc")
+        assert len(loaded.oplog) == 9 * n
+
     def test_log_in_any_causal_permutation_loads(self, store: Store) -> None:
         """Two appends raced: a batch is logged before the batch it builds on."""
         store.create("doc")
@@ -506,7 +653,12 @@ class StoreContract:
         with pytest.raises(HistoryPruned, match="before seq 5"):
             store.log_since("doc", 0)
         assert store.info("doc").seq == 6
-        assert store.append("doc", s.server.encode_patch(), op_count=0) == 7
+        # everything again, pruned ops included: checked against the snapshot, nothing stored
+        assert store.append("doc", s.server.encode_patch(), op_count=0) == 6
+        assert store.info("doc").seq == 6
+        s.round()
+        assert store.info("doc").seq == 8
+        assert_same(store.load("doc"), s.server)
 
     def test_reopen_keeps_everything(self, store: Store, backend: Backend) -> None:
         store.create("doc")

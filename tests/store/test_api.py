@@ -15,6 +15,7 @@ def test_store_exports() -> None:
             "MAX_DOC_ID_LEN",
             "AccountExists",
             "AccountRecord",
+            "ConflictingOps",
             "CorruptionError",
             "DocInfo",
             "DocInviteRecord",

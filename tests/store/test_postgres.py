@@ -18,7 +18,7 @@ import pytest
 from contract import StoreContract, assert_same, random_edits, op_count
 
 from cowrite.engine import Document
-from cowrite.store import CorruptionError, InvalidArgument, SchemaError, StoreError, open_store
+from cowrite.store import ConflictingOps, CorruptionError, InvalidArgument, SchemaError, StoreError, open_store
 from cowrite.store.postgres import PostgresStore
 from cowrite.store.postgres import schema as schema_mod
 
@@ -289,14 +289,21 @@ def test_a_log_row_moved_to_another_seq_fails_its_checksum(store: PostgresStore,
     assert e.value.doc_id == "doc"
 
 
-def test_log_rows_from_another_document_do_not_apply(store: PostgresStore) -> None:
+def test_log_rows_from_another_document_do_not_apply(store: PostgresStore, backend: PostgresBackend) -> None:
+    """A log entry that conflicts with the snapshot is refused on append, and (had it got
+    in behind the store's back) reported on load, not merged."""
     store.create("doc")
     a = Document("same-agent")
     a.insert(0, "abc")
     store.append("doc", a.encode_patch(), op_count=3)
     store.snapshot("doc", a)
     b = Document("same-agent")
-    b.insert(0, "xyz")  # same op ids, other content: stored (like SQLite), refused on load
+    b.insert(0, "xyz")  # same op ids, other content
+    with pytest.raises(ConflictingOps, match="same-agent:0"):
+        store.append("doc", b.encode_patch(), op_count=3)
+    assert store.info("doc").seq == 1
+    with backend.raw() as conn:
+        conn.execute("DELETE FROM op_runs")  # the index lost: the append is no longer checked
     store.append("doc", b.encode_patch(), op_count=3)
     with pytest.raises(CorruptionError, match="log seq 2: does not apply"):
         store.load("doc")
@@ -390,15 +397,87 @@ def test_a_new_migration_step_runs_once_and_a_failed_one_changes_nothing(
         conn.execute("CREATE TABLE half_done (x int)")
         raise RuntimeError("step failed halfway")
 
+    n = len(schema_mod.MIGRATIONS)
     monkeypatch.setattr(schema_mod, "MIGRATIONS", [*schema_mod.MIGRATIONS, step, broken])
-    with pytest.raises(SchemaError, match="migration to schema version 3 failed: step failed halfway"):
+    with pytest.raises(SchemaError, match=f"migration to schema version {n + 2} failed: step failed halfway"):
         backend.open()
     with backend.raw() as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchone() == (2,)
+        assert conn.execute("SELECT version FROM schema_version").fetchone() == (n + 1,)
         assert conn.execute("SELECT to_regclass('half_done')").fetchone() == (None,)
-    monkeypatch.setattr(schema_mod, "MIGRATIONS", [*schema_mod.MIGRATIONS[:2]])
+    monkeypatch.setattr(schema_mod, "MIGRATIONS", [*schema_mod.MIGRATIONS[: n + 1]])
     with backend.open() as s:
-        assert s.schema_version == 2 and s.exists("doc")
+        assert s.schema_version == n + 1 and s.exists("doc")
+
+
+def _raw_append(backend: PostgresBackend, doc_id: str, patch: bytes, op_count: int) -> int:
+    """Append as a store of schema version 1 did (no op_runs index), behind the store's back."""
+    from cowrite.store import sqlite as sqlite_mod
+
+    with backend.raw() as conn:
+        row = conn.execute("SELECT key, last_seq FROM documents WHERE id = %s", (doc_id,)).fetchone()
+        assert row is not None
+        key, seq = int(row[0]), int(row[1]) + 1
+        conn.execute(
+            "INSERT INTO log (doc_key, seq, patch, checksum, op_count, created_at) VALUES (%s, %s, %s, %s, %s, 1.0)",
+            (key, seq, patch, sqlite_mod._digest(sqlite_mod._LOG_TAG, seq, patch), op_count),
+        )
+        conn.execute(
+            "UPDATE documents SET last_seq = %s, ops_count = ops_count + %s WHERE key = %s", (seq, op_count, key)
+        )
+    return seq
+
+
+def test_version_1_database_gains_the_op_runs_index(backend: PostgresBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database from before the op id check opens with every log entry (and the pruned
+    ones, from the snapshot) indexed: conflicting resends are refused from then on, exact
+    ones accepted, and a document it had already poisoned still opens (its load fails)."""
+    monkeypatch.setattr(schema_mod, "MIGRATIONS", schema_mod.MIGRATIONS[:1])
+    live = Document("alice")
+    live.insert(0, "Hello")
+    first = live.encode_patch()
+    with backend.open() as s:
+        assert s.schema_version == 1
+        s.create("notes")
+        s.create("bad")
+    _raw_append(backend, "notes", first, 5)
+    with backend.open() as s:
+        assert s.snapshot("notes", live, prune=True) == 1
+    since = live.version
+    live.insert(5, " world")
+    _raw_append(backend, "notes", live.encode_patch(since), 6)
+    _raw_append(backend, "notes", first, 5)  # an old resend, stored by version 1
+    x, y = Document("same"), Document("same")
+    x.insert(0, "abc")
+    y.insert(0, "xyz")
+    _raw_append(backend, "bad", x.encode_patch(), 3)
+    _raw_append(backend, "bad", y.encode_patch(), 3)  # what version 1 let in
+    monkeypatch.undo()
+    with backend.open() as s:
+        assert s.schema_version == schema_mod.SCHEMA_VERSION == 2
+        assert_same(s.load("notes"), live)
+        other = Document("alice")
+        other.insert(0, "Jello")  # alice:0..4, pruned: read from the snapshot
+        with pytest.raises(ConflictingOps, match="alice:0"):
+            s.append("notes", other.encode_patch(), op_count=5)
+        other = Document("alice")
+        other.apply_patch(first)
+        v = other.version
+        other.insert(5, "!there")  # alice:5..10, in log entry 2
+        with pytest.raises(ConflictingOps, match="alice:5"):
+            s.append("notes", other.encode_patch(v), op_count=6)
+        assert s.append("notes", live.encode_patch(), op_count=0) == 2  # everything, exactly: nothing new
+        assert s.info("notes").seq == 3
+        since = live.version
+        live.insert(0, ">")
+        assert s.append("notes", live.encode_patch(since), op_count=1) == 4
+        assert_same(s.load("notes"), live)
+        with pytest.raises(CorruptionError):
+            s.load("bad")
+    with backend.raw() as conn:
+        rows = conn.execute(
+            "SELECT agent, seq_start, seq_end, log_seq FROM op_runs ORDER BY doc_key, agent, seq_start"
+        ).fetchall()
+    assert rows == [("alice", 0, 5, 1), ("alice", 5, 11, 2), ("alice", 11, 12, 4), ("same", 0, 3, 1)]
 
 
 # -- URLs and the command line --------------------------------------------------------------

@@ -14,6 +14,7 @@ from contract import Session, StoreContract, assert_same
 
 from cowrite.engine import Document
 from cowrite.store import (
+    ConflictingOps,
     CorruptionError,
     InvalidArgument,
     SchemaError,
@@ -195,7 +196,8 @@ def test_a_snapshot_whose_seq_was_altered_fails_its_checksum(store: SQLiteStore,
 
 
 def test_log_rows_from_another_document_do_not_apply(store: SQLiteStore, backend: SQLiteBackend) -> None:
-    """A log entry that conflicts with the snapshot is reported, not merged."""
+    """A log entry that conflicts with the snapshot is refused on append, and (had it got
+    in behind the store's back) reported on load, not merged."""
     store.create("doc")
     a = Document("same-agent")
     a.insert(0, "abc")
@@ -203,6 +205,11 @@ def test_log_rows_from_another_document_do_not_apply(store: SQLiteStore, backend
     store.snapshot("doc", a)
     b = Document("same-agent")
     b.insert(0, "xyz")  # same op ids, other content
+    with pytest.raises(ConflictingOps, match="same-agent:0"):
+        store.append("doc", b.encode_patch(), op_count=3)
+    assert store.info("doc").seq == 1
+    with backend.raw() as conn:
+        conn.execute("DELETE FROM op_runs")  # the index lost: the append is no longer checked
     store.append("doc", b.encode_patch(), op_count=3)
     with pytest.raises(CorruptionError, match="log seq 2: does not apply"):
         store.load("doc")
@@ -287,6 +294,23 @@ def make_v1_database(path: Path) -> Document:
             )
     conn.close()
     return live
+
+
+def raw_append(path: Path, doc_id: str, patch: bytes, *, op_count: int, text_length: int | None = None) -> int:
+    """Append as a store of schema version 2..6 did (no op_runs index), behind the store's back."""
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        key, last = conn.execute("SELECT key, last_seq FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        seq = last + 1
+        conn.execute(
+            "INSERT INTO log (doc_key, seq, patch, checksum, op_count, created_at) VALUES (?, ?, ?, ?, ?, 1.0)",
+            (key, seq, patch, sqlite_mod._digest(sqlite_mod._LOG_TAG, seq, patch), op_count),
+        )
+        conn.execute(
+            "UPDATE documents SET last_seq = ?, ops_count = ops_count + ?, text_length = COALESCE(?, text_length)"
+            " WHERE key = ?",
+            (seq, op_count, text_length, key),
+        )
+    return int(seq)
 
 
 def test_version_0_empty_file_is_created(tmp_path: Path) -> None:
@@ -378,7 +402,8 @@ def test_version_4_database_gains_accounts(tmp_path: Path, monkeypatch: pytest.M
     with SQLiteStore(path) as s:
         assert s.schema_version == 4
         s.create("notes")
-        s.append("notes", live.encode_patch(), op_count=5, text_length=5)
+    raw_append(path, "notes", live.encode_patch(), op_count=5, text_length=5)
+    with SQLiteStore(path) as s:
         s.claim_agent("notes", "alice", "ann")
         s.set_user_name("ann", "Ann")
     monkeypatch.undo()
@@ -416,7 +441,8 @@ def test_version_5_database_gains_document_access(tmp_path: Path, monkeypatch: p
     with SQLiteStore(path) as s:
         assert s.schema_version == 5
         s.create("notes")
-        s.append("notes", live.encode_patch(), op_count=5, text_length=5)
+    raw_append(path, "notes", live.encode_patch(), op_count=5, text_length=5)
+    with SQLiteStore(path) as s:
         s.add_account(AccountRecord("ann", "Ann", "$argon2id$...", True, False, 2.0))
         s.add_invite(InviteRecord(key, "ann", 1.0, 1e12))
     monkeypatch.undo()
@@ -424,7 +450,7 @@ def test_version_5_database_gains_document_access(tmp_path: Path, monkeypatch: p
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "accounts" in tables and not {"members", "links", "doc_invites", "tokens"} & tables
     with SQLiteStore(path) as s:
-        assert s.schema_version == sqlite_mod.SCHEMA_VERSION == 6
+        assert s.schema_version == sqlite_mod.SCHEMA_VERSION
         assert_same(s.load("notes"), live)
         assert s.account("ann") is not None and s.invite(key) is not None
         assert s.members("notes") == [] and s.owners() == {} and s.link("notes") is None
@@ -436,9 +462,62 @@ def test_version_5_database_gains_document_access(tmp_path: Path, monkeypatch: p
         s.delete("notes")
         assert s.doc_invite(key) is None and s.owners() == {}
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(6,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(sqlite_mod.SCHEMA_VERSION,)]
         for table in ("members", "links", "doc_invites"):
             assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)
+
+
+def test_version_6_database_gains_the_op_runs_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database from before the op id check opens with every log entry (and the pruned
+    ones, from the snapshot) indexed: conflicting resends are refused from then on, exact
+    ones accepted, and a document it had already poisoned still opens (its load fails)."""
+    path = tmp_path / "v6.db"
+    monkeypatch.setattr(sqlite_mod, "MIGRATIONS", sqlite_mod.MIGRATIONS[:6])
+    live = Document("alice")
+    live.insert(0, "Hello")
+    first = live.encode_patch()
+    with SQLiteStore(path) as s:
+        assert s.schema_version == 6
+        s.create("notes")
+        s.create("bad")
+    raw_append(path, "notes", first, op_count=5)
+    with SQLiteStore(path) as s:
+        assert s.snapshot("notes", live, prune=True) == 1
+    since = live.version
+    live.insert(5, " world")
+    second = live.encode_patch(since)
+    raw_append(path, "notes", second, op_count=6)
+    raw_append(path, "notes", first, op_count=5)  # an old resend, stored by v6
+    x, y = Document("same"), Document("same")
+    x.insert(0, "abc")
+    y.insert(0, "xyz")
+    raw_append(path, "bad", x.encode_patch(), op_count=3)
+    raw_append(path, "bad", y.encode_patch(), op_count=3)  # what v6 let in
+    monkeypatch.undo()
+    with SQLiteStore(path) as s:
+        assert s.schema_version == sqlite_mod.SCHEMA_VERSION == 7
+        assert_same(s.load("notes"), live)
+        other = Document("alice")
+        other.insert(0, "Jello")  # alice:0..4, pruned: read from the snapshot
+        with pytest.raises(ConflictingOps, match="alice:0"):
+            s.append("notes", other.encode_patch(), op_count=5)
+        other = Document("alice")
+        other.apply_patch(first)
+        v = other.version
+        other.insert(5, "!there")  # alice:5..10, in log entry 2
+        with pytest.raises(ConflictingOps, match="alice:5"):
+            s.append("notes", other.encode_patch(v), op_count=6)
+        assert s.append("notes", live.encode_patch(), op_count=0) == 2  # everything, exactly: nothing new
+        assert s.info("notes").seq == 3
+        since = live.version
+        live.insert(0, ">")
+        assert s.append("notes", live.encode_patch(since), op_count=1) == 4
+        assert_same(s.load("notes"), live)
+        with pytest.raises(CorruptionError):
+            s.load("bad")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT agent, seq_start, seq_end, log_seq FROM op_runs ORDER BY doc_key, agent, seq_start").fetchall()
+    assert rows == [("alice", 0, 5, 1), ("alice", 5, 11, 2), ("alice", 11, 12, 4), ("same", 0, 3, 1)]
 
 
 # -- open_store -------------------------------------------------------------------------

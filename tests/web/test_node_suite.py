@@ -21,7 +21,9 @@ def test_node_suite() -> None:
     files = sorted(str(p.relative_to(WEB)) for p in (WEB / "test").rglob("*.test.mjs"))
     assert files, "web/test holds no *.test.mjs files"
     proc = subprocess.run(
-        [node, "--test", "--test-reporter=spec", *files],
+        # A test left with open timers (a failure before its clean-up) must fail, not hang
+        # the suite: each test has a time limit, and a file's process exits when its tests end.
+        [node, "--test", "--test-force-exit", "--test-timeout=300000", "--test-reporter=spec", *files],
         cwd=WEB,
         capture_output=True,
         text=True,

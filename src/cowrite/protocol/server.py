@@ -362,6 +362,17 @@ class Room:
         gone = Presence(session.agent, session.name, "", None, True)
         return self._broadcast(session, encode_frame(gone))
 
+    def remote_presence(self, presence: Presence) -> list[Send]:
+        """The presence of a connection to another server (relayed by it; or gone: it
+        left, or its server stopped refreshing it) for every connection here.
+
+        A connection here with the same agent wins: it is not sent the other's presence,
+        and a *gone* is not sent while it shows a presence of its own."""
+        if presence.gone and any(s.agent == presence.agent and s.presence is not None for s in self.sessions):
+            return []
+        data = encode_frame(presence)
+        return [Send(s, data) for s in self.sessions if s.agent != presence.agent]
+
     def _drop(self, session: ServerSession, code: ErrorCode, message: str) -> list[Send]:
         sends = [Send(session, error_frame(code, message, fatal=True), True)]
         sends += self.leave(session)

@@ -35,6 +35,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ..accounts import SIGNUP_MODES, Accounts, Sharing, Tokens
 from ..errors import ConfigError
 from ..protocol import ErrorCode, ProtocolError
+from ..protocol.messages import MsgType
 from ..protocol.server import Send, ServerSession, error_frame, parse_join
 from ..store import CorruptionError, DocumentNotFound, InvalidDocumentId, Store, StoreError
 from . import web
@@ -56,6 +57,7 @@ __all__ = ["Connection", "Server"]
 log = logging.getLogger("cowrite.server")
 
 _JOIN_TIMEOUT = 30.0
+_PRESENCE = bytes([MsgType.PRESENCE])
 
 
 class _Bucket:
@@ -246,6 +248,8 @@ class Server:
                 self.rooms, self.metrics, self.limits, redis_url=redis_url, server_id=server_id, prefix=redis_prefix
             )
             self.rooms.api_agent_suffix = "~" + self.fanout.server_id
+        self.presence = None if self.fanout is None else self.fanout.presence
+        """Presence across servers (with ``redis_url``): ``presence.py``."""
         self.api = HttpApi(
             store,
             self.rooms,
@@ -383,6 +387,8 @@ class Server:
                     room = session.room  # the room it is in now (a reload moves it)
                     if session.joined and not room.failed:
                         _deliver(room.leave(session))
+            if self.presence is not None:  # gone on the other servers too
+                self.presence.left(handle.doc_id, session)
 
     def _refuse(self, conn: Connection, code: ErrorCode, message: str, *, fatal: bool = True) -> tuple[None, None]:
         """Refuse a connection before it joined: an ERROR, then close.  Not ``fatal``:
@@ -439,6 +445,8 @@ class Server:
                 session, sends = await self.rooms.admit(handle, join, grant.user, access.protocol, grant.name)
                 session.tag = conn
                 _deliver(sends)
+                if self.presence is not None and session.joined:  # other servers' connections
+                    _deliver(self.presence.joined(doc_id, session))
         except (DocumentNotFound, InvalidDocumentId):
             return self._refuse(conn, ErrorCode.NOT_FOUND, f"no document {doc_id!r}")
         except CorruptionError as exc:
@@ -519,6 +527,8 @@ class Server:
                 if conn.revoked:  # the session ended (or access changed) while this frame waited
                     return
                 await self.rooms.run_locked(handle, lambda: handle.room.submit(session, data, limits.max_message_bytes))
+                if self.presence is not None and data[1:2] == _PRESENCE and session.joined:
+                    self.presence.local(handle.doc_id, session)  # to the other servers (coalesced)
 
     # -- HTTP ------------------------------------------------------------------------
     async def health(self, request: Request) -> Response:

@@ -19,7 +19,9 @@ losing a notice only delays a room until the next reconciliation.
   ``Limits.poll_seconds`` while it is open (Redis down, or no Redis at all: then the
   servers converge by polling alone), each loaded room reads the log after its seq.
 
-Without Redis (``redis_url=None``) only the reconciliation runs.
+Without Redis (``redis_url=None``) only the reconciliation runs.  With Redis, the
+subscriber also listens on ``<prefix>:presence`` for the other servers' connections'
+presence, handed to :attr:`Fanout.presence` (``presence.py``), which runs with it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .metrics import Metrics
+from .presence import PresenceHub
 from .rooms import Limits, Rooms
 
 __all__ = ["Fanout", "decode_notice", "default_server_id", "encode_notice"]
@@ -96,9 +99,12 @@ class Fanout:
         self._opened = asyncio.Event()  # the breaker opened: reconciliation polls at once
         self._tasks: set[asyncio.Task[None]] = set()
         self.breaker_opened = 0  # how many times the breaker opened (tests, logs)
+        self.presence: PresenceHub | None = None
+        """Presence across servers (with Redis only): published while the breaker is closed."""
         metrics.fanout_up.set(0)
         if redis_url is not None:
             rooms.on_commit = self.publish
+            self.presence = PresenceHub(rooms, redis_url, self.server_id, prefix=prefix, healthy=lambda: self._healthy)
 
     @property
     def healthy(self) -> bool:
@@ -124,6 +130,8 @@ class Fanout:
         jobs = [self._reconcile()]
         if self.redis_url is not None:
             jobs += [self._subscribe(), self._publish()]
+        if self.presence is not None:
+            jobs.append(self.presence.run())
         tasks = [asyncio.create_task(job) for job in jobs]
         try:
             await asyncio.gather(*tasks)
@@ -177,7 +185,8 @@ class Fanout:
             client = self._client(health_check_interval=2)
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(self.channel)
+                channels = [self.channel] if self.presence is None else [self.channel, self.presence.channel]
+                await pubsub.subscribe(*channels)
                 self._reset.clear()
                 # Notices published while we were not subscribed are lost: catch up first.
                 await self.rooms.catch_up_all()
@@ -189,7 +198,10 @@ class Fanout:
                 while not self._reset.is_set():
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if msg is not None and msg.get("type") == "message":
-                        self._received(msg["data"])
+                        if self.presence is not None and msg.get("channel") == self.presence.channel.encode():
+                            self.rooms.deliver(self.presence.received(msg["data"]))
+                        else:
+                            self._received(msg["data"])
                 self._open("a publish failed; reconnecting")
             except (RedisError, OSError) as exc:
                 self.metrics.fanout_errors.inc()

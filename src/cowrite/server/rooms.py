@@ -9,7 +9,13 @@ are released.
 
 Failures:
 
-* The store fails (a :class:`~cowrite.errors.StoreError`): the room is dropped
+* The store refuses a batch whose op ids it holds with other content
+  (:class:`~cowrite.errors.ConflictingOps`: another server stored them first, e.g.
+  one agent connected to two servers): the sender gets a non-fatal ``ERROR conflict``
+  with the batch id (its client resyncs with a fresh JOIN), nothing of the batch is
+  acknowledged or broadcast, and the room is loaded again from the store; its
+  connections move to the reloaded room and get what it holds beyond what they had.
+* The store fails otherwise (a :class:`~cowrite.errors.StoreError`): the room is dropped
   and every client of it disconnected; they reconnect, the room is loaded again
   from what is durable, and the clients resend whatever was not acknowledged.
 * A bug (any other exception) while a frame is handled or committed: it is
@@ -32,8 +38,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from ..engine import RawVersion
-from ..errors import ConfigError, CowriteError, HistoryPruned, StoreError
-from ..protocol import ErrorCode, Join, Role
+from ..errors import ConfigError, ConflictingOps, CowriteError, HistoryPruned, StoreError
+from ..protocol import Error, ErrorCode, Join, Role
+from ..protocol.messages import encode_frame, error_message
 from ..protocol.server import Pending, Room, Send, ServerSession, error_frame
 from ..store import DocInfo, Store
 from .metrics import Metrics
@@ -331,6 +338,14 @@ class Rooms:
                     op_count=n,
                     text_length=len(room.doc),
                 )
+            except ConflictingOps as exc:
+                # The store holds these op ids with other content (another server got them in
+                # first): refuse the batch alone, and reload the room, whose document merged it.
+                log.warning("batch refused by the store for %s: %s", handle.doc_id, exc)
+                self.metrics.errors.labels(code="conflict").inc()
+                self.deliver(self._conflicted(pending, exc))
+                await self._reload(handle, room, before)
+                return pending
             except StoreError:
                 log.exception("store append failed for %s; dropping the room", handle.doc_id)
                 self.metrics.errors.labels(code="internal").inc()
@@ -367,6 +382,21 @@ class Rooms:
         if self._snapshot_due(handle):
             await self._snapshot(handle)
         return pending
+
+    @staticmethod
+    def _conflicted(pending: Pending, exc: ConflictingOps) -> list[Send]:
+        """Settle ``pending`` as refused by the store: the sender gets a non-fatal
+        ``ERROR conflict`` with its batch id (its client resyncs with a fresh JOIN and
+        types its edits again); nothing is acknowledged or broadcast; the room is failed
+        (its document holds the refused ops) and must be reloaded."""
+        pending.broken(exc)  # settles it and fails the room; its ERROR internal is not sent
+        pending.bug = None
+        message = f"batch refused: {exc}; resync and send your edits again"
+        err = Error(ErrorCode.CONFLICT, error_message(message), False, pending.batch_id)
+        pending.error = err
+        if pending.session is None:
+            return []
+        return [Send(pending.session, encode_frame(err))]
 
     async def _internal_error(self, handle: RoomHandle, room: Room, exc: Exception, since: RawVersion, what: str) -> None:
         """Log and count a bug met in ``room`` (now failed), then load the document

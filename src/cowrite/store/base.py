@@ -35,6 +35,10 @@ its rules against them (who may do what, one owner), and writes only if nobody c
 them meanwhile, so two racing changes can never together break a rule each one kept.
 Redeeming a document invite is one such call that also uses the invite up.
 
+Op ids are unique per document: an append whose ``(agent, seq)`` ids are stored with
+other content is refused (:class:`~cowrite.errors.ConflictingOps`), so a document is
+never poisoned by two servers (or one agent on two servers) minting the same ids.
+
 Errors: the :class:`~cowrite.errors.StoreError` branch of the one tree in
 :mod:`cowrite.errors` (re-exported here); :meth:`Store.add_account` also raises
 :class:`~cowrite.errors.AccountExists` and :class:`~cowrite.errors.SignUpRefused`, and
@@ -51,6 +55,7 @@ from typing import Protocol, Self, runtime_checkable
 from ..engine import Document
 from ..errors import (
     AccountExists,
+    ConflictingOps,
     CorruptionError,
     DocumentExists,
     DocumentNotFound,
@@ -67,6 +72,7 @@ from ..errors import (
 __all__ = [
     "AccountExists",
     "AccountRecord",
+    "ConflictingOps",
     "CorruptionError",
     "DocInfo",
     "DocInviteRecord",
@@ -291,9 +297,14 @@ class Store(Protocol):
         """Log one acknowledged batch (engine patch bytes); durable when this returns.
 
         Returns the entry's seq.  The patch must decode (``InvalidArgument``
-        otherwise): nothing unreadable is ever stored.  Re-appending the bytes of
-        the newest entry (a retry) returns its seq and stores nothing; any other
-        repeat is stored and harmless, since applying known ops is a no-op.
+        otherwise): nothing unreadable is ever stored.  Its ``(agent, seq)`` ids are
+        checked against the ops the document already holds, under the lock that gives
+        the seq (see :mod:`cowrite.store.runs`): an op stored under the same id with
+        other content, position or parents is refused with :class:`ConflictingOps`
+        and nothing of the batch is stored.  Re-appending ops that are all stored
+        already, identically (the newest entry's bytes again: a retry; or any resend)
+        stores nothing and returns the newest seq that holds them; a batch whose
+        stored part is identical and that brings new ops is stored.
         ``op_count`` (ops in the patch) and ``text_length`` (the text's length
         after the batch, if known) only feed :class:`DocInfo`.  Entries of one
         document are logged in the order the calls enter the store; loading

@@ -1,6 +1,6 @@
 """The SQLite backend: one database file, WAL journal, ``synchronous=FULL``.
 
-Schema (version 6)::
+Schema (version 7)::
 
     schema_version(version)                       one row
     documents(key PK, id UNIQUE, created_at, updated_at,
@@ -26,9 +26,20 @@ Schema (version 6)::
                 used_by, used_at, revoked)        key = SHA-256 hex of the code [v6]
     tokens(key PK, id UNIQUE, user FK accounts, label, docs (JSON list), role,
            created_at, expires_at, last_used, revoked)  key = SHA-256 of the secret [v6]
+    op_runs(doc_key FK, agent, seq_start, seq_end, log_seq)
+                                                  PK (doc_key, agent, seq_end)  [v7]
+                                                  the (agent, seq) runs each log entry
+                                                  brought first (cowrite.store.runs)
 
 Every ``doc_key`` column references ``documents(key) ON DELETE CASCADE``: deleting a
-document deletes its log, snapshots, agents, members, link and invites in one statement.
+document deletes its log, snapshots, agents, members, link, invites and op runs in one statement.
+
+An append is checked against ``op_runs`` in its write transaction (see
+:mod:`cowrite.store.runs`): ops stored with other content are refused
+(:class:`ConflictingOps`, nothing of the batch stored; other appends of the same
+group commit go on), a batch whose ops are all stored already is not stored again
+(its seq is the newest entry holding them), and one that extends stored ops is stored
+with only its new ids indexed.
 
 ``checksum`` is SHA-256 over a tag, the row's seq and the blob, so a blob that
 changed, or a row whose seq changed, fails verification.  A document's log is
@@ -65,9 +76,11 @@ from typing import Any
 
 from ..engine import CowriteError, Document, Op, UnknownParentError, decode_patch
 
+from .runs import Range, RunRow, batch_runs, check_batch, new_ranges
 from .base import (
     AccountExists,
     AccountRecord,
+    ConflictingOps,
     CorruptionError,
     DocInfo,
     DocInviteRecord,
@@ -283,6 +296,64 @@ def _m6_document_access(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m7_op_runs(conn: sqlite3.Connection) -> None:
+    """The index of the op ids each log entry brought (see :mod:`cowrite.store.runs`),
+    backfilled from the stored log (and the snapshot, for a pruned log)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE op_runs (
+            doc_key   INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            agent     TEXT NOT NULL,
+            seq_start INTEGER NOT NULL,
+            seq_end   INTEGER NOT NULL,
+            log_seq   INTEGER NOT NULL,
+            PRIMARY KEY (doc_key, agent, seq_end)
+        ) WITHOUT ROWID
+        """,
+    )
+    for key, log_start in conn.execute("SELECT key, log_start FROM documents ORDER BY key").fetchall():
+        if log_start > 1:  # the pruned entries' ops are in the snapshot
+            snap = conn.execute(
+                "SELECT data FROM snapshots WHERE doc_key = ? ORDER BY seq DESC LIMIT 1", (key,)
+            ).fetchone()
+            if snap is not None:
+                try:
+                    ops = Document.decode(snap[0]).ops_since()
+                except CowriteError:
+                    ops = []  # a damaged snapshot: loading reports it
+                _index_entry(conn, key, log_start - 1, batch_runs(ops)[0])
+        for seq, patch in conn.execute(
+            "SELECT seq, patch FROM log WHERE doc_key = ? ORDER BY seq", (key,)
+        ).fetchall():
+            try:
+                ops = decode_patch(patch)
+            except CowriteError:
+                continue  # a damaged entry: loading reports it
+            _index_entry(conn, key, seq, batch_runs(ops)[0])
+
+
+def _overlapping(conn: sqlite3.Connection, key: int, runs: list[Range]) -> list[RunRow]:
+    """The stored op_runs rows of document ``key`` that overlap ``runs`` (indexed)."""
+    rows: list[RunRow] = []
+    for agent, start, end in runs:
+        rows += conn.execute(
+            "SELECT agent, seq_start, seq_end, log_seq FROM op_runs"
+            " WHERE doc_key = ? AND agent = ? AND seq_end > ? AND seq_start < ?",
+            (key, agent, start, end),
+        ).fetchall()
+    return rows
+
+
+def _index_entry(conn: sqlite3.Connection, key: int, seq: int, runs: list[Range]) -> None:
+    """Index the part of ``runs`` (log entry ``seq``'s) that no stored row covers yet."""
+    for agent, start, end in new_ranges(runs, _overlapping(conn, key, runs)):
+        conn.execute(
+            "INSERT INTO op_runs (doc_key, agent, seq_start, seq_end, log_seq) VALUES (?, ?, ?, ?, ?)",
+            (key, agent, start, end, seq),
+        )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m1_initial,
     _m2_stats_and_pruning,
@@ -290,6 +361,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m4_user_names,
     _m5_accounts,
     _m6_document_access,
+    _m7_op_runs,
 ]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
@@ -355,11 +427,12 @@ def _migrate(conn: sqlite3.Connection, migrations: list[Callable[[sqlite3.Connec
 class _Append:
     """One append waiting for a group commit."""
 
-    __slots__ = ("doc_id", "patch", "op_count", "text_length", "seq", "error", "done")
+    __slots__ = ("doc_id", "patch", "ops", "op_count", "text_length", "seq", "error", "done")
 
-    def __init__(self, doc_id: str, patch: bytes, op_count: int, text_length: int | None) -> None:
+    def __init__(self, doc_id: str, patch: bytes, ops: list[Op], op_count: int, text_length: int | None) -> None:
         self.doc_id = doc_id
         self.patch = patch
+        self.ops = ops
         self.op_count = op_count
         self.text_length = text_length
         self.seq = 0
@@ -721,10 +794,10 @@ class SQLiteStore(Store):
         _check_count("op_count", op_count)
         _check_count("text_length", text_length, optional=True)
         try:
-            decode_patch(patch)
+            ops = decode_patch(patch)
         except CowriteError as exc:
             raise InvalidArgument(f"not storing a patch that does not decode: {exc}") from exc
-        req = _Append(doc_id, patch, op_count, text_length)
+        req = _Append(doc_id, patch, ops, op_count, text_length)
         with self._qlock:
             self._queue.append(req)
         with self._lock:
@@ -765,16 +838,39 @@ class SQLiteStore(Store):
                             "SELECT patch FROM log WHERE doc_key = ? AND seq = ?", (key, last)
                         ).fetchone()
                         st = docs[req.doc_id] = [key, last, prev[0] if prev else None, 0, None]
-                    if req.text_length is not None:
-                        st[4] = req.text_length
                     if st[2] == req.patch:  # a retry of the newest entry: already durable
                         req.seq = st[1]
+                        if req.text_length is not None:
+                            st[4] = req.text_length
+                        continue
+                    runs, twice = batch_runs(req.ops)
+                    try:
+                        fresh, held_at = check_batch(
+                            req.doc_id,
+                            req.ops,
+                            runs,
+                            twice,
+                            _overlapping(conn, st[0], runs),
+                            lambda seqs: self._stored_ops(conn, req.doc_id, st[0], seqs),
+                        )
+                    except (ConflictingOps, CorruptionError) as exc:  # refused before it wrote anything
+                        req.error = exc
+                        continue
+                    if req.text_length is not None:
+                        st[4] = req.text_length
+                    if held_at is not None:  # every op already stored, identically: nothing to add
+                        req.seq = held_at
                         continue
                     seq = st[1] + 1
                     conn.execute(
                         "INSERT INTO log (doc_key, seq, patch, checksum, op_count, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                         (st[0], seq, req.patch, _digest(_LOG_TAG, seq, req.patch), req.op_count, now),
                     )
+                    for agent, start, end in fresh:
+                        conn.execute(
+                            "INSERT INTO op_runs (doc_key, agent, seq_start, seq_end, log_seq) VALUES (?, ?, ?, ?, ?)",
+                            (st[0], agent, start, end, seq),
+                        )
                     st[1], st[2] = seq, req.patch
                     st[3] += req.op_count
                     req.seq = seq
@@ -793,7 +889,7 @@ class SQLiteStore(Store):
                 raise
         except BaseException as exc:
             for req in batch:
-                if not isinstance(req.error, DocumentNotFound):
+                if not isinstance(req.error, (DocumentNotFound, ConflictingOps, CorruptionError)):
                     req.seq = 0
                     err = StoreError(f"append to {req.doc_id!r} failed, nothing stored: {exc}")
                     err.__cause__ = exc
@@ -801,6 +897,29 @@ class SQLiteStore(Store):
         finally:
             for req in batch:
                 req.done = True
+
+    def _stored_ops(self, conn: sqlite3.Connection, doc_id: str, key: int, seqs: list[int]) -> list[Op]:
+        """The ops of log entries ``seqs`` (verified), from the snapshot for pruned ones."""
+        ops: list[Op] = []
+        pruned = False
+        for seq in seqs:
+            row = conn.execute("SELECT patch, checksum FROM log WHERE doc_key = ? AND seq = ?", (key, seq)).fetchone()
+            if row is None:
+                pruned = True
+                continue
+            if not isinstance(row[0], bytes) or _digest(_LOG_TAG, seq, row[0]) != row[1]:
+                raise CorruptionError(doc_id, "log", f"log seq {seq}", "checksum mismatch")
+            try:
+                ops += decode_patch(row[0])
+            except CowriteError as exc:
+                raise CorruptionError(doc_id, "log", f"log seq {seq}", f"does not decode: {exc}") from exc
+        if pruned:
+            snap = conn.execute(
+                "SELECT seq, data, checksum FROM snapshots WHERE doc_key = ? ORDER BY seq DESC LIMIT 1", (key,)
+            ).fetchone()
+            if snap is not None:
+                ops += self._decode_snapshot(doc_id, snap, None).ops_since()
+        return ops
 
     def log_since(self, doc_id: str, seq: int = 0) -> list[tuple[int, bytes]]:
         doc_id = check_doc_id(doc_id)

@@ -1,6 +1,6 @@
 """The PostgreSQL schema and its migrations (one job: get a database to the current layout).
 
-Schema (version 1; the same records as SQLite's version 6, PostgreSQL types)::
+Schema (version 2; the same records as SQLite's version 7, PostgreSQL types)::
 
     schema_version(version)                        one row
     documents(key PK identity, id UNIQUE, created_at, updated_at,
@@ -19,6 +19,8 @@ Schema (version 1; the same records as SQLite's version 6, PostgreSQL types)::
     doc_invites(key PK, doc_key FK, role, created_by, created_at, expires_at, used_by, used_at, revoked)
     tokens(key PK, id UNIQUE, user_id FK accounts, label, docs text[], role,
            created_at, expires_at, last_used, revoked)
+    op_runs(doc_key FK, agent, seq_start, seq_end, log_seq)  PK (doc_key, agent, seq_end)   [v2]
+                                       the (agent, seq) runs each log entry brought first
 
 Times are ``double precision`` Unix seconds, so records round-trip exactly as the
 SQLite backend returns them.  ``user`` is a reserved word in PostgreSQL: those
@@ -42,9 +44,11 @@ from collections.abc import Callable
 import psycopg
 from psycopg.rows import TupleRow
 
+from ...engine import CowriteError, Document, decode_patch
 from ...errors import SchemaError
+from ..runs import Range, RunRow, batch_runs, new_ranges
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "index_entry", "migrate", "overlapping"]
 
 Migration = Callable[[psycopg.Connection[TupleRow]], None]
 
@@ -173,7 +177,66 @@ def _m1_initial(conn: psycopg.Connection[TupleRow]) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_initial]
+def _m2_op_runs(conn: psycopg.Connection[TupleRow]) -> None:
+    """The index of the op ids each log entry brought (see :mod:`cowrite.store.runs`),
+    backfilled from the stored log (and the snapshot, for a pruned log)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE op_runs (
+            doc_key   bigint NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            agent     text NOT NULL,
+            seq_start bigint NOT NULL,
+            seq_end   bigint NOT NULL,
+            log_seq   bigint NOT NULL,
+            PRIMARY KEY (doc_key, agent, seq_end)
+        )
+        """,
+    )
+    for key, log_start in conn.execute("SELECT key, log_start FROM documents ORDER BY key").fetchall():
+        if log_start > 1:  # the pruned entries' ops are in the snapshot
+            snap = conn.execute(
+                "SELECT data FROM snapshots WHERE doc_key = %s ORDER BY seq DESC LIMIT 1", (key,)
+            ).fetchone()
+            if snap is not None:
+                try:
+                    ops = Document.decode(bytes(snap[0])).ops_since()
+                except CowriteError:
+                    ops = []  # a damaged snapshot: loading reports it
+                index_entry(conn, key, log_start - 1, batch_runs(ops)[0])
+        for seq, patch in conn.execute(
+            "SELECT seq, patch FROM log WHERE doc_key = %s ORDER BY seq", (key,)
+        ).fetchall():
+            try:
+                ops = decode_patch(bytes(patch))
+            except CowriteError:
+                continue  # a damaged entry: loading reports it
+            index_entry(conn, key, seq, batch_runs(ops)[0])
+
+
+def overlapping(conn: psycopg.Connection[TupleRow], key: int, runs: list[Range]) -> list[RunRow]:
+    """The stored op_runs rows of document ``key`` that overlap ``runs`` (indexed)."""
+    rows: list[RunRow] = []
+    for agent, start, end in runs:
+        for r in conn.execute(
+            "SELECT agent, seq_start, seq_end, log_seq FROM op_runs"
+            " WHERE doc_key = %s AND agent = %s AND seq_end > %s AND seq_start < %s",
+            (key, agent, start, end),
+        ).fetchall():
+            rows.append((str(r[0]), int(r[1]), int(r[2]), int(r[3])))
+    return rows
+
+
+def index_entry(conn: psycopg.Connection[TupleRow], key: int, seq: int, runs: list[Range]) -> None:
+    """Index the part of ``runs`` (log entry ``seq``'s) that no stored row covers yet."""
+    for agent, start, end in new_ranges(runs, overlapping(conn, key, runs)):
+        conn.execute(
+            "INSERT INTO op_runs (doc_key, agent, seq_start, seq_end, log_seq) VALUES (%s, %s, %s, %s, %s)",
+            (key, agent, start, end, seq),
+        )
+
+
+MIGRATIONS: list[Migration] = [_m1_initial, _m2_op_runs]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
 

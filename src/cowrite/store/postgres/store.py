@@ -11,6 +11,10 @@ at once:
   at the same instant queue on that row lock and get consecutive seqs, and
   ``PRIMARY KEY (doc_key, seq)`` guards the rule anyway.  A retry of the newest entry
   (same bytes) is recognised under the same lock and returns its seq, like SQLite.
+* **Op ids are checked under that lock too** (:mod:`cowrite.store.runs`, the
+  ``op_runs`` index): a batch whose ``(agent, seq)`` ids are stored with other content
+  is refused with :class:`ConflictingOps` and nothing of it is stored, so of two servers
+  committing conflicting ops for one agent at once exactly one wins.
 * **Every other change to a document** (snapshot, members, link, invites, delete)
   takes the same row lock first, so a compare-and-set reads what it then writes.
 * **Reads run in one REPEATABLE READ, READ ONLY transaction**: one consistent view,
@@ -41,7 +45,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
-from ...engine import CowriteError, Document, UnknownParentError, decode_patch
+from ...engine import CowriteError, Document, Op, UnknownParentError, decode_patch
 from ..base import (
     MAX_USER_NAME,
     AccountExists,
@@ -81,7 +85,8 @@ from ..sqlite import (
     _digest,
     _version_json,
 )
-from .schema import migrate
+from ..runs import batch_runs, check_batch
+from .schema import migrate, overlapping
 
 __all__ = ["PostgresStore"]
 
@@ -449,9 +454,10 @@ class PostgresStore(Store):
         _check_count("op_count", op_count)
         _check_count("text_length", text_length, optional=True)
         try:
-            decode_patch(patch)
+            ops = decode_patch(patch)
         except CowriteError as exc:
             raise InvalidArgument(f"not storing a patch that does not decode: {exc}") from exc
+        runs, twice = batch_runs(ops)
         now = self._clock()
 
         def fn(conn: Conn) -> int:
@@ -465,11 +471,26 @@ class PostgresStore(Store):
                         (now, text_length, key),
                     )
                     return last
+            # checked under the row lock: no other server can store these ids meanwhile
+            fresh, held_at = check_batch(
+                doc_id, ops, runs, twice, overlapping(conn, key, runs), lambda seqs: self._stored_ops(conn, doc_id, key, seqs)
+            )
+            if held_at is not None:  # every op already stored, identically: nothing to add
+                conn.execute(
+                    "UPDATE documents SET updated_at = %s, text_length = COALESCE(%s, text_length) WHERE key = %s",
+                    (now, text_length, key),
+                )
+                return held_at
             seq = last + 1
             conn.execute(
                 "INSERT INTO log (doc_key, seq, patch, checksum, op_count, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
                 (key, seq, patch, _digest(_LOG_TAG, seq, patch), op_count, now),
             )
+            for agent, start, end in fresh:
+                conn.execute(
+                    "INSERT INTO op_runs (doc_key, agent, seq_start, seq_end, log_seq) VALUES (%s, %s, %s, %s, %s)",
+                    (key, agent, start, end, seq),
+                )
             conn.execute(
                 "UPDATE documents SET last_seq = %s, ops_count = ops_count + %s, updated_at = %s,"
                 " text_length = COALESCE(%s, text_length) WHERE key = %s",
@@ -479,6 +500,34 @@ class PostgresStore(Store):
 
         seq: int = self._write(fn, f"append to {doc_id!r}")
         return seq
+
+    @staticmethod
+    def _stored_ops(conn: Conn, doc_id: str, key: int, seqs: list[int]) -> list[Op]:
+        """The ops of log entries ``seqs`` (verified), from the snapshot for pruned ones."""
+        ops: list[Op] = []
+        rows = {
+            int(r[0]): (bytes(r[1]), bytes(r[2]))
+            for r in conn.execute(
+                "SELECT seq, patch, checksum FROM log WHERE doc_key = %s AND seq = ANY(%s)", (key, seqs)
+            ).fetchall()
+        }
+        for seq in seqs:
+            row = rows.get(seq)
+            if row is None:
+                continue
+            if _digest(_LOG_TAG, seq, row[0]) != row[1]:
+                raise CorruptionError(doc_id, "log", f"log seq {seq}", "checksum mismatch")
+            try:
+                ops += decode_patch(row[0])
+            except CowriteError as exc:
+                raise CorruptionError(doc_id, "log", f"log seq {seq}", f"does not decode: {exc}") from exc
+        if len(rows) < len(seqs):  # pruned entries: their ops are in the snapshot
+            snap = conn.execute(
+                "SELECT seq, data, checksum FROM snapshots WHERE doc_key = %s ORDER BY seq DESC LIMIT 1", (key,)
+            ).fetchone()
+            if snap is not None:
+                ops += _decode_snapshot(doc_id, (snap[0], bytes(snap[1]), bytes(snap[2])), None).ops_since()
+        return ops
 
     def log_since(self, doc_id: str, seq: int = 0) -> list[tuple[int, bytes]]:
         doc_id = check_doc_id(doc_id)
