@@ -66,7 +66,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -76,6 +75,26 @@ from typing import Any
 
 from ..engine import CowriteError, Document, Op, UnknownParentError, decode_patch
 
+from .records import (
+    account_from_row,
+    check_account,
+    check_count,
+    check_doc_invite,
+    check_doc_invite_fields,
+    check_expected,
+    check_flag,
+    check_invite,
+    check_key,
+    check_member,
+    check_session,
+    check_text,
+    check_time,
+    check_token,
+    doc_invite_from_row,
+    invite_from_row,
+    member_from_row,
+    session_from_row,
+)
 from .runs import Range, RunRow, batch_runs, check_batch, new_ranges
 from .base import (
     AccountExists,
@@ -458,82 +477,9 @@ def _version_json(doc: Document) -> str:
     return json.dumps([[agent, seq] for agent, seq in doc.version], separators=(",", ":"))
 
 
-_KEY = re.compile(r"[0-9a-f]{64}")
-_MAX_TEXT = 4096  # any text field of an account record; the accounts service keeps far stricter rules
-
-
-def _check_key(value: object) -> str:
-    """A session or invite key: the SHA-256 of the secret, as 64 lowercase hex digits (so the
-    secret itself, passed by mistake, is refused rather than stored)."""
-    if not isinstance(value, str) or _KEY.fullmatch(value) is None:
-        raise InvalidArgument("a session or invite key is a SHA-256 digest in 64 lowercase hex digits")
-    return value
-
-
-def _check_text(what: str, value: object, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not isinstance(value, str) or not 1 <= len(value) <= _MAX_TEXT:
-        raise InvalidArgument(f"{what} must be a string of 1..{_MAX_TEXT} characters")
-
-
-def _check_time(what: str, value: object, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if type(value) not in (int, float) or value != value or value in (float("inf"), float("-inf")):
-        raise InvalidArgument(f"{what} must be a finite number of Unix seconds, not {value!r}")
-
-
-def _check_flag(what: str, value: object, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if type(value) is not bool:
-        raise InvalidArgument(f"{what} must be a bool, not {value!r}")
-
-
-def _account(row: tuple[Any, ...]) -> AccountRecord:
-    return AccountRecord(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5])
-
-
-def _session(row: tuple[Any, ...]) -> SessionRecord:
-    return SessionRecord(row[0], row[1], row[2], row[3], row[4], row[5])
-
-
-def _invite(row: tuple[Any, ...]) -> InviteRecord:
-    return InviteRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
-
-
-def _member(row: tuple[Any, ...]) -> MemberRecord:
-    return MemberRecord(row[0], row[1], row[2], row[3], row[4])
-
-
-def _doc_invite(row: tuple[Any, ...]) -> DocInviteRecord:
-    return DocInviteRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bool(row[8]))
-
-
 def _token(row: tuple[Any, ...]) -> TokenRecord:
     docs = json.loads(row[4])
     return TokenRecord(row[0], row[1], row[2], row[3], tuple(docs), row[5], row[6], row[7], row[8], bool(row[9]))
-
-
-def _check_expected(expected: object) -> dict[str, str]:
-    if not isinstance(expected, Mapping) or not all(
-        isinstance(u, str) and isinstance(r, str) for u, r in expected.items()
-    ):
-        raise InvalidArgument("expected must map usernames to roles (str to str)")
-    return dict(expected)
-
-
-def _check_member(doc_id: str, member: object) -> MemberRecord:
-    if not isinstance(member, MemberRecord):
-        raise InvalidArgument(f"members are MemberRecords, not {type(member).__name__}")
-    if member.doc != doc_id:
-        raise InvalidArgument(f"a member record of {member.doc!r} put into {doc_id!r}")
-    _check_text("user", member.user)
-    _check_text("role", member.role)
-    _check_text("added_by", member.added_by)
-    _check_time("added_at", member.added_at)
-    return member
 
 
 _ACCOUNT_COLS = "username, name, password_hash, admin, disabled, created_at"
@@ -542,13 +488,6 @@ _INVITE_COLS = "key, created_by, created_at, expires_at, used_by, used_at, revok
 _MEMBER_COLS = "d.id, m.user, m.role, m.added_by, m.added_at"
 _DOC_INVITE_COLS = "i.key, d.id, i.role, i.created_by, i.created_at, i.expires_at, i.used_by, i.used_at, i.revoked"
 _TOKEN_COLS = "key, id, user, label, docs, role, created_at, expires_at, last_used, revoked"
-
-
-def _check_count(name: str, value: object, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if type(value) is not int or value < 0:
-        raise InvalidArgument(f"{name} must be a non-negative int, not {value!r}")
 
 
 class SQLiteStore(Store):
@@ -791,8 +730,8 @@ class SQLiteStore(Store):
         if not isinstance(patch, (bytes, bytearray, memoryview)):
             raise InvalidArgument(f"a patch must be bytes, not {type(patch).__name__}")
         patch = bytes(patch)
-        _check_count("op_count", op_count)
-        _check_count("text_length", text_length, optional=True)
+        check_count("op_count", op_count)
+        check_count("text_length", text_length, optional=True)
         try:
             ops = decode_patch(patch)
         except CowriteError as exc:
@@ -923,7 +862,7 @@ class SQLiteStore(Store):
 
     def log_since(self, doc_id: str, seq: int = 0) -> list[tuple[int, bytes]]:
         doc_id = check_doc_id(doc_id)
-        _check_count("seq", seq)
+        check_count("seq", seq)
 
         def fn(conn: sqlite3.Connection) -> tuple[int, int, list[tuple[int, bytes, bytes]]]:
             key, last, log_start = self._doc_row(conn, doc_id)
@@ -1107,17 +1046,10 @@ class SQLiteStore(Store):
     # -- accounts ----------------------------------------------------------------------
 
     def add_account(self, account: AccountRecord, *, invite: str | None = None, now: float | None = None) -> None:
-        if not isinstance(account, AccountRecord):
-            raise InvalidArgument(f"add_account takes an AccountRecord, not {type(account).__name__}")
-        _check_text("username", account.username)
-        _check_text("name", account.name)
-        _check_text("password_hash", account.password_hash)
-        _check_flag("admin", account.admin)
-        _check_flag("disabled", account.disabled)
-        _check_time("created_at", account.created_at)
+        check_account(account)
         if invite is not None:
-            _check_key(invite)
-        _check_time("now", now, optional=True)
+            check_key(invite)
+        check_time("now", now, optional=True)
         at = account.created_at if now is None else now
 
         def fn(conn: sqlite3.Connection) -> None:
@@ -1145,11 +1077,11 @@ class SQLiteStore(Store):
         row = self._read(
             lambda conn: conn.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE username = ?", (username,)).fetchone()
         )
-        return None if row is None else _account(row)
+        return None if row is None else account_from_row(row)
 
     def accounts(self) -> list[AccountRecord]:
         rows = self._read(lambda conn: conn.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts ORDER BY username").fetchall())
-        return [_account(r) for r in rows]
+        return [account_from_row(r) for r in rows]
 
     def count_accounts(self) -> int:
         n: int = self._read(lambda conn: conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
@@ -1164,11 +1096,11 @@ class SQLiteStore(Store):
         disabled: bool | None = None,
         revoke_sessions: bool = False,
     ) -> list[str] | None:
-        _check_text("username", username)
-        _check_text("name", name, optional=True)
-        _check_flag("admin", admin, optional=True)
-        _check_flag("disabled", disabled, optional=True)
-        _check_flag("revoke_sessions", revoke_sessions)
+        check_text("username", username)
+        check_text("name", name, optional=True)
+        check_flag("admin", admin, optional=True)
+        check_flag("disabled", disabled, optional=True)
+        check_flag("revoke_sessions", revoke_sessions)
 
         def fn(conn: sqlite3.Connection) -> list[str] | None:
             found = conn.execute(
@@ -1192,12 +1124,12 @@ class SQLiteStore(Store):
         revoke_sessions: bool = False,
         keep_session: str | None = None,
     ) -> list[str] | None:
-        _check_text("username", username)
-        _check_text("password_hash", password_hash)
-        _check_text("expected", expected, optional=True)
-        _check_flag("revoke_sessions", revoke_sessions)
+        check_text("username", username)
+        check_text("password_hash", password_hash)
+        check_text("expected", expected, optional=True)
+        check_flag("revoke_sessions", revoke_sessions)
         if keep_session is not None:
-            _check_key(keep_session)
+            check_key(keep_session)
 
         def fn(conn: sqlite3.Connection) -> list[str] | None:
             if expected is None:
@@ -1219,13 +1151,7 @@ class SQLiteStore(Store):
     # -- sessions ----------------------------------------------------------------------
 
     def add_session(self, session: SessionRecord) -> None:
-        if not isinstance(session, SessionRecord):
-            raise InvalidArgument(f"add_session takes a SessionRecord, not {type(session).__name__}")
-        _check_key(session.key)
-        _check_text("user", session.user)
-        _check_text("csrf_token", session.csrf_token)
-        for what in ("created_at", "last_seen", "expires_at"):
-            _check_time(what, getattr(session, what))
+        check_session(session)
 
         def fn(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM accounts WHERE username = ?", (session.user,)).fetchone() is None:
@@ -1241,22 +1167,22 @@ class SQLiteStore(Store):
         self._write(fn)
 
     def session(self, key: str) -> SessionRecord | None:
-        _check_key(key)
+        check_key(key)
         row = self._read(lambda conn: conn.execute(f"SELECT {_SESSION_COLS} FROM sessions WHERE key = ?", (key,)).fetchone())
-        return None if row is None else _session(row)
+        return None if row is None else session_from_row(row)
 
     def sessions(self, user: str) -> list[SessionRecord]:
-        _check_text("user", user)
+        check_text("user", user)
         rows = self._read(
             lambda conn: conn.execute(
                 f"SELECT {_SESSION_COLS} FROM sessions WHERE user = ? ORDER BY created_at, key", (user,)
             ).fetchall()
         )
-        return [_session(r) for r in rows]
+        return [session_from_row(r) for r in rows]
 
     def touch_session(self, key: str, last_seen: float) -> None:
-        _check_key(key)
-        _check_time("last_seen", last_seen)
+        check_key(key)
+        check_time("last_seen", last_seen)
         self._write(
             lambda conn: conn.execute(
                 "UPDATE sessions SET last_seen = ? WHERE key = ? AND last_seen < ?", (last_seen, key, last_seen)
@@ -1264,22 +1190,22 @@ class SQLiteStore(Store):
         )
 
     def delete_session(self, key: str) -> SessionRecord | None:
-        _check_key(key)
+        check_key(key)
 
         def fn(conn: sqlite3.Connection) -> SessionRecord | None:
             row = conn.execute(f"SELECT {_SESSION_COLS} FROM sessions WHERE key = ?", (key,)).fetchone()
             if row is None:
                 return None
             conn.execute("DELETE FROM sessions WHERE key = ?", (key,))
-            return _session(row)
+            return session_from_row(row)
 
         result: SessionRecord | None = self._write(fn)
         return result
 
     def delete_sessions(self, user: str, *, keep: str | None = None) -> list[str]:
-        _check_text("user", user)
+        check_text("user", user)
         if keep is not None:
-            _check_key(keep)
+            check_key(keep)
         result: list[str] = self._write(lambda conn: self._delete_sessions(conn, user, keep))
         return result
 
@@ -1294,8 +1220,8 @@ class SQLiteStore(Store):
         return keys
 
     def purge_sessions(self, *, now: float, idle_before: float) -> int:
-        _check_time("now", now)
-        _check_time("idle_before", idle_before)
+        check_time("now", now)
+        check_time("idle_before", idle_before)
         n: int = self._write(
             lambda conn: conn.execute(
                 "DELETE FROM sessions WHERE expires_at <= ? OR last_seen < ?", (now, idle_before)
@@ -1306,15 +1232,7 @@ class SQLiteStore(Store):
     # -- invites -----------------------------------------------------------------------
 
     def add_invite(self, invite: InviteRecord) -> None:
-        if not isinstance(invite, InviteRecord):
-            raise InvalidArgument(f"add_invite takes an InviteRecord, not {type(invite).__name__}")
-        _check_key(invite.key)
-        _check_text("created_by", invite.created_by)
-        _check_time("created_at", invite.created_at)
-        _check_time("expires_at", invite.expires_at)
-        _check_text("used_by", invite.used_by, optional=True)
-        _check_time("used_at", invite.used_at, optional=True)
-        _check_flag("revoked", invite.revoked)
+        check_invite(invite)
 
         def fn(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM invites WHERE key = ?", (invite.key,)).fetchone() is not None:
@@ -1328,18 +1246,18 @@ class SQLiteStore(Store):
         self._write(fn)
 
     def invite(self, key: str) -> InviteRecord | None:
-        _check_key(key)
+        check_key(key)
         row = self._read(lambda conn: conn.execute(f"SELECT {_INVITE_COLS} FROM invites WHERE key = ?", (key,)).fetchone())
-        return None if row is None else _invite(row)
+        return None if row is None else invite_from_row(row)
 
     def invites(self) -> list[InviteRecord]:
         rows = self._read(
             lambda conn: conn.execute(f"SELECT {_INVITE_COLS} FROM invites ORDER BY created_at DESC, key").fetchall()
         )
-        return [_invite(r) for r in rows]
+        return [invite_from_row(r) for r in rows]
 
     def revoke_invite(self, key: str) -> bool:
-        _check_key(key)
+        check_key(key)
         found: bool = self._write(
             lambda conn: conn.execute("UPDATE invites SET revoked = 1 WHERE key = ?", (key,)).rowcount == 1
         )
@@ -1360,10 +1278,10 @@ class SQLiteStore(Store):
                 (doc_id,),
             ).fetchall()
         )
-        return [_member(r) for r in rows]
+        return [member_from_row(r) for r in rows]
 
     def memberships(self, user: str) -> list[MemberRecord]:
-        _check_text("user", user)
+        check_text("user", user)
         rows = self._read(
             lambda conn: conn.execute(
                 f"SELECT {_MEMBER_COLS} FROM members m JOIN documents d ON d.key = m.doc_key"
@@ -1371,7 +1289,7 @@ class SQLiteStore(Store):
                 (user,),
             ).fetchall()
         )
-        return [_member(r) for r in rows]
+        return [member_from_row(r) for r in rows]
 
     def owners(self) -> dict[str, str]:
         rows = self._read(
@@ -1393,18 +1311,18 @@ class SQLiteStore(Store):
         now: float | None = None,
     ) -> bool:
         doc_id = check_doc_id(doc_id)
-        want = _check_expected(expected)
-        puts = [_check_member(doc_id, m) for m in put]
+        want = check_expected(expected)
+        puts = [check_member(doc_id, m) for m in put]
         if isinstance(remove, str) or not all(isinstance(u, str) for u in remove):
             raise InvalidArgument("remove is a sequence of usernames")
         removes = list(remove)
         if use_invite is not None:
-            _check_key(use_invite)
+            check_key(use_invite)
             if len(puts) != 1:
                 raise InvalidArgument("an invite adds exactly one member")
-            _check_time("now", now)
+            check_time("now", now)
         else:
-            _check_time("now", now, optional=True)
+            check_time("now", now, optional=True)
 
         def fn(conn: sqlite3.Connection) -> bool:
             key = self._doc_row(conn, doc_id)[0]
@@ -1442,7 +1360,7 @@ class SQLiteStore(Store):
                 return []
             key = row[0]
             gone = [
-                _member(r)
+                member_from_row(r)
                 for r in conn.execute(
                     f"SELECT {_MEMBER_COLS} FROM members m JOIN documents d ON d.key = m.doc_key"
                     " WHERE m.doc_key = ? ORDER BY m.added_at, m.user",
@@ -1469,14 +1387,14 @@ class SQLiteStore(Store):
 
     def set_link(self, doc_id: str, link: LinkRecord | None, *, expected: Mapping[str, str] | None = None) -> bool:
         doc_id = check_doc_id(doc_id)
-        want = None if expected is None else _check_expected(expected)
+        want = None if expected is None else check_expected(expected)
         if link is not None:
             if not isinstance(link, LinkRecord) or link.doc != doc_id:
                 raise InvalidArgument(f"set_link takes a LinkRecord of {doc_id!r} or None")
-            _check_text("role", link.role)
-            _check_text("key", link.key)
-            _check_text("set_by", link.set_by)
-            _check_time("set_at", link.set_at)
+            check_text("role", link.role)
+            check_text("key", link.key)
+            check_text("set_by", link.set_by)
+            check_time("set_at", link.set_at)
 
         def fn(conn: sqlite3.Connection) -> bool:
             key = self._doc_row(conn, doc_id)[0]
@@ -1494,18 +1412,10 @@ class SQLiteStore(Store):
         return done
 
     def add_doc_invite(self, invite: DocInviteRecord, *, expected: Mapping[str, str] | None = None) -> bool:
-        if not isinstance(invite, DocInviteRecord):
-            raise InvalidArgument(f"add_doc_invite takes a DocInviteRecord, not {type(invite).__name__}")
+        check_doc_invite(invite)
         doc_id = check_doc_id(invite.doc)
-        want = None if expected is None else _check_expected(expected)
-        _check_key(invite.key)
-        _check_text("role", invite.role)
-        _check_text("created_by", invite.created_by)
-        _check_time("created_at", invite.created_at)
-        _check_time("expires_at", invite.expires_at)
-        _check_text("used_by", invite.used_by, optional=True)
-        _check_time("used_at", invite.used_at, optional=True)
-        _check_flag("revoked", invite.revoked)
+        want = None if expected is None else check_expected(expected)
+        check_doc_invite_fields(invite)
 
         def fn(conn: sqlite3.Connection) -> bool:
             key = self._doc_row(conn, doc_id)[0]
@@ -1525,14 +1435,14 @@ class SQLiteStore(Store):
         return done
 
     def doc_invite(self, key: str) -> DocInviteRecord | None:
-        _check_key(key)
+        check_key(key)
         row = self._read(
             lambda conn: conn.execute(
                 f"SELECT {_DOC_INVITE_COLS} FROM doc_invites i JOIN documents d ON d.key = i.doc_key WHERE i.key = ?",
                 (key,),
             ).fetchone()
         )
-        return None if row is None else _doc_invite(row)
+        return None if row is None else doc_invite_from_row(row)
 
     def doc_invites(self, doc_id: str) -> list[DocInviteRecord]:
         doc_id = check_doc_id(doc_id)
@@ -1543,11 +1453,11 @@ class SQLiteStore(Store):
                 (doc_id,),
             ).fetchall()
         )
-        return [_doc_invite(r) for r in rows]
+        return [doc_invite_from_row(r) for r in rows]
 
     def revoke_doc_invite(self, doc_id: str, key: str) -> bool:
         doc_id = check_doc_id(doc_id)
-        _check_key(key)
+        check_key(key)
         found: bool = self._write(
             lambda conn: conn.execute(
                 "UPDATE doc_invites SET revoked = 1 WHERE key = ?"
@@ -1561,19 +1471,7 @@ class SQLiteStore(Store):
     # -- personal access tokens --------------------------------------------------------
 
     def add_token(self, token: TokenRecord) -> None:
-        if not isinstance(token, TokenRecord):
-            raise InvalidArgument(f"add_token takes a TokenRecord, not {type(token).__name__}")
-        _check_key(token.key)
-        for what in ("id", "user", "label", "role"):
-            _check_text(what, getattr(token, what))
-        if not isinstance(token.docs, tuple) or not token.docs or not all(
-            isinstance(d, str) and d for d in token.docs
-        ):
-            raise InvalidArgument("a token's docs are a non-empty tuple of document ids (or '*')")
-        _check_time("created_at", token.created_at)
-        _check_time("expires_at", token.expires_at, optional=True)
-        _check_time("last_used", token.last_used, optional=True)
-        _check_flag("revoked", token.revoked)
+        check_token(token)
         docs = json.dumps(list(token.docs), separators=(",", ":"))
 
         def fn(conn: sqlite3.Connection) -> None:
@@ -1590,19 +1488,19 @@ class SQLiteStore(Store):
         self._write(fn)
 
     def token(self, key: str) -> TokenRecord | None:
-        _check_key(key)
+        check_key(key)
         row = self._read(lambda conn: conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE key = ?", (key,)).fetchone())
         return None if row is None else _token(row)
 
     def token_by_id(self, token_id: str) -> TokenRecord | None:
-        _check_text("token_id", token_id)
+        check_text("token_id", token_id)
         row = self._read(
             lambda conn: conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
         )
         return None if row is None else _token(row)
 
     def tokens(self, user: str) -> list[TokenRecord]:
-        _check_text("user", user)
+        check_text("user", user)
         rows = self._read(
             lambda conn: conn.execute(
                 f"SELECT {_TOKEN_COLS} FROM tokens WHERE user = ? ORDER BY created_at, id", (user,)
@@ -1611,15 +1509,15 @@ class SQLiteStore(Store):
         return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str) -> bool:
-        _check_text("token_id", token_id)
+        check_text("token_id", token_id)
         found: bool = self._write(
             lambda conn: conn.execute("UPDATE tokens SET revoked = 1 WHERE id = ?", (token_id,)).rowcount == 1
         )
         return found
 
     def touch_token(self, key: str, last_used: float) -> None:
-        _check_key(key)
-        _check_time("last_used", last_used)
+        check_key(key)
+        check_time("last_used", last_used)
         self._write(
             lambda conn: conn.execute(
                 "UPDATE tokens SET last_used = ? WHERE key = ? AND (last_used IS NULL OR last_used < ?)",

@@ -71,17 +71,30 @@ from ..base import (
 
 # The record checks, checksums and log verification are the SQLite backend's, shared on
 # purpose: both backends must refuse the same input and report the same damage.
+from ..records import (
+    account_from_row,
+    check_account,
+    check_count,
+    check_doc_invite,
+    check_doc_invite_fields,
+    check_expected,
+    check_flag,
+    check_invite,
+    check_key,
+    check_member,
+    check_session,
+    check_text,
+    check_time,
+    check_token,
+    doc_invite_from_row,
+    invite_from_row,
+    member_from_row,
+    session_from_row,
+)
 from ..sqlite import (
     _LOG_TAG,
     _SNAPSHOT_TAG,
     SQLiteStore,
-    _check_count,
-    _check_expected,
-    _check_flag,
-    _check_key,
-    _check_member,
-    _check_text,
-    _check_time,
     _digest,
     _version_json,
 )
@@ -125,26 +138,6 @@ def _info(row: tuple[Any, ...]) -> DocInfo:
         snapshot_bytes=row[7],
         log_bytes_since_snapshot=row[8],
     )
-
-
-def _account(row: tuple[Any, ...]) -> AccountRecord:
-    return AccountRecord(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5])
-
-
-def _session(row: tuple[Any, ...]) -> SessionRecord:
-    return SessionRecord(row[0], row[1], row[2], row[3], row[4], row[5])
-
-
-def _invite(row: tuple[Any, ...]) -> InviteRecord:
-    return InviteRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
-
-
-def _member(row: tuple[Any, ...]) -> MemberRecord:
-    return MemberRecord(row[0], row[1], row[2], row[3], row[4])
-
-
-def _doc_invite(row: tuple[Any, ...]) -> DocInviteRecord:
-    return DocInviteRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bool(row[8]))
 
 
 def _token(row: tuple[Any, ...]) -> TokenRecord:
@@ -451,8 +444,8 @@ class PostgresStore(Store):
         if not isinstance(patch, (bytes, bytearray, memoryview)):
             raise InvalidArgument(f"a patch must be bytes, not {type(patch).__name__}")
         patch = bytes(patch)
-        _check_count("op_count", op_count)
-        _check_count("text_length", text_length, optional=True)
+        check_count("op_count", op_count)
+        check_count("text_length", text_length, optional=True)
         try:
             ops = decode_patch(patch)
         except CowriteError as exc:
@@ -531,7 +524,7 @@ class PostgresStore(Store):
 
     def log_since(self, doc_id: str, seq: int = 0) -> list[tuple[int, bytes]]:
         doc_id = check_doc_id(doc_id)
-        _check_count("seq", seq)
+        check_count("seq", seq)
 
         def fn(conn: Conn) -> tuple[int, int, list[tuple[int, bytes, bytes]]]:
             key, last, log_start = self._doc_row(conn, doc_id)
@@ -654,17 +647,10 @@ class PostgresStore(Store):
     # -- accounts ----------------------------------------------------------------------
 
     def add_account(self, account: AccountRecord, *, invite: str | None = None, now: float | None = None) -> None:
-        if not isinstance(account, AccountRecord):
-            raise InvalidArgument(f"add_account takes an AccountRecord, not {type(account).__name__}")
-        _check_text("username", account.username)
-        _check_text("name", account.name)
-        _check_text("password_hash", account.password_hash)
-        _check_flag("admin", account.admin)
-        _check_flag("disabled", account.disabled)
-        _check_time("created_at", account.created_at)
+        check_account(account)
         if invite is not None:
-            _check_key(invite)
-        _check_time("now", now, optional=True)
+            check_key(invite)
+        check_time("now", now, optional=True)
         at = account.created_at if now is None else now
 
         def fn(conn: Conn) -> None:
@@ -698,13 +684,13 @@ class PostgresStore(Store):
         row = self._read(
             lambda conn: conn.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE username = %s", (username,)).fetchone()
         )
-        return None if row is None else _account(row)
+        return None if row is None else account_from_row(row)
 
     def accounts(self) -> list[AccountRecord]:
         rows = self._read(
             lambda conn: conn.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts ORDER BY username COLLATE \"C\"").fetchall()
         )
-        return [_account(r) for r in rows]
+        return [account_from_row(r) for r in rows]
 
     def count_accounts(self) -> int:
         rows = self._read(lambda conn: conn.execute("SELECT COUNT(*) FROM accounts").fetchall())
@@ -719,11 +705,11 @@ class PostgresStore(Store):
         disabled: bool | None = None,
         revoke_sessions: bool = False,
     ) -> list[str] | None:
-        _check_text("username", username)
-        _check_text("name", name, optional=True)
-        _check_flag("admin", admin, optional=True)
-        _check_flag("disabled", disabled, optional=True)
-        _check_flag("revoke_sessions", revoke_sessions)
+        check_text("username", username)
+        check_text("name", name, optional=True)
+        check_flag("admin", admin, optional=True)
+        check_flag("disabled", disabled, optional=True)
+        check_flag("revoke_sessions", revoke_sessions)
 
         def fn(conn: Conn) -> list[str] | None:
             found = conn.execute(
@@ -747,12 +733,12 @@ class PostgresStore(Store):
         revoke_sessions: bool = False,
         keep_session: str | None = None,
     ) -> list[str] | None:
-        _check_text("username", username)
-        _check_text("password_hash", password_hash)
-        _check_text("expected", expected, optional=True)
-        _check_flag("revoke_sessions", revoke_sessions)
+        check_text("username", username)
+        check_text("password_hash", password_hash)
+        check_text("expected", expected, optional=True)
+        check_flag("revoke_sessions", revoke_sessions)
         if keep_session is not None:
-            _check_key(keep_session)
+            check_key(keep_session)
 
         def fn(conn: Conn) -> list[str] | None:
             if expected is None:
@@ -774,13 +760,7 @@ class PostgresStore(Store):
     # -- sessions ----------------------------------------------------------------------
 
     def add_session(self, session: SessionRecord) -> None:
-        if not isinstance(session, SessionRecord):
-            raise InvalidArgument(f"add_session takes a SessionRecord, not {type(session).__name__}")
-        _check_key(session.key)
-        _check_text("user", session.user)
-        _check_text("csrf_token", session.csrf_token)
-        for what in ("created_at", "last_seen", "expires_at"):
-            _check_time(what, getattr(session, what))
+        check_session(session)
 
         def fn(conn: Conn) -> None:
             if conn.execute("SELECT 1 FROM accounts WHERE username = %s", (session.user,)).fetchone() is None:
@@ -799,22 +779,22 @@ class PostgresStore(Store):
         self._write(fn)
 
     def session(self, key: str) -> SessionRecord | None:
-        _check_key(key)
+        check_key(key)
         row = self._read(lambda conn: conn.execute(f"SELECT {_SESSION_COLS} FROM sessions WHERE key = %s", (key,)).fetchone())
-        return None if row is None else _session(row)
+        return None if row is None else session_from_row(row)
 
     def sessions(self, user: str) -> list[SessionRecord]:
-        _check_text("user", user)
+        check_text("user", user)
         rows = self._read(
             lambda conn: conn.execute(
                 f"SELECT {_SESSION_COLS} FROM sessions WHERE user_id = %s ORDER BY created_at, key COLLATE \"C\"", (user,)
             ).fetchall()
         )
-        return [_session(r) for r in rows]
+        return [session_from_row(r) for r in rows]
 
     def touch_session(self, key: str, last_seen: float) -> None:
-        _check_key(key)
-        _check_time("last_seen", last_seen)
+        check_key(key)
+        check_time("last_seen", last_seen)
         self._write(
             lambda conn: conn.execute(
                 "UPDATE sessions SET last_seen = %s WHERE key = %s AND last_seen < %s", (last_seen, key, last_seen)
@@ -822,16 +802,16 @@ class PostgresStore(Store):
         )
 
     def delete_session(self, key: str) -> SessionRecord | None:
-        _check_key(key)
+        check_key(key)
         row = self._write(
             lambda conn: conn.execute(f"DELETE FROM sessions WHERE key = %s RETURNING {_SESSION_COLS}", (key,)).fetchone()
         )
-        return None if row is None else _session(row)
+        return None if row is None else session_from_row(row)
 
     def delete_sessions(self, user: str, *, keep: str | None = None) -> list[str]:
-        _check_text("user", user)
+        check_text("user", user)
         if keep is not None:
-            _check_key(keep)
+            check_key(keep)
         result: list[str] = self._write(lambda conn: self._delete_sessions(conn, user, keep))
         return result
 
@@ -843,8 +823,8 @@ class PostgresStore(Store):
         return sorted(str(r[0]) for r in rows)
 
     def purge_sessions(self, *, now: float, idle_before: float) -> int:
-        _check_time("now", now)
-        _check_time("idle_before", idle_before)
+        check_time("now", now)
+        check_time("idle_before", idle_before)
         n: int = self._write(
             lambda conn: conn.execute(
                 "DELETE FROM sessions WHERE expires_at <= %s OR last_seen < %s", (now, idle_before)
@@ -855,15 +835,7 @@ class PostgresStore(Store):
     # -- invites -----------------------------------------------------------------------
 
     def add_invite(self, invite: InviteRecord) -> None:
-        if not isinstance(invite, InviteRecord):
-            raise InvalidArgument(f"add_invite takes an InviteRecord, not {type(invite).__name__}")
-        _check_key(invite.key)
-        _check_text("created_by", invite.created_by)
-        _check_time("created_at", invite.created_at)
-        _check_time("expires_at", invite.expires_at)
-        _check_text("used_by", invite.used_by, optional=True)
-        _check_time("used_at", invite.used_at, optional=True)
-        _check_flag("revoked", invite.revoked)
+        check_invite(invite)
 
         def fn(conn: Conn) -> None:
             try:
@@ -878,9 +850,9 @@ class PostgresStore(Store):
         self._write(fn)
 
     def invite(self, key: str) -> InviteRecord | None:
-        _check_key(key)
+        check_key(key)
         row = self._read(lambda conn: conn.execute(f"SELECT {_INVITE_COLS} FROM invites WHERE key = %s", (key,)).fetchone())
-        return None if row is None else _invite(row)
+        return None if row is None else invite_from_row(row)
 
     def invites(self) -> list[InviteRecord]:
         rows = self._read(
@@ -888,10 +860,10 @@ class PostgresStore(Store):
                 f"SELECT {_INVITE_COLS} FROM invites ORDER BY created_at DESC, key COLLATE \"C\""
             ).fetchall()
         )
-        return [_invite(r) for r in rows]
+        return [invite_from_row(r) for r in rows]
 
     def revoke_invite(self, key: str) -> bool:
-        _check_key(key)
+        check_key(key)
         found: bool = self._write(
             lambda conn: conn.execute("UPDATE invites SET revoked = true WHERE key = %s", (key,)).rowcount == 1
         )
@@ -913,10 +885,10 @@ class PostgresStore(Store):
                 (doc_id,),
             ).fetchall()
         )
-        return [_member(r) for r in rows]
+        return [member_from_row(r) for r in rows]
 
     def memberships(self, user: str) -> list[MemberRecord]:
-        _check_text("user", user)
+        check_text("user", user)
         rows = self._read(
             lambda conn: conn.execute(
                 f"SELECT {_MEMBER_COLS} FROM members m JOIN documents d ON d.key = m.doc_key"
@@ -924,7 +896,7 @@ class PostgresStore(Store):
                 (user,),
             ).fetchall()
         )
-        return [_member(r) for r in rows]
+        return [member_from_row(r) for r in rows]
 
     def owners(self) -> dict[str, str]:
         rows = self._read(
@@ -946,18 +918,18 @@ class PostgresStore(Store):
         now: float | None = None,
     ) -> bool:
         doc_id = check_doc_id(doc_id)
-        want = _check_expected(expected)
-        puts = [_check_member(doc_id, m) for m in put]
+        want = check_expected(expected)
+        puts = [check_member(doc_id, m) for m in put]
         if isinstance(remove, str) or not all(isinstance(u, str) for u in remove):
             raise InvalidArgument("remove is a sequence of usernames")
         removes = list(remove)
         if use_invite is not None:
-            _check_key(use_invite)
+            check_key(use_invite)
             if len(puts) != 1:
                 raise InvalidArgument("an invite adds exactly one member")
-            _check_time("now", now)
+            check_time("now", now)
         else:
-            _check_time("now", now, optional=True)
+            check_time("now", now, optional=True)
 
         def fn(conn: Conn) -> bool:
             key = self._doc_row(conn, doc_id, lock=True)[0]  # the compare and the set, under one lock
@@ -1000,7 +972,7 @@ class PostgresStore(Store):
                 return []
             key = row[0]
             gone = [
-                _member(r)
+                member_from_row(r)
                 for r in conn.execute(
                     f"SELECT {_MEMBER_COLS} FROM members m JOIN documents d ON d.key = m.doc_key"
                     " WHERE m.doc_key = %s ORDER BY m.added_at, m.user_id COLLATE \"C\"",
@@ -1028,14 +1000,14 @@ class PostgresStore(Store):
 
     def set_link(self, doc_id: str, link: LinkRecord | None, *, expected: Mapping[str, str] | None = None) -> bool:
         doc_id = check_doc_id(doc_id)
-        want = None if expected is None else _check_expected(expected)
+        want = None if expected is None else check_expected(expected)
         if link is not None:
             if not isinstance(link, LinkRecord) or link.doc != doc_id:
                 raise InvalidArgument(f"set_link takes a LinkRecord of {doc_id!r} or None")
-            _check_text("role", link.role)
-            _check_text("key", link.key)
-            _check_text("set_by", link.set_by)
-            _check_time("set_at", link.set_at)
+            check_text("role", link.role)
+            check_text("key", link.key)
+            check_text("set_by", link.set_by)
+            check_time("set_at", link.set_at)
 
         def fn(conn: Conn) -> bool:
             key = self._doc_row(conn, doc_id, lock=True)[0]
@@ -1053,18 +1025,10 @@ class PostgresStore(Store):
         return done
 
     def add_doc_invite(self, invite: DocInviteRecord, *, expected: Mapping[str, str] | None = None) -> bool:
-        if not isinstance(invite, DocInviteRecord):
-            raise InvalidArgument(f"add_doc_invite takes a DocInviteRecord, not {type(invite).__name__}")
+        check_doc_invite(invite)
         doc_id = check_doc_id(invite.doc)
-        want = None if expected is None else _check_expected(expected)
-        _check_key(invite.key)
-        _check_text("role", invite.role)
-        _check_text("created_by", invite.created_by)
-        _check_time("created_at", invite.created_at)
-        _check_time("expires_at", invite.expires_at)
-        _check_text("used_by", invite.used_by, optional=True)
-        _check_time("used_at", invite.used_at, optional=True)
-        _check_flag("revoked", invite.revoked)
+        want = None if expected is None else check_expected(expected)
+        check_doc_invite_fields(invite)
 
         def fn(conn: Conn) -> bool:
             key = self._doc_row(conn, doc_id, lock=True)[0]
@@ -1085,14 +1049,14 @@ class PostgresStore(Store):
         return done
 
     def doc_invite(self, key: str) -> DocInviteRecord | None:
-        _check_key(key)
+        check_key(key)
         row = self._read(
             lambda conn: conn.execute(
                 f"SELECT {_DOC_INVITE_COLS} FROM doc_invites i JOIN documents d ON d.key = i.doc_key WHERE i.key = %s",
                 (key,),
             ).fetchone()
         )
-        return None if row is None else _doc_invite(row)
+        return None if row is None else doc_invite_from_row(row)
 
     def doc_invites(self, doc_id: str) -> list[DocInviteRecord]:
         doc_id = check_doc_id(doc_id)
@@ -1103,11 +1067,11 @@ class PostgresStore(Store):
                 (doc_id,),
             ).fetchall()
         )
-        return [_doc_invite(r) for r in rows]
+        return [doc_invite_from_row(r) for r in rows]
 
     def revoke_doc_invite(self, doc_id: str, key: str) -> bool:
         doc_id = check_doc_id(doc_id)
-        _check_key(key)
+        check_key(key)
         found: bool = self._write(
             lambda conn: conn.execute(
                 "UPDATE doc_invites SET revoked = true WHERE key = %s"
@@ -1121,19 +1085,7 @@ class PostgresStore(Store):
     # -- personal access tokens --------------------------------------------------------
 
     def add_token(self, token: TokenRecord) -> None:
-        if not isinstance(token, TokenRecord):
-            raise InvalidArgument(f"add_token takes a TokenRecord, not {type(token).__name__}")
-        _check_key(token.key)
-        for what in ("id", "user", "label", "role"):
-            _check_text(what, getattr(token, what))
-        if not isinstance(token.docs, tuple) or not token.docs or not all(
-            isinstance(d, str) and d for d in token.docs
-        ):
-            raise InvalidArgument("a token's docs are a non-empty tuple of document ids (or '*')")
-        _check_time("created_at", token.created_at)
-        _check_time("expires_at", token.expires_at, optional=True)
-        _check_time("last_used", token.last_used, optional=True)
-        _check_flag("revoked", token.revoked)
+        check_token(token)
 
         def fn(conn: Conn) -> None:
             if conn.execute("SELECT 1 FROM accounts WHERE username = %s", (token.user,)).fetchone() is None:
@@ -1152,12 +1104,12 @@ class PostgresStore(Store):
         self._write(fn)
 
     def token(self, key: str) -> TokenRecord | None:
-        _check_key(key)
+        check_key(key)
         row = self._read(lambda conn: conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE key = %s", (key,)).fetchone())
         return None if row is None else _token(row)
 
     def token_by_id(self, token_id: str) -> TokenRecord | None:
-        _check_text("token_id", token_id)
+        check_text("token_id", token_id)
         if "\0" in token_id:
             return None
         row = self._read(
@@ -1166,7 +1118,7 @@ class PostgresStore(Store):
         return None if row is None else _token(row)
 
     def tokens(self, user: str) -> list[TokenRecord]:
-        _check_text("user", user)
+        check_text("user", user)
         rows = self._read(
             lambda conn: conn.execute(
                 f"SELECT {_TOKEN_COLS} FROM tokens WHERE user_id = %s ORDER BY created_at, id COLLATE \"C\"", (user,)
@@ -1175,15 +1127,15 @@ class PostgresStore(Store):
         return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str) -> bool:
-        _check_text("token_id", token_id)
+        check_text("token_id", token_id)
         found: bool = self._write(
             lambda conn: conn.execute("UPDATE tokens SET revoked = true WHERE id = %s", (token_id,)).rowcount == 1
         )
         return found
 
     def touch_token(self, key: str, last_used: float) -> None:
-        _check_key(key)
-        _check_time("last_used", last_used)
+        check_key(key)
+        check_time("last_used", last_used)
         self._write(
             lambda conn: conn.execute(
                 "UPDATE tokens SET last_used = %s WHERE key = %s AND (last_used IS NULL OR last_used < %s)",
