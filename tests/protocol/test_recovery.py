@@ -352,3 +352,53 @@ def test_replica_journal_holds_what_the_server_may_lack() -> None:
     assert replica_journal(doc, doc.oplog.cg.next_seq("a")).empty
     # "hello" is under b's op: certainly on the server, whatever since_seq says
     assert replica_journal(doc, 0).base(doc.text) == "hello world"
+
+
+def _letters(n: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))
+
+
+def test_a_segment_the_server_took_part_of_is_typed_again_exactly_not_by_a_diff() -> None:
+    """A flush too large for one batch, of which the server took the first and refused
+    the second (conflict: a fresh JOIN), while another user changed more text than a
+    diff aligns.  What our ops the server lacks did is typed again as the engine made it:
+    a diff of the replica's text would replace the whole span between our edits, and
+    rebased over the other user's changes (one replaced span too) it typed that span's
+    text a second time."""
+    mid = " ".join(f"w{i}" for i in range(40))
+    net = Net(f"<{mid}>")
+    t = Typist("a")
+    s1 = t.session(max_frame_bytes=1024)
+    server1 = net.join(s1)
+    b = ClientSession(Document("b"), "d")
+    server_b = net.join(b, "v")
+    paste = _letters(3000, 1)
+    t.type(1, paste)
+    t.type(len(t.doc.text) - 1, "[tail]")
+    view = t.doc.text
+    s1.flush()
+    frames = s1.data_to_send()
+    assert len(frames) >= 4, "one flush, one segment, several batches"
+    net.submit(server1, frames[0])
+    second = decode_frame(frames[1])
+    assert isinstance(second, Ops)
+    from cowrite.protocol import encode_frame
+
+    # the server refuses the second batch (a conflict in its store, say)
+    s1.receive(encode_frame(Error(ErrorCode.CONFLICT, "refused", False, second.batch_id)))
+    assert s1.recovery is Recovery.RESYNC
+    held = net.room.doc.text
+    assert len(f"<{mid}>") < len(held) < len(view), "the server holds part of the paste"
+    net.deliver(net.room.leave(server1))
+    # Meanwhile b inserts more than a diff aligns, inside the text between a's edits.
+    b.doc.insert(b.doc.text.index(" w10 "), _letters(1100, 2))
+    b.doc.insert(b.doc.text.index(" w30 "), _letters(1100, 3))
+    net.pump(b, server_b)
+    took = len(held) - len(mid) - 2  # the paste's characters the server took
+    want = "<" + paste + b.doc.text[1 + took : -1] + "[tail]>"
+    s2 = t.session(fresh=True, max_frame_bytes=1024)
+    net.join(s2)
+    assert s2.doc.text == net.room.doc.text == want
+    assert net.room.doc.text.count(" w20 ") == 1, "nothing typed twice"
+    assert b.doc.text == want and t.journal.empty

@@ -49,6 +49,7 @@ from ..errors import ConfigError, ErrorCode, ProtocolError
 from .journal import Journal
 from .messages import (
     Ack,
+    Comments,
     Digest,
     Error,
     Join,
@@ -72,6 +73,7 @@ __all__ = [
     "MIN_FRAME_BYTES",
     "Acked",
     "ClientSession",
+    "CommentsChanged",
     "Edit",
     "Event",
     "PongReceived",
@@ -148,6 +150,13 @@ class PongReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class CommentsChanged:
+    """The document's comments changed (now at ``revision``): fetch them over HTTP."""
+
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
 class Resynced:
     """Our text differed from the server's at the same version (a ``DIGEST`` failed),
     and the server sent its whole document (at ``version``).
@@ -196,7 +205,16 @@ class ProtocolFailure:
 
 
 Event = (
-    Welcomed | RemoteChange | Acked | PresenceChanged | ServerError | PongReceived | Resynced | Recovered | ProtocolFailure
+    Welcomed
+    | RemoteChange
+    | Acked
+    | PresenceChanged
+    | ServerError
+    | PongReceived
+    | Resynced
+    | Recovered
+    | ProtocolFailure
+    | CommentsChanged
 )
 
 
@@ -383,6 +401,42 @@ def _text_without(doc: Document, own: list[Op]) -> str:
     for op in own:
         heads += [p for p in op.parents if not inside(*p)]
     return doc.text_at(heads)
+
+
+def _own_change(doc: Document, own: list[Op]) -> TextChange | None:
+    """What ``own`` (our agent's ops the server lacks) did to ``doc``'s text, as the
+    engine made it: every other op of ``doc`` replayed on a scratch replica, then
+    ``own`` merged on top.  Why not a diff of the text without them and the text: past
+    ``DIFF_MAX_D`` characters a diff is one replaced span, so edits far apart would
+    also "retype" all the text between them, which rebased over the server's copy is
+    then there twice.  None if the replay is not ``doc``'s text (a corrupted replica:
+    only a diff can say what to type again then) or the ops do not replay."""
+    if not own:
+        return None
+    me = own[0].agent
+    runs = sorted((op.seq, op.seq + op.span) for op in own)
+    rest: list[Op] = []
+    for op in doc.ops_since(None):
+        if op.agent != me:
+            rest.append(op)
+            continue
+        # cut our op runs where ``own`` begins and ends; keep the pieces outside it
+        for start, end in runs:
+            for cut in (start, end):
+                if op.seq < cut < op.seq + op.span:
+                    head, op = split_op(op, cut - op.seq)
+                    if not any(s <= head.seq < e for s, e in runs):
+                        rest.append(head)
+        if not any(s <= op.seq < e for s, e in runs):
+            rest.append(op)
+    scratch = Document(me, clock=doc.clock)
+    try:
+        scratch.add_ops(rest)
+        base = scratch.text
+        edits = scratch.add_ops(own)
+    except CowriteError:
+        return None
+    return from_edits(edits, base) if scratch.text == doc.text else None
 
 
 def _feed(journal: Journal, change: TextChange) -> None:
@@ -677,6 +731,8 @@ class ClientSession:
             return []
         if isinstance(msg, Pong):
             return [PongReceived(msg.nonce)]
+        if isinstance(msg, Comments):
+            return [CommentsChanged(msg.revision)]
         return self._fail(f"a server may not send {type(msg).__name__}")
 
     def _error(self, msg: Error) -> list[Event]:
@@ -782,7 +838,8 @@ class ClientSession:
         unless the server holds part of a segment (it took some batches of the ops
         carrying the segment and refused the rest: a segment too large for one
         batch), which the journal cannot express; then, as without a journal, the
-        edits are what ``own`` did to the text."""
+        edits are what ``own`` did to the text: as the engine made them when the
+        replica's text is its ops' (:func:`_own_change`), else a diff."""
         me = old.agent
         floor = max(self.seq_floor, old.oplog.cg.next_seq(me))
         new.reserve_seqs(floor)
@@ -800,7 +857,8 @@ class ClientSession:
                     rebased = None  # the journal does not fit the replica's text: use its ops
         if rebased is None:
             derived = Journal()
-            _feed(derived, diff(_text_without(old, own), view))
+            exact = _own_change(old, own)
+            _feed(derived, exact if exact is not None else diff(_text_without(old, own), view))
             rebased = derived.rebase(view, server)
             if journal is not None:
                 _reset(journal)

@@ -47,8 +47,9 @@
 //                                               a fresh JOIN was answered: `doc` is the server's
 //                                               document with the user's unconfirmed edits on
 //                                               top (`retyped`, edits of the server's text: our
-//                                               ops it lacked, as they were if they fit it, else
-//                                               the journal's edits typed again); `edits` turn the
+//                                               ops it lacked, as they were if they fit it, then
+//                                               the edits the replica never took; else the
+//                                               journal's edits typed again); `edits` turn the
 //                                               text the user saw into the new text (the journal
 //                                               accounts for them)
 //   {type: "unfit", message}                    a RESYNC came whose document our ops do not fit
@@ -383,8 +384,9 @@ export class ClientSession {
    * @param {number} [options.maxPatchBytes] @param {number} [options.maxDocumentBytes] the largest
    *   (inflated) patch and document accepted from the server
    * @param {import('./journal.js').Journal|null} [options.journal] the user's unconfirmed edits
-   * @param {Array<[number, number]>} [options.sentRanges] [first, end) seqs of our ops sent in
-   *   one flush and not known to be on the server; kept across sessions like the journal
+   * @param {Array<[number, number]>} [options.sentRanges] [first, end) seqs of the ops each flush
+   *   sent for the first time (the journal segments it tagged), ascending, while not known to be
+   *   on the server; kept across sessions like the journal
    * @param {() => string} [options.viewText] the text the user sees (default: the replica's)
    * @param {boolean} [options.fresh] join asking for the server's whole document and replace
    *   the replica with it (event "recovered")
@@ -551,7 +553,14 @@ export class ClientSession {
       }
     }
     this.journal?.flushed(this._ownEnd);
-    this.sentRanges.push([minSeq(ops), this._ownEnd]);
+    // The range of the ops this flush sent for the first time: exactly the journal
+    // segments it just tagged.  A resend (WELCOME's summary exchange) also carries ops
+    // of earlier flushes, which have ranges of their own: a range starting at the
+    // resend's lowest seq would swallow their boundaries, and _retype would take a
+    // server holding exactly the earlier flushes for one holding part of a segment.
+    const ranges = this.sentRanges;
+    const first = Math.max(minSeq(ops), ranges.length ? ranges[ranges.length - 1][1] : 0);
+    if (first < this._ownEnd) ranges.push([first, this._ownEnd]);
     return n;
   }
 
@@ -651,6 +660,8 @@ export class ClientSession {
         return [];
       case "pong":
         return [{ type: "pong", nonce: msg.nonce }];
+      case "comments":
+        return [{ type: "comments", revision: msg.revision }];
       default:
         return this._fail(`a server may not send ${msg.type.toUpperCase()}`);
     }
@@ -778,13 +789,35 @@ export class ClientSession {
     return this.viewText ? this.viewText() : doc.text;
   }
 
-  // Our ops the server lacks, added to its copy as they are, when they fit it and the
-  // replica took every edit of the user: exactly what was typed, where it was typed
-  // (the engine places them; no text is re-aligned).  Returns [edits turning the text
-  // the user sees into fresh's new text, the edits our ops made on fresh], or null if
-  // they do not fit (then they are typed again from the journal, _retype).
+  // Our ops the server lacks, added to its copy as they are, when they fit it:
+  // exactly what was typed, where it was typed (the engine places them; no text is
+  // re-aligned), however the server came to hold some of them.  Edits the replica never
+  // took (the journal's pinned segments, typed while it was suspect) are then typed
+  // again on top, from the journal: they are exact too, and rebasing only them lets no
+  // diff stand in for what our ops did.  Returns [edits turning the text the user sees
+  // into fresh's new text, the edits made on fresh], or null if our ops do not fit (then
+  // everything is typed again from the journal, _retype).
   _addById(old, fresh, own) {
-    if (!own.length || (this.journal?.segments ?? []).some((s) => s.pinned)) return null;
+    if (!own.length) return null;
+    const segments = this.journal?.segments ?? [];
+    const firstPinned = segments.findIndex((s) => s.pinned);
+    let pinned = null;
+    if (firstPinned >= 0) {
+      // Edits become pinned once the replica is suspect, and stay so until it is
+      // replaced: any in-replica edit after a pinned one is not an order this knows.
+      if (segments.slice(firstPinned).some((s) => !s.pinned)) return null;
+      pinned = new Journal();
+      for (const s of segments.slice(firstPinned)) feed(pinned, s.change);
+    }
+    const view = this._view(old);
+    if (pinned !== null) {
+      try {
+        pinned.base(view);
+      } catch (exc) {
+        if (!(exc instanceof ChangeMismatchError)) throw exc;
+        return null; // the journal does not fit the text the user sees
+      }
+    }
     const server = fresh.text;
     let added;
     try {
@@ -796,12 +829,22 @@ export class ClientSession {
     this.seqFloor = Math.max(this.seqFloor, nextOwnSeq(old));
     fresh.reserveSeqs(this.seqFloor);
     this.sentRanges.length = 0; // the old replica's ops are gone with it
+    let typed = [];
+    const withOps = fresh.text;
+    if (pinned !== null) {
+      // Their base is the text the user saw without them: what our ops (and the
+      // others' the user saw) made; the server's text now has ours and every other's.
+      typed = pinned.rebase(view, withOps).onServer;
+      applyLocal(fresh, typed);
+    }
     if (this.journal) {
-      // What is unconfirmed now is exactly what these ops did to the server's text.
+      // What is unconfirmed now is exactly what these ops, then the edits typed again,
+      // did to the server's text.
       this.journal = new Journal();
       feed(this.journal, fromEdits(added, server));
+      feed(this.journal, fromEdits(typed, withOps));
     }
-    return [diff(this._view(old), fresh.text).toEdits(), added];
+    return [diff(view, fresh.text).toEdits(), [...added, ...typed]];
   }
 
   // Type the user's unconfirmed edits again on `fresh` (the server's copy, which has

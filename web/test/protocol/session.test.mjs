@@ -658,3 +658,108 @@ test("a RESYNC our ops do not fit while a batch is in flight ends the session: t
   assert.ok(a.session.closed);
   assert.equal(a.session.doc, a.doc, "nothing replaced: the fresh JOIN does it");
 });
+
+// -- recoveries that once typed text twice (seeds of web/test/app/collab.test.mjs) -------
+
+function letters(n, seed) {
+  let x = seed;
+  return Array.from({ length: n }, () => String.fromCharCode(97 + ((x = (x * 1103515245 + 12345) % 2147483648) % 26))).join("");
+}
+
+const WORDS = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
+
+// Bob inserts far more than a text diff aligns (2200 characters, on both sides of w20):
+// a diff of the text before and after is then one replaced span.
+function bobRewritesTheMiddle(server, bob) {
+  bob.doc.insert(bob.doc.text.indexOf(" w10 "), letters(1100, 2));
+  bob.doc.insert(bob.doc.text.indexOf(" w30 "), letters(1100, 3));
+  bob.session.flush();
+  pump(server, [[bob.session, bob.conn]]);
+}
+
+test("simulation seed 12: a paste the server took part of, then edits the replica never took: our ops are added as they are, only those edits typed again", () => {
+  const server = new FakeServer();
+  server.doc.insert(0, `<${WORDS}>`);
+  const a = journaled(server, "alice", { maxFrameBytes: MIN_FRAME_BYTES });
+  const bob = client(server, "bob");
+  pump(server, [[a.session, a.conn], [bob.session, bob.conn]]);
+  const paste = letters(3000, 1);
+  a.type(1, paste);
+  a.type(a.doc.length - 1, "[tail]");
+  let batches = 0;
+  server.refuse = (conn) => (conn.agent === "alice" && ++batches === 2 ? { code: ErrorCode.CONFLICT, batch: true } : null);
+  assert.ok(a.session.flush() >= 4, "one flush, one journal segment, several batches");
+  const ev = pump(server, [[a.session, a.conn], [bob.session, bob.conn]]).get(a.session);
+  assert.equal(ev.find((e) => e.type === "error").recovery, Recovery.RESYNC);
+  const took = server.doc.length - WORDS.length - 2;
+  assert.ok(took > 0 && took < paste.length, "the server holds the first batch of the paste only");
+  server.disconnect(a.conn);
+  // The replica goes suspect; what the user types now is in the journal only.
+  a.journal.local(1 + paste.length + WORDS.length + 6, "", "!", { inReplica: false });
+  const view = `<${paste}${WORDS}[tail]!>`;
+  server.refuse = null;
+  bobRewritesTheMiddle(server, bob);
+  const middle = server.doc.text.slice(1 + took, -1);
+  const s2 = new ClientSession(a.doc, "doc", {
+    journal: a.journal,
+    sentRanges: a.session.sentRanges,
+    fresh: true,
+    viewText: () => view,
+    maxFrameBytes: MIN_FRAME_BYTES,
+  });
+  const c2 = server.connect();
+  s2.join();
+  const rec = pump(server, [[s2, c2], [bob.session, bob.conn]]).get(s2).find((e) => e.type === "recovered");
+  assert.ok(rec);
+  const want = `<${paste}${middle}[tail]!>`;
+  assert.equal(server.doc.text.split(" w20 ").length, 2, "nothing typed twice");
+  assert.equal(server.doc.text, want);
+  assert.equal(rec.doc.text, want);
+  assert.equal(bob.doc.text, want);
+  assert.equal(applyEdits(view, rec.edits), want, "edits turn the text the user saw into the new one");
+  assert.ok(s2.journal.empty, "acknowledged");
+});
+
+test("simulation seed 70: a resend carrying an earlier flush, refused right after it: that flush is confirmed whole, not taken for part of a segment", () => {
+  const server = new FakeServer();
+  server.doc.insert(0, `<${WORDS}>`);
+  const a = journaled(server, "alice");
+  const bob = client(server, "bob");
+  pump(server, [[a.session, a.conn], [bob.session, bob.conn]]);
+  const paste = letters(2500, 1);
+  a.type(1, paste);
+  a.session.flush();
+  a.session.dataToSend(); // lost with the connection
+  server.disconnect(a.conn);
+  assert.deepEqual(a.session.sentRanges, [[0, 2500]]);
+  // The replica goes wrong: an op made on a wrong text, which the server refuses (not
+  // the user's: the journal does not have it); the user types on, offline.
+  a.doc.rope.insert(0, "GARBAGE ", 8);
+  a.doc.delete(a.doc.length - 1, 1);
+  const tail = letters(2100, 4);
+  a.type(1, "[s]");
+  a.type(1 + 3 + paste.length + WORDS.length, tail);
+  const view = `<[s]${paste}${WORDS}${tail}>`;
+  // Reconnect: the resend carries the lost flush, then the new ops, one op per batch.
+  const s2 = new ClientSession(a.doc, "doc", { journal: a.journal, sentRanges: a.session.sentRanges, viewText: () => view, maxBatchOps: 1 });
+  const c2 = server.connect();
+  s2.join();
+  const ev = pump(server, [[s2, c2], [bob.session, bob.conn]]).get(s2);
+  assert.equal(ev.find((e) => e.type === "error").recovery, Recovery.RESYNC);
+  assert.equal(server.doc.text, `<${paste}${WORDS}>`, "the server took the resent flush and refused the op after it");
+  assert.deepEqual(s2.sentRanges, [[2500, 2500 + 1 + 3 + tail.length]], "the resend's range starts where the lost flush ended");
+  server.disconnect(c2);
+  bobRewritesTheMiddle(server, bob);
+  const middle = server.doc.text.slice(1 + paste.length, -1);
+  const s3 = new ClientSession(a.doc, "doc", { journal: a.journal, sentRanges: s2.sentRanges, fresh: true, viewText: () => view });
+  const c3 = server.connect();
+  s3.join();
+  const rec = pump(server, [[s3, c3], [bob.session, bob.conn]]).get(s3).find((e) => e.type === "recovered");
+  assert.ok(rec);
+  const want = `<[s]${paste}${middle}${tail}>`;
+  assert.equal(server.doc.text.split(" w20 ").length, 2, "nothing typed twice");
+  assert.equal(server.doc.text, want);
+  assert.equal(bob.doc.text, want);
+  assert.equal(applyEdits(view, rec.edits), want);
+  assert.ok(s3.journal.empty);
+});
