@@ -98,9 +98,16 @@ def cowrite_make_agent_blobs(
     return [encode_patch([op for op in ops if op.agent == a]) for a in agents]
 
 
+LAZY = "lazy"
+
+
 class CowritePeer(Peer):
     name = "cowrite"
     module = "cowrite"
+    # "lazy": Document.decode(blob, lazy=True) reads the text and version (and checks the
+    # CRC of every byte) but leaves the history packed until first use; the default
+    # decodes and checks the whole history at load.  Same blob for both.
+    encode_variants = ("", LAZY)
 
     def unavailable_reason(self) -> str | None:
         ensure_importable()
@@ -193,7 +200,7 @@ class CowritePeer(Peer):
     def load(self, blob: bytes, variant: str = "") -> Result:
         from cowrite import Document
 
-        doc = Document.decode(blob)
+        doc = Document.decode(blob, lazy=variant == LAZY)
         return doc.text, doc
 
     def replay_commands(self, trace_path: Path) -> dict[str, list[str] | str]:

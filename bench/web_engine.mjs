@@ -301,6 +301,7 @@ function concurrent(name) {
     replay: rp.ms,
     updateBytes: updates.reduce((s, u) => s + u.length, 0),
     size: bytes.length,
+    mergeRuns: merge.runs,
   };
 
   const yag = timed(() => perAgentReplay(trace, vv, byAgent, yjsReplica));
@@ -316,6 +317,7 @@ function concurrent(name) {
     merge: ymerge.ms,
     updateBytes: yupd.reduce((s, u) => s + u.length, 0),
     size: Y.encodeStateAsUpdate(ymerge.result[1]).length,
+    mergeRuns: ymerge.runs,
   };
   return out;
 }

@@ -37,6 +37,7 @@ from cowrite.engine import Document, Op, Position, decode_document, decode_patch
 from cowrite.errors import DecodeError, ErrorCode, InvalidOpError, ProtocolError, UnknownParentError
 from cowrite.protocol.messages import (
     Ack,
+    Comments,
     Digest,
     Error,
     Join,
@@ -74,6 +75,12 @@ MAX_SAFE = 2**53 - 1  # the largest integer a JS number holds exactly
 
 # -- small helpers -------------------------------------------------------------------
 
+
+
+def _classic(d: Document) -> bytes:
+    """``d`` in the classic document layout, which the vectors pin (``encode_document``);
+    ``Document.encode`` writes the head-first layout, tested apart (tests/engine/codec)."""
+    return encode_document(d.oplog, d.text, d.branch.version)
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
@@ -252,7 +259,7 @@ def _history(seed: int, n_agents: int, n_events: int, *, offline: bool) -> dict[
         r = rng.random()
         i = rng.randrange(n_agents)
         if t in (n_events // 3, (2 * n_events) // 3):
-            snapshots.append((len(steps), observer.encode()))
+            snapshots.append((len(steps), _classic(observer)))
         if r < 0.55:
             for _ in range(rng.randint(1, 3)):
                 _random_edit(rng, docs[i])
@@ -842,7 +849,7 @@ def _encoding_vectors() -> dict[str, Any]:
         ("fixture v1-document", (FIXTURES / "v1-document.bin").read_bytes()),
         ("fixture v2-document", (FIXTURES / "v2-document.bin").read_bytes()),
     ]
-    documents += [(name, d.encode()) for name, d in _sample_documents()]
+    documents += [(name, _classic(d)) for name, d in _sample_documents()]
     rng = random.Random(6)
     mutants = []
     valid_p = [data for _, data in patches]
@@ -956,6 +963,7 @@ _MSG_TYPES: dict[type, str] = {
     Pong: "pong",
     Digest: "digest",
     Resync: "resync",
+    Comments: "comments",
 }
 _CAMEL = {"doc_id": "docId", "read_only": "readOnly", "batch_id": "batchId"}
 
@@ -1053,7 +1061,9 @@ def _valid_messages() -> list[tuple[str, Message]]:
         ("pong", Pong(42)),
         ("digest", Digest((("alice", 8),), text_digest(doc.text))),
         ("digest empty text", Digest((), text_digest(""))),
-        ("resync", Resync((("alice", 8),), doc.encode())),
+        ("resync", Resync((("alice", 8),), _classic(doc))),
+        ("comments", Comments(7)),
+        ("comments max revision", Comments(2**53 - 1)),
     ]
 
 
@@ -1080,7 +1090,9 @@ def _invalid_frames() -> list[tuple[str, bytes, int | None]]:
         ("protocol version 0", bytes((0, 8, 0)), None),
         ("protocol version 2", bytes((2, 8, 0)), None),
         ("type 0", bytes((1, 0)), None),
-        ("type 0x0c", bytes((1, 0x0C, 0)), None),
+        ("type 0x0d", bytes((1, 0x0D, 0)), None),
+        ("comments revision 2**53", bytes((1, 0x0C)) + _uvar(2**53), None),
+        ("comments without revision", bytes((1, 0x0C)), None),
         ("type 0xff", bytes((1, 0xFF)), None),
         ("ping without nonce", bytes((1, 8)), None),
         ("ping trailing byte", bytes((1, 8, 0, 0)), None),

@@ -8,10 +8,78 @@ and everything is merged by the Eg-walker.  Txns may come in any topological ord
 
 from __future__ import annotations
 
-from .engine import Document, InvalidOpError, OpLog, checkout
-from .traces import Trace, load_trace
+import gc
+import os
+from itertools import chain
+from typing import Any, NamedTuple
 
-__all__ = ["load_trace", "replay"]
+from .engine import Document, InvalidOpError, OpLog, checkout
+from .traces import (
+    Trace,
+    check_txn,
+    load_trace,
+    patch_lists,
+    read_trace_json,
+    sequential_patches,
+    trace_from_json,
+)
+
+__all__ = ["Replayed", "load_trace", "replay", "replay_file"]
+
+
+class Replayed(NamedTuple):
+    """What ``cowrite replay`` reports of a trace file."""
+
+    text: str
+    end_content: str | None
+    num_txns: int
+
+
+def replay_file(path: str | os.PathLike[str]) -> Replayed:
+    """Read a trace file and replay it (``cowrite replay``): the final text.
+
+    A sequential trace is never turned into a :class:`Trace`: its parsed patches go
+    straight into one ``Document.apply_edits`` call, which checks each as it applies
+    it (checking them in a pass of their own cost as much as parsing the file).  The
+    errors are the loader's: a malformed txn or patch raises its
+    :class:`~cowrite.errors.TraceError` (``txn i: bad patch ...``), a patch that does
+    not fit the text ``InvalidOpError("txn i: ...")``.  Concurrent traces go
+    through :func:`load_trace` and :func:`replay`.
+    """
+    # Nothing made here is garbage until the end: the collector would only rescan it.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        p, data = read_trace_json(path)
+        end = data.get("endContent")
+        raw_txns: list[Any] = data["txns"]
+        if data.get("kind") == "concurrent":
+            trace = trace_from_json(p, data)
+            return Replayed(replay(trace), end, len(trace.txns))
+        return Replayed(_replay_raw_sequential(raw_txns), end, len(raw_txns))
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _replay_raw_sequential(raw_txns: list[Any]) -> str:
+    lists = patch_lists(raw_txns)
+    if lists is not None:
+        doc = Document("trace")
+        try:
+            doc.apply_edits(chain.from_iterable(lists))
+            return doc.text
+        except InvalidOpError:
+            pass  # say which txn: replay again below, the way that keeps count
+    doc = Document("trace")
+    at = [0]  # the txn being read (kept by sequential_patches)
+    try:
+        doc.apply_edits(sequential_patches(raw_txns, at))
+    except InvalidOpError as exc:
+        i = at[0]
+        check_txn(raw_txns[i], i)  # a malformed patch: the loader's TraceError
+        raise InvalidOpError(f"txn {i}: {exc}") from exc
+    return doc.text
 
 
 def replay(trace: Trace) -> str:

@@ -189,6 +189,13 @@ class CausalGraph:
                 f"unknown parent version(s): {', '.join(f'{a}:{s}' for a, s in missing[:5])}",
                 tuple(missing),
             )
+        if len(out) <= 1:
+            return tuple(out)
+        heads = self.heads
+        if all(lv in heads for lv in out):
+            # a merge op made on our current heads (the usual one): part of a frontier
+            # is a frontier, so no graph walk is needed to drop ancestors
+            return tuple(sorted(set(out)))
         return self.reduce(out)
 
     def frontier_to_raw(self, frontier: Iterable[int]) -> tuple[RawId, ...]:

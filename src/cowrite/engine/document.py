@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from ..errors import CowriteError, InvalidOpError, UnknownParentError, UnknownVersionError
+from ..errors import CowriteError, DecodeError, InvalidOpError, UnknownParentError, UnknownVersionError
 from .branch import Branch, apply_xf, check_fits, checkout
+from .bulk import Edit, apply_local_edits, check_edits
 from .causal_graph import CausalGraph, Frontier
-from .codec import decode_document, decode_patch, encode_document, encode_patch
+from .codec import Head, LazyHistory, decode_patch, encode_head_first, encode_patch, open_document
 from .history import Authorship, Change, authorship, changes
 from .idmap import IdMap
 from .limits import MAX_AGENT_LEN, MAX_SEQ
@@ -111,7 +112,7 @@ def _follows(cg: CausalGraph, start: int, heads: Frontier) -> bool:
 class Document:
     """One replica of a collaboratively edited text, owned by ``agent``."""
 
-    __slots__ = ("_agent", "oplog", "branch", "_ids", "_observer", "_clock", "_merge_cache", "_seq_floor")
+    __slots__ = ("_agent", "_oplog", "_branch", "_history", "_ids", "_observer", "_clock", "_merge_cache", "_seq_floor")
 
     def __init__(self, agent: str | None = None, *, clock: Callable[[], float] | None = None) -> None:
         if agent is None:
@@ -119,8 +120,11 @@ class Document:
         if not isinstance(agent, str) or not agent or len(agent) > MAX_AGENT_LEN:
             raise InvalidOpError(f"agent must be a non-empty string of at most {MAX_AGENT_LEN} characters")
         self._agent = agent
-        self.oplog = OpLog()
-        self.branch = Branch()
+        self._oplog = OpLog()
+        self._branch = Branch()
+        # A loaded head-first document's history, still packed: decoded on first need
+        # (see _unpack); until then _oplog is empty and _branch.version a placeholder.
+        self._history: LazyHistory | None = None
         self._ids: IdMap | None = None  # character ids of the text; built on first use
         self._observer: LocalEdits | None = None
         self._seq_floor = 0  # local ops get seqs from here at least (see reserve_seqs)
@@ -142,18 +146,70 @@ class Document:
 
     @property
     def text(self) -> str:
-        return str(self.branch.text)
+        return str(self._branch.text)
 
     def __len__(self) -> int:
-        return len(self.branch.text)
+        return len(self._branch.text)
 
     def __repr__(self) -> str:
-        return f"<Document agent={self._agent!r} len={len(self)} ops={len(self.oplog)}>"
+        ops = self._history.n_lvs if self._history is not None else len(self._oplog)
+        return f"<Document agent={self._agent!r} len={len(self)} ops={ops}>"
 
     @property
     def version(self) -> RawVersion:
         """The current version: the ``(agent, seq)`` ids of the op log's heads."""
-        return self.oplog.cg.frontier_to_raw(self.branch.version)
+        if self._history is not None:
+            return self._history.version  # as stored; equal to what the history maps it to
+        return self._oplog.cg.frontier_to_raw(self._branch.version)
+
+    # -- the op log and the branch (a loaded document's history is read on first use) --
+
+    @property
+    def oplog(self) -> OpLog:
+        """Every op this replica knows (a loaded document's is decoded here, on first use)."""
+        if self._history is not None:
+            self._unpack()
+        return self._oplog
+
+    @oplog.setter
+    def oplog(self, oplog: OpLog) -> None:
+        if self._history is not None:
+            self._unpack()  # the branch's version must be an LV frontier of the old log first
+        self._oplog = oplog
+
+    @property
+    def branch(self) -> Branch:
+        """The text and its version (LVs of the op log: reading it decodes a loaded history)."""
+        if self._history is not None:
+            self._unpack()
+        return self._branch
+
+    @branch.setter
+    def branch(self, branch: Branch) -> None:
+        if self._history is not None:
+            self._unpack()
+        self._branch = branch
+
+    def _unpack(self) -> None:
+        """Decode the history a head-first load left packed.
+
+        The frame's CRC-32 and the whole head were checked by :meth:`decode`; a
+        history that is malformed under a valid checksum (forged, or written by a
+        bug) is found only here.  Then :class:`DecodeError` is raised -- saying it is
+        this document's stored history, not the caller's input, that is corrupt --
+        and nothing changes: the text stays readable, and every later use of the
+        history raises again.  Only ``decode(..., lazy=True)`` leaves a history
+        packed; its default decodes it at once.
+        """
+        history = self._history
+        assert history is not None
+        try:
+            oplog, version = history.decode()
+        except DecodeError as exc:
+            raise type(exc)(f"this document's stored history is corrupt (read on first use): {exc}") from None
+        self._oplog = oplog
+        self._branch.version = version
+        self._history = None
 
     def text_at(self, version: RawVersion | Iterable[tuple[str, int]]) -> str:
         """The text as it was at ``version`` (any version this document knows)."""
@@ -180,21 +236,55 @@ class Document:
     # -- local edits ---------------------------------------------------------------
 
 
+    def apply_edits(self, edits: Iterable[Edit]) -> None:
+        """Make many local edits ``(pos, n_deleted, text)`` in order, each as
+        ``delete(pos, n_deleted)`` then ``insert(pos, text)`` would (``pos`` must fit
+        the text even when an edit does nothing), all at one time.
+
+        The same op log as one call per edit, built in one pass (``bulk.py``): a
+        sequential trace replays several times faster.  All or nothing: a bad edit
+        raises :class:`~cowrite.errors.InvalidOpError` naming it (``edit K: ...``) and
+        the document is as it was; so is it when ``edits`` itself raises.
+        """
+        if self._history is not None:
+            self._unpack()
+        branch = self._branch
+        oplog = self._oplog
+        seq = oplog.cg.next_seq(self._agent)
+        if seq < self._seq_floor:
+            seq = self._seq_floor
+        if self._ids is not None or self._observer is not None:
+            # Character ids and undo need every edit's details: check all, then one by one.
+            for pos, ndel, ins in check_edits(edits, len(branch.text)):
+                if ndel:
+                    self.delete(pos, ndel)
+                if ins:
+                    self.insert(pos, ins)
+            return
+        time = int(self._clock())
+        text = apply_local_edits(oplog, branch.text, self._agent, seq, branch.version, time, edits)
+        if text is not branch.text:  # something was edited
+            branch.text = text
+            branch.version = oplog.cg.heads
+
     def insert(self, pos: int, text: str) -> None:
         """Insert ``text`` before code point ``pos``."""
-        rope = self.branch.text
+        if self._history is not None:
+            self._unpack()
+        branch = self._branch
+        rope = branch.text
         if type(pos) is not int or not 0 <= pos <= len(rope):
             raise InvalidOpError(f"insert position {pos!r} outside 0..{len(rope)}")
         if not _check_text(text):
             return
-        oplog = self.oplog
+        oplog = self._oplog
         n = len(text)
         seq = oplog.cg.next_seq(self._agent)
         if seq < self._seq_floor or seq + n > MAX_SEQ:  # rare: checked here, handled there
             seq = self._next_seq(seq, n)
-        lv = oplog.add_local(self._agent, seq, INS, pos, len(text), text, self.branch.version, int(self._clock()))
+        lv = oplog.add_local(self._agent, seq, INS, pos, len(text), text, branch.version, int(self._clock()))
         rope.insert(pos, text)
-        self.branch.version = oplog.cg.heads
+        branch.version = oplog.cg.heads
         if self._ids is not None:
             self._ids.insert(pos, lv, len(text))
         if self._observer is not None:
@@ -202,19 +292,22 @@ class Document:
 
     def delete(self, pos: int, length: int = 1) -> None:
         """Delete ``length`` code points starting at ``pos``."""
-        rope = self.branch.text
+        if self._history is not None:
+            self._unpack()
+        branch = self._branch
+        rope = branch.text
         if type(pos) is not int or type(length) is not int or length < 0 or pos < 0 or pos + length > len(rope):
             raise InvalidOpError(f"delete of {length!r} at {pos!r} outside a {len(rope)}-character text")
         if not length:
             return
-        oplog = self.oplog
-        parents = self.branch.version
+        oplog = self._oplog
+        parents = branch.version
         seq = oplog.cg.next_seq(self._agent)
         if seq < self._seq_floor or seq + length > MAX_SEQ:  # rare: checked here, handled there
             seq = self._next_seq(seq, length)
         lv = oplog.add_local(self._agent, seq, DEL_FWD, pos, length, "", parents, int(self._clock()))
         deleted = rope.delete(pos, length)
-        self.branch.version = oplog.cg.heads
+        branch.version = oplog.cg.heads
         ids = self._ids
         if ids is not None:
             runs = ids.delete(pos, length)
@@ -303,13 +396,14 @@ class Document:
             lvs: list[int] | None = [] if self._ids is not None else None
             if _DIRECT and self.branch.version == start_heads and _follows(cg, start_lv, start_heads):
                 # The common case (a remote keystroke on top of everything we have):
-                # nothing concurrent, so the ops are the edits.  The new version is
-                # critical, where a merge walk would restart from a bare placeholder;
-                # drop the cached walk likewise (kept, it would grow without bound
-                # under lasting concurrent typing, and every insert scans it).
+                # nothing concurrent, so the ops are the edits.  The cached walk is
+                # kept: to it these ops are like local edits, caught up (not
+                # emitted) by the next merge, and dropped at the first critical
+                # point it passes (walk.py).  Dropping it here would make the next
+                # concurrent keystroke re-walk all the concurrency since the last
+                # critical version, which under lasting concurrent typing is far back.
                 xf = direct_edits(oplog, len(self.branch.text), start_lv, cg.next_lv, lvs)
                 version = cg.heads
-                self._merge_cache.walk = None
             else:
                 xf, version = merge_ops(
                     oplog, len(self.branch.text), self.branch.version, cg.heads, lvs, self._merge_cache, start_lv
@@ -450,8 +544,10 @@ class Document:
     # -- encoding ------------------------------------------------------------------
 
     def encode(self) -> bytes:
-        """The whole document (history and current text) as bytes."""
-        return encode_document(self.oplog, str(self.branch.text), self.branch.version)
+        """The whole document (history and current text) as bytes, head first: a
+        loader reads the text and version without decoding the history (``codec/head.py``)."""
+        oplog = self.oplog  # a packed history is decoded (and so checked) first
+        return encode_head_first(oplog, str(self._branch.text), self._branch.version)
 
     @classmethod
     def decode(
@@ -461,15 +557,45 @@ class Document:
         *,
         clock: Callable[[], float] | None = None,
         max_bytes: int | None = None,
+        lazy: bool = False,
     ) -> Document:
         """Load a document from :meth:`encode` bytes; reads the stored text, no replay.
 
         ``max_bytes`` bounds the encoding's body (inflated): a larger one raises
-        :class:`~cowrite.errors.TooLargeError` before anything is inflated."""
-        oplog, text, version = decode_document(data, max_bytes=max_bytes)
+        :class:`~cowrite.errors.TooLargeError` before anything is inflated.
+
+        By default everything is decoded and checked here: any bytes either give a
+        working document or raise :class:`~cowrite.errors.DecodeError`, changing
+        nothing -- what a store about to serve a document, or anyone handed bytes
+        by a stranger, needs.
+
+        ``lazy=True`` is for showing a document at once (opening a file, a big
+        document's first paint, many documents held mostly unread): only the frame
+        (magic, version, size, the CRC-32 of every byte) and the head of a
+        head-first encoding (what :meth:`encode` writes: text and version, both
+        checked) are read here, and the history stays packed -- its compressed
+        bytes, not a Python object per op run -- until something needs it (a merge,
+        a local edit, ``ops_since``, ``summary``, undo, ``encode``).  Damage is still
+        refused here, by the CRC; what is left for first use is a history that is
+        malformed under a valid checksum (forged, or written by a bug), refused then
+        with :class:`~cowrite.errors.DecodeError` without changing anything (see
+        ``_unpack``).  A classic encoding (``encode_document``, older versions) is
+        always decoded in full.
+        """
+        loaded = open_document(data, max_bytes=max_bytes)
         d = cls(agent, clock=clock)
-        d.oplog = oplog
-        d.branch = Branch(text, version)
+        if isinstance(loaded, Head):
+            if lazy:
+                d._branch = Branch(loaded.text, ())
+                d._history = loaded.history
+                return d
+            oplog, version = loaded.history.decode()
+            d._oplog = oplog
+            d._branch = Branch(loaded.text, version)
+            return d
+        oplog, text, version = loaded
+        d._oplog = oplog
+        d._branch = Branch(text, version)
         return d
 
     def encode_patch(self, since: RawVersion | Iterable[tuple[str, int]] | None = None) -> bytes:

@@ -158,6 +158,16 @@ class OpLog:
         cg = self.cg
         n = op.span
         skip = 0
+        if op.seq >= cg.next_seq(op.agent):
+            # The usual case: past every seq of the agent we know, so nothing of it is
+            # known and no known op lies beyond it (seq runs are kept sorted).
+            lv = cg.add(op.agent, op.seq, n, cg.raw_to_frontier(op.parents))
+            if op.kind == "ins":
+                self._push_ops(lv, INS, op.pos, n, op.content)
+            else:
+                self._push_ops(lv, DEL_FWD if op.fwd else DEL_BACK, op.pos, n, "")
+            self._push_time(lv, op.time)
+            return lv, lv + n
         known = cg.known_run(op.agent, op.seq)
         if known is not None:
             _, avail = known

@@ -23,7 +23,10 @@ class Rope:
     __slots__ = ("_chunks", "_tree", "_len", "_ci", "_cs", "_str")
 
     def __init__(self, text: str = "") -> None:
-        self._chunks: list[str] = [text[i : i + _HALF] for i in range(0, len(text), _HALF)] or [""]
+        # One chunk until the first edit splits it (insert splits any chunk it makes
+        # too long, delete splits this one first): a loaded document's text is often
+        # only read, and chunking 100 kB costs more than loading the rest of it.
+        self._chunks: list[str] = [text]
         self._len = len(text)
         self._str: str | None = text
         self._rebuild()
@@ -96,6 +99,9 @@ class Rope:
         removed: list[str] = []
         emptied = False
         chunks = self._chunks
+        if len(chunks) == 1 and self._len > _MAX:  # the text as it was given: split it first
+            chunks = self._chunks = [chunks[0][i : i + _HALF] for i in range(0, self._len, _HALF)]
+            self._rebuild()
         self._str = None
         while length > 0:
             ci, cs = self._locate(pos)
@@ -120,6 +126,26 @@ class Rope:
             self._chunks = [c for c in chunks if c] or [""]
             self._rebuild()
         return "".join(removed)
+
+    # -- bulk editing (engine/bulk.py) ------------------------------------------------
+
+    def chunk_list(self) -> list[str]:
+        """A copy of the text as chunks of at most ``_MAX`` code points, for a bulk
+        editor that works on them in place and hands them back via :meth:`from_chunks`."""
+        if len(self._chunks) == 1 and self._len > _MAX:
+            t = self._chunks[0]
+            return [t[i : i + _HALF] for i in range(0, self._len, _HALF)]
+        return self._chunks[:]
+
+    @classmethod
+    def from_chunks(cls, chunks: list[str]) -> Rope:
+        """A rope owning ``chunks`` (each at most ``_MAX`` code points; empty ones dropped)."""
+        rope = cls.__new__(cls)
+        rope._chunks = [c for c in chunks if c] or [""]
+        rope._len = sum(map(len, rope._chunks))
+        rope._str = None
+        rope._rebuild()
+        return rope
 
     # -- internals -----------------------------------------------------------------
 

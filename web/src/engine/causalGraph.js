@@ -224,13 +224,14 @@ export class CausalGraph {
   /** LVs of raw ids as a frontier; throws UnknownParentError for unknown ones. */
   rawToFrontier(ids) {
     const out = [];
-    const missing = [];
-    for (const [agent, seq] of ids) {
-      const lv = this.rawToLv(agent, seq);
-      if (lv < 0) missing.push([agent, seq]);
-      else out.push(lv);
+    let missing = null;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      const lv = this.rawToLv(id[0], id[1]);
+      if (lv >= 0) out.push(lv);
+      else (missing || (missing = [])).push([id[0], id[1]]);
     }
-    if (missing.length) {
+    if (missing) {
       const names = missing.slice(0, 5).map(([a, s]) => `${a}:${s}`).join(', ');
       throw new UnknownParentError(`unknown parent version(s): ${names}`, missing);
     }
@@ -291,9 +292,10 @@ export class CausalGraph {
     if (sameFrontier(this.heads, parents)) {
       this.heads = [lv + n - 1];
     } else {
-      const keep = this.heads.filter((h) => !parents.includes(h));
-      keep.push(lv + n - 1);
-      this.heads = keep.sort((x, y) => x - y);
+      const keep = [];
+      for (const h of this.heads) if (!parents.includes(h)) keep.push(h);
+      keep.push(lv + n - 1); // the newest LV: the array stays sorted
+      this.heads = keep;
     }
     return lv;
   }
@@ -361,25 +363,30 @@ export class CausalGraph {
     if (sameFrontier(a, b)) return [[], []];
     const onlyA = [];
     const onlyB = [];
-    // max-heap on LV; items [lv, flag]
-    const heap = new Heap((x, y) => x[0] > y[0] || (x[0] === y[0] && x[1] < y[1]));
-    for (const v of a) heap.push([v, ONLY_A]);
-    for (const v of b) heap.push([v, ONLY_B]);
-    let unshared = heap.size;
+    // a max-heap of `lv * 4 + flag` (numbers, not pairs: no allocation per item);
+    // items of one LV are popped together, so their order among themselves is moot
+    const heap = takeScratch();
+    for (const v of a) heapPush(heap, v * 4 + ONLY_A);
+    for (const v of b) heapPush(heap, v * 4 + ONLY_B);
+    let unshared = heap.length;
     const starts = this.starts;
     while (unshared) {
-      let [v, flag] = heap.pop();
+      const top = heapPop(heap);
+      let flag = top % 4;
+      let v = (top - flag) / 4;
       if (flag !== SHARED) unshared--;
-      while (heap.size && heap.peek()[0] === v) {
-        const f2 = heap.pop()[1];
+      while (heap.length && heap[0] >= v * 4) {
+        const f2 = heapPop(heap) % 4;
         if (f2 !== SHARED) unshared--;
         flag |= f2;
       }
       const e = this.entryOf(v);
       const s = starts[e];
       // consume queue items inside [s, v]
-      while (heap.size && heap.peek()[0] >= s) {
-        const [v2, f2] = heap.pop();
+      while (heap.length && heap[0] >= s * 4) {
+        const k2 = heapPop(heap);
+        const f2 = k2 % 4;
+        const v2 = (k2 - f2) / 4;
         if (f2 !== SHARED) unshared--;
         if ((f2 | flag) !== flag) {
           if (flag === ONLY_A) onlyA.push([v2 + 1, v + 1]);
@@ -390,12 +397,14 @@ export class CausalGraph {
       }
       if (flag === ONLY_A) onlyA.push([s, v + 1]);
       else if (flag === ONLY_B) onlyB.push([s, v + 1]);
-      for (const p of this.parents[e]) {
-        heap.push([p, flag]);
+      const par = this.parents[e];
+      for (let j = 0; j < par.length; j++) {
+        heapPush(heap, par[j] * 4 + flag);
         if (flag !== SHARED) unshared++;
       }
     }
-    return [mergeRanges(onlyA), mergeRanges(onlyB)];
+    heap.length = 0;
+    return [ascending(onlyA), ascending(onlyB)];
   }
 
   /**
@@ -461,45 +470,115 @@ export class CausalGraph {
 
   /** The frontier of a set of LVs: drop every LV that is an ancestor of another. */
   reduce(lvs) {
-    const vs = [...new Set(lvs)].sort((x, y) => x - y);
-    if (vs.length <= 1) return vs;
-    const keep = new Set(vs);
+    const n = lvs.length;
+    if (n <= 1) return n ? [lvs[0]] : [];
+    const vs = lvs.slice().sort(numeric);
+    let m = 1;
+    for (let i = 1; i < n; i++) if (vs[i] !== vs[m - 1]) vs[m++] = vs[i];
+    vs.length = m;
+    if (m === 1 || this.allHeads(vs)) return vs; // heads are never ancestors of one another
     const low = vs[0];
-    // max-heap of [lv, isInput]
-    const heap = new Heap((x, y) => x[0] > y[0] || (x[0] === y[0] && x[1] < y[1]));
-    for (const v of vs) heap.push([v, true]);
-    let inputsLeft = vs.length;
+    // a max-heap of `lv * 2 + isInput`; items of one LV are popped together
+    const heap = takeScratch();
+    for (const v of vs) heapPush(heap, v * 2 + 1);
+    const kept = []; // the inputs no other input reaches, newest first
+    let inputsLeft = m;
     const starts = this.starts;
-    while (heap.size && inputsLeft > 0) {
-      const [v, isInput] = heap.pop();
-      let reached = !isInput;
-      if (isInput) inputsLeft--;
-      while (heap.size && heap.peek()[0] === v) {
-        const is2 = heap.pop()[1];
-        if (is2) inputsLeft--;
-        reached = reached || !is2;
+    while (heap.length && inputsLeft > 0) {
+      const top = heapPop(heap);
+      const v = (top - (top % 2)) / 2;
+      let hasInput = top % 2 === 1;
+      let reached = !hasInput;
+      while (heap.length && heap[0] >= v * 2) {
+        const is2 = heapPop(heap) % 2 === 1;
+        if (is2) hasInput = true;
+        else reached = true;
       }
-      if (reached) keep.delete(v);
+      if (hasInput) {
+        inputsLeft--;
+        if (!reached) kept.push(v);
+      }
       const e = this.entryOf(v);
       const s = starts[e];
-      while (heap.size && heap.peek()[0] >= s) {
+      while (heap.length && heap[0] >= s * 2) {
         // inside this entry: ancestors of v
-        const [v2, is2] = heap.pop();
-        if (is2) inputsLeft--;
-        keep.delete(v2);
+        if (heapPop(heap) % 2 === 1) inputsLeft--;
       }
-      for (const p of this.parents[e]) if (p >= low) heap.push([p, false]);
+      const par = this.parents[e];
+      for (let j = 0; j < par.length; j++) if (par[j] >= low) heapPush(heap, par[j] * 2);
     }
-    return [...keep].sort((x, y) => x - y);
+    heap.length = 0;
+    return kept.reverse();
+  }
+
+  /** Whether every LV of a sorted, duplicate-free array is one of the heads. */
+  allHeads(vs) {
+    const heads = this.heads;
+    if (vs.length > heads.length) return false;
+    let j = 0;
+    for (const v of vs) {
+      while (j < heads.length && heads[j] < v) j++;
+      if (j === heads.length || heads[j] !== v) return false;
+    }
+    return true;
   }
 }
 
-function mergeRanges(ranges) {
-  ranges.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+function numeric(x, y) {
+  return x - y;
+}
+
+// The graph walks' heaps: max-heaps of numbers in one reused array (the walks are
+// never nested), so a walk allocates nothing per item.
+const scratch = [];
+
+function takeScratch() {
+  scratch.length = 0;
+  return scratch;
+}
+
+function heapPush(h, x) {
+  let i = h.length;
+  h.push(x);
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p] >= x) break;
+    h[i] = h[p];
+    i = p;
+  }
+  h[i] = x;
+}
+
+function heapPop(h) {
+  const top = h[0];
+  const last = h.pop();
+  const n = h.length;
+  if (n) {
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && h[c + 1] > h[c]) c++;
+      if (h[c] <= last) break;
+      h[i] = h[c];
+      i = c;
+    }
+    h[i] = last;
+  }
+  return top;
+}
+
+/**
+ * Ranges a walk found newest first (descending, disjoint) in ascending order,
+ * adjacent ones joined.
+ */
+function ascending(ranges) {
   const out = [];
-  for (const [s, e] of ranges) {
-    if (out.length && out[out.length - 1][1] === s) out[out.length - 1][1] = e;
-    else out.push([s, e]);
+  for (let i = ranges.length - 1; i >= 0; i--) {
+    const r = ranges[i];
+    const last = out[out.length - 1];
+    if (last && last[1] === r[0]) last[1] = r[1];
+    else out.push(r);
   }
   return out;
 }

@@ -16,7 +16,7 @@ import { decodePatch, encodePatch, readDocument, writeDocument } from './codec/i
 import { DecodeError, EngineError, InvalidOpError, UnknownParentError, UnknownVersionError } from './errors.js';
 import { IdMap } from './idMap.js';
 import { MAX_AGENT_LEN } from './limits.js';
-import { MergeCache, locate, mergeOps } from './merge/index.js';
+import { MergeCache, directEdits, locate, mergeOps } from './merge/index.js';
 import { DEL_FWD, INS, OpLog } from './oplog.js';
 import { checkTime, validateOp } from './ops.js';
 import { Position } from './position.js';
@@ -91,6 +91,27 @@ function addWhenReady(oplog, ops) {
     if (heads.get(a) < q.length) oplog.addRemote(q[heads.get(a)]); // throws the UnknownParentError
   }
 }
+
+/**
+ * Whether LVs `start..` form one chain on top of `heads`: the first's parents are
+ * `heads`, every later LV's parent is the LV before it (Python's `_follows`).  Then
+ * nothing is concurrent and the ops are the edits: no merge walk is needed.
+ */
+function follows(cg, start, heads) {
+  const starts = cg.starts;
+  let e = cg.entryOf(start);
+  if (starts[e] === start ? !sameFrontier(cg.parents[e], heads) : !(heads.length === 1 && heads[0] === start - 1)) {
+    return false;
+  }
+  for (e++; e < starts.length; e++) {
+    const par = cg.parents[e];
+    if (!(par.length === 1 && par[0] === starts[e] - 1)) return false;
+  }
+  return true;
+}
+
+/** Tests turn the direct path off to compare it with the merge walk (Python's `_DIRECT`). */
+export const mergePaths = { direct: true };
 
 /**
  * Record a local edit of `agent` as `oplog.addLocal` does, but with a seq of at least
@@ -257,6 +278,7 @@ export class Document {
   }
 
   notify(origin, changes) {
+    if (!this.observers.length) return;
     for (const fn of this.observers.slice()) fn({ origin, changes });
   }
 
@@ -327,7 +349,9 @@ export class Document {
    * @param {{maxBytes?: number|null}} [options]
    */
   applyPatch(bytes, options = {}) {
-    return this.addOps(decodePatch(bytes, { maxBytes: options.maxBytes ?? null }));
+    // decoded ops are structurally valid by construction (the codec checks
+    // everything validateOp does), so they go straight to the merge
+    return this.addValidOps(decodePatch(bytes, { maxBytes: options.maxBytes ?? null }));
   }
 
   /**
@@ -341,6 +365,11 @@ export class Document {
   addOps(ops) {
     if (!Array.isArray(ops)) throw new InvalidOpError('addOps takes an array of ops');
     for (const op of ops) validateOp(op);
+    return this.addValidOps(ops);
+  }
+
+  /** `addOps` of ops known to pass validateOp (decoded ones). */
+  addValidOps(ops) {
     const oplog = this.oplog;
     const cg = oplog.cg;
     const startLv = cg.nextLv;
@@ -365,7 +394,17 @@ export class Document {
       if (pending.length) addWhenReady(oplog, pending);
       if (cg.nextLv === startLv) return [];
       lvs = this.ids ? [] : null;
-      [xf, version] = mergeOps(oplog, this.rope.length, this.branchVersion, cg.heads, lvs, this.mergeCache, startLv);
+      if (mergePaths.direct && sameFrontier(this.branchVersion, startHeads) && follows(cg, startLv, startHeads)) {
+        // The common case (a remote keystroke on top of everything we have):
+        // nothing concurrent, so the ops are the edits.  The cached walk is kept:
+        // to it these ops are like local edits, caught up (not emitted) by the
+        // next merge.  Dropping it would make the next concurrent keystroke re-walk
+        // all the concurrency since the last critical version.
+        xf = directEdits(oplog, this.rope.length, startLv, cg.nextLv, lvs);
+        version = cg.heads;
+      } else {
+        [xf, version] = mergeOps(oplog, this.rope.length, this.branchVersion, cg.heads, lvs, this.mergeCache, startLv);
+      }
     } catch (err) {
       // roll back, then let the error go on as it is: an EngineError says why the
       // ops were refused; anything else is a bug, never relabelled as bad input

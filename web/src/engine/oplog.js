@@ -41,8 +41,11 @@ export class OpLog {
 
   // -- appending -----------------------------------------------------------------
 
-  /** Append a run of ops, extending the last run when it continues it. */
-  pushOps(lv, kind, pos, n, chars) {
+  /**
+   * Append a run of ops, extending the last run when it continues it.  `chars`
+   * (an insert's code points) is copied unless `owned`: then the log may keep it.
+   */
+  pushOps(lv, kind, pos, n, chars, owned = false) {
     const starts = this.opStarts;
     const last = starts.length - 1;
     if (last >= 0) {
@@ -79,7 +82,7 @@ export class OpLog {
     this.opKinds.push(kind === DEL_BACK && n === 1 ? DEL_FWD : kind);
     this.opPos.push(pos);
     this.opLens.push(n);
-    this.opChars.push(kind === INS ? chars.slice() : []);
+    this.opChars.push(kind === INS ? (owned ? chars : chars.slice()) : []);
   }
 
   pushTime(lv, time) {
@@ -110,7 +113,8 @@ export class OpLog {
    */
   addRemote(op) {
     const cg = this.cg;
-    const chars = op.kind === 'ins' ? Array.from(op.content) : null;
+    const content = op.content;
+    const chars = op.kind !== 'ins' ? null : content.length === 1 ? [content] : Array.from(content);
     const n = chars ? chars.length : op.length;
     let skip = 0;
     let parents;
@@ -135,7 +139,7 @@ export class OpLog {
     }
     const m = n - skip;
     const lv = cg.add(op.agent, op.seq + skip, m, parents);
-    if (chars) this.pushOps(lv, INS, op.pos + skip, m, chars.slice(skip));
+    if (chars) this.pushOps(lv, INS, op.pos + skip, m, skip ? chars.slice(skip) : chars, true);
     else this.pushOps(lv, op.fwd === false ? DEL_BACK : DEL_FWD, op.pos, m, []);
     this.pushTime(lv, op.time || 0);
     return [lv, lv + m];
@@ -207,9 +211,9 @@ export class OpLog {
   /**
    * Runs `[lvStart, lvEnd, kind, pos, content]` covering `[start, end)`; runs cut
    * by the range are trimmed so each means exactly its own ops.  `content` is a
-   * string for inserts, '' for deletes.
+   * string for inserts ('' too when not `withContent`), '' for deletes.
    */
-  iterOps(start, end) {
+  iterOps(start, end, withContent = true) {
     const out = [];
     const starts = this.opStarts;
     let i = bisectRight(starts, start) - 1;
@@ -223,7 +227,11 @@ export class OpLog {
       const pos = this.opPos[i];
       const k0 = start - s;
       const k1 = stop - s;
-      if (kind === INS) out.push([start, stop, INS, pos + k0, this.opChars[i].slice(k0, k1).join('')]);
+      if (kind === INS) {
+        const chars = this.opChars[i];
+        const content = !withContent ? '' : k1 - k0 === 1 ? chars[k0] : (k0 || k1 < ln ? chars.slice(k0, k1) : chars).join('');
+        out.push([start, stop, INS, pos + k0, content]);
+      }
       else if (kind === DEL_FWD) out.push([start, stop, DEL_FWD, pos, '']);
       else out.push([start, stop, DEL_BACK, pos + ln - k1, '']);
       start = stop;

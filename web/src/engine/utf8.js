@@ -46,6 +46,53 @@ export function encodeUtf8(text, what) {
  * @returns {string}
  */
 export function decodeUtf8(bytes, what) {
+  return decodeUtf8At(bytes, 0, bytes.length, what);
+}
+
+// Short texts decoded lately (agent names, a typed character), by a hash of their
+// bytes: a patch names the same few agents again and again, and a decoder call
+// costs far more than comparing a few bytes.  The same string object comes back,
+// so its hash (for the agent index's Map) is computed once.
+const SHORT = 32; // longest byte string kept
+const SLOTS = 256; // a power of two
+const cachedBytes = new Array(SLOTS).fill(null);
+const cachedText = new Array(SLOTS).fill('');
+
+/**
+ * `decodeUtf8` of `buf[start:end]` (no view is made for a short text seen lately).
+ * @param {Uint8Array} buf
+ * @param {number} start
+ * @param {number} end
+ * @param {string} what  names the text in the error message
+ * @returns {string}
+ */
+export function decodeUtf8At(buf, start, end, what) {
+  const n = end - start;
+  if (n > SHORT || n <= 0) return decodeStrict(buf.subarray(start, end), what);
+  let h = n;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  const slot = (h ^ (h >>> 16)) & (SLOTS - 1);
+  const seen = cachedBytes[slot];
+  if (seen !== null && seen.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (seen[i] !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cachedText[slot];
+  }
+  const text = decodeStrict(buf.subarray(start, end), what); // throws for bad bytes: nothing cached
+  const copy = new Uint8Array(n); // a copy (a Buffer's slice would be a view of bytes that may change)
+  for (let i = 0; i < n; i++) copy[i] = buf[start + i];
+  cachedBytes[slot] = copy;
+  cachedText[slot] = text;
+  return text;
+}
+
+/** @param {Uint8Array} bytes @param {string} what */
+function decodeStrict(bytes, what) {
   try {
     return decoder.decode(bytes);
   } catch (exc) {

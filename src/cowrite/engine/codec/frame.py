@@ -18,12 +18,26 @@ so a keystroke's patch is never compressed.
 from __future__ import annotations
 
 import zlib
+from typing import NamedTuple
 
 from ...errors import DecodeError, TooLargeError
 from ..limits import MAX_DEFLATE_RATIO
 from .varint import Reader, write_uvar
 
-__all__ = ["DOC_MAGIC", "FORMAT_VERSION", "HEADER", "PATCH_MAGIC", "READ_VERSIONS", "TRAILER", "frame", "unframe"]
+__all__ = [
+    "DOC_MAGIC",
+    "FORMAT_VERSION",
+    "HEADER",
+    "PATCH_MAGIC",
+    "READ_VERSIONS",
+    "TRAILER",
+    "Frame",
+    "body_prefix",
+    "body_reader",
+    "frame",
+    "open_frame",
+    "unframe",
+]
 
 DOC_MAGIC = b"CWD"
 PATCH_MAGIC = b"CWP"
@@ -64,11 +78,40 @@ def check_body_size(what: str, n: int, max_bytes: int | None) -> None:
         raise TooLargeError(f"{what} body of {n} bytes is over the limit of {max_bytes}")
 
 
+class Frame(NamedTuple):
+    """A checked frame whose body has not been inflated yet (see :func:`open_frame`)."""
+
+    data: bytes
+    """The whole frame (kept, not copied: a lazily read body is inflated from it later)."""
+    version: int
+    deflated: bool
+    start: int
+    """Where the body (or its deflated stream) begins in ``data``; it ends before the CRC."""
+    size: int
+    """The body's size in bytes (a deflated body's inflated size)."""
+
+    @property
+    def what(self) -> str:
+        return _WHAT[self.data[:3]]
+
+
 def unframe(data: object, magic: bytes, max_bytes: int | None = None) -> tuple[Reader, int]:
     """Check magic, version, flags and CRC; return a reader over the (inflated) body and the version.
 
     ``max_bytes`` bounds the body (the inflated size of a deflated one):
     :class:`TooLargeError` before anything is inflated.
+    """
+    f = open_frame(data, magic, max_bytes)
+    return body_reader(f), f.version
+
+
+def open_frame(data: object, magic: bytes, max_bytes: int | None = None) -> Frame:
+    """Check magic, version, flags, CRC and the body's size; inflate nothing yet.
+
+    Every check of :func:`unframe` that needs no inflating happens here, in the same
+    order and with the same errors; :func:`body_reader` or :func:`body_prefix` then
+    read the body.  Integrity (the CRC-32 of the whole frame) is checked here, so
+    damage anywhere in the frame is found before anything is read from it.
     """
     what = _WHAT[magic]
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -96,19 +139,47 @@ def unframe(data: object, magic: bytes, max_bytes: int | None = None) -> tuple[R
     r = Reader(data, HEADER, len(data) - TRAILER)
     if not flags & FLAG_DEFLATE:
         check_body_size(f"cowrite {what}", r.left(), max_bytes)
-        return r, version
+        return Frame(data, version, False, HEADER, r.left())
     raw_len = r.uvar()
-    packed = r.take(r.left())
-    if raw_len > len(packed) * MAX_DEFLATE_RATIO:
+    if raw_len > r.left() * MAX_DEFLATE_RATIO:
         raise DecodeError(f"corrupt cowrite {what}: implausible uncompressed size {raw_len}")
     check_body_size(f"cowrite {what}", raw_len, max_bytes)
+    return Frame(data, version, True, r.pos, raw_len)
+
+
+def body_reader(f: Frame) -> Reader:
+    """A reader over the whole body of ``f``: the frame's bytes, or the body inflated
+    to exactly its stated size (DecodeError if the stream does not hold exactly that)."""
+    end = len(f.data) - TRAILER
+    if not f.deflated:
+        return Reader(f.data, f.start, end)
+    what = f.what
     d = zlib.decompressobj()
     try:
         # max_length 0 would mean "no limit": a body claiming 0 bytes may still inflate
         # to ~1000x its size, so it is allowed one byte (which then fails the size check)
-        body = d.decompress(packed, raw_len or 1)
+        body = d.decompress(memoryview(f.data)[f.start : end], f.size or 1)
     except zlib.error as exc:
         raise DecodeError(f"corrupt cowrite {what}: bad compressed body ({exc})") from None
-    if len(body) != raw_len or not d.eof or d.unconsumed_tail or d.unused_data:
+    if len(body) != f.size or not d.eof or d.unconsumed_tail or d.unused_data:
         raise DecodeError(f"corrupt cowrite {what}: compressed body does not match its size")
-    return Reader(body), version
+    return Reader(body)
+
+
+def body_prefix(f: Frame, n: int) -> bytes:
+    """The first ``min(n, size)`` bytes of the body of ``f``, inflating no more of it
+    than that: how a document's head is read without touching its history.  Only
+    what it inflates is checked; the rest of the stream is checked by
+    :func:`body_reader` when the whole body is read."""
+    n = min(n, f.size)
+    if not f.deflated:
+        return f.data[f.start : f.start + n]
+    if n == 0:
+        return b""
+    try:
+        prefix = zlib.decompressobj().decompress(memoryview(f.data)[f.start : len(f.data) - TRAILER], n)
+    except zlib.error as exc:
+        raise DecodeError(f"corrupt cowrite {f.what}: bad compressed body ({exc})") from None
+    if len(prefix) != n:
+        raise DecodeError(f"corrupt cowrite {f.what}: compressed body does not match its size")
+    return prefix

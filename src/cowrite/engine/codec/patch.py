@@ -113,22 +113,55 @@ def decode_patch(data: bytes, *, max_bytes: int | None = None) -> list[Op]:
     return decode_general(data, max_bytes)
 
 
+_new_op = object.__new__
+# The slot setters of Op's fields, in field order: a decoded op is built with them,
+# not with Op(), whose validate_op would check again what the decoder has checked.
+_SET_AGENT, _SET_SEQ, _SET_PARENTS, _SET_KIND, _SET_POS, _SET_CONTENT, _SET_LENGTH, _SET_FWD, _SET_TIME = (
+    Op.__dict__[f].__set__
+    for f in ("agent", "seq", "parents", "kind", "pos", "content", "length", "fwd", "time")
+)
+assert Op.__slots__ == ("agent", "seq", "parents", "kind", "pos", "content", "length", "fwd", "time")
+
+
+def _checked_op(
+    agent: str, seq: int, parents: RawVersion, kind: str, pos: int, content: str, length: int, fwd: bool, time: int
+) -> Op:
+    """``Op(...)`` for fields the decoder has already checked (everything
+    :func:`~cowrite.engine.ops.validate_op` checks: an agent of valid UTF-8 and
+    bounded length, seqs and times in range, non-negative positions, parents as
+    (str, int) pairs, an insert's text as long as its span).  Building ops is a
+    quarter of decoding a keystroke's patch; checking them twice was half of that."""
+    op: Op = _new_op(Op)
+    _SET_AGENT(op, agent)
+    _SET_SEQ(op, seq)
+    _SET_PARENTS(op, parents)
+    _SET_KIND(op, kind)
+    _SET_POS(op, pos)
+    _SET_CONTENT(op, content)
+    _SET_LENGTH(op, length)
+    _SET_FWD(op, fwd)
+    _SET_TIME(op, time)
+    return op
+
+
 def build_ops(rows: list[Row], content: str, t_starts: list[int], t_values: list[int]) -> list[Op]:
-    """The ops of decoded rows (every field already checked: Op's own checks cannot fail)."""
+    """The ops of decoded rows (every field already checked: Op's own checks cannot fail,
+    so they are not run again; ``tests/engine/codec`` pins that they would pass)."""
     ops: list[Op] = []
     n = len(rows)
     c = 0
     t_ends = t_starts[1:] + [n]
     t = 0
+    mk = _checked_op
     for i, (agent, seq, parents, kind, pos, span) in enumerate(rows):
         while i >= t_ends[t]:
             t += 1
         time = t_values[t]
         if kind == INS:
-            ops.append(Op(agent, seq, parents, "ins", pos, content[c : c + span], span, True, time))
+            ops.append(mk(agent, seq, parents, "ins", pos, content[c : c + span], span, True, time))
             c += span
         else:
-            ops.append(Op(agent, seq, parents, "del", pos, "", span, kind == DEL_FWD, time))
+            ops.append(mk(agent, seq, parents, "del", pos, "", span, kind == DEL_FWD, time))
     return ops
 
 
@@ -340,7 +373,11 @@ def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
         v = buf[s_p]
         s_p += 1
         if v >= 0x80:
-            v, s_p = _uv_long(buf, s_p - 1, s_end)
+            if s_p < s_end and buf[s_p] < 0x80:  # two bytes: seqs and positions of a long text
+                v = (v & 0x7F) | (buf[s_p] << 7)
+                s_p += 1
+            else:
+                v, s_p = _uv_long(buf, s_p - 1, s_end)
         seq = next_seq[a] + ((v >> 1) ^ -(v & 1))
         if k_p >= k_end:
             return None
@@ -380,7 +417,11 @@ def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
                 psq = buf[pa_p]
                 pa_p += 1
                 if psq >= 0x80:
-                    psq, pa_p = _uv_long(buf, pa_p - 1, pa_end)
+                    if pa_p < pa_end and buf[pa_p] < 0x80:  # two bytes: seqs and positions of a long text
+                        psq = (psq & 0x7F) | (buf[pa_p] << 7)
+                        pa_p += 1
+                    else:
+                        psq, pa_p = _uv_long(buf, pa_p - 1, pa_end)
                 if pa >= n_agents or psq >= MAX_SEQ:
                     return None
                 ps.append((agents[pa], psq))
@@ -390,7 +431,11 @@ def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
         v = buf[o_p]
         o_p += 1
         if v >= 0x80:
-            v, o_p = _uv_long(buf, o_p - 1, o_end)
+            if o_p < o_end and buf[o_p] < 0x80:  # two bytes: seqs and positions of a long text
+                v = (v & 0x7F) | (buf[o_p] << 7)
+                o_p += 1
+            else:
+                v, o_p = _uv_long(buf, o_p - 1, o_end)
         pos = predicted + ((v >> 1) ^ -(v & 1))
         if pos < 0:
             return None

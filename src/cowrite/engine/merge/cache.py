@@ -3,8 +3,12 @@
 While people keep typing concurrently there is no recent critical version, so
 each merge would re-walk everything since the last one.  Keeping the walker's
 state lets the next merge walk only what was added since: the local edits made
-in between (as ops the branch has) and the new remote ops.  The checks here
-decide when continuing a cached walk is both right and no dearer than a fresh one.
+in between (as ops the branch has) and the new remote ops.  Remote ops applied
+by a document's direct path (no concurrency) count as such local edits: the
+cache outlives them, and a critical point met while catching up on them starts
+the state over (``Walk.run``), so it stays as small as the concurrency it must
+remember.  The checks here decide when continuing a cached walk is both right and
+no dearer than a fresh one.
 """
 
 from __future__ import annotations

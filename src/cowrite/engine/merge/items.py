@@ -51,7 +51,7 @@ PLACEHOLDER = 1 << 62
 PLACEHOLDER_LEN = 1 << 40
 """The placeholder's length: longer than any document, so every position fits in it."""
 
-CHUNK_MAX = 128
+CHUNK_MAX = 32
 """Spans a chunk may hold before it is cut into halves (tests make it tiny)."""
 
 DELETE_FORWARD = 1

@@ -42,7 +42,10 @@ def merge_ops(
     """
     out: list[XfOp] = []
     cg = oplog.cg
-    new_version = cg.reduce(tuple(branch) + tuple(merge))
+    # The log's heads are the frontier of every op it has, so a merge up to them (a
+    # document's every merge) ends there whatever the branch was: no graph walk.
+    merge = tuple(merge)
+    new_version = cg.heads if merge == cg.heads else cg.reduce(tuple(branch) + merge)
     if cache is not None and new_start is not None and extends(cg, cache, new_start):
         new = [(new_start, cg.next_lv)]
     else:

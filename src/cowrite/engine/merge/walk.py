@@ -166,6 +166,25 @@ class Walk:
                     self.base = walked_frontier
                     i += 1
                     continue
+            elif at_critical and tracker is None:
+                # Catching up on ops the branch has (a cached walk): past a critical
+                # point nothing walked before matters, so the state starts over from
+                # a placeholder, and the effect offset is measured again at the first
+                # new op (the branch text is then exactly the effect text).
+                if not fresh:
+                    self.st = State()
+                    fresh = True
+                offset_known = False
+                self.version = par
+                self.base = par
+                nxt = crit[i + 1]
+                if nxt is not None and (nxt == END or nxt == e - 1):
+                    # no concurrency until the next critical point: nothing to walk
+                    walked_frontier = (e - 1,)
+                    self.version = walked_frontier
+                    self.base = walked_frontier
+                    i += 1
+                    continue
             if fresh and emit and tracker is not None:
                 tracker.seed(self.st)
             fresh = False

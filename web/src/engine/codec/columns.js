@@ -11,7 +11,7 @@
 import { DecodeError } from '../errors.js';
 import { MAX_AGENT_LEN, MAX_TIME } from '../limits.js';
 import { INS } from '../oplog.js';
-import { codePointLength, decodeUtf8, encodeUtf8 } from '../utf8.js';
+import { codePointLength, decodeUtf8At, encodeUtf8 } from '../utf8.js';
 import { ByteReader, ByteWriter } from './varint.js';
 
 /** Spans below this fit `span * 4 + kind` in an exact double. */
@@ -92,16 +92,16 @@ export function predict(kind, pos, n) {
 export function readAgents(r) {
   const n = r.count('agents');
   const agents = [];
-  const seen = new Set();
+  const seen = n > 8 ? new Set() : null; // a few names (a patch's usual): a scan is cheaper
   for (let i = 0; i < n; i++) {
     const raw = r.block();
     if (raw.left() > 4 * MAX_AGENT_LEN) throw new DecodeError('corrupt data: agent name too long');
-    const name = decodeUtf8(raw.take(raw.left()), 'agent name');
+    const name = decodeUtf8At(raw.buf, raw.pos, raw.end, 'agent name');
     if (!name || codePointLength(name) > MAX_AGENT_LEN) {
       throw new DecodeError(`corrupt data: agent names must have 1..${MAX_AGENT_LEN} characters`);
     }
-    if (seen.has(name)) throw new DecodeError(`corrupt data: agent '${name}' listed twice`);
-    seen.add(name);
+    if (seen ? seen.has(name) : agents.includes(name)) throw new DecodeError(`corrupt data: agent '${name}' listed twice`);
+    if (seen) seen.add(name);
     agents.push(name);
   }
   return agents;
@@ -162,7 +162,7 @@ export function readContent(r, nChars) {
   if (!(nChars <= nb && nb <= 4 * nChars)) {
     throw new DecodeError('corrupt data: inserted text size does not match the insert lengths');
   }
-  const content = decodeUtf8(raw.take(nb), 'inserted text');
+  const content = decodeUtf8At(raw.buf, raw.pos, raw.end, 'inserted text');
   if (codePointLength(content) !== nChars) {
     throw new DecodeError('corrupt data: inserted text length does not match the insert lengths');
   }

@@ -17,6 +17,13 @@
  * Everything that can be checked without a replay is, and any malformed input
  * throws DecodeError saying what is wrong.
  *
+ * It also reads the head-first layout Python's `Document.encode` writes (see
+ * src/cowrite/engine/codec/head.py, the spec): the body starts with HEAD_MARK, then
+ * a head (agents, op count, the version as [agent, seq] ids, the text) and the
+ * history (the inserted text, then graph, runs without their text, heads, times).
+ * This reader decodes it in full, like the classic layout; the writer here keeps to
+ * the classic layout (Python reads both).
+ *
  * Deliberate difference from Python: a JS number is exact only up to 2**53, so an
  * op whose position plus span exceeds 2**53, or a document of more than 2**53 ops,
  * is refused here (DecodeError / InvalidOpError) although Python decodes it
@@ -28,10 +35,10 @@ import { MAX_SAFE, MAX_SEQ, REDUCE_BUDGET } from '../limits.js';
 import { DEL_BACK, DEL_FWD, INS, OpLog } from '../oplog.js';
 import { opSpan, validateOp } from '../ops.js';
 import { codePointLength, decodeUtf8, encodeUtf8 } from '../utf8.js';
-import { bisectRight } from '../causalGraph.js';
+import { bisectRight, compareRaw } from '../causalGraph.js';
 import { predict, readAgents, readContent, readFrontier, readRle, readTimes, rle, writeAgents, writeFrontier, writeKindSpan, writeTimes } from './columns.js';
 import { DOC_MAGIC, frame, unframe } from './frame.js';
-import { ByteWriter } from './varint.js';
+import { ByteReader, ByteWriter } from './varint.js';
 
 /** @typedef {import('../ops.js').Op} Op */
 
@@ -198,8 +205,16 @@ export function encodeDocument({ ops, text, version, heads }) {
  */
 export function readDocument(bytes, { maxBytes = null } = {}) {
   const [r, fmt] = unframe(bytes, DOC_MAGIC, maxBytes);
-  const agents = readAgents(r);
+  const head = isHeadFirst(r) ? readHead(r) : null;
+  const agents = head ? head.agents : readAgents(r);
   const nAgents = agents.length;
+  /** @type {ByteReader|null} */
+  let contentR = null;
+  if (head) {
+    // head-first: the inserted text comes before the graph (readContent reads its block from here)
+    contentR = new ByteReader(r.buf, r.pos, r.end);
+    r.block();
+  }
 
   // -- causal graph
   const nEntries = r.count('graph entries');
@@ -266,6 +281,9 @@ export function readDocument(bytes, { maxBytes = null } = {}) {
   seqsR.done('seqs');
   parentsR.done('parents');
   const total = start;
+  if (head && total !== head.nLvs) {
+    throw new DecodeError(`corrupt data: the history holds ${total} ops but the head says ${head.nLvs}`);
+  }
 
   // -- op runs
   const nRuns = r.count('op runs');
@@ -305,7 +323,7 @@ export function readDocument(bytes, { maxBytes = null } = {}) {
     const extra = kinds[i] === INS ? 0 : kinds[i] === DEL_BACK ? lens[i] : 1;
     if (poss[i] > insTotal - extra) throw new DecodeError('corrupt data: op position beyond any possible text length');
   }
-  const content = readContent(r, insTotal);
+  const content = readContent(contentR ?? r, insTotal);
   const chars = Array.from(content);
   const runStarts = [];
   const runChars = [];
@@ -334,20 +352,87 @@ export function readDocument(bytes, { maxBytes = null } = {}) {
   if (heads.length !== gHeads.length || heads.some((v, i) => v !== gHeads[i])) {
     throw new DecodeError('corrupt data: stored heads do not match the causal graph');
   }
-  const version = readFrontier(r, total, 'version');
+  let version, text, nChars;
+  if (head) {
+    [version, text, nChars] = [[], head.text, head.nChars];
+    for (const [agent, seq] of head.ids) {
+      const at = g.rawToLv(agent, seq);
+      if (at < 0) throw new DecodeError(`corrupt data: the version names ${agent}:${seq}, which the history does not have`);
+      version.push(at);
+    }
+    version.sort((x, y) => x - y);
+  } else {
+    version = readFrontier(r, total, 'version');
+  }
   if (version.length > 1 && g.reduce(version).length !== version.length) {
     throw new DecodeError('corrupt data: version is not a frontier (one LV is an ancestor of another)');
   }
-  const nChars = r.uvar();
-  const tb = r.block();
-  if (!(nChars <= tb.left() && tb.left() <= 4 * nChars)) throw new DecodeError('corrupt data: text size does not match its length');
-  const text = decodeUtf8(tb.take(tb.left()), 'text');
-  if (codePointLength(text) !== nChars) throw new DecodeError('corrupt data: text length does not match');
+  if (!head) {
+    nChars = r.uvar();
+    const tb = r.block();
+    if (!(nChars <= tb.left() && tb.left() <= 4 * nChars)) throw new DecodeError('corrupt data: text size does not match its length');
+    text = decodeUtf8(tb.take(tb.left()), 'text');
+    if (codePointLength(text) !== nChars) throw new DecodeError('corrupt data: text length does not match');
+  }
   if (fmt >= 2) [oplog.timeStarts, oplog.timeValues] = readTimes(r, total, 'LVs');
   else if (total) [oplog.timeStarts, oplog.timeValues] = [[0], [0]]; // version 1: times unknown
   r.done('document');
   checkTextLen(oplog, version, nChars, linear);
   return { oplog, text, version };
+}
+
+/** The first bytes of a head-first body: a varint of 2**64 - 1, which no classic body can start with. */
+export const HEAD_MARK = Object.freeze([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+
+/**
+ * Whether the body `r` is about to read is in the head-first layout.
+ * @param {ByteReader} r
+ */
+function isHeadFirst(r) {
+  if (r.left() < HEAD_MARK.length) return false;
+  for (let i = 0; i < HEAD_MARK.length; i++) if (r.buf[r.pos + i] !== HEAD_MARK[i]) return false;
+  return true;
+}
+
+/**
+ * The head of a head-first body (Python's `codec/head.py` `read_head`, same checks
+ * and messages); leaves `r` at the history.
+ * @param {ByteReader} r
+ * @returns {{agents: string[], nLvs: number, ids: Array<[string, number]>, text: string, nChars: number}}
+ */
+function readHead(r) {
+  r.take(HEAD_MARK.length);
+  const headLen = r.uvar();
+  if (headLen > r.left()) throw new DecodeError('corrupt data: the document head runs past the end of its body');
+  const h = new ByteReader(r.buf, r.pos, r.pos + headLen);
+  r.pos += headLen;
+  const agents = readAgents(h);
+  const nLvs = h.uvar();
+  if (nLvs > MAX_SEQ) throw new DecodeError('corrupt data: more than 2**53 ops');
+  const k = h.count('version ids');
+  if (k > nLvs) throw new DecodeError('corrupt data: the version names more ops than the history holds');
+  /** @type {Array<[string, number]>} */
+  const ids = [];
+  for (let i = 0; i < k; i++) {
+    const a = h.uvar();
+    if (a >= agents.length) throw new DecodeError(`corrupt data: agent index ${a} out of range (only ${agents.length})`);
+    const seq = h.uvar();
+    if (!(seq < MAX_SEQ)) throw new DecodeError(`corrupt data: seq ${seq} out of range`);
+    /** @type {[string, number]} */
+    const id = [agents[a], seq];
+    if (ids.length && compareRaw(id, ids[ids.length - 1]) <= 0) {
+      throw new DecodeError('corrupt data: version ids are not strictly ascending');
+    }
+    ids.push(id);
+  }
+  const nChars = h.uvar();
+  const tb = h.block();
+  if (!(nChars <= tb.left() && tb.left() <= 4 * nChars)) throw new DecodeError('corrupt data: text size does not match its length');
+  const text = decodeUtf8(tb.take(tb.left()), 'text');
+  if (codePointLength(text) !== nChars) throw new DecodeError('corrupt data: text length does not match');
+  if (nChars > nLvs) throw new DecodeError(`corrupt data: text has ${nChars} characters but the history only ${nLvs} ops`);
+  h.done('document head');
+  return { agents, nLvs, ids, text, nChars };
 }
 
 /**

@@ -126,11 +126,13 @@ export function decodePatch(bytes, { maxBytes = null } = {}) {
     throw new DecodeError('corrupt data: op count larger than its columns');
   }
   const opAgents = readRle(agentsR, n, nAgents, 'agent index');
-  /** @type {Array<[string, number, Array<[string, number]>, number, number, number]>} */
-  const rows = [];
+  // Each op is made whole here, but its content and time come after every column:
+  // they are filled in below (same fields, so every op has one shape).
+  /** @type {Op[]} */
+  const ops = new Array(n);
   const nextSeq = new Array(nAgents).fill(0);
-  /** @type {[string, number]|null} */
-  let prevLast = null;
+  let prevAgent = '';
+  let prevSeq = -1; // the previous op's last id; -1: none yet
   let predicted = 0;
   let insTotal = 0;
   for (let i = 0; i < n; i++) {
@@ -145,8 +147,8 @@ export function decodePatch(bytes, { maxBytes = null } = {}) {
     /** @type {Array<[string, number]>} */
     let parents;
     if (code === 0) {
-      if (prevLast === null) throw new DecodeError('corrupt data: the first op cannot follow a previous one');
-      parents = [[prevLast[0], prevLast[1]]];
+      if (prevSeq < 0) throw new DecodeError('corrupt data: the first op cannot follow a previous one');
+      parents = [[prevAgent, prevSeq]];
     } else {
       const k = code - 1;
       if (2 * k > parentsR.left()) throw new DecodeError('corrupt data: parent count larger than its column');
@@ -165,8 +167,9 @@ export function decodePatch(bytes, { maxBytes = null } = {}) {
     predicted = predict(kind, pos, span);
     if (kind === INS) insTotal += span;
     nextSeq[a] = seq + span;
-    prevLast = [agent, seq + span - 1];
-    rows.push([agent, seq, parents, kind, pos, span]);
+    prevAgent = agent;
+    prevSeq = seq + span - 1;
+    ops[i] = makeOp(agent, seq, parents, kind === INS ? 'ins' : 'del', pos, '', span, kind !== DEL_BACK, 0);
   }
   seqsR.done('seqs');
   parentsR.done('parents');
@@ -175,22 +178,26 @@ export function decodePatch(bytes, { maxBytes = null } = {}) {
   const content = readContent(r, insTotal);
   const [tStarts, tValues] = fmt >= 2 ? readTimes(r, n, 'ops') : n ? [[0], [0]] : [[], []];
   r.done('patch');
-  /** @type {Op[]} */
-  const ops = [];
   let c = 0; // UTF-16 offset into content
   let t = 0;
-  /** @param {number} j */
-  const tEnd = (j) => (j + 1 < tStarts.length ? tStarts[j + 1] : n);
-  rows.forEach(([agent, seq, parents, kind, pos, span], i) => {
-    while (i >= tEnd(t)) t++;
-    const time = tValues[t];
-    if (kind === INS) {
-      const c2 = utf16Offset(content, span, c);
-      ops.push(makeOp(agent, seq, parents, 'ins', pos, content.slice(c, c2), span, true, time));
-      c = c2;
-    } else {
-      ops.push(makeOp(agent, seq, parents, 'del', pos, '', span, kind === DEL_FWD, time));
+  let tEnd = tStarts.length > 1 ? tStarts[1] : n;
+  const oneInsert = n === 1 && insTotal > 0;
+  for (let i = 0; i < n; i++) {
+    while (i >= tEnd) {
+      t++;
+      tEnd = t + 1 < tStarts.length ? tStarts[t + 1] : n;
     }
-  });
+    const op = ops[i];
+    op.time = tValues[t];
+    if (op.kind === 'ins') {
+      if (oneInsert) {
+        op.content = content;
+      } else {
+        const c2 = utf16Offset(content, op.length, c);
+        op.content = content.slice(c, c2);
+        c = c2;
+      }
+    }
+  }
   return ops;
 }

@@ -46,9 +46,17 @@ export function extendsCache(cg, cache, newStart) {
   const base = walk.base;
   if (base.length > 1) return false;
   const floor = base.length ? base[0] : -1;
-  for (const [, , par] of cg.iterRange(newStart, cg.nextLv)) {
-    for (const p of par) if (p < floor) return false;
+  // the parents of every piece of newStart.. (CausalGraph.iterRange's, read in place)
+  const starts = cg.starts;
+  let e = cg.entryOf(newStart);
+  if (starts[e] !== newStart) {
+    if (newStart - 1 < floor) return false; // mid-entry: its parent is the LV before
+    e++;
+  }
+  for (; e < starts.length; e++) {
+    const par = cg.parents[e];
     if (!par.length && floor >= 0) return false;
+    for (let j = 0; j < par.length; j++) if (par[j] < floor) return false;
   }
   return true;
 }

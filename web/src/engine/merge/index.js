@@ -28,9 +28,9 @@
  * cache (MergeCache), index (the entry points).
  */
 
-import { ONLY_B } from '../causalGraph.js';
+import { ONLY_B, sameFrontier } from '../causalGraph.js';
 import { MergeCache, extendsCache, resumable } from './cache.js';
-import { piecesSince } from './plan.js';
+import { appendPieces, piecesSince } from './plan.js';
 import { Walk, direct } from './walk.js';
 
 export { MergeCache } from './cache.js';
@@ -65,7 +65,9 @@ export function mergeOps(oplog, textLen, branch, merge, insLvs = null, cache = n
   /** @type {XfOp[]} */
   const out = [];
   const cg = oplog.cg;
-  const newVersion = cg.reduce([...branch, ...merge]);
+  // The log's heads are the frontier of every op it has, so a merge up to them (a
+  // document's every merge) ends there whatever the branch was: no graph walk.
+  const newVersion = sameFrontier(merge, cg.heads) ? cg.heads : cg.reduce([...branch, ...merge]);
   /** @type {Array<[number, number]>} */
   let news;
   let common = branch;
@@ -85,8 +87,8 @@ export function mergeOps(oplog, textLen, branch, merge, insLvs = null, cache = n
     walk = cache.walk;
     /** @type {Piece[]} */
     const pieces = [];
-    for (const [ps, pe, par] of cg.iterRange(cache.lvEnd, news[0][0])) pieces.push([ps, pe, par, false]);
-    for (const [s, e] of news) for (const [ps, pe, par] of cg.iterRange(s, e)) pieces.push([ps, pe, par, true]);
+    appendPieces(cg, pieces, cache.lvEnd, news[0][0], false);
+    for (const [s, e] of news) appendPieces(cg, pieces, s, e, true);
     walk.pieces = pieces;
     walk.out = out;
     walk.textLen = textLen;

@@ -51,13 +51,31 @@ export function findPlan(cg, branch, merge) {
 export function piecesSince(cg, spans) {
   /** @type {Piece[]} */
   const pieces = [];
-  for (const [s, e, f] of spans) {
-    if (f !== ONLY_B) for (const [ps, pe, par] of cg.iterRange(s, e)) pieces.push([ps, pe, par, false]);
-  }
-  for (const [s, e, f] of spans) {
-    if (f === ONLY_B) for (const [ps, pe, par] of cg.iterRange(s, e)) pieces.push([ps, pe, par, true]);
-  }
+  for (const [s, e, f] of spans) if (f !== ONLY_B) appendPieces(cg, pieces, s, e, false);
+  for (const [s, e, f] of spans) if (f === ONLY_B) appendPieces(cg, pieces, s, e, true);
   return pieces;
+}
+
+/**
+ * Append the pieces of LVs `[start, end)` to `pieces`: one per graph entry they
+ * touch (CausalGraph.iterRange, without its intermediate list).
+ * @param {import('../causalGraph.js').CausalGraph} cg
+ * @param {Piece[]} pieces
+ * @param {number} start
+ * @param {number} end
+ * @param {boolean} emit
+ */
+export function appendPieces(cg, pieces, start, end, emit) {
+  const starts = cg.starts;
+  let i = cg.entryOf(start);
+  while (start < end) {
+    const eStart = starts[i];
+    const eEnd = i + 1 < starts.length ? starts[i + 1] : cg.nextLv;
+    const stop = eEnd < end ? eEnd : end;
+    pieces.push([start, stop, start === eStart ? cg.parents[i] : [start - 1], emit]);
+    start = stop;
+    i++;
+  }
 }
 
 /**
@@ -74,14 +92,25 @@ export function criticalPoints(pieces) {
   const n = pieces.length;
   /** @type {Array<number|null>} */
   const crit = new Array(n + 1).fill(null);
-  /** @type {Set<number>} */
-  let ext = new Set();
+  /** @type {number[]} the distinct parents reaching outside the suffix `i..` */
+  const ext = [];
   for (let i = n - 1; i >= 0; i--) {
-    const [s, e, par] = pieces[i];
-    if (ext.size) ext = new Set([...ext].filter((x) => !(s <= x && x < e)));
-    if (par.length) for (const p of par) ext.add(p);
-    else ext.add(ROOT);
-    crit[i] = ext.size === 1 ? /** @type {number} */ (ext.values().next().value) : null;
+    const piece = pieces[i];
+    const s = piece[0];
+    const e = piece[1];
+    const par = piece[2];
+    let k = 0;
+    for (let j = 0; j < ext.length; j++) {
+      const x = ext[j];
+      if (!(s <= x && x < e)) ext[k++] = x;
+    }
+    ext.length = k;
+    if (par.length) {
+      for (let j = 0; j < par.length; j++) if (!ext.includes(par[j])) ext.push(par[j]);
+    } else if (!ext.includes(ROOT)) {
+      ext.push(ROOT);
+    }
+    crit[i] = ext.length === 1 ? ext[0] : null;
   }
   crit[n] = END;
   return crit;

@@ -99,9 +99,19 @@ export function direct(oplog, trueLen, start, end, out, insLvs, tracker = null) 
  */
 function advance(frontier, parents, lv) {
   if (sameFrontier(frontier, parents)) return [lv];
-  const out = frontier.filter((x) => !parents.includes(x));
-  out.push(lv);
-  return out.sort((x, y) => x - y);
+  const out = [];
+  let placed = false;
+  for (let i = 0; i < frontier.length; i++) {
+    const x = frontier[i];
+    if (parents.includes(x)) continue;
+    if (!placed && lv < x) {
+      out.push(lv);
+      placed = true;
+    }
+    out.push(x);
+  }
+  if (!placed) out.push(lv);
+  return out;
 }
 
 /**
@@ -176,6 +186,27 @@ export class Walk {
           i++;
           continue;
         }
+      } else if (atCritical && !tracker) {
+        // Catching up on ops the branch has (a cached walk): past a critical point
+        // nothing walked before matters, so the state starts over from a
+        // placeholder, and the effect offset is measured again at the first new op
+        // (the branch text is then exactly the effect text).
+        if (!fresh) {
+          this.st = new State();
+          fresh = true;
+        }
+        offsetKnown = false;
+        this.version = par;
+        this.base = par;
+        const nxt = crit[i + 1];
+        if (nxt !== null && (nxt === END || nxt === e - 1)) {
+          // no concurrency until the next critical point: nothing to walk
+          walked = [e - 1];
+          this.version = walked;
+          this.base = walked;
+          i++;
+          continue;
+        }
       }
       if (fresh && emit && tracker) tracker.seed(this.st);
       fresh = false;
@@ -219,7 +250,7 @@ export class Walk {
    */
   retreatAdvance(start, end, step) {
     const st = this.st;
-    const pieces = this.oplog.iterOps(start, end);
+    const pieces = this.oplog.iterOps(start, end, false);
     if (step < 0) pieces.reverse();
     for (const [s, e, kind] of pieces) {
       if (kind === INS) {
