@@ -160,27 +160,32 @@ class DocState:
     doc_id: str
     sent: dict[tuple[Any, int], float] = field(default_factory=dict)  # (agent, end) -> keystroke time
     typed: dict[Any, int] = field(default_factory=dict)  # agent -> end of its last keystroke
+    server_of: dict[Any, int] = field(default_factory=dict)  # agent -> index of the server it is on
 
 
 class Stats:
     def __init__(self) -> None:
         self.window = (math.inf, math.inf)
         self.lat: list[float] = []
+        self.lat_same: list[float] = []  # sender and receiver on the same server process
+        self.lat_cross: list[float] = []  # on different servers (a cluster run)
         self.in_window_applies = 0
         self.keystrokes_in_window = 0
         self.keystrokes = 0
 
-    def delivered(self, t_sent: float, now: float) -> None:
+    def delivered(self, t_sent: float, now: float, same_server: bool = True) -> None:
         w0, w1 = self.window
         if w0 <= t_sent < w1:
             self.lat.append(now - t_sent)
+            (self.lat_same if same_server else self.lat_cross).append(now - t_sent)
         if w0 <= now < w1:
             self.in_window_applies += 1
 
 
 class BaseClient:
-    def __init__(self, ds: DocState, stats: Stats, url: str, index: int, clients_per_doc: int) -> None:
+    def __init__(self, ds: DocState, stats: Stats, url: str, index: int, clients_per_doc: int, server: int = 0) -> None:
         self.ds = ds
+        self.server = server
         self.stats = stats
         self.url = url
         self.index = index
@@ -204,10 +209,11 @@ class BaseClient:
             return
         self.seen[agent] = end
         sent = self.ds.sent
+        same = self.ds.server_of.get(agent, 0) == self.server
         for e in range(last + 1, end + 1):
             t = sent.get((agent, e))
             if t is not None:
-                self.stats.delivered(t, now)
+                self.stats.delivered(t, now, same)
 
     def caught_up(self) -> bool:
         me = self.agent
@@ -409,13 +415,21 @@ async def worker(cfg: dict[str, Any]) -> dict[str, Any]:
     stats = Stats()
     cls = CowriteClient if kind == "cowrite" else YClient
     docs = [DocState(d) for d in cfg["docs"]]
+    if kind == "cowrite":
+        for ds in docs:
+            for i in range(k):
+                ds.server_of[f"{ds.doc_id}-c{i}"] = i % len(cfg["ports"])
     clients: list[BaseClient] = []
     rng = random.Random(cfg["seed"])
-    base = f"ws://127.0.0.1:{cfg['port']}"
+    ports = cfg["ports"]
+    base = f"ws://127.0.0.1:{ports[0]}"
     t0 = time.perf_counter()
     for ds in docs:
-        url = f"{base}/ws/{ds.doc_id}?token={cfg['token']}" if kind == "cowrite" else f"{base}/{ds.doc_id}"
-        group = [cls(ds, stats, url, i, k) for i in range(k)]
+        group = []
+        for i in range(k):
+            s = i % len(ports)  # a cluster run spreads each document's clients over the servers
+            url = f"ws://127.0.0.1:{ports[s]}/ws/{ds.doc_id}?token={cfg['token']}" if kind == "cowrite" else f"{base}/{ds.doc_id}"
+            group.append(cls(ds, stats, url, i, k, s))
         if kind != "cowrite":  # the first client seeds the paragraph before the others join
             first = group[0]
             await first.connect()
@@ -486,6 +500,8 @@ async def worker(cfg: dict[str, Any]) -> dict[str, Any]:
     lat = sorted(stats.lat)
     return {
         "latencies": [round(x * 1000, 3) for x in lat],
+        "latencies_same": sorted(round(x * 1000, 3) for x in stats.lat_same),
+        "latencies_cross": sorted(round(x * 1000, 3) for x in stats.lat_cross),
         "missing": expected - delivered_in_window,
         "typed_in_window": typed_in_window,
         "remote_applies_in_window": stats.in_window_applies,
@@ -517,6 +533,11 @@ class StepResult:
     other_cpu: float  # the rest of the machine during the window (other processes, kernel)
     converged: bool
     note: str = ""
+    servers: int = 1  # server processes sharing the load (a cluster run: 2, on PostgreSQL)
+    p50_same: float = math.nan  # keystroke-to-remote, sender and receiver on one server
+    p99_same: float = math.nan
+    p50_cross: float = math.nan  # ... on different servers (through PostgreSQL + Redis or polling)
+    p99_cross: float = math.nan
 
     @property
     def ok(self) -> bool:
@@ -552,12 +573,50 @@ def http(method: str, url: str, token: str, body: dict[str, Any] | None = None) 
         return bytes(r.read())
 
 
-def start_server(kind: str, port: int, tmp: str, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+CLUSTER = {
+    # kind: (server processes, fan-out through Redis)
+    "cowrite-pg": (1, False),
+    "cowrite-pg2": (2, True),
+    "cowrite-pg2-polling": (2, False),
+}
+"""cowrite on PostgreSQL: one server, two with Redis fan-out, and two without it (what the
+servers do while Redis is down: poll PostgreSQL every ``poll_seconds``)."""
+
+
+def is_cowrite(kind: str) -> bool:
+    return kind == "cowrite" or kind in CLUSTER
+
+
+class PgSchema:
+    """A fresh schema in ``--pg`` per step (dropped after), so every step starts empty."""
+
+    def __init__(self, admin_url: str) -> None:
+        import uuid
+
+        import psycopg
+
+        self.admin_url = admin_url
+        self.name = f"cw_bench_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{self.name}"'.encode())
+        self.url = f"{admin_url}{'&' if '?' in admin_url else '?'}options=-csearch_path%3D{self.name}"
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'.encode())
+
+
+def start_server(
+    kind: str, port: int, tmp: str, args: argparse.Namespace, *, db: str | None = None, extra: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ, COWRITE_SECRET=SECRET)
-    if kind == "cowrite":
+    if is_cowrite(kind):
         exe = shutil.which("cowrite", path=str(Path(sys.executable).parent)) or shutil.which("cowrite")
         cmd = [exe] if exe else [sys.executable, "-c", "import sys; from cowrite.cli import main; sys.exit(main())"]
-        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--db", os.path.join(tmp, "cowrite.db"), "--log-level", "warning"]
+        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--db", db or os.path.join(tmp, "cowrite.db"), "--log-level", "warning"]
+        cmd += list(extra)
     else:
         store = "sqlite" if kind == "pycrdt-sqlite" else "memory"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-pycrdt", str(port), "--pycrdt-store", store, "--db-dir", tmp]
@@ -569,15 +628,27 @@ def run_step(kind: str, n_clients: int, args: argparse.Namespace) -> StepResult:
     n_docs = max(1, n_clients // k)
     n_clients = n_docs * k
     tmp = tempfile.mkdtemp(prefix="cowrite-load-", dir=args.tmp_dir)
-    port = free_port()
-    server = start_server(kind, port, tmp, args)
+    n_servers, fanout = CLUSTER.get(kind, (1, False))
+    schema = PgSchema(args.pg) if kind in CLUSTER else None
+    ports = [free_port() for _ in range(n_servers)]
+    procs: list[subprocess.Popen[bytes]] = []
     workers: list[subprocess.Popen[str]] = []
     try:
-        wait_port(port, server)
+        for i, port in enumerate(ports):
+            extra: tuple[str, ...] = ()
+            if schema is not None:
+                extra = ("--server-id", f"s{i}")
+                if fanout:
+                    extra += ("--redis", args.redis, "--redis-prefix", schema.name)
+            procs.append(start_server(kind, port, tmp, args, db=schema.url if schema else None, extra=extra))
+        for port, proc in zip(ports, procs):
+            wait_port(port, proc)
+        port = ports[0]
+        server = procs[0]
         base = f"http://127.0.0.1:{port}"
         token = ""
         doc_ids = [f"d{n_clients}-{i}" for i in range(n_docs)]
-        if kind == "cowrite":
+        if is_cowrite(kind):
             os.environ["COWRITE_SECRET"] = SECRET
             from cowrite.server import issue_token
 
@@ -588,8 +659,8 @@ def run_step(kind: str, n_clients: int, args: argparse.Namespace) -> StepResult:
         g = max(1, min(args.gen_procs, n_docs))
         for w in range(g):
             cfg = {
-                "server": kind,
-                "port": port,
+                "server": "cowrite" if is_cowrite(kind) else kind,
+                "ports": ports,
                 "token": token,
                 "docs": doc_ids[w::g],
                 "clients_per_doc": k,
@@ -621,9 +692,24 @@ def run_step(kind: str, n_clients: int, args: argparse.Namespace) -> StepResult:
             p.stdin.flush()
         # server CPU over the measured window
         time.sleep(max(0.0, start + args.warmup - time.time()))
-        s0, m0 = proc_cpu_seconds(server.pid), machine_busy_seconds()
+        spies = []
+        if args.profile_server:  # py-spy samples each server process over the window
+            args.profile_server.mkdir(parents=True, exist_ok=True)
+            spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+            if spy is None:
+                raise RuntimeError("--profile-server needs py-spy (pip install py-spy)")
+            for i, proc in enumerate(procs):
+                out = args.profile_server / f"{kind}-{n_clients}-s{i}.txt"
+                spies.append(subprocess.Popen(
+                    [spy, "record", "--pid", str(proc.pid), "--duration", str(int(args.duration)), "--rate", "200",
+                     "--format", "raw", "--output", str(out), "--nonblocking", *(["--gil"] if args.profile_gil else [])],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                ))
+        s0, m0 = sum(proc_cpu_seconds(p.pid) for p in procs), machine_busy_seconds()
         time.sleep(max(0.0, start + args.warmup + args.duration - time.time()))
-        s1, m1 = proc_cpu_seconds(server.pid), machine_busy_seconds()
+        s1, m1 = sum(proc_cpu_seconds(p.pid) for p in procs), machine_busy_seconds()
+        for spy_proc in spies:
+            spy_proc.wait(timeout=60)
         results = []
         for p in workers:
             out, _ = p.communicate(timeout=args.drain + 120)
@@ -631,13 +717,16 @@ def run_step(kind: str, n_clients: int, args: argparse.Namespace) -> StepResult:
                 raise RuntimeError(f"a generator failed (exit {p.returncode})")
             results.append(json.loads(out.strip().splitlines()[-1]))
         lat = sorted(x for r in results for x in r["latencies"])
+        same = sorted(x for r in results for x in r.get("latencies_same", []))
+        cross = sorted(x for r in results for x in r.get("latencies_cross", []))
         missing = sum(r["missing"] for r in results)
         diverged = [d for r in results for d in r["diverged"]]
-        if kind == "cowrite":
+        if is_cowrite(kind):
             for r in results:
                 for d, h in r["texts"].items():
-                    if digest(http("GET", f"{base}/api/docs/{d}/text", token).decode()) != h:
-                        diverged.append(d + "@server")
+                    for p in ports:  # every server of a cluster must hold the same text
+                        if digest(http("GET", f"http://127.0.0.1:{p}/api/docs/{d}/text", token).decode()) != h:
+                            diverged.append(d + f"@server:{p}")
         if missing > 0:
             lat = lat + [math.inf] * missing
         dur = args.duration
@@ -656,12 +745,19 @@ def run_step(kind: str, n_clients: int, args: argparse.Namespace) -> StepResult:
             other_cpu=max(0.0, (m1 - m0) - (s1 - s0) - sum(r["gen_cpu_s"] for r in results)) / dur,
             converged=not diverged,
             note=(f"diverged: {', '.join(diverged[:3])}" if diverged else ""),
+            servers=n_servers,
+            p50_same=pct(same, 0.50) if same else math.nan,
+            p99_same=pct(same, 0.99) if same else math.nan,
+            p50_cross=pct(cross, 0.50) if cross else math.nan,
+            p99_cross=pct(cross, 0.99) if cross else math.nan,
         )
         print(
             f"{kind:18} {res.clients:4} clients {res.docs:3} docs  offered {res.offered:7.1f}/s relayed {res.relayed:7.1f}/s  "
-            f"p50 {res.p50:8.2f} ms  p99 {res.p99:8.2f} ms  max {res.mx:8.1f} ms  server cpu {res.server_cpu:4.0%}  "
+            f"p50 {res.p50:8.2f} ms  p99 {res.p99:8.2f} ms  max {res.mx:8.1f} ms  server cpu {res.server_cpu:4.0%} "
+            f"({1000 * res.server_cpu / res.relayed if res.relayed else math.nan:.2f} ms/relayed keystroke)  "
             f"gen cpu {res.gen_cpu:4.0%}  other cpu {res.other_cpu:4.0%}  setup {max(setup):4.1f}s  {'converged' if res.converged else 'DIVERGED'}"
-            f"{'' if not missing else f'  missing {missing}'}",
+            f"{'' if not missing else f'  missing {missing}'}"
+            + (f"  same p50/p99 {res.p50_same:.1f}/{res.p99_same:.1f} cross {res.p50_cross:.1f}/{res.p99_cross:.1f} ms" if n_servers > 1 else ""),
             file=sys.stderr,
             flush=True,
         )
@@ -671,16 +767,27 @@ def run_step(kind: str, n_clients: int, args: argparse.Namespace) -> StepResult:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if schema is not None:
+            schema.drop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-LABELS = {"cowrite": "cowrite", "pycrdt": "pycrdt-websocket", "pycrdt-sqlite": "pycrdt-websocket+SQLiteYStore"}
+LABELS = {
+    "cowrite": "cowrite",
+    "pycrdt": "pycrdt-websocket",
+    "pycrdt-sqlite": "pycrdt-websocket+SQLiteYStore",
+    "cowrite-pg": "cowrite, 1 server, PostgreSQL",
+    "cowrite-pg2": "cowrite, 2 servers, PostgreSQL + Redis",
+    "cowrite-pg2-polling": "cowrite, 2 servers, PostgreSQL, polling (no Redis)",
+}
 
 
 def label(kind: str, args: argparse.Namespace) -> str:
@@ -704,13 +811,15 @@ def render(results: dict[str, list[StepResult]], args: argparse.Namespace, start
 
     from machine import cpu_model
 
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-        pw = version("pycrdt-websocket")
-        cw = version("cowrite")
-    except Exception:  # noqa: BLE001
-        pw = cw = "?"
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    pw, cw = installed("pycrdt-websocket"), installed("cowrite")
     lines = [
         START,
         f"### Server under load (bench/server_load.py, {datetime.date.today()})",
@@ -753,6 +862,29 @@ def render(results: dict[str, list[StepResult]], args: argparse.Namespace, start
                 f"| {fmt_ms(r.p99)} | {fmt_ms(r.mx)} | {r.server_cpu:.0%} | {r.gen_cpu:.0%} | {r.other_cpu:.0%} | "
                 f"{'yes' if r.converged else 'NO'}{'' if not r.missing else f' ({r.missing} undelivered)'} |"
             )
+    cluster = {kind: rows for kind, rows in results.items() if kind in CLUSTER}
+    if cluster:
+        lines += [
+            "",
+            "Several servers on one PostgreSQL database (`cowrite serve --db postgresql://…`, a fresh schema per step): "
+            "each document's clients alternate between the servers, so every keystroke reaches some receivers on the "
+            "sender's server and some on the other one. Same = sender and receiver on one server process (commit, "
+            "then broadcast); cross = on different ones (commit, a notice through Redis, the other server applies "
+            "it; polling: the other server reads the log every `poll_seconds` = 0.5 s, what every server does while "
+            "Redis is down). Server CPU is the sum over the server processes.",
+            "",
+            "| servers | clients | relayed ops/s | p50 ms | p99 ms | same-server p50 / p99 ms | cross-server p50 / p99 ms | server CPU | generator CPU | converged |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for kind, rows in cluster.items():
+            for r in rows:
+                cross = "–" if math.isnan(r.p50_cross) else f"{fmt_ms(r.p50_cross)} / {fmt_ms(r.p99_cross)}"
+                same = "–" if math.isnan(r.p50_same) else f"{fmt_ms(r.p50_same)} / {fmt_ms(r.p99_same)}"
+                lines.append(
+                    f"| {label(kind, args)} | {r.clients} | {r.relayed:.0f} | {fmt_ms(r.p50)} | {fmt_ms(r.p99)} | {same} | "
+                    f"{cross} | {r.server_cpu:.0%} | {r.gen_cpu:.0%} | "
+                    f"{'yes' if r.converged else 'NO'}{'' if not r.missing else f' ({r.missing} undelivered)'} |"
+                )
     lines += ["", headline_text(results, args), END]
     return "\n".join(lines)
 
@@ -778,8 +910,12 @@ def headline_text(results: dict[str, list[StepResult]], args: argparse.Namespace
                 f" Ratio cowrite / {label(other, args)} = {c.clients / p.clients:.2f}× in clients "
                 f"({c.relayed / p.relayed:.2f}× in ops/s)."
             )
-    if "pycrdt" in best:
-        text += " The issue's target is ≥ 2× pycrdt-websocket."
+    one, two = best.get("cowrite-pg"), best.get("cowrite-pg2")
+    if one is not None and two is not None:
+        text += (
+            f" On PostgreSQL, 2 server processes / 1 = {two.relayed / one.relayed:.2f}× in relayed ops/s at p99 < "
+            f"{P99_TARGET_MS:g} ms (on 2 cores shared with the load generator)."
+        )
     text += (
         " A step whose server CPU + generator CPU nears 200 % saturates this 2-core machine: "
         "beyond it the figures measure the machine, not one server."
@@ -787,11 +923,13 @@ def headline_text(results: dict[str, list[StepResult]], args: argparse.Namespace
     return text
 
 
-def write(path: Path, section: str) -> None:
+def replace_section(path: Path, section: str, start: str = START, end: str = END) -> None:
+    """Put ``section`` (which begins with ``start`` and ends with ``end``) in place of the
+    part of ``path`` between those markers, or append it if they are absent."""
     text = path.read_text() if path.exists() else ""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
@@ -812,8 +950,24 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--pycrdt-store", choices=["memory", "sqlite"], default="memory", help=argparse.SUPPRESS)
     ap.add_argument("--stop-after-fail", type=int, default=1, help="stop a server's ramp after this many steps over the target in a row (0: never)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--pg",
+        default=os.environ.get("COWRITE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="PostgreSQL for the cowrite-pg* servers (a fresh schema per step)",
+    )
+    ap.add_argument(
+        "--redis", default=os.environ.get("COWRITE_TEST_REDIS", "redis://127.0.0.1:6379/0"), help="Redis for cowrite-pg2"
+    )
     ap.add_argument("--tmp-dir", help="where the databases go (default: the system temp dir; must be a real disk)")
     ap.add_argument("--write", type=Path, help="replace the bench-server section of this markdown file")
+    ap.add_argument(
+        "--profile-server", type=Path, metavar="DIR",
+        help="sample each cowrite server with py-spy over each step's window (collapsed stacks into DIR)",
+    )
+    ap.add_argument(
+        "--profile-gil", action="store_true",
+        help="with --profile-server: only samples of threads holding the GIL (closer to CPU than wall-clock)",
+    )
     ap.add_argument("--json", type=Path, help="also write the raw rows as JSON")
     # internal modes
     ap.add_argument("--serve-pycrdt", type=int, help=argparse.SUPPRESS)
@@ -852,7 +1006,7 @@ def main(argv: list[str]) -> int:
     if args.json:
         args.json.write_text(json.dumps({k: [vars(r) for r in v] for k, v in results.items()}, indent=1, default=str))
     if args.write:
-        write(args.write, section)
+        replace_section(args.write, section)
     return 0 if all(r.converged for rows in results.values() for r in rows) else 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import time
@@ -20,34 +19,29 @@ __all__ = ["main"]
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from .replay import load_trace, replay
+    from .replay import replay_file
 
     t0 = time.perf_counter()
     try:
-        trace = load_trace(args.file)
-        # The trace stays alive, unchanged, to the end: keep the cyclic collector from
-        # scanning its million objects again at every collection during the replay.
-        gc.freeze()
-        t1 = time.perf_counter()
-        text = replay(trace)
+        done = replay_file(args.file)
     except CowriteError as exc:  # a TraceError or a patch that does not fit
         print(f"cowrite replay: error: {exc}", file=sys.stderr)
         return 1
-    t2 = time.perf_counter()
+    t1 = time.perf_counter()
+    text = done.text
     out = sys.stdout.buffer
     out.write(text.encode("utf-8"))
     out.flush()
     if args.stats:
         print(
-            f"parse {1000 * (t1 - t0):.1f} ms, replay {1000 * (t2 - t1):.1f} ms, "
-            f"{len(trace.txns)} txns, {len(text)} chars",
+            f"parse and replay {1000 * (t1 - t0):.1f} ms, {done.num_txns} txns, {len(text)} chars",
             file=sys.stderr,
         )
     if args.check:
-        if trace.end_content is None:
+        if done.end_content is None:
             print("cowrite replay: error: the trace has no endContent to check", file=sys.stderr)
             return 1
-        if text != trace.end_content:
+        if text != done.end_content:
             print("cowrite replay: error: the result differs from endContent", file=sys.stderr)
             return 2
     return 0
@@ -184,7 +178,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             print(f"cowrite: open {url}/?token={token} in a browser", flush=True)
         else:
             print(f"cowrite: open {url}/ in a browser", flush=True)
-        uvicorn.Server(config).run()
+        from .server.drain import DrainingUvicorn
+
+        DrainingUvicorn(config, server).run()  # on SIGTERM: acknowledge what is in flight, close 1012, exit
     except CowriteError as exc:
         print(f"cowrite serve: error: {exc}", file=sys.stderr)
         return 1

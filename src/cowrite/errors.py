@@ -211,6 +211,14 @@ class StoreError(CowriteError):
     """A storage operation failed; nothing it was asked to write is durable."""
 
 
+class StoreUnavailable(StoreError):
+    """The store could not be reached or did not answer in time (connection refused or
+    lost, a timeout, a database shutting down).  Nothing is known to be wrong with the
+    request: retry once the store answers again.  For a write, whether it was stored
+    is unknown unless the message says "nothing stored": never acknowledge it; read
+    the store again.  A server stops acknowledging while its store is unavailable."""
+
+
 class InvalidArgument(StoreError, ValueError):
     """An argument is malformed (wrong type, negative count, empty patch, ...)."""
 

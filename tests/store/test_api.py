@@ -13,6 +13,9 @@ def test_store_exports() -> None:
     assert sorted(cowrite.store.__all__) == sorted(
         [
             "MAX_DOC_ID_LEN",
+            "MAX_TITLE",
+            "MAX_VERSION_NAME",
+            "NamedVersionRecord",
             "AccountExists",
             "AccountRecord",
             "ConflictingOps",
@@ -34,6 +37,7 @@ def test_store_exports() -> None:
             "SignUpRefused",
             "Store",
             "StoreError",
+            "StoreUnavailable",
             "TokenRecord",
             "UnsupportedBackend",
             "check_doc_id",

@@ -17,6 +17,7 @@ server refuses are typed again on a fresh copy of its document; a client the
 server stops keeps them (:meth:`Client.unsent`).
 
 Modules: ``client`` (the API), ``connection`` (connect/read/write/reconnect),
+``failover`` (which server next, how long to wait),
 ``edits`` (the user's edits into replica and journal), ``storage`` (the state
 file), ``settings`` (:class:`ClientSettings`).
 """
@@ -24,7 +25,7 @@ file), ``settings`` (:class:`ClientSettings`).
 from cowrite.protocol import Edit
 
 from .client import Client, Notice, NoticeKind, Peer, State, Unsent
-from .connection import backoff_delay
+from .failover import backoff_delay
 from .settings import ClientSettings
 from ..errors import ClientClosed, ClientError, FatalError, ReadOnlyError, StateFileError
 

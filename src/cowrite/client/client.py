@@ -5,7 +5,7 @@ server is reachable, one WebSocket with a :class:`~cowrite.protocol.ClientSessio
 over it (``connection.py``).  Local edits apply to the replica at once; a writer
 task sends them in ``OPS`` batches on a short tick.  When the connection drops the
 replica keeps taking edits; the client reconnects with exponential backoff and
-full jitter and joins again with its summary, so the server sends what the client
+full jitter (to the next server, when given several) and joins again with its summary, so the server sends what the client
 missed and the client sends what the server lacks (the replica *is* the queue).
 
 Every edit the user makes (``insert``/``delete``/``replace``, undo, redo) is also
@@ -49,7 +49,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -158,7 +158,10 @@ class Peer:
 class Client:
     """A live, offline-capable replica of document ``doc_id`` on the server at ``url``.
 
-    ``url`` is the server's base URL (``ws://host:port``; ``http://`` works too);
+    ``url`` is the server's base URL (``ws://host:port``; ``http://`` works too), or a
+    list of them: the servers of a cluster (any serves any document), tried in that
+    order; when a connection fails or drops the client moves on to the next one and
+    resends what was not acknowledged (see :mod:`cowrite.client.failover`).
     ``token`` an access token, or a function returning one (called per connection,
     so it can refresh).  ``agent`` is this replica's agent id (random if None; with
     ``path`` it is stored and reused).  ``user_name``/``colour`` travel with the
@@ -174,7 +177,7 @@ class Client:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         doc_id: str,
         token: str | Callable[[], str],
         *,
@@ -191,7 +194,13 @@ class Client:
         elif not isinstance(settings, ClientSettings):
             raise ConfigError(f"settings must be a ClientSettings, not {type(settings).__name__}")
         self.settings = settings
-        self.url = ws_url(url, doc_id)
+        bases = [url] if isinstance(url, str) else list(url)
+        if not bases or not all(isinstance(base, str) for base in bases):
+            raise ConfigError(f"expected the server's URL or a non-empty list of URLs, not {url!r}")
+        self.urls: tuple[str, ...] = tuple(ws_url(base, doc_id) for base in bases)
+        """The document's WebSocket URL on each server, in the order they are tried."""
+        if len(set(self.urls)) != len(self.urls):
+            raise ConfigError(f"the same server is listed twice in {bases!r}")
         self.doc_id = doc_id
         self.user_name = user_name or ""
         self.colour = colour or ""
@@ -254,13 +263,18 @@ class Client:
         self._changed = asyncio.Event()  # pulsed when the sync state changes (see _notify)
         self._closing = asyncio.Event()
         self._save_wanted = asyncio.Event()
-        self._connection = Connection(_Link(self), self.url, settings, wake=self._wake, closing=self._closing)
+        self._connection = Connection(_Link(self), self.urls, settings, wake=self._wake, closing=self._closing)
         self._tasks: list[asyncio.Task[None]] = []
 
         self._change_cbs: list[Callable[[list[Edit]], None]] = []
         self._presence_cbs: list[Callable[[dict[str, Peer]], None]] = []
         self._state_cbs: list[Callable[[State], None]] = []
         self._notice_cbs: list[Callable[[Notice], None]] = []
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL in use: of the open connection, or of the next attempt."""
+        return self._connection.url
 
     # -- the state file -----------------------------------------------------------------
 

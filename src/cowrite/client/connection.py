@@ -1,8 +1,9 @@
 """The client's network loop: connect, read, write, check, reconnect.
 
-:class:`Connection` keeps one WebSocket to the server open at a time, with a
+:class:`Connection` keeps one WebSocket to a server open at a time, with a
 :class:`~cowrite.protocol.ClientSession` over it, and reconnects with exponential
-backoff and full jitter when it drops.  What the frames mean is not its business:
+backoff and full jitter when it drops -- to the next of its server URLs when it has
+several (the rules are :class:`~.failover.Failover`'s).  What the frames mean is not its business:
 it asks its :class:`Host` (the client) for a session per connection, hands it
 every frame that arrives, lets it queue what is due before each send, and stops
 when the host says so or a :class:`~cowrite.errors.FatalError` is raised.
@@ -21,7 +22,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -33,6 +34,7 @@ from cowrite.engine import RawVersion
 from cowrite.protocol import ClientSession
 
 from ..errors import ConfigError, FatalError
+from .failover import Failover, backoff_delay
 from .settings import ClientSettings
 
 __all__ = ["Connection", "Host", "Verdict", "backoff_delay", "ws_url"]
@@ -42,11 +44,6 @@ log = logging.getLogger("cowrite.client")
 MAX_FRAME = 1 << 28
 """Largest frame accepted from the server: a WELCOME carries the history the client
 lacks (a fresh one the whole document), so allow large ones."""
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with full jitter: uniform in ``[0, min(cap, base * 2**attempt))``."""
-    return rand() * min(cap, base * 2.0 ** min(attempt, 64))
 
 
 def ws_url(base: str, doc_id: str) -> str:
@@ -112,36 +109,78 @@ class Host(Protocol):
         ...
 
 
+class _Outcome(Enum):
+    """How one connection ended, for the choice of the next URL and delay."""
+
+    FAILED = "failed"
+    """Not joined, or refused with a back-off: the next URL, backoff growing per round."""
+    DROPPED = "dropped"
+    """Joined, then ended by the server or the network: the next URL, soon."""
+    RECONNECT = "reconnect"
+    """Joined, and dropped by the client on purpose: the same URL, soon."""
+
+
 class Connection:
-    """The network loop of one client (see the module docstring)."""
+    """The network loop of one client (see the module docstring).  ``urls``: the
+    document's WebSocket URL on each server the client may use, in order of preference
+    (one string: a single server, or a load balancer).  ``rand`` draws the backoff jitter."""
 
     def __init__(
-        self, host: Host, url: str, settings: ClientSettings, *, wake: asyncio.Event, closing: asyncio.Event
+        self,
+        host: Host,
+        urls: str | Sequence[str],
+        settings: ClientSettings,
+        *,
+        wake: asyncio.Event,
+        closing: asyncio.Event,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self.host = host
-        self.url = url
         self.settings = settings
         self.wake = wake
         self.closing = closing
+        self._rand = rand
+        self.failover = Failover((urls,) if isinstance(urls, str) else urls, settings.backoff_base,
+                                 settings.backoff_cap, rand)
         self._ws: ClientConnection | None = None
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self.failover.urls
+
+    @property
+    def url(self) -> str:
+        """The URL of the open connection, or of the next attempt."""
+        return self.failover.url
+
+    @url.setter
+    def url(self, url: str) -> None:
+        """Use only ``url`` from the next connection on (backoff from zero)."""
+        self.failover = Failover((url,), self.settings.backoff_base, self.settings.backoff_cap, self._rand)
 
     async def run(self) -> None:
         """Connect and reconnect until ``closing`` is set or the host is refused for good."""
-        settings = self.settings
-        attempt = 0
         while not self.closing.is_set():
-            healthy = False
+            url = self.failover.url
+            outcome = _Outcome.FAILED
             try:
-                healthy = await self._connect_once()
+                outcome = await self._connect_once(url)
             except FatalError as exc:
                 self.host.stopped(exc)
                 return
             except Exception:
-                log.exception("connection to %s failed", self.url)
+                log.exception("connection to %s failed", url)
             if self.closing.is_set():
                 return
-            attempt = 0 if healthy else attempt + 1
-            delay = backoff_delay(attempt, settings.backoff_base, settings.backoff_cap)
+            failover = self.failover  # (the url setter may have replaced it meanwhile)
+            if outcome is _Outcome.RECONNECT:
+                delay = failover.reconnect()
+            elif outcome is _Outcome.DROPPED:
+                delay = failover.dropped()
+            else:
+                delay = failover.failed()
+            if failover.url != url:
+                log.info("connection to %s ended (%s); trying %s in %.2f s", url, outcome.value, failover.url, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closing.wait(), delay)
 
@@ -152,11 +191,11 @@ class Connection:
             with contextlib.suppress(Exception):
                 await ws.close()
 
-    async def _open(self) -> ClientConnection | None:
+    async def _open(self, url: str) -> ClientConnection | None:
         settings = self.settings
         try:
             return await connect(
-                self.url,
+                url,
                 additional_headers={"Authorization": f"Bearer {self.host.token()}"},
                 open_timeout=settings.connect_timeout,
                 ping_interval=settings.keepalive,
@@ -170,20 +209,19 @@ class Connection:
             status = exc.response.status_code
             if 400 <= status < 500 and status not in (408, 425, 429):
                 raise FatalError(None, f"the server refused the WebSocket with HTTP {status}") from None
-            log.info("connecting to %s: HTTP %d; retrying", self.url, status)
+            log.info("connecting to %s: HTTP %d; retrying", url, status)
             return None
         except InvalidURI as exc:
             raise FatalError(None, str(exc)) from None
         except Exception as exc:  # refused, unreachable, timed out, bad handshake: retry
-            log.debug("connecting to %s failed: %r", self.url, exc)
+            log.debug("connecting to %s failed: %r", url, exc)
             return None
 
-    async def _connect_once(self) -> bool:
-        """One connection, until it ends.  True if it was joined and ended by the network
-        or a prompt reconnect (reconnect at once), False if it failed (back off further)."""
-        ws = await self._open()
+    async def _connect_once(self, url: str) -> _Outcome:
+        """One connection to ``url``, until it ends; how it ended."""
+        ws = await self._open(url)
         if ws is None:
-            return False
+            return _Outcome.FAILED
         host = self.host
         session = host.open_session()
         self._ws = ws
@@ -215,11 +253,16 @@ class Connection:
                 self._ws = None
                 with contextlib.suppress(Exception):
                     await ws.close()
-            if verdict is None or verdict is Verdict.CONTINUE:
+            ended_by_server = verdict is None or verdict is Verdict.CONTINUE
+            if ended_by_server:
                 verdict = host.dropped(session, ws.close_code)
         finally:
             host.closed_session(session)
-        return verdict is not Verdict.BACK_OFF and session.welcomed
+        if session.welcomed:
+            self.failover.joined()
+        if verdict is Verdict.BACK_OFF or not session.welcomed:
+            return _Outcome.FAILED
+        return _Outcome.DROPPED if ended_by_server else _Outcome.RECONNECT
 
     async def _writer(self, ws: ClientConnection, session: ClientSession) -> None:
         loop = asyncio.get_running_loop()

@@ -28,7 +28,9 @@ class ClientSettings:
     """Tuning of a :class:`~cowrite.client.Client` (all times in seconds)."""
 
     backoff_base: float = 0.1
-    """Reconnect delays are uniform in ``[0, min(backoff_cap, backoff_base * 2**attempt))``."""
+    """Reconnect delays are uniform in ``[0, min(backoff_cap, backoff_base * 2**rounds))``,
+    ``rounds`` counting how often every server URL failed in a row (one URL: every attempt
+    is a round; see :mod:`cowrite.client.failover`)."""
     backoff_cap: float = 5.0
     flush_interval: float = 0.015
     """The sending tick: a lone edit goes out at once, a burst within one tick in one batch."""

@@ -11,13 +11,26 @@ losing a notice only delays a room until the next reconciliation.
 
 :class:`Fanout` runs three tasks:
 
-* the subscriber: (re)connects to Redis, subscribes, catches every loaded room up from
-  the store, and only then closes the breaker (``cowrite_fanout_up`` 1);
-* the publisher: one queue, published in order; a failure opens the breaker and makes
-  the subscriber reconnect;
+* the subscriber: (re)connects to Redis, subscribes, waits for Redis to answer a PING on
+  the subscribed connection (so the subscription is in place), catches every loaded room
+  up from the store, and only then closes the breaker (``cowrite_fanout_up`` 1).  While
+  subscribed it PINGs every ``Limits.redis_heartbeat_seconds``; a PING that nothing at
+  all answered for ``Limits.redis_timeout_seconds`` (:class:`Heartbeat`) opens the
+  breaker and the connection is made again.  A partition does not reset connections,
+  it swallows packets: without the heartbeat a subscriber would wait for notices
+  forever while the other servers' commits arrived by reconciliation only;
+* the publisher: one queue, published in order, each publish given up after
+  ``Limits.redis_timeout_seconds``; a failure opens the breaker and makes the subscriber
+  reconnect, and the notices queued after it are dropped (not tried one by one, each
+  waiting its deadline) until the subscriber is back;
 * reconciliation: every ``Limits.reconcile_seconds`` while the breaker is closed, every
   ``Limits.poll_seconds`` while it is open (Redis down, or no Redis at all: then the
   servers converge by polling alone), each loaded room reads the log after its seq.
+
+Every Redis call is bounded twice: by the client's socket timeouts and by an
+``asyncio.wait_for`` around it (redis-py's own timeouts do not cover every path, e.g. a
+connection handshake or a pipeline); a call given up on leaves its connection unusable,
+so the client is closed and made again.
 
 Without Redis (``redis_url=None``) only the reconciliation runs.  With Redis, the
 subscriber also listens on ``<prefix>:presence`` for the other servers' connections'
@@ -32,14 +45,16 @@ import logging
 import os
 import random
 import socket
-from typing import Any
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 from .metrics import Metrics
 from .presence import PresenceHub
 from .rooms import Limits, Rooms
 
-__all__ = ["Fanout", "decode_notice", "default_server_id", "encode_notice"]
+__all__ = ["Fanout", "Heartbeat", "decode_notice", "default_server_id", "encode_notice"]
 
 log = logging.getLogger("cowrite.server.fanout")
 
@@ -47,6 +62,58 @@ MAX_INLINE_PATCH = 64 << 10
 """A notice carries the patch only up to this size; a bigger one is read from the store."""
 
 _QUEUE = 10_000  # notices waiting to be published (beyond: dropped; reconciliation covers them)
+HEARTBEAT = b"cowrite-heartbeat"
+"""The payload of the subscriber's PINGs (answered as a ``pong`` message on the subscribed connection)."""
+MIN_READ_SECONDS = 0.1
+"""The shortest wait for a message: long enough to read what is already buffered, so that a
+loop that was busy for a while does not take Redis for lost before reading its answer."""
+
+_T = TypeVar("_T")
+
+
+class Heartbeat:
+    """Whether a subscribed connection still hears from Redis: a PING every ``interval``;
+    the link counts as lost once a PING was sent and nothing at all (its PONG, a notice,
+    presence) arrived for ``timeout`` seconds after it.
+
+    Pure bookkeeping (the caller passes the clock), so that the deadline logic is tested
+    with a fake clock.  Only a read that returned nothing leads to :meth:`lost` being
+    asked: an event loop that was blocked longer than ``timeout`` first reads what
+    arrived meanwhile, and is not fooled into reconnecting a healthy link."""
+
+    def __init__(self, interval: float, timeout: float) -> None:
+        if not 0 < interval < timeout:
+            raise ConfigError(
+                f"the Redis heartbeat ({interval!r} s) must be positive and shorter than the Redis timeout ({timeout!r} s)"
+            )
+        self.interval = interval
+        self.timeout = timeout
+        self.last_ping: float | None = None
+        self.unanswered_since: float | None = None
+        """When the first PING sent after the last message heard went out (None: none is outstanding)."""
+
+    def ping_due(self, now: float) -> bool:
+        return self.last_ping is None or now - self.last_ping >= self.interval
+
+    def pinged(self, now: float) -> None:
+        self.last_ping = now
+        if self.unanswered_since is None:
+            self.unanswered_since = now
+
+    def heard(self, now: float) -> None:
+        """A message arrived: the link works (whatever PINGs were outstanding)."""
+        self.unanswered_since = None
+
+    def lost(self, now: float) -> bool:
+        return self.unanswered_since is not None and now - self.unanswered_since >= self.timeout
+
+    def wait(self, now: float) -> float:
+        """How long to wait for a message now: until the next PING is due or the link
+        would count as lost, whichever comes first (at least ``MIN_READ_SECONDS``)."""
+        until = self.interval if self.last_ping is None else self.last_ping + self.interval - now
+        if self.unanswered_since is not None:
+            until = min(until, self.unanswered_since + self.timeout - now)
+        return max(MIN_READ_SECONDS, until)
 
 
 def default_server_id() -> str:
@@ -93,10 +160,12 @@ class Fanout:
         if not 0 < len(self.server_id) <= 64 or any(ch.isspace() for ch in self.server_id):
             raise ConfigError(f"a server id is 1..64 characters without spaces, not {self.server_id!r}")
         self.channel = f"{prefix}:commits"
+        Heartbeat(limits.redis_heartbeat_seconds, limits.redis_timeout_seconds)  # ConfigError at start, not at connect
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(_QUEUE)
         self._healthy = False
         self._reset = asyncio.Event()  # the publisher failed: the subscriber reconnects
         self._opened = asyncio.Event()  # the breaker opened: reconciliation polls at once
+        self._publish_down = False  # a publish failed: drop notices until the subscriber is back
         self._tasks: set[asyncio.Task[None]] = set()
         self.breaker_opened = 0  # how many times the breaker opened (tests, logs)
         self.presence: PresenceHub | None = None
@@ -104,7 +173,10 @@ class Fanout:
         metrics.fanout_up.set(0)
         if redis_url is not None:
             rooms.on_commit = self.publish
-            self.presence = PresenceHub(rooms, redis_url, self.server_id, prefix=prefix, healthy=lambda: self._healthy)
+            self.presence = PresenceHub(
+                rooms, redis_url, self.server_id, prefix=prefix, healthy=lambda: self._healthy,
+                timeout_seconds=limits.redis_timeout_seconds,
+            )
 
     @property
     def healthy(self) -> bool:
@@ -146,7 +218,20 @@ class Fanout:
         import redis.asyncio as aioredis
 
         assert self.redis_url is not None
-        return aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2, **kw)
+        deadline = self.limits.redis_timeout_seconds
+        return aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=deadline, socket_timeout=deadline, **kw)
+
+    async def _bounded(self, call: Awaitable[_T], extra: float = 0.0) -> _T:
+        """``call``, given up (TimeoutError) after ``Limits.redis_timeout_seconds`` (+ ``extra``:
+        the read timeout of a ``get_message``, which returns by itself before)."""
+        return await asyncio.wait_for(call, self.limits.redis_timeout_seconds + extra)
+
+    async def _close(self, *closables: Any) -> None:
+        """Close redis-py clients and pubsubs, each within the deadline (a dead link must not hold us)."""
+        for c in closables:
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    await self._bounded(c.aclose())
 
     async def _reconcile(self) -> None:
         while True:
@@ -162,58 +247,111 @@ class Fanout:
     async def _publish(self) -> None:
         from redis.exceptions import RedisError
 
-        client = self._client(socket_timeout=2)
+        client: Any = None
         try:
             while True:
                 data = await self._queue.get()
+                if self._publish_down:
+                    # Redis did not take the last one: the subscriber reconnects, the other
+                    # servers reconcile; trying each queued notice would take a deadline each.
+                    continue
                 try:
-                    await client.publish(self.channel, data)
+                    if client is None:
+                        client = self._client()
+                    await self._bounded(client.publish(self.channel, data))
                     self.metrics.fanout_published.inc()
-                except (RedisError, OSError) as exc:
+                except (RedisError, OSError) as exc:  # OSError: TimeoutError too
                     self.metrics.fanout_errors.inc()
-                    self._open(f"publish: {exc}")
+                    self._publish_down = True
+                    self._open(f"publish: {exc or f'no answer within {self.limits.redis_timeout_seconds:g} s'}")
                     self._reset.set()
+                    # a call given up on may have left its connection mid-reply: start afresh
+                    await self._close(client)
+                    client = None
         finally:
-            with contextlib.suppress(Exception):
-                await client.aclose()
+            await self._close(client)
+
+    def _channels(self) -> list[str]:
+        return [self.channel] if self.presence is None else [self.channel, self.presence.channel]
 
     async def _subscribe(self) -> None:
         from redis.exceptions import RedisError
 
         failures = 0
         while True:
-            client = self._client(health_check_interval=2)
+            client = self._client()
             pubsub = client.pubsub()
             try:
-                channels = [self.channel] if self.presence is None else [self.channel, self.presence.channel]
-                await pubsub.subscribe(*channels)
+                await self._bounded(pubsub.subscribe(*self._channels()))
                 self._reset.clear()
+                await self._confirm(pubsub)
                 # Notices published while we were not subscribed are lost: catch up first.
                 await self.rooms.catch_up_all()
                 if not self._healthy:
                     log.warning("Redis fan-out up (%s): breaker closed", self.channel)
+                self._publish_down = False
                 self._healthy = True
                 self.metrics.fanout_up.set(1)
                 failures = 0
-                while not self._reset.is_set():
-                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if msg is not None and msg.get("type") == "message":
-                        if self.presence is not None and msg.get("channel") == self.presence.channel.encode():
-                            self.rooms.deliver(self.presence.received(msg["data"]))
-                        else:
-                            self._received(msg["data"])
-                self._open("a publish failed; reconnecting")
-            except (RedisError, OSError) as exc:
+                why = await self._listen(pubsub)
+                if why != "reset":
+                    self.metrics.fanout_errors.inc()
+                self._open(why if why != "reset" else "a publish failed; reconnecting")
+            except (RedisError, OSError) as exc:  # OSError: TimeoutError (a deadline) too
                 self.metrics.fanout_errors.inc()
-                self._open(str(exc) or type(exc).__name__)
+                self._open(str(exc) or f"no answer from Redis within {self.limits.redis_timeout_seconds:g} s")
+                failures += 1
+            except StoreError as exc:  # catching up: the store breaker's recovery takes it from here
+                log.warning("catching the rooms up after subscribing failed: %s", exc)
                 failures += 1
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-                with contextlib.suppress(Exception):
-                    await client.aclose()
+                await self._close(pubsub, client)
             # full jitter, capped at 2 s: the store is polled meanwhile
             await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** min(failures, 6))))
+
+    async def _confirm(self, pubsub: Any) -> None:
+        """Wait until Redis answers a PING on the subscribed connection: its PONG comes after
+        the subscriptions' confirmations, so they are in place (SUBSCRIBE itself does not wait
+        for its answer).  Messages arriving meanwhile are handled.  TimeoutError if no PONG
+        within the deadline (a black-holed Redis accepts connections, answers nothing)."""
+        deadline = time.monotonic() + self.limits.redis_timeout_seconds
+        await self._bounded(pubsub.ping(HEARTBEAT))
+        while (left := deadline - time.monotonic()) > 0:
+            msg = await self._bounded(pubsub.get_message(ignore_subscribe_messages=True, timeout=left), left)
+            if msg is None:
+                continue
+            if msg.get("type") == "pong":
+                return
+            self._handle(msg)
+        raise TimeoutError(f"Redis did not confirm the subscription within {self.limits.redis_timeout_seconds:g} s")
+
+    async def _listen(self, pubsub: Any) -> str:
+        """Handle messages until the publisher asks for a reconnect (``"reset"``) or Redis
+        stops answering the heartbeat (returns why)."""
+        beat = Heartbeat(self.limits.redis_heartbeat_seconds, self.limits.redis_timeout_seconds)
+        while not self._reset.is_set():
+            now = time.monotonic()
+            if beat.ping_due(now):
+                await self._bounded(pubsub.ping(HEARTBEAT))
+                beat.pinged(now)
+            wait = beat.wait(now)
+            msg = await self._bounded(pubsub.get_message(ignore_subscribe_messages=True, timeout=wait), wait)
+            now = time.monotonic()
+            if msg is not None:
+                beat.heard(now)
+                self._handle(msg)
+            elif beat.lost(now):
+                return f"no answer from Redis for {beat.timeout:g} s; reconnecting"
+        return "reset"
+
+    def _handle(self, msg: dict[str, Any]) -> None:
+        """A message on a subscribed channel (pongs and confirmations are not handled)."""
+        if msg.get("type") != "message":
+            return
+        if self.presence is not None and msg.get("channel") == self.presence.channel.encode():
+            self.rooms.deliver(self.presence.received(msg["data"]))
+        else:
+            self._received(msg["data"])
 
     def _received(self, data: object) -> None:
         if not isinstance(data, bytes):

@@ -45,6 +45,15 @@ class Metrics:
         self.catchup_entries = Counter(
             "cowrite_catchup_entries", "Log entries of other servers read back from the store and applied", registry=r
         )
+        self.store_up = Gauge(
+            "cowrite_store_up",
+            "1 while the store answers (the store breaker is closed), 0 while it is open: nothing is acknowledged",
+            registry=r,
+        )
+        self.store_up.set(1)
+        self.store_breaker_opened = Counter(
+            "cowrite_store_breaker_opened", "Times the store breaker opened (the store failed or stopped answering)", registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -14,7 +14,10 @@ Redis hash per document, ``<prefix>:pres:<doc>`` (field ``<server> <agent>``, va
   a killed server's cursors vanish within seconds, and so does one whose *gone* was lost.
 * **Redis down** (the fan-out's breaker open): nothing is published, remote presence
   expires, and presence stays within each server; once Redis is back the next refresh
-  publishes everything again.
+  publishes everything again.  A Redis that stops answering (a partition) is noticed by
+  the fan-out's heartbeat within seconds; until then every write here is given up after
+  ``timeout_seconds``, one at a time (frames are coalesced meanwhile, nothing piles up),
+  and at most one read of a document's hash is in flight.
 
 The subscription is the fan-out's (:class:`~cowrite.server.fanout.Fanout` subscribes to
 this channel too and hands its messages to :meth:`PresenceHub.received`).
@@ -84,6 +87,7 @@ class PresenceHub:
         throttle_seconds: float = 0.05,
         refresh_seconds: float = 2.0,
         ttl_seconds: float = 6.0,
+        timeout_seconds: float = 3.0,
     ) -> None:
         self.rooms = rooms
         self.redis_url = redis_url
@@ -94,12 +98,15 @@ class PresenceHub:
         self.throttle_seconds = throttle_seconds
         self.refresh_seconds = refresh_seconds
         self.ttl_seconds = ttl_seconds
+        self.timeout_seconds = timeout_seconds
+        """A Redis call (a write, a hash read) not answered within this long is given up."""
         self._dirty: dict[tuple[str, str], tuple[bytes, bool]] = {}  # (doc, agent) -> latest (frame, gone)
         self._local: dict[tuple[str, str], ServerSession] = {}  # this server's connections with a presence
         self._wake = asyncio.Event()
         # doc -> (server, agent) -> (presence, monotonic expiry)
         self.remote: dict[str, dict[tuple[str, str], tuple[Presence, float]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reading: set[str] = set()  # documents whose hash is being read (one read each at a time)
         self.published = 0  # frames published (tests)
         self.refreshes = 0  # refresh rounds run (tests)
         self._reader: Any = None  # the client that reads the hashes at joins (while running)
@@ -169,7 +176,9 @@ class PresenceHub:
         the hash in Redis is read too, in the background, for what is not known yet."""
         known = self.remote.get(doc_id, {}).values()
         sends = [Send(session, encode_frame(p)) for p, _ in known if p.agent != session.agent]
-        if self._healthy() and self._reader is not None:
+        if self._healthy() and self._reader is not None and doc_id not in self._reading:
+            # a read in flight delivers what it finds to the whole room, this session included
+            self._reading.add(doc_id)
             task = asyncio.create_task(self._read(self._reader, doc_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -179,7 +188,7 @@ class PresenceHub:
         from redis.exceptions import RedisError
 
         try:
-            raw: dict[bytes, bytes] = await client.hgetall(self._key(doc_id))
+            raw: dict[bytes, bytes] = await asyncio.wait_for(client.hgetall(self._key(doc_id)), self.timeout_seconds)
             now_ms = int(time.time() * 1000)
             stale: list[bytes] = []
             sends: list[Send] = []
@@ -199,9 +208,11 @@ class PresenceHub:
                     sends += self._remote(doc_id, server_id, p, time.monotonic() + min(left_ms / 1000, self.ttl_seconds))
             self.rooms.deliver(sends)
             if stale:
-                await client.hdel(self._key(doc_id), *stale)
-        except (RedisError, OSError) as exc:
-            log.debug("reading the presence of %r failed: %s", doc_id, exc)
+                await asyncio.wait_for(client.hdel(self._key(doc_id), *stale), self.timeout_seconds)
+        except (RedisError, OSError) as exc:  # OSError: TimeoutError (the deadline) too
+            log.debug("reading the presence of %r failed: %s", doc_id, exc or type(exc).__name__)
+        finally:
+            self._reading.discard(doc_id)
 
     def expire(self, now: float | None = None) -> list[Send]:
         """Drop remote presence not refreshed in time: *gone* to the local clients."""
@@ -223,7 +234,8 @@ class PresenceHub:
     def _client(self) -> Any:
         import redis.asyncio as aioredis
 
-        return aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=1, socket_timeout=1)
+        t = min(1.0, self.timeout_seconds)
+        return aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=t, socket_timeout=t)
 
     async def run(self) -> None:
         """Publish, refresh and expire until cancelled."""
@@ -259,6 +271,8 @@ class PresenceHub:
         return out
 
     async def _send(self, client: Any, frames: dict[tuple[str, str], tuple[bytes, bool]]) -> None:
+        """Publish ``frames`` and write them to the hashes: one pipeline, given up after
+        ``timeout_seconds`` (TimeoutError)."""
         expiry = f"{int(time.time() * 1000 + self.ttl_seconds * 1000)}\n".encode()
         pipe = client.pipeline(transaction=False)
         for (doc_id, agent), (frame, gone) in frames.items():
@@ -269,7 +283,7 @@ class PresenceHub:
             else:
                 pipe.hset(self._key(doc_id), field, expiry + frame)
                 pipe.pexpire(self._key(doc_id), int(self.ttl_seconds * 1000))
-        await pipe.execute()
+        await asyncio.wait_for(pipe.execute(), self.timeout_seconds)
         self.published += len(frames)
 
     async def _publish(self) -> None:
@@ -284,8 +298,8 @@ class PresenceHub:
                 if frames and self._healthy():
                     try:
                         await self._send(client, frames)
-                    except (RedisError, OSError) as exc:
-                        log.debug("publishing presence failed: %s", exc)
+                    except (RedisError, OSError) as exc:  # OSError: TimeoutError (the deadline) too
+                        log.debug("publishing presence failed: %s", exc or type(exc).__name__)
                 await asyncio.sleep(self.throttle_seconds)  # at most one frame per connection per interval
         finally:
             with contextlib.suppress(Exception):
@@ -303,8 +317,8 @@ class PresenceHub:
                 if frames and self._healthy():
                     try:
                         await self._send(client, frames)
-                    except (RedisError, OSError) as exc:
-                        log.debug("refreshing presence failed: %s", exc)
+                    except (RedisError, OSError) as exc:  # OSError: TimeoutError (the deadline) too
+                        log.debug("refreshing presence failed: %s", exc or type(exc).__name__)
         finally:
             with contextlib.suppress(Exception):
                 await client.aclose()

@@ -4,8 +4,9 @@ A room is loaded from the store when the first connection (or HTTP request)
 needs it and unloaded (after a snapshot) once it has been idle for a while.
 All work on a room is serialised by its lock: the sans-I/O :class:`Room` hands
 back a :class:`~cowrite.protocol.server.Pending` whose ops are appended to the
-store (a durable commit, in a worker thread) *before* the ACK and the broadcast
-are released.
+store (a durable commit: for a local SQLite store by the one writer thread that
+group-commits every room's appends, ``commits.py``; else in a worker thread)
+*before* the ACK and the broadcast are released.
 
 Failures:
 
@@ -18,6 +19,15 @@ Failures:
 * The store fails otherwise (a :class:`~cowrite.errors.StoreError`): the room is dropped
   and every client of it disconnected; they reconnect, the room is loaded again
   from what is durable, and the clients resend whatever was not acknowledged.
+* The store is unavailable (:class:`~cowrite.errors.StoreUnavailable`, or a call that
+  did not return within ``Limits.store_timeout_seconds``: a commit's outcome is then
+  unknown, so it is never acknowledged): as above, and the store breaker opens
+  (``storehealth.py``).  While it is open nothing is acknowledged: joins, HTTP
+  requests and ``OPS`` batches are refused (non-fatal ``ERROR internal``: clients keep
+  their edits and retry), every connection is told so and closed, and no store call
+  is started but the breaker's probe.  Once the store answers again every loaded
+  room catches up from it (other servers may have committed meanwhile) before the
+  breaker closes.
 * A bug (any other exception) while a frame is handled or committed: it is
   logged with its traceback and counted (``cowrite_internal_errors_total``), the
   sender gets a non-fatal ``ERROR internal`` with its batch id, and the room is
@@ -36,18 +46,24 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ..engine import RawVersion
-from ..errors import ConfigError, ConflictingOps, CowriteError, HistoryPruned, StoreError
+from ..errors import ConfigError, ConflictingOps, CowriteError, DocumentNotFound, HistoryPruned, StoreError, StoreUnavailable
 from ..protocol import Error, ErrorCode, Join, Role
 from ..protocol.messages import encode_frame, error_message
 from ..protocol.server import Pending, Room, Send, ServerSession, error_frame
 from ..store import DocInfo, Store
+from ..store.sqlite import SQLiteStore
+from .commits import Committer
 from .metrics import Metrics
+from .storehealth import StoreHealth
 
 __all__ = ["Limits", "RoomHandle", "Rooms"]
 
 log = logging.getLogger("cowrite.server")
+
+_T = TypeVar("_T")
 
 
 def _fmt_version(version: RawVersion) -> str:
@@ -120,6 +136,32 @@ class Limits:
     applies what other servers committed meanwhile (bounds staleness if a notice is lost)."""
     poll_seconds: float = 0.5
     """... and this often while there is no fan-out (no ``--redis``, or Redis is down)."""
+    redis_heartbeat_seconds: float = 1.0
+    """With ``--redis``: the subscription PINGs Redis this often, so that a Redis that
+    stops answering (a partition swallows packets; TCP itself notices nothing) is told
+    apart from a quiet channel ..."""
+    redis_timeout_seconds: float = 3.0
+    """... and a subscription that heard nothing (no notice, no PONG) for this long after
+    a PING, or any Redis call (connect, subscribe, publish, a presence write) that has
+    not answered within this long, counts as Redis lost: the fan-out breaker opens (rooms
+    poll the store) and the connection is made again.  More than the heartbeat."""
+    store_timeout_seconds: float = 10.0
+    """With a shared store (PostgreSQL), a store call of a room (a commit, a read) that has
+    not returned after this long is given up: the store counts as unavailable (the breaker opens) and a commit's
+    outcome as unknown (never acknowledged).  Longer than the PostgreSQL store's
+    ``idle_in_transaction_timeout`` (5 s), so that a commit waiting for a row lock held
+    by a server cut off mid-transaction is not given up too."""
+    store_check_seconds: float = 1.0
+    """While the store breaker is closed, the store is probed this often (a database that
+    swallows packets is noticed even when nobody types) ..."""
+    store_probe_seconds: float = 0.5
+    """... and this often while it is open (to close it again soon after the store is back)."""
+    store_probe_timeout_seconds: float = 2.0
+    """A probe that has not answered after this long counts as slow; two slow probes in a
+    row (with a shared store; with SQLite slow is busy) or one that fails open the breaker."""
+    drain_seconds: float = 10.0
+    """On SIGTERM the server stops taking connections and waits up to this long for the
+    commits in flight to be acknowledged and its sockets closed (code 1012) before it exits."""
     session_check_seconds: float = 30.0
     """A WebSocket signed in by session cookie has its session looked up again this
     often, and is closed once it is gone (expired, or revoked where no callback reaches
@@ -183,16 +225,61 @@ class Rooms:
         delivered (the fan-out publishes it)."""
         self._rooms: dict[str, RoomHandle] = {}
         self._loading: dict[str, asyncio.Future[RoomHandle]] = {}
+        self.health = StoreHealth(
+            store,
+            metrics,
+            check_seconds=limits.store_check_seconds,
+            probe_seconds=limits.store_probe_seconds,
+            probe_timeout=limits.store_probe_timeout_seconds,
+            slow_is_down=shared,
+        )
+        """The store breaker (``storehealth.py``): nothing is acknowledged while it is open."""
+        self.health.on_open = self._store_lost
+        self.health.recover = self.recover
+        self.committer = Committer(store) if isinstance(store, SQLiteStore) and not shared else None
+        """The writer thread that group-commits every room's appends (a local SQLite store;
+        a shared store's appends go through :meth:`_call`, which can give up on them)."""
 
     def __len__(self) -> int:
         return len(self._rooms)
 
+    async def _call(self, fn: Callable[..., _T], *args: object, **kwargs: object) -> _T:
+        """``fn(*args, **kwargs)`` (a store call) in a worker thread, given up after
+        ``Limits.store_timeout_seconds`` with a shared (network) store.  A timeout or a
+        StoreUnavailable opens the store breaker and raises StoreUnavailable (for a write:
+        the outcome is unknown; the thread may still finish it, and a resend of the same
+        ops is not an error).  A local store (SQLite, one server) is never given up on:
+        slow there is busy, not gone."""
+        limit = self.limits.store_timeout_seconds
+        try:
+            if not self.shared:
+                return await asyncio.to_thread(fn, *args, **kwargs)
+            return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), limit)
+        except TimeoutError:
+            exc = StoreUnavailable(f"the store did not answer within {limit:g} s (whether a write was stored is unknown)")
+            self.health.failed(exc)
+            raise exc from None
+        except StoreUnavailable as exc:
+            self.health.failed(exc)
+            raise
+
+    async def _append(self, doc_id: str, patch: bytes, *, op_count: int, text_length: int) -> int:
+        """``store.append``: through the writer thread (group commit, one hand-off per
+        batch) for a local SQLite store, else :meth:`_call`.  Returns once it is durable."""
+        if self.committer is None:
+            return await self._call(self.store.append, doc_id, patch, op_count=op_count, text_length=text_length)
+        try:
+            return await self.committer.append(doc_id, patch, op_count=op_count, text_length=text_length)
+        except StoreUnavailable as exc:
+            self.health.failed(exc)
+            raise
+
     async def _load(self, doc_id: str) -> tuple[Room, DocInfo]:
         # info first: the document loaded next holds at least its seq (an entry appended
         # by another server in between is applied again by the next catch-up: a no-op).
-        info = await asyncio.to_thread(self.store.info, doc_id)
-        doc = await asyncio.to_thread(self.store.load, doc_id, "server")
-        owners = await asyncio.to_thread(self.store.agent_owners, doc_id)
+        info = await self._call(self.store.info, doc_id)
+        doc = await self._call(self.store.load, doc_id, "server")
+        owners = await self._call(self.store.agent_owners, doc_id)
         lim = self.limits
         room = Room(
             doc_id,
@@ -241,8 +328,11 @@ class Rooms:
     @contextlib.asynccontextmanager
     async def locked(self, doc_id: str) -> AsyncIterator[RoomHandle]:
         """The live room of ``doc_id`` with its lock held (if the room was dropped or
-        unloaded while we waited for the lock, the one loaded next)."""
+        unloaded while we waited for the lock, the one loaded next).  StoreUnavailable
+        while the store breaker is open."""
         for _ in range(5):
+            if not self.health.up:
+                raise self.health.refusal()
             handle = await self.get(doc_id)
             async with handle.lock:
                 if self.is_live(handle) and self.shared:
@@ -258,7 +348,7 @@ class Rooms:
         the room records it: a failed claim (StoreError) leaves no owner in memory."""
         owner = handle.room.agent_owners.get(agent)
         if owner is None:
-            owner = await asyncio.to_thread(self.store.claim_agent, handle.doc_id, agent, user)
+            owner = await self._call(self.store.claim_agent, handle.doc_id, agent, user)
             handle.room.agent_owners[agent] = owner
         return owner
 
@@ -291,15 +381,33 @@ class Rooms:
         """The room of ``doc_id`` if it is in memory (without loading it)."""
         return self._rooms.get(doc_id)
 
+    def handles(self) -> list[RoomHandle]:
+        """The rooms in memory now (a copy: loading or unloading one meanwhile is fine)."""
+        return list(self._rooms.values())
+
     def is_live(self, handle: RoomHandle) -> bool:
         """Whether ``handle`` is still the usable room of its document: not failed,
         not dropped or unloaded (e.g. by the idle reaper while a caller waited)."""
         return not handle.room.failed and self._rooms.get(handle.doc_id) is handle
 
-    def drop(self, doc_id: str) -> None:
-        """Forget a room (after a store failure or a delete); clients must reconnect."""
+    def drop(self, doc_id: str, handle: RoomHandle | None = None) -> None:
+        """Forget a room (after a store failure or a delete); clients must reconnect.
+        With ``handle``, only if that is still the document's room (not one loaded since)."""
+        if handle is not None and self._rooms.get(doc_id) is not handle:
+            return
         if self._rooms.pop(doc_id, None) is not None:
             self.metrics.rooms.set(len(self._rooms))
+
+    def _store_lost(self) -> None:
+        """The store breaker opened: tell every connection (non-fatal ``ERROR internal``:
+        its client keeps its edits and reconnects, to another server if it can) and
+        close it.  The rooms stay loaded; they catch up before the breaker closes."""
+        message = "this server cannot reach its store, so it cannot acknowledge edits; your edits are kept: reconnect"
+        frame = error_frame(ErrorCode.INTERNAL, message)
+        sends = [Send(s, frame, True) for h in self._rooms.values() for s in h.room.sessions]
+        if sends:
+            self.metrics.errors.labels(code="internal").inc(len(sends))
+        self.deliver(sends)
 
     async def run(self, handle: RoomHandle, step: Callable[[], Pending]) -> Pending | None:
         """Run one room step under the room lock: persist its ops, then deliver its frames."""
@@ -331,13 +439,9 @@ class Rooms:
         if pending.to_persist:
             n = sum(op.span for op in pending.to_persist)
             try:
-                seq = await asyncio.to_thread(
-                    self.store.append,
-                    handle.doc_id,
-                    pending.patch,
-                    op_count=n,
-                    text_length=len(room.doc),
-                )
+                if not self.health.up:  # the breaker opened while this step waited: store nothing
+                    raise self.health.refusal()
+                seq = await self._append(handle.doc_id, pending.patch, op_count=n, text_length=len(room.doc))
             except ConflictingOps as exc:
                 # The store holds these op ids with other content (another server got them in
                 # first): refuse the batch alone, and reload the room, whose document merged it.
@@ -346,11 +450,17 @@ class Rooms:
                 self.deliver(self._conflicted(pending, exc))
                 await self._reload(handle, room, before)
                 return pending
+            except StoreUnavailable as exc:  # an outage, not a bug: no traceback
+                log.warning("store append failed for %s; dropping the room: %s", handle.doc_id, exc)
+                self.metrics.errors.labels(code="internal").inc()
+                self.deliver(pending.abort("the server cannot reach its store; your edits are kept: reconnect"))
+                self.drop(handle.doc_id, handle)
+                return pending
             except StoreError:
                 log.exception("store append failed for %s; dropping the room", handle.doc_id)
                 self.metrics.errors.labels(code="internal").inc()
                 self.deliver(pending.abort())
-                self.drop(handle.doc_id)
+                self.drop(handle.doc_id, handle)
                 return pending
             except Exception as exc:  # a bug in the store: what is durable is unknown
                 self.deliver(pending.broken(exc))
@@ -435,23 +545,27 @@ class Rooms:
 
     # -- other servers' commits --------------------------------------------------------
 
-    async def catch_up_locked(self, handle: RoomHandle) -> int:
+    async def catch_up_locked(self, handle: RoomHandle, *, strict: bool = False) -> int:
         """Apply the store's log entries after ``handle.seq`` (committed by other servers)
         to the room, which sends them to its connections (call with the room lock held).
         Returns how many entries were read.  A store failure is logged and leaves the room
-        as it is (the next catch-up tries again); an entry that does not apply, or a log
-        pruned past ``handle.seq``, reloads the room from the store."""
-        if not self.is_live(handle):
+        as it is (the next catch-up tries again), and while the store breaker is open
+        nothing is read; with ``strict`` (closing the breaker) the store is read anyway and
+        its failure raised.  An entry that does not apply, or a log pruned past
+        ``handle.seq``, reloads the room from the store."""
+        if not self.is_live(handle) or not (strict or self.health.up):
             return 0
         room = handle.room
         try:
-            entries = await asyncio.to_thread(self.store.log_since, handle.doc_id, handle.seq)
+            entries = await self._call(self.store.log_since, handle.doc_id, handle.seq)
         except HistoryPruned:
             log.warning("the log of %r was pruned past seq %d; reloading the room", handle.doc_id, handle.seq)
             room.failed = True
             await self._reload(handle, room, room.doc.version)
             return 0
         except StoreError as exc:
+            if strict:
+                raise
             log.warning("catching up %r from the store failed: %s", handle.doc_id, exc)
             return 0
         if not self.is_live(handle) or handle.room is not room:
@@ -505,28 +619,83 @@ class Rooms:
             await self.catch_up_locked(handle)
 
     async def catch_up_all(self) -> None:
-        """Catch every loaded room up from the store (reconciliation; after a reconnect)."""
+        """Catch every loaded room up from the store (reconciliation; after a reconnect).
+        Nothing while the store breaker is open (its own recovery catches up)."""
         for handle in list(self._rooms.values()):
-            if not self.is_live(handle):
+            if not self.is_live(handle) or not self.health.up:
                 continue
             async with handle.lock:
                 await self.catch_up_locked(handle)
 
+    async def recover(self) -> bool:
+        """The store answers again after an outage: catch every loaded room up from it
+        before anything is acknowledged again (other servers committed meanwhile; their
+        notices, if any, were for entries this server could not read).  A document whose
+        stored log is now *shorter* than what the room holds (the database was restored,
+        or failed over to a replica that lacked the newest commits) is loaded again.
+        True if every room caught up; False (the breaker stays open) if the store
+        failed again."""
+        for handle in list(self._rooms.values()):
+            if not self.is_live(handle):
+                continue
+            try:
+                async with handle.lock:
+                    if not self.is_live(handle):
+                        continue
+                    info = await self._call(self.store.info, handle.doc_id)
+                    if info.seq < handle.seq:
+                        log.warning(
+                            "the stored log of %r ends at seq %d, before the room's %d: reloading it",
+                            handle.doc_id, info.seq, handle.seq,
+                        )
+                        room = handle.room
+                        room.failed = True
+                        await self._reload(handle, room, room.doc.version)
+                        continue
+                    await self.catch_up_locked(handle, strict=True)
+            except DocumentNotFound:
+                self.drop(handle.doc_id, handle)  # deleted meanwhile (its clients were closed)
+            except StoreError as exc:
+                log.warning("catching up %r after the store came back failed: %s", handle.doc_id, exc)
+                return False
+        return True
+
     async def _snapshot(self, handle: RoomHandle) -> None:
+        if not self.health.up:  # the log has everything; a snapshot can wait
+            return
         if self.shared:  # hold what others appended first: the snapshot then covers it too
             await self.catch_up_locked(handle)
             if not self.is_live(handle):
                 return
         doc = handle.room.doc
         try:
-            await asyncio.to_thread(self.store.snapshot, handle.doc_id, doc.copy())
-            info = await asyncio.to_thread(self.store.info, handle.doc_id)
+            await self._call(self.store.snapshot, handle.doc_id, doc.copy())
+            info = await self._call(self.store.info, handle.doc_id)
+        except StoreUnavailable as exc:  # an outage (the breaker opened): try again later
+            log.warning("snapshot of %s failed: %s", handle.doc_id, exc)
+            return
         except Exception:  # the log still has everything: a snapshot is only an optimisation
+            if self.shared and await self._snapshot_overtaken(handle):
+                return
             log.exception("snapshot of %s failed", handle.doc_id)
             # Try again only after as much work again (not at every batch).
             handle.entries_since_snapshot = handle.bytes_since_snapshot = 0
             return
         handle.counted(info)
+
+    async def _snapshot_overtaken(self, handle: RoomHandle) -> bool:
+        """True if the store refused our snapshot because another server stored a newer one
+        between our catch-up and our write (it holds ops we lack): expected in a cluster."""
+        try:
+            info = await self._call(self.store.info, handle.doc_id)
+        except Exception:
+            return False
+        if info.snapshot_seq <= handle.seq:
+            return False
+        log.info("snapshot of %s: another server stored a newer one (seq %d); keeping it",
+                 handle.doc_id, info.snapshot_seq)
+        handle.counted(info)
+        return True
 
     async def unload_idle(self) -> None:
         """Snapshot and unload rooms that have had no connection for a while."""
@@ -546,3 +715,5 @@ class Rooms:
                 if handle.entries_since_snapshot and not handle.room.failed:
                     await self._snapshot(handle)
         self._rooms.clear()
+        if self.committer is not None:
+            await self.committer.close()

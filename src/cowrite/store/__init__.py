@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 
+from ..errors import StoreUnavailable
 from .base import (
     MAX_DOC_ID_LEN,
+    MAX_TITLE,
+    MAX_VERSION_NAME,
     AccountExists,
     AccountRecord,
     ConflictingOps,
@@ -27,6 +30,7 @@ from .base import (
     InviteRefused,
     LinkRecord,
     MemberRecord,
+    NamedVersionRecord,
     SchemaError,
     SessionRecord,
     SignUpRefused,
@@ -40,6 +44,8 @@ from .sqlite import SQLiteStore
 
 __all__ = [
     "MAX_DOC_ID_LEN",
+    "MAX_TITLE",
+    "MAX_VERSION_NAME",
     "AccountExists",
     "AccountRecord",
     "ConflictingOps",
@@ -55,12 +61,14 @@ __all__ = [
     "InviteRefused",
     "LinkRecord",
     "MemberRecord",
+    "NamedVersionRecord",
     "SQLiteStore",
     "SchemaError",
     "SessionRecord",
     "SignUpRefused",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "TokenRecord",
     "UnsupportedBackend",
     "check_doc_id",

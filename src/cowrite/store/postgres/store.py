@@ -21,8 +21,17 @@ at once:
   as SQLite's read transaction gives (the newest seq and the log rows agree).
 * **Durability**: ``synchronous_commit = on`` is set on every connection, and a call
   returns only after its ``COMMIT`` returned.  If the connection is lost during the
-  ``COMMIT`` the outcome is unknown: that is a :class:`StoreError` saying so (never
-  an acknowledgement); the pool then replaces the broken connection.
+  ``COMMIT`` the outcome is unknown: that is a :class:`StoreUnavailable` saying so
+  (never an acknowledgement); the pool then replaces the broken connection.
+* **A dead, stopped or partitioned database is an error within seconds**, never a hang
+  for the OS's TCP timeouts: libpq's ``connect_timeout``, TCP keepalives and
+  ``tcp_user_timeout`` (unless the URL sets them), the pool's ``timeout`` for a free
+  connection, and on every session ``statement_timeout`` (a query, lock waits
+  included) and ``idle_in_transaction_session_timeout`` (a server cut off in the
+  middle of a transaction must not hold a document's row lock, and so stall every
+  other server's commits to it, for longer than that).  Losing the database
+  (connection refused or lost, a timeout, the database shutting down) is
+  :class:`StoreUnavailable`, so a server can tell an outage from a refusal.
 
 Connections come from a :class:`psycopg_pool.ConnectionPool` (thread-safe; each call
 holds one connection for one transaction).  Constraint violations that a race can
@@ -37,6 +46,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -61,6 +71,7 @@ from ..base import (
     InviteRefused,
     LinkRecord,
     MemberRecord,
+    NamedVersionRecord,
     SessionRecord,
     SignUpRefused,
     Store,
@@ -68,6 +79,7 @@ from ..base import (
     TokenRecord,
     check_doc_id,
 )
+from ...errors import StoreUnavailable
 
 # The record checks, checksums and log verification are the SQLite backend's, shared on
 # purpose: both backends must refuse the same input and report the same damage.
@@ -99,6 +111,23 @@ from ..sqlite import (
     _version_json,
 )
 from ..runs import batch_runs, check_batch
+from ..suggestions import (
+    SUGGESTION_COLS,
+    SuggestionRecord,
+    check_suggestion_id,
+    check_suggestion_record,
+    suggestion_from_row,
+)
+from ..comments import (
+    COMMENT_COLS,
+    CommentRecord,
+    check_comment,
+    check_comment_id,
+    check_thread_of,
+    comment_from_row,
+    updated,
+)
+from ..versions import check_named_version, check_title, check_version_name, named_version_from_row, version_json
 from .schema import migrate, overlapping
 
 __all__ = ["PostgresStore"]
@@ -120,7 +149,8 @@ _INFO_SQL = """
     SELECT d.id, d.created_at, d.updated_at, d.last_seq, d.ops_count, COALESCE(s.seq, 0), d.text_length,
            COALESCE(octet_length(s.data), 0),
            COALESCE((SELECT SUM(octet_length(l.patch)) FROM log l
-                     WHERE l.doc_key = d.key AND l.seq > COALESCE(s.seq, 0)), 0)::bigint
+                     WHERE l.doc_key = d.key AND l.seq > COALESCE(s.seq, 0)), 0)::bigint,
+           d.title
     FROM documents d
     LEFT JOIN LATERAL (SELECT seq, data FROM snapshots WHERE doc_key = d.key ORDER BY seq DESC LIMIT 1) s ON true
 """
@@ -137,6 +167,7 @@ def _info(row: tuple[Any, ...]) -> DocInfo:
         text_length=row[6],
         snapshot_bytes=row[7],
         log_bytes_since_snapshot=row[8],
+        title=row[9],
     )
 
 
@@ -158,13 +189,17 @@ def _redacted(url: str) -> str:
 _NETWORK_DEFAULTS = {
     # A dead or partitioned database must become an error within seconds, not hang a
     # commit (and the room waiting on it) for the OS's TCP timeouts of many minutes.
-    "connect_timeout": "10",
+    "connect_timeout": "3",  # libpq counts whole seconds, at least 2
     "keepalives": "1",
     "keepalives_idle": "5",
     "keepalives_interval": "2",
     "keepalives_count": "3",
-    "tcp_user_timeout": "10000",  # ms of unacknowledged data before the connection fails
+    "tcp_user_timeout": "5000",  # ms of unacknowledged data before the connection fails
 }
+
+_LOST = (psycopg.OperationalError, psycopg.InterfaceError)
+"""What psycopg raises when the database cannot be reached or used: refused, lost, timed
+out (``statement_timeout``), shutting down, out of connections."""
 
 
 def _connect_kwargs(url: str) -> dict[str, Any]:
@@ -191,7 +226,10 @@ class PostgresStore(Store):
     ``url`` is a libpq connection URI (``postgresql://user@host:5432/db``; query
     parameters such as ``?options=-csearch_path%3Dmyschema`` pass through).
     ``min_size``/``max_size`` bound the connection pool; ``timeout`` is how long a
-    call waits for a connection (and the open for the first one), in seconds.
+    call waits for a connection (and the open for the first one), in seconds;
+    ``statement_timeout`` how long one statement may run (lock waits included) and
+    ``idle_in_transaction_timeout`` how long the database keeps a transaction whose
+    client went silent, both in seconds (migrations on open are not cut off).
     """
 
     def __init__(
@@ -200,7 +238,9 @@ class PostgresStore(Store):
         *,
         min_size: int = 1,
         max_size: int = 10,
-        timeout: float = 10.0,
+        timeout: float = 5.0,
+        statement_timeout: float = 10.0,
+        idle_in_transaction_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(url, str) or not url:
@@ -211,6 +251,13 @@ class PostgresStore(Store):
         self._shown = _redacted(self.url)
         self._clock = clock
         self._timeout = timeout
+        for name, value in (("statement_timeout", statement_timeout), ("idle_in_transaction_timeout", idle_in_transaction_timeout)):
+            if type(value) not in (int, float) or not 0 < value < 86400:
+                raise InvalidArgument(f"{name} must be a number of seconds in (0, 86400), not {value!r}")
+        self._session_settings = (
+            f"SET statement_timeout TO {round(statement_timeout * 1000)};"
+            f" SET idle_in_transaction_session_timeout TO {round(idle_in_transaction_timeout * 1000)}"
+        )
         where = f"PostgreSQL store {self._shown}"
         try:
             conninfo_to_dict(self.url)
@@ -231,20 +278,24 @@ class PostgresStore(Store):
         try:
             pool.open(wait=True, timeout=timeout)
             with pool.connection(timeout=timeout) as conn:
+                conn.execute("SET statement_timeout TO 0")  # a migration may take long: not cut off
                 self.schema_version = migrate(conn, where)
+                conn.execute(self._session_settings)
         except BaseException as exc:
             pool.close()
             if isinstance(exc, psycopg_pool.PoolTimeout):
-                raise StoreError(f"cannot open {where}: no connection within {timeout:g} s ({exc})") from exc
+                raise StoreUnavailable(f"cannot open {where}: no connection within {timeout:g} s ({exc})") from exc
+            if isinstance(exc, _LOST):
+                raise StoreUnavailable(f"cannot open {where}: {exc}") from exc
             if isinstance(exc, psycopg.Error):
                 raise StoreError(f"cannot open {where}: {exc}") from exc
             raise
         self._pool = pool
 
-    @staticmethod
-    def _configure(conn: Conn) -> None:
+    def _configure(self, conn: Conn) -> None:
         # Durability must not depend on the server's or role's default settings.
         conn.execute("SET synchronous_commit TO on")
+        conn.execute(self._session_settings)
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self._shown}{' closed' if self._pool is None else ''}>"
@@ -260,7 +311,7 @@ class PostgresStore(Store):
             with pool.connection(timeout=self._timeout) as conn:
                 yield conn
         except psycopg_pool.PoolTimeout as exc:
-            raise StoreError(f"{self!r}: no database connection within {self._timeout:g} s: {exc}") from exc
+            raise StoreUnavailable(f"{self!r}: no database connection within {self._timeout:g} s: {exc}") from exc
         except psycopg_pool.PoolClosed as exc:
             raise StoreError(f"{self!r} is closed") from exc
 
@@ -278,6 +329,8 @@ class PostgresStore(Store):
                 return result
         except psycopg.DataError as exc:
             raise InvalidArgument(f"{self!r}: a value PostgreSQL cannot take: {exc}") from exc
+        except _LOST as exc:
+            raise StoreUnavailable(f"{self!r}: read failed, the database is unavailable: {exc}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"{self!r}: read failed: {exc}") from exc
 
@@ -302,13 +355,15 @@ class PostgresStore(Store):
                     raise
                 return result
         except psycopg.Error as exc:
-            if committing and isinstance(exc, psycopg.OperationalError):
-                raise StoreError(
+            if committing and isinstance(exc, _LOST):
+                raise StoreUnavailable(
                     f"{self!r}: {what}: the connection failed during COMMIT, so whether it was stored is "
                     f"unknown (do not acknowledge it; read the store again): {exc}"
                 ) from exc
             if isinstance(exc, psycopg.DataError):
                 raise InvalidArgument(f"{self!r}: {what}: a value PostgreSQL cannot take, nothing stored: {exc}") from exc
+            if isinstance(exc, _LOST):
+                raise StoreUnavailable(f"{self!r}: {what} failed, the database is unavailable, nothing stored: {exc}") from exc
             raise StoreError(f"{self!r}: {what} failed, nothing stored: {exc}") from exc
 
     @staticmethod
@@ -643,6 +698,60 @@ class PostgresStore(Store):
 
         result: int = self._write(fn, f"snapshot of {doc_id!r}")
         return result
+
+    # -- titles and named versions ------------------------------------------------------
+
+    def set_title(self, doc_id: str, title: str) -> None:
+        doc_id = check_doc_id(doc_id)
+        title = check_title(title)
+
+        def fn(conn: Conn) -> None:
+            if conn.execute("UPDATE documents SET title = %s WHERE id = %s", (title, doc_id)).rowcount == 0:
+                raise DocumentNotFound(doc_id)
+
+        self._write(fn)
+
+    def add_named_version(self, record: NamedVersionRecord) -> bool:
+        check_named_version(record)
+        doc_id = check_doc_id(record.doc)
+
+        def fn(conn: Conn) -> bool:
+            key = self._doc_row(conn, doc_id)[0]
+            row = conn.execute(
+                "INSERT INTO named_versions (doc_key, name, version, created_by, created_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (doc_key, name) DO NOTHING RETURNING 1",
+                (key, record.name, version_json(record.version), record.created_by, record.created_at),
+            ).fetchone()
+            return row is not None
+
+        done: bool = self._write(fn)
+        return done
+
+    def named_versions(self, doc_id: str) -> list[NamedVersionRecord]:
+        doc_id = check_doc_id(doc_id)
+        rows = self._read(
+            lambda conn: conn.execute(
+                "SELECT v.name, v.version, v.created_by, v.created_at FROM named_versions v"
+                " JOIN documents d ON d.key = v.doc_key WHERE d.id = %s"
+                " ORDER BY v.created_at, v.name COLLATE \"C\"",
+                (doc_id,),
+            ).fetchall()
+        )
+        return [named_version_from_row(doc_id, *row) for row in rows]
+
+    def delete_named_version(self, doc_id: str, name: str) -> bool:
+        doc_id = check_doc_id(doc_id)
+        name = check_version_name(name)
+
+        def fn(conn: Conn) -> bool:
+            cur = conn.execute(
+                "DELETE FROM named_versions WHERE name = %s AND doc_key = (SELECT key FROM documents WHERE id = %s)",
+                (name, doc_id),
+            )
+            return cur.rowcount > 0
+
+        done: bool = self._write(fn)
+        return done
 
     # -- accounts ----------------------------------------------------------------------
 
@@ -1142,6 +1251,185 @@ class PostgresStore(Store):
                 (last_used, key, last_used),
             )
         )
+
+    # -- comments (checks and rules: store/comments.py) ---------------------------------
+
+    @staticmethod
+    def _comment_row(conn: Conn, key: int, comment_id: str) -> CommentRecord | None:
+        row = conn.execute(
+            f"SELECT {COMMENT_COLS} FROM comments WHERE doc_key = %s AND id = %s", (key, comment_id)
+        ).fetchone()
+        return None if row is None else comment_from_row(row)
+
+    @staticmethod
+    def _next_comment_rev(conn: Conn, key: int, *, lock: bool = True) -> int:
+        """The document's next comment revision; ``lock`` first serialises the comment
+        changes of the document across servers (until the transaction ends), so revisions
+        are given, and committed, in order."""
+        if lock:
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('cowrite-comments:' || current_schema() || ':' || %s::text, 0))",
+                (key,),
+            )
+        row = conn.execute("SELECT COALESCE(MAX(rev), 0) FROM comments WHERE doc_key = %s", (key,)).fetchone()
+        return int(row[0]) + 1 if row is not None else 1
+
+    def add_comment(self, doc_id: str, comment: CommentRecord) -> CommentRecord:
+        doc_id = check_doc_id(doc_id)
+        c = check_comment(comment)
+
+        def fn(conn: Conn) -> CommentRecord:
+            key = self._doc_row(conn, doc_id)[0]
+            rev = self._next_comment_rev(conn, key)
+            if self._comment_row(conn, key, c.id) is not None:
+                raise InvalidArgument(f"comment {c.id!r} exists")
+            if not c.is_thread:
+                check_thread_of(c, self._comment_row(conn, key, c.thread))
+            stored = replace(c, rev=rev)
+            conn.execute(
+                f"INSERT INTO comments (doc_key, {COMMENT_COLS})"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (key, stored.id, stored.thread, stored.author, stored.body, stored.anchor, stored.quote,
+                 stored.created_at, stored.edited_at, stored.resolved, False, stored.rev),
+            )
+            return stored
+
+        result: CommentRecord = self._write(fn, "add comment")
+        return result
+
+    def comments(self, doc_id: str) -> list[CommentRecord]:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: Conn) -> list[CommentRecord]:
+            key = self._doc_row(conn, doc_id)[0]
+            rows = conn.execute(
+                f"SELECT {COMMENT_COLS} FROM comments WHERE doc_key = %s ORDER BY created_at, id", (key,)
+            ).fetchall()
+            return [comment_from_row(r) for r in rows]
+
+        result: list[CommentRecord] = self._read(fn)
+        return result
+
+    def comment(self, doc_id: str, comment_id: str) -> CommentRecord | None:
+        doc_id = check_doc_id(doc_id)
+        check_comment_id(comment_id)
+
+        def fn(conn: Conn) -> CommentRecord | None:
+            row = conn.execute("SELECT key FROM documents WHERE id = %s", (doc_id,)).fetchone()
+            return None if row is None else self._comment_row(conn, row[0], comment_id)
+
+        result: CommentRecord | None = self._read(fn)
+        return result
+
+    def update_comment(
+        self,
+        doc_id: str,
+        comment_id: str,
+        *,
+        body: str | None = None,
+        resolved: bool | None = None,
+        delete: bool = False,
+        now: float,
+    ) -> CommentRecord | None:
+        doc_id = check_doc_id(doc_id)
+        check_comment_id(comment_id)
+
+        def fn(conn: Conn) -> CommentRecord | None:
+            key = self._doc_row(conn, doc_id)[0]
+            rev = self._next_comment_rev(conn, key)  # locks first: the row read next is current
+            current = self._comment_row(conn, key, comment_id)
+            if current is None:
+                return None
+            new = updated(current, body=body, resolved=resolved, delete=delete, now=now)
+            if new == current:
+                return current
+            new = replace(new, rev=rev)
+            conn.execute(
+                "UPDATE comments SET body = %s, edited_at = %s, resolved = %s, deleted = %s, rev = %s"
+                " WHERE doc_key = %s AND id = %s",
+                (new.body, new.edited_at, new.resolved, new.deleted, new.rev, key, comment_id),
+            )
+            return new
+
+        result: CommentRecord | None = self._write(fn, "update comment")
+        return result
+
+    def comments_revision(self, doc_id: str) -> int:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: Conn) -> int:
+            key = self._doc_row(conn, doc_id)[0]
+            return self._next_comment_rev(conn, key, lock=False) - 1
+
+        result: int = self._read(fn)
+        return result
+
+    # -- suggestions (checks: store/suggestions.py) ---------------------------------------
+
+    def put_suggestion(self, doc_id: str, suggestion: SuggestionRecord) -> SuggestionRecord:
+        doc_id = check_doc_id(doc_id)
+        s = check_suggestion_record(suggestion)
+
+        def fn(conn: Conn) -> SuggestionRecord:
+            key = self._doc_row(conn, doc_id)[0]
+            # One statement: two servers saving the same suggestion at once cannot
+            # both insert, and a save by another author changes nothing.
+            row = conn.execute(
+                f"INSERT INTO suggestions (doc_key, {SUGGESTION_COLS}) VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (doc_key, id) DO UPDATE SET patch = EXCLUDED.patch, updated_at = EXCLUDED.updated_at"
+                " WHERE suggestions.author = EXCLUDED.author"
+                f" RETURNING {SUGGESTION_COLS}",
+                (key, s.id, s.author, s.patch, s.created_at, s.updated_at),
+            ).fetchone()
+            if row is None:
+                raise InvalidArgument(f"suggestion {s.id!r} is another author's")
+            return suggestion_from_row(row)
+
+        result: SuggestionRecord = self._write(fn, "save suggestion")
+        return result
+
+    def suggestions(self, doc_id: str) -> list[SuggestionRecord]:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: Conn) -> list[SuggestionRecord]:
+            key = self._doc_row(conn, doc_id)[0]
+            rows = conn.execute(
+                f"SELECT {SUGGESTION_COLS} FROM suggestions WHERE doc_key = %s ORDER BY created_at, id COLLATE \"C\"",
+                (key,),
+            ).fetchall()
+            return [suggestion_from_row(r) for r in rows]
+
+        result: list[SuggestionRecord] = self._read(fn)
+        return result
+
+    def suggestion(self, doc_id: str, suggestion_id: str) -> SuggestionRecord | None:
+        doc_id = check_doc_id(doc_id)
+        check_suggestion_id(suggestion_id)
+
+        def fn(conn: Conn) -> SuggestionRecord | None:
+            row = conn.execute(
+                f"SELECT {SUGGESTION_COLS} FROM suggestions"
+                " WHERE doc_key = (SELECT key FROM documents WHERE id = %s) AND id = %s",
+                (doc_id, suggestion_id),
+            ).fetchone()
+            return None if row is None else suggestion_from_row(row)
+
+        result: SuggestionRecord | None = self._read(fn)
+        return result
+
+    def delete_suggestion(self, doc_id: str, suggestion_id: str) -> bool:
+        doc_id = check_doc_id(doc_id)
+        check_suggestion_id(suggestion_id)
+
+        def fn(conn: Conn) -> bool:
+            cur = conn.execute(
+                "DELETE FROM suggestions WHERE id = %s AND doc_key = (SELECT key FROM documents WHERE id = %s)",
+                (suggestion_id, doc_id),
+            )
+            return cur.rowcount > 0
+
+        done: bool = self._write(fn, "delete suggestion")
+        return done
 
     # -- lifetime ----------------------------------------------------------------------
 
