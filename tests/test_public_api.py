@@ -27,6 +27,7 @@ PINNED = {
         "RawVersion", "Summary", "TooLargeError", "UndoManager", "UndoResult", "UnknownParentError",
         "UnknownVersionError", "checkout", "decode_document", "decode_patch", "encode_document", "encode_patch",
         "normalize_summary", "patch_shape",
+        "DiffSpan", "TextEdit", "restore", "text_diff", "version_diff",  # restore.py, textdiff.py
     ],
 }
 

@@ -296,9 +296,9 @@ def test_a_revoked_page_keeps_its_unsent_text_visible_and_downloadable(
                 got = await download.value
                 assert got.suggested_filename == f"{doc_id}-unsent.txt"
                 assert Path(await got.path()).read_text(encoding="utf-8") == want
-                # The offline copy stays in this browser.
-                key = f"cowrite.doc.{doc_id}." + await ada.page.evaluate("window.cowrite.agent")
-                assert await ada.page.evaluate("k => localStorage.getItem(k) !== null", key)
+                # The tab's copy stays on this device (persist.js: IndexedDB, written in the background).
+                key = f"tab/{doc_id}/" + await ada.page.evaluate("window.cowrite.agent")
+                await ada.page.wait_for_function("k => window.cowrite.offline.store.get(k).then((e) => e !== null)", arg=key, timeout=10_000)
                 no_page_errors(ada)
             finally:
                 await browser.close()

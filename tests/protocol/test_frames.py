@@ -11,6 +11,7 @@ from cowrite.protocol import (
     PROTOCOL_VERSION,
     Ack,
     Digest,
+    Comments,
     Error,
     ErrorCode,
     Join,
@@ -70,6 +71,7 @@ EXAMPLES: list[Message] = [
     Digest((), bytes(32)),
     Resync(DOC.version, DOC.encode()),
     Resync((), b""),
+    Comments(3),
 ]
 FRAMES = [encode_frame(m) for m in EXAMPLES]
 
@@ -168,7 +170,7 @@ def test_unknown_version_and_type() -> None:
     assert "version" in str(_raises(bytes([2, 1]) + FRAMES[0][2:]))
     assert "version" in str(_raises(bytes([0, 8, 0])))
     assert "type" in str(_raises(bytes([1, 0])))
-    assert "type" in str(_raises(bytes([1, 0x0C, 0])))
+    assert "type" in str(_raises(bytes([1, 0x0D, 0])))
     assert "type" in str(_raises(bytes([1, 0xFF])))
 
 

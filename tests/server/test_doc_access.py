@@ -651,6 +651,8 @@ def test_the_admin_routes_are_for_admins_only(world: Any) -> None:
         ("POST", "/api/admin/users/bob/disable"),
         ("POST", "/api/admin/users/bob/reset"),
         ("POST", "/api/admin/users/bob/enable"),
+        ("GET", "/api/admin/users/bob/tokens"),
+        ("DELETE", "/api/admin/tokens/anything"),
     ]:
         r = ada.req(method, path)
         assert r.status_code == 403, (method, path)
@@ -681,6 +683,34 @@ def test_an_admin_lists_disables_enables_and_resets(world: Any) -> None:
     # The admin owns every document.
     assert root.req("GET", "/api/docs/a/text").text == "ada's"
     assert root.req("POST", "/api/docs/a/members", {"user": "carol", "role": "viewer"}).status_code == 201
+
+
+def test_an_admin_lists_and_revokes_someones_token_and_nobody_else_can(world: Any) -> None:
+    h, ada, bob, carol = world
+    root = User(h, "boss", admin=True)
+    made = ada.req("POST", "/api/tokens", {"label": "leaked", "docs": ["a"], "role": "editor"}).json()
+    secret, tid = made["secret"], made["token"]["id"]
+    with h.http.websocket_connect(f"/ws/a?token={secret}") as ws:
+        join(ws, "a", "ada-script")
+        # Not an admin: bob can neither list ada's tokens nor revoke one, by either route.
+        assert bob.req("GET", "/api/admin/users/ada/tokens").status_code == 403
+        assert bob.req("DELETE", f"/api/admin/tokens/{tid}").status_code == 403
+        assert bob.req("DELETE", f"/api/tokens/{tid}").status_code == 404
+        # A token, even ada's own, is no admin session.
+        assert bearer(h, secret, "DELETE", f"/api/admin/tokens/{tid}").status_code == 403
+        listed = root.req("GET", "/api/admin/users/ada/tokens")
+        assert listed.status_code == 200 and listed.headers["cache-control"] == "no-store"
+        tokens = listed.json()["tokens"]
+        assert [t["id"] for t in tokens] == [tid] and "secret" not in str(tokens) and secret not in listed.text
+        assert root.req("GET", "/api/admin/users/nobody/tokens").status_code == 404
+        assert root.req("DELETE", f"/api/admin/tokens/{tid}", csrf=False).status_code == 403  # CSRF
+        assert root.req("DELETE", "/api/admin/tokens/no-such-token").status_code == 404
+        assert root.req("DELETE", f"/api/admin/tokens/{tid}").status_code == 204
+        err = next_error(ws)  # the revoked token's socket is closed at once
+        assert err.code == ErrorCode.FORBIDDEN and err.fatal
+    h.http.cookies.clear()
+    assert bearer(h, secret, "GET", "/api/docs/a/text").status_code == 401
+    assert [t["revoked"] for t in ada.req("GET", "/api/tokens").json()["tokens"]] == [True]
 
 
 # -- link guests (no account, guests off) -------------------------------------------------------

@@ -26,6 +26,14 @@ from cowrite.server.logs import redact
         ("/d/notes?join=c0de", "/d/notes?join=[redacted]"),  # a document invite
         ("/x?timeshare=1", "/x?timeshare=1"),
         ("no query here", "no query here"),
+        # the server percent-decodes query names, so the log must blank these too
+        ("GET /ws/d?%74oken=secret HTTP/1.1", "GET /ws/d?%74oken=[redacted] HTTP/1.1"),
+        ("/x?a=1&tok%65n=secret", "/x?a=1&tok%65n=[redacted]"),
+        ("/x?access%5Ftoken=secret", "/x?access%5Ftoken=[redacted]"),
+        ("/d/n?%73hare=k&%6Aoin=c", "/d/n?%73hare=[redacted]&%6Aoin=[redacted]"),
+        ("/?inv%69te=code", "/?inv%69te=[redacted]"),
+        ("/x?%74oken%3D=abc", "/x?%74oken%3D=abc"),  # the name decodes to 'token=', another parameter
+        ("a = b, c=d", "a = b, c=d"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:

@@ -47,6 +47,8 @@ from cowrite.store import (
     open_store,
 )
 
+from versions_contract import VersionsContract  # titles and named versions
+
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
@@ -196,7 +198,7 @@ def token(i: int, user: str = "ada", *, docs: tuple[str, ...] = ("*",), t: float
     return TokenRecord(key(i), f"id{i}", user, label, docs, "editor", t, t + 1000.0)
 
 
-class StoreContract:
+class StoreContract(VersionsContract):
     """The tests.  Subclass with a ``backend`` fixture returning a :class:`Backend`."""
 
     @pytest.fixture

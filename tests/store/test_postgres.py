@@ -453,7 +453,7 @@ def test_version_1_database_gains_the_op_runs_index(backend: PostgresBackend, mo
     _raw_append(backend, "bad", y.encode_patch(), 3)  # what version 1 let in
     monkeypatch.undo()
     with backend.open() as s:
-        assert s.schema_version == schema_mod.SCHEMA_VERSION == 2
+        assert s.schema_version == schema_mod.SCHEMA_VERSION
         assert_same(s.load("notes"), live)
         other = Document("alice")
         other.insert(0, "Jello")  # alice:0..4, pruned: read from the snapshot
@@ -517,3 +517,27 @@ def test_serve_on_postgresql_needs_a_shared_secret(
     monkeypatch.setenv("COWRITE_SECRET", secret)
     assert main(["token", "--user", "bob", "--db", pg_url]) == 0
     assert os.listdir(tmp_path) == []
+
+
+def test_version_2_database_gains_titles_and_named_versions(backend: PostgresBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database from before titles and named versions opens with its documents untitled
+    and without named versions, and both work from then on."""
+    from cowrite.store import NamedVersionRecord
+
+    monkeypatch.setattr(schema_mod, "MIGRATIONS", schema_mod.MIGRATIONS[:2])
+    live = Document("alice")
+    live.insert(0, "Hello")
+    with backend.open() as s:
+        assert s.schema_version == 2
+        s.create("notes")
+        s.append("notes", live.encode_patch(), op_count=5, text_length=5)
+    monkeypatch.undo()
+    with backend.open() as s:
+        assert s.schema_version == schema_mod.SCHEMA_VERSION
+        assert_same(s.load("notes"), live)
+        assert s.info("notes").title == "" and s.named_versions("notes") == []
+        s.set_title("notes", "Greetings")
+        record = NamedVersionRecord("notes", "first", tuple(sorted(live.version)), "ann", 1.0)
+        assert s.add_named_version(record)
+    with backend.open() as s:
+        assert s.info("notes").title == "Greetings" and s.named_versions("notes") == [record]

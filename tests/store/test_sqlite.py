@@ -495,7 +495,7 @@ def test_version_6_database_gains_the_op_runs_index(tmp_path: Path, monkeypatch:
     raw_append(path, "bad", y.encode_patch(), op_count=3)  # what v6 let in
     monkeypatch.undo()
     with SQLiteStore(path) as s:
-        assert s.schema_version == sqlite_mod.SCHEMA_VERSION == 7
+        assert s.schema_version == sqlite_mod.SCHEMA_VERSION
         assert_same(s.load("notes"), live)
         other = Document("alice")
         other.insert(0, "Jello")  # alice:0..4, pruned: read from the snapshot
@@ -540,3 +540,28 @@ def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     for bad in ("", "sqlite://", "sqlite:///", "sqlite:///:memory:"):
         with pytest.raises(InvalidArgument):
             open_store(bad)
+
+
+def test_version_7_database_gains_titles_and_named_versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database from before titles and named versions opens with its documents untitled
+    and without named versions, and both work from then on."""
+    from cowrite.store import NamedVersionRecord
+
+    path = tmp_path / "v7.db"
+    monkeypatch.setattr(sqlite_mod, "MIGRATIONS", sqlite_mod.MIGRATIONS[:7])
+    live = Document("alice")
+    live.insert(0, "Hello")
+    with SQLiteStore(path) as s:
+        assert s.schema_version == 7
+        s.create("notes")
+        s.append("notes", live.encode_patch(), op_count=5, text_length=5)
+    monkeypatch.undo()
+    with SQLiteStore(path) as s:
+        assert s.schema_version == sqlite_mod.SCHEMA_VERSION
+        assert_same(s.load("notes"), live)
+        assert s.info("notes").title == "" and s.named_versions("notes") == []
+        s.set_title("notes", "Greetings")
+        record = NamedVersionRecord("notes", "first", tuple(sorted(live.version)), "ann", 1.0)
+        assert s.add_named_version(record)
+    with SQLiteStore(path) as s:
+        assert s.info("notes").title == "Greetings" and s.named_versions("notes") == [record]

@@ -26,7 +26,9 @@ from .limits import MAX_AGENT_LEN, MAX_SEQ, MAX_TIME
 from .oplog import OpLog
 from .ops import Op, RawVersion
 from .positions import Position
+from .restore import DiffSpan, restore, version_diff
 from .summary import Summary, normalize_summary
+from .textdiff import TextEdit, text_diff
 from .undo import UndoManager, UndoResult
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "Branch",
     "CausalGraph",
     "Change",
+    "DiffSpan",
     "ConflictingOpError",
     "CowriteError",
     "DecodeError",
@@ -48,6 +51,7 @@ __all__ = [
     "Position",
     "RawVersion",
     "Summary",
+    "TextEdit",
     "TooLargeError",
     "UndoManager",
     "UndoResult",
@@ -60,4 +64,7 @@ __all__ = [
     "encode_patch",
     "normalize_summary",
     "patch_shape",
+    "restore",
+    "text_diff",
+    "version_diff",
 ]

@@ -10,6 +10,7 @@ that a replica the server refuses can be replaced and the edits typed again.  Im
 from .client import (
     Acked,
     ClientSession,
+    CommentsChanged,
     Edit,
     Event,
     PongReceived,
@@ -29,6 +30,7 @@ from ..errors import ErrorCode, ProtocolError
 from .messages import (
     PROTOCOL_VERSION,
     Ack,
+    Comments,
     Digest,
     Error,
     Join,
@@ -55,6 +57,8 @@ __all__ = [
     "Ack",
     "Acked",
     "ClientSession",
+    "Comments",
+    "CommentsChanged",
     "Digest",
     "Divergence",
     "Edit",

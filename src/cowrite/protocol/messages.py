@@ -23,6 +23,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "DIGEST_BYTES",
     "Ack",
+    "Comments",
     "Digest",
     "Error",
     "Join",
@@ -70,6 +71,7 @@ class MsgType(IntEnum):
     PONG = 0x09
     DIGEST = 0x0A
     RESYNC = 0x0B
+    COMMENTS = 0x0C
 
 
 class Role(IntEnum):
@@ -172,7 +174,17 @@ class Resync:
     document: bytes
 
 
-Message = Union[Join, Welcome, Ops, Ack, RemoteOps, Presence, Error, Ping, Pong, Digest, Resync]
+@dataclass(frozen=True, slots=True)
+class Comments:
+    """Server to client: the document's comments changed; they are now at ``revision``
+    (the store's counter of comment changes of that document).  The comments themselves
+    travel over HTTP (``GET /api/docs/{doc}/comments``), which checks access again: this
+    frame only says when to fetch, so a client that already holds ``revision`` skips it."""
+
+    revision: int
+
+
+Message = Union[Join, Welcome, Ops, Ack, RemoteOps, Presence, Error, Ping, Pong, Digest, Resync, Comments]
 
 
 # -- field checks shared by the encoder and decoder ------------------------------------
@@ -331,6 +343,9 @@ def encode_frame(msg: Message) -> bytes:
         w = _Writer(MsgType.RESYNC)
         w.version(_check_version(msg.version))
         w.raw(_check_bytes(msg.document, "document"))
+    elif isinstance(msg, Comments):
+        w = _Writer(MsgType.COMMENTS)
+        w.uvar(_check_uint(msg.revision, "comments revision", MAX_SEQ - 1))
     else:
         raise ProtocolError(f"not a protocol message: {type(msg).__name__}")
     return bytes(w.out)
@@ -503,6 +518,8 @@ def _decode_body(r: _Reader, mtype: MsgType) -> Message:
         if len(digest) != DIGEST_BYTES:
             raise ProtocolError(f"a digest is {DIGEST_BYTES} bytes (SHA-256), not {len(digest)}")
         msg = Digest(version, digest)
+    elif mtype is MsgType.COMMENTS:
+        msg = Comments(r.uint("comments revision", MAX_SEQ - 1))
     else:
         version = r.version()
         msg = Resync(version, r.raw("document"))

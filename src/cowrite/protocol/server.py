@@ -507,6 +507,23 @@ class Room:
         self._pending = pending
         return pending
 
+    def edit_ops(self, user: str, agent: str, ops: list[Op]) -> Pending:
+        """Many edits by an in-process caller as one batch (e.g. restoring a version):
+        ``ops`` made by ``agent`` (which must belong to ``user``, as for :meth:`edit`) on
+        top of this room's document, e.g. on a fork of it.  The path of :meth:`edit`:
+        the same checks and limits, one batch to persist, a refusal in ``pending.error``."""
+        self._check_idle()
+        if self.agent_owners.get(agent) != user or any(op.agent != agent for op in ops):
+            err = Error(ErrorCode.FORBIDDEN, error_message(f"ops of agent {agent!r} only, which must belong to user {user!r}"), False, None)
+            pending = Pending(self, None, [], error=err)
+        else:
+            try:
+                pending = self._apply(None, list(ops), None, None)
+            except Exception as exc:  # a bug
+                pending = self._broken(None, exc, None)
+        self._pending = pending
+        return pending
+
     def _broken(self, session: ServerSession | None, exc: Exception, batch: int | None) -> Pending:
         """A bug while handling a frame: the sender gets a non-fatal ``ERROR internal``;
         the document may be half-changed, so the room is failed until reloaded."""

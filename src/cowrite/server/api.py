@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Route
 from ..engine import MAX_AGENT_LEN, MAX_SEQ, Authorship, CowriteError, Document, RawVersion, UnknownVersionError
 from ..errors import ConfigError, DecodeError, InvalidArgument, RequestError, StoreError, TooLargeError
 from ..protocol import ErrorCode
-from ..protocol.server import Send, error_frame
+from ..protocol.server import Pending, Send, error_frame
 from ..store import CorruptionError, DocumentExists, DocumentNotFound, InvalidDocumentId, Store, check_doc_id
 from .access import GUEST_ROLES, Access, DocAccess, colour_for, link_key_from, token_from
 from .auth import AuthError, has_control_or_bidi, issue_token, verify_token
@@ -165,6 +165,23 @@ def check_guest_name(value: object) -> str:
     return name
 
 
+def raise_unless_committed(pending: Pending | None, what: str, *, refused: int = 400, too_large: int = 400) -> None:
+    """Turn the outcome of an HTTP-made batch (``Rooms.run_locked``) into the answer: return
+    if it was committed, else raise the :class:`RequestError` every HTTP edit route gives --
+    500 for a bug (logged by the room), 503 when the store could not take it (the caller may
+    retry: nothing was acknowledged), ``refused`` (``too_large`` for a size limit) for a
+    batch the room refused, with the room's reason."""
+    if pending is None or pending.bug is not None:
+        raise RequestError(500, "internal", f"the server failed to apply {what} (a bug, logged there); retry")
+    error = pending.error
+    if error is None:
+        return
+    if error.code is ErrorCode.INTERNAL:
+        raise RequestError(503, "internal", f"the server could not store {what}; retry")
+    status = too_large if error.code is ErrorCode.TOO_LARGE else refused
+    raise RequestError(status, error.code.name.lower(), error.message)
+
+
 def _version_json(version: RawVersion) -> list[list[object]]:
     return [[a, s] for a, s in version]
 
@@ -176,6 +193,7 @@ def _info(d: Any, role: str | None = None) -> dict[str, Any]:
         "updated_at": d.updated_at,
         "ops": d.ops_count,
         "length": d.text_length,
+        "title": d.title,
     }
     if role is not None:
         out["role"] = role
@@ -271,6 +289,12 @@ class HttpApi:
         """A copy of the room's document (durable ops only) and its agents' owners."""
         async with self.rooms.locked(doc_id) as handle:
             return handle.room.doc.copy(), dict(handle.room.agent_owners)
+
+    def api_agent(self, user: str) -> str:
+        """The agent of ``user``'s edits made over HTTP: ``api:<user>``, plus ``~<server id>``
+        in a cluster (servers never share an agent, whose seqs each counts on its own)."""
+        suffix = self.rooms.api_agent_suffix
+        return f"api:{user}"[: MAX_AGENT_LEN - len(suffix)] + suffix
 
     async def remember_name(self, user: str, name: str) -> None:
         """Store ``user``'s display name (for history and authorship) if it changed."""
@@ -519,8 +543,7 @@ class HttpApi:
         pos, n_del, ins = body.get("pos"), body.get("delete", 0), body.get("insert", "")
         if type(pos) is not int or type(n_del) is not int or not isinstance(ins, str):
             raise RequestError(400, "bad_op", "expected {'pos': int, 'delete': int, 'insert': str}")
-        suffix = self.rooms.api_agent_suffix  # "~<server id>" in a cluster: servers never share an agent
-        agent = f"api:{grant.user}"[: MAX_AGENT_LEN - len(suffix)] + suffix
+        agent = self.api_agent(grant.user)
         user = grant.user
         # One lock hold from claiming the agent to the durable commit: concurrent edits
         # of one user must not take the same seq, and a room unloaded meanwhile must
@@ -530,11 +553,6 @@ class HttpApi:
                 raise RequestError(403, "forbidden", f"agent {agent!r} belongs to another user")
             room = handle.room
             pending = await self.rooms.run_locked(handle, lambda: room.edit(user, agent, pos, n_del, ins))
-            if pending is None or pending.bug is not None:
-                raise RequestError(500, "internal", "the server failed to apply the edit (a bug, logged there); retry")
-            if pending.error is not None and pending.error.code is ErrorCode.INTERNAL:
-                raise RequestError(503, "internal", "the server could not store the edit; retry")
-            if pending.error is not None:
-                raise RequestError(400, pending.error.code.name.lower(), pending.error.message)
+            raise_unless_committed(pending, "the edit")
             doc = handle.room.doc
             return JSONResponse({"version": _version_json(doc.version), "length": len(doc)})

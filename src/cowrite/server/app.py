@@ -25,14 +25,19 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 
+from prometheus_client import Counter
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope
+from starlette.types import Send as ASGISend
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..accounts import SIGNUP_MODES, Accounts, Sharing, Tokens
+from ..engine.suggestions import SUGGESTION_AGENT_PREFIX
 from ..errors import ConfigError
 from ..protocol import ErrorCode, ProtocolError
 from ..protocol.messages import MsgType
@@ -43,6 +48,7 @@ from .access import GUEST_ROLES, Access, DocAccess, link_key_from, token_from
 from .api import HttpApi
 from .auth import AuthError
 from .bounds import BodyLimit
+from .comments import CommentsApi
 from .fanout import Fanout
 from .identity import Caller, Identities
 from .live import DocSockets, LiveSessions
@@ -50,7 +56,11 @@ from .metrics import Metrics
 from .origins import Origins
 from .rooms import Limits, RoomHandle, Rooms
 from .sharing_api import SharingApi
+from .versions import VersionsApi
+from .suggestions import SuggestionsApi
 from .signin import AuthApi
+from .storehealth import StoreHealth
+from .transfer import Transfer
 
 __all__ = ["Connection", "Server"]
 
@@ -58,6 +68,25 @@ log = logging.getLogger("cowrite.server")
 
 _JOIN_TIMEOUT = 30.0
 _PRESENCE = bytes([MsgType.PRESENCE])
+_OPS = bytes([MsgType.OPS])
+_STORE_DOWN = "this server cannot reach its store, so it cannot acknowledge edits; your edits are kept: retry"
+
+
+class _StoreGate:
+    """ASGI middleware: while the store breaker is open, ``/api/`` requests are answered
+    503 at once instead of each waiting (in a worker thread) for a store that does not
+    answer.  Pages, ``/health``, ``/ready`` and ``/metrics`` pass."""
+
+    def __init__(self, app: ASGIApp, health: StoreHealth) -> None:
+        self.app = app
+        self.health = health
+
+    async def __call__(self, scope: Scope, receive: Receive, send: ASGISend) -> None:
+        if scope["type"] == "http" and not self.health.up and str(scope.get("path", "")).startswith("/api/"):
+            body = {"error": "internal", "message": "the server cannot reach its storage; retry"}
+            await JSONResponse(body, status_code=503, headers={"Retry-After": "1"})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class _Bucket:
@@ -110,6 +139,8 @@ class Connection:
         self.unwatch_doc: Callable[[], None] = lambda: None  # stops watching its access to the document
         self.access_checked = asyncio.Event()  # cleared while a change of its access is checked
         self.access_checked.set()
+        self.draining = False  # the server is shutting down: read no more frames
+        self.close_code = 1000  # the WebSocket close code the writer ends with
 
     def send(self, data: bytes, close: bool = False) -> None:
         if self.closing:
@@ -152,11 +183,25 @@ class Connection:
         self._finished = True
         self._wakeup.set()
 
+    def drain(self) -> None:
+        """The server is shutting down: read no more frames (one being handled still
+        reaches its commit, and its ACK is sent), then close with 1012 (service restart)
+        once everything queued is written, so the client reconnects at once, elsewhere."""
+        if self.draining:
+            return
+        self.draining = True
+        self.close_code = 1012
+        if self.on_cut_off is not None:
+            self.on_cut_off()  # stops the reader if it is waiting for a frame
+
     async def writer(self) -> None:
         try:
             while True:
                 while not self.outbox:
                     if self._finished:
+                        if self.draining:  # tell the client to go elsewhere at once
+                            with contextlib.suppress(Exception):  # it may have gone already
+                                await self.ws.close(self.close_code)
                         return
                     self._wakeup.clear()
                     await self._wakeup.wait()
@@ -164,7 +209,7 @@ class Connection:
                 self.queued -= len(data)
                 await self.ws.send_bytes(data)
                 if close:
-                    await self.ws.close(1000)
+                    await self.ws.close(self.close_code)
                     return
         except WebSocketDisconnect:  # the peer went away; the reader notices too
             log.debug("writing to a closed connection", exc_info=True)
@@ -241,6 +286,9 @@ class Server:
         self.tokens.on_revoke(self.doc_sockets.user_changed)
         self.accounts.on_revoke(lambda user, _keys: self.doc_sockets.user_changed(user))
         self.metrics = Metrics()
+        self._frame_counters: dict[int, Counter] = {}
+        """``metrics.frames`` by frame type byte (-1: too short), looked up once per type
+        rather than per frame (``labels()`` costs several times the ``inc()``)."""
         self.rooms = Rooms(store, self.metrics, self.limits, _deliver, shared=shared or redis_url is not None)
         self.fanout: Fanout | None = None
         if self.rooms.shared:
@@ -248,6 +296,9 @@ class Server:
                 self.rooms, self.metrics, self.limits, redis_url=redis_url, server_id=server_id, prefix=redis_prefix
             )
             self.rooms.api_agent_suffix = "~" + self.fanout.server_id
+        self.draining = False
+        """SIGTERM: the server is closing its connections (:meth:`drain`); ``/ready`` is 503."""
+        self._live: set[Connection] = set()  # joined connections (drained on shutdown)
         self.presence = None if self.fanout is None else self.fanout.presence
         """Presence across servers (with ``redis_url``): ``presence.py``."""
         self.api = HttpApi(
@@ -276,6 +327,14 @@ class Server:
             self.api,
             max_request_bytes=self.limits.max_request_bytes,
         )
+        self.transfer = Transfer(self.api)  # export and import of files (transfer.py)
+        self.comments = CommentsApi(  # comments on a text range (comments.py)
+            store, self.rooms, self.api, clock=self.accounts.clock, max_request_bytes=self.limits.max_request_bytes
+        )
+        self.versions_api = VersionsApi(self.api, max_request_bytes=self.limits.max_request_bytes)
+        """Restore, named versions, diffs and titles: ``versions.py``."""
+        self.suggestions_api = SuggestionsApi(self.api, max_request_bytes=self.limits.max_request_bytes)
+        """Suggestions: edits on a branch, accepted or rejected (``suggestions.py``)."""
         self.app = Starlette(
             routes=[
                 Route("/health", self.health),
@@ -284,12 +343,17 @@ class Server:
                 *self.api.routes(),
                 *self.auth_api.routes(self.metrics),
                 *self.sharing_api.routes(self.metrics),
+                *self.versions_api.routes(self.metrics),
+                *self.comments.routes(self.metrics),
+                *self.suggestions_api.routes(self.metrics),
+                *self.transfer.routes(self.metrics),
                 WebSocketRoute("/ws/{doc_id}", self.websocket),
                 *web.routes(),
             ],
             middleware=[
                 Middleware(web.SecurityHeaders),
                 Middleware(BodyLimit, max_bytes=self.limits.max_request_bytes),
+                Middleware(_StoreGate, health=self.rooms.health),
             ],
             lifespan=self._lifespan,
         )
@@ -300,9 +364,12 @@ class Server:
             asyncio.create_task(self._reap()),
             asyncio.create_task(self.live.run()),
             asyncio.create_task(self.doc_sockets.run()),
+            asyncio.create_task(self.rooms.health.run()),
         ]
         if self.fanout is not None:
             tasks.append(asyncio.create_task(self.fanout.run()))
+        if self.rooms.shared:  # other servers' comment changes reach this one's sockets
+            tasks.append(asyncio.create_task(self.comments.run(self.limits.reconcile_seconds)))
         try:
             yield
         finally:
@@ -312,6 +379,25 @@ class Server:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.rooms.close()
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Shut down gently (on SIGTERM, before the sockets are closed; see ``drain.py``):
+        ``/ready`` answers 503 and new JOINs are refused; every joined connection stops
+        reading frames, a frame already being handled reaches its commit and its ACK is
+        sent, then the connection is closed with 1012 (service restart: its client
+        reconnects at once, to another server if it can, and resends what was not
+        acknowledged).  Returns once every joined connection has closed, or after
+        ``timeout`` (default ``Limits.drain_seconds``)."""
+        self.draining = True
+        live = list(self._live)
+        log.warning("draining: closing %d connection(s) once their commits are acknowledged", len(live))
+        for conn in live:
+            conn.drain()
+        deadline = asyncio.get_running_loop().time() + (self.limits.drain_seconds if timeout is None else timeout)
+        while self._live and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        if self._live:
+            log.warning("draining: %d connection(s) still open after the deadline", len(self._live))
 
     async def _reap(self) -> None:
         while True:
@@ -343,6 +429,8 @@ class Server:
             handle, session = await self._join(ws, conn)
             if handle is not None and session is not None:
                 serving = asyncio.create_task(self._member(ws, conn, handle, session))
+                self._live.add(conn)
+                serving.add_done_callback(lambda _: self._live.discard(conn))
 
                 def stop_reading() -> None:
                     # Only while it waits for a frame: never in the middle of a room step
@@ -351,10 +439,12 @@ class Server:
                         serving.cancel()
 
                 conn.on_cut_off = stop_reading  # a connection cut off (or revoked) stops reading too
+                if self.draining:  # joined while the server began to shut down
+                    conn.drain()
                 try:
                     await serving
                 except asyncio.CancelledError:
-                    if not (conn.cut_off or conn.revoked):
+                    if not (conn.cut_off or conn.revoked or conn.draining):
                         raise
         except WebSocketDisconnect:
             pass
@@ -399,6 +489,11 @@ class Server:
 
     async def _join(self, ws: WebSocket, conn: Connection) -> tuple[RoomHandle | None, ServerSession | None]:
         doc_id = ws.path_params["doc_id"]
+        if self.draining:
+            conn.close_code = 1012
+            return self._refuse(conn, ErrorCode.INTERNAL, "this server is shutting down; reconnect", fatal=False)
+        if not self.rooms.health.up:  # before the sign-in and access lookups, which need the store too
+            return self._refuse(conn, ErrorCode.INTERNAL, _STORE_DOWN, fatal=False)
         try:
             caller = await self.identities.caller(ws)
         except AuthError as exc:
@@ -440,6 +535,10 @@ class Server:
             return self._refuse(conn, ErrorCode.BAD_STATE, f"JOIN names {join.doc_id!r} on the socket of {doc_id!r}")
         if join.agent.startswith("api:"):
             return self._refuse(conn, ErrorCode.FORBIDDEN, "agents named 'api:...' are reserved for the HTTP API")
+        if join.agent.startswith(SUGGESTION_AGENT_PREFIX):
+            # A suggestion's ops are made by its own agent, listed to everyone who reads
+            # the document: a client typing as one would take it over (and block its accept).
+            return self._refuse(conn, ErrorCode.FORBIDDEN, f"agents named '{SUGGESTION_AGENT_PREFIX}...' are reserved for suggestions")
         try:
             async with self.rooms.locked(doc_id) as handle:
                 session, sends = await self.rooms.admit(handle, join, grant.user, access.protocol, grant.name)
@@ -494,7 +593,7 @@ class Server:
     async def _serve(self, ws: WebSocket, conn: Connection, handle: RoomHandle, session: ServerSession) -> None:
         limits = self.limits
         bucket = _Bucket(limits.messages_per_second, limits.message_burst)
-        while not session.closed and not conn.closing:
+        while not session.closed and not conn.closing and not conn.draining:
             conn.reading = True
             try:
                 data = await self._receive(ws)
@@ -514,7 +613,11 @@ class Server:
                 self.metrics.errors.labels(code="rate_limited").inc()
                 conn.send(error_frame(ErrorCode.RATE_LIMITED, f"more than {limits.messages_per_second:g} frames per second"))
                 continue
-            self.metrics.frames.labels(type=str(data[1]) if len(data) > 1 else "short").inc()
+            kind = data[1] if len(data) > 1 else -1
+            counter = self._frame_counters.get(kind)
+            if counter is None:
+                counter = self._frame_counters[kind] = self.metrics.frames.labels(type=str(kind) if kind >= 0 else "short")
+            counter.inc()
             if not conn.access_checked.is_set():  # a change of its access is being checked
                 await conn.access_checked.wait()
                 if conn.revoked:
@@ -523,6 +626,10 @@ class Server:
                 # (A room being reloaded after a bug is live again once its lock is free.)
                 if not self.rooms.is_live(handle):
                     conn.send(error_frame(ErrorCode.INTERNAL, "the document was unloaded; reconnect"), True)
+                    return
+                if data[1:2] == _OPS and not self.rooms.health.up:  # nothing could be acknowledged
+                    self.metrics.errors.labels(code="internal").inc()
+                    conn.send(error_frame(ErrorCode.INTERNAL, _STORE_DOWN), True)
                     return
                 if conn.revoked:  # the session ended (or access changed) while this frame waited
                     return
@@ -541,17 +648,24 @@ class Server:
 
     async def ready(self, request: Request) -> Response:
         """Readiness for a load balancer: 200 while the store answers (Redis down included:
-        ``fanout`` says ``polling``), 503 while it does not.  ``fanout``: ``none`` (one
-        server), ``polling`` (a shared store without Redis, or Redis down) or ``redis``."""
+        ``fanout`` says ``polling``), 503 ``{"store": "unavailable"}`` while the store
+        breaker is open (nothing would be acknowledged here: ``storehealth.py``) and 503
+        ``{"status": "draining"}`` while the server shuts down.  ``fanout``: ``none`` (one
+        server), ``polling`` (a shared store without Redis, or Redis down) or ``redis``;
+        ``server``: the cluster's name for this server (``--server-id``), in cluster mode."""
         fanout = "none"
+        named: dict[str, str] = {}
         if self.fanout is not None:
             fanout = "redis" if self.fanout.healthy else "polling"
-        try:
-            await asyncio.to_thread(self.store.exists, "health-check")
-        except Exception:
-            log.warning("readiness check: the store does not answer", exc_info=True)
-            return JSONResponse({"status": "unready", "store": "unavailable", "fanout": fanout}, status_code=503)
-        return JSONResponse({"status": "ready", "rooms": len(self.rooms), "fanout": fanout})
+            named["server"] = self.fanout.server_id
+        if self.draining:
+            return JSONResponse({"status": "draining", "fanout": fanout, **named}, status_code=503)
+        # The store breaker's probe (a thread of its own, cut off after a deadline): asking
+        # the store in a worker thread here would tie one up per check against a database
+        # that swallows packets, and a load balancer checks often.
+        if not await self.rooms.health.check():
+            return JSONResponse({"status": "unready", "store": "unavailable", "fanout": fanout, **named}, status_code=503)
+        return JSONResponse({"status": "ready", "rooms": len(self.rooms), "fanout": fanout, **named})
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")

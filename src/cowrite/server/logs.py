@@ -23,10 +23,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from urllib.parse import unquote_plus
 
 __all__ = ["RedactTokens", "redact", "redact_tokens_in_logs"]
 
-_TOKEN_PARAM = re.compile(r"((?:^|[?&;\s\"'/])(?:(?:access_)?token|share|join|invite)=)[^&;#\s\"']*", re.I)
+_SECRET_NAMES = frozenset({"token", "access_token", "share", "join", "invite"})
+"""Query parameters whose value opens a document or makes an account."""
+
+_PARAM = re.compile(r"((?:^|[?&;\s\"'/])([^=&;#?\s\"'/]{1,256})=)([^&;#\s\"']*)")
+"""``name=value`` after a separator; the name is matched loosely (percent escapes and
+all) and decoded before it is compared, as the server decodes it."""
 
 REDACTED = "[redacted]"
 
@@ -35,11 +41,18 @@ LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "cowrite")
 
 
 def redact(text: str) -> str:
-    """``text`` with the value of every ``token=`` query parameter replaced."""
-    low = text.lower()
-    if "token=" not in low and "share=" not in low and "join=" not in low and "invite=" not in low:
+    """``text`` with the value of every ``token=`` (``share=``, ``join=``, ...) query
+    parameter replaced, however its name is percent-encoded."""
+    if "=" not in text:
         return text
-    return _TOKEN_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
+    return _PARAM.sub(_blank_secret, text)
+
+
+def _blank_secret(m: re.Match[str]) -> str:
+    # The server reads ``?%74oken=`` or ``?tok%65n=`` as ``token`` (query names are
+    # percent-decoded), so the log must too, or such a request prints its token.
+    name = unquote_plus(m.group(2)).lower()
+    return m.group(1) + REDACTED if name in _SECRET_NAMES else m.group(0)
 
 
 def _scrub(value: object) -> object:

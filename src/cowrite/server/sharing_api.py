@@ -28,6 +28,8 @@ make tokens).
 ``POST /api/admin/users/{user}/disable`` | ``enable``        (disabling ends its sessions)
 ``POST /api/admin/users/{user}/reset``                     a temporary password, shown once (every session of the user ends)
 ``GET /api/admin/documents``                               every document with its owner (null: none)
+``GET /api/admin/users/{user}/tokens``                      someone's personal access tokens (no secrets)
+``DELETE /api/admin/tokens/{id}``                           revoke anyone's token
 =========================================================  ======================================
 
 Refusals: ``400 bad_request`` (malformed input), ``403 forbidden`` (not allowed),
@@ -196,6 +198,8 @@ class SharingApi:
             Route("/api/admin/users/{user}/enable", g(self.admin_enable), methods=["POST"]),
             Route("/api/admin/users/{user}/reset", g(self.admin_reset), methods=["POST"]),
             Route("/api/admin/documents", g(self.admin_documents), methods=["GET"]),
+            Route("/api/admin/users/{user}/tokens", g(self.admin_tokens), methods=["GET"]),
+            Route("/api/admin/tokens/{token_id}", g(self.admin_revoke_token), methods=["DELETE"]),
         ]
 
     # -- who -------------------------------------------------------------------------
@@ -387,6 +391,23 @@ class SharingApi:
         password = secrets.token_urlsafe(15)
         await asyncio.to_thread(self.accounts.set_password, user, password)
         return JSONResponse({"user": normalize_username(user), "password": password}, headers=_NO_STORE)
+
+    async def admin_tokens(self, request: Request) -> Response:
+        """Someone's personal access tokens (no secrets: only ids, labels, scopes, dates),
+        so an administrator can find the one to revoke, e.g. after a leak."""
+        await self._admin(request)
+        user = _path(request, "user")
+        if await asyncio.to_thread(self.accounts.account, user) is None:
+            raise RequestError(404, "not_found", "no such account")
+        found = await asyncio.to_thread(self.tokens.tokens, user)
+        return JSONResponse({"user": normalize_username(user), "tokens": _plain(found)}, headers=_NO_STORE)
+
+    async def admin_revoke_token(self, request: Request) -> Response:
+        """Revoke anyone's token (its open sockets close at once, as when its owner does)."""
+        caller = await self._admin(request)
+        token_id = _path(request, "token_id")
+        await asyncio.to_thread(self.tokens.revoke, caller.grant.user, token_id, by_admin=True)
+        return Response(status_code=204, headers=_NO_STORE)
 
     async def admin_documents(self, request: Request) -> Response:
         await self._admin(request)

@@ -45,7 +45,8 @@ def page_headers(host: str | None) -> dict[str, str]:
     # CodeMirror 6 puts its theme in <style> elements it creates at run time.
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        f"connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        f"connect-src {connect}; worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
     )
     return {
         "Content-Security-Policy": csp,
@@ -100,6 +101,20 @@ async def history(request: Request) -> Response:
     return _doc_page(request, "history.html")
 
 
+# The worker may fetch only this server and load no script but its own.
+_WORKER_CSP = "default-src 'self'; object-src 'none'; base-uri 'none'"
+
+
+async def service_worker(request: Request) -> Response:
+    """The service worker.  ``no-cache``: a deploy's new worker (and with it the new app
+    shell) is found at the next page load, not when some HTTP cache lets it go."""
+    path = STATIC_DIR / "sw.js"
+    if not path.is_file():
+        return Response("not found", status_code=404, media_type="text/plain")
+    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": _WORKER_CSP, "Service-Worker-Allowed": "/"}
+    return FileResponse(path, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/", index, methods=["GET", "HEAD"]),
@@ -108,6 +123,7 @@ def routes() -> list[BaseRoute]:
         Route("/d/{doc_id}", editor, methods=["GET", "HEAD"]),
         Route("/d/{doc_id}/history", history, methods=["GET", "HEAD"]),
         Route("/d/{rest:path}", not_found, methods=["GET", "HEAD"]),  # e.g. an id with a '/'
+        Route("/sw.js", service_worker, methods=["GET", "HEAD"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
 

@@ -35,6 +35,9 @@ its rules against them (who may do what, one owner), and writes only if nobody c
 them meanwhile, so two racing changes can never together break a rule each one kept.
 Redeeming a document invite is one such call that also uses the invite up.
 
+A document's title and its named versions (labels on versions) are plain records too,
+deleted with the document.
+
 Op ids are unique per document: an append whose ``(agent, seq)`` ids are stored with
 other content is refused (:class:`~cowrite.errors.ConflictingOps`), so a document is
 never poisoned by two servers (or one agent on two servers) minting the same ids.
@@ -53,6 +56,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, Self, runtime_checkable
 
 from ..engine import Document
+from .comments import CommentRecord
+from .suggestions import SuggestionRecord
 from ..errors import (
     AccountExists,
     ConflictingOps,
@@ -86,7 +91,11 @@ __all__ = [
     "LinkRecord",
     "MAX_DOC_ID_LEN",
     "MAX_USER_NAME",
+    "MAX_NAMED_VERSION_HEADS",
+    "MAX_TITLE",
+    "MAX_VERSION_NAME",
     "MemberRecord",
+    "NamedVersionRecord",
     "SchemaError",
     "SessionRecord",
     "SignUpRefused",
@@ -137,6 +146,8 @@ class DocInfo:
     """Size of the newest snapshot (0: no snapshot)."""
     log_bytes_since_snapshot: int = 0
     """Bytes of the log entries after the newest snapshot (what loading replays)."""
+    title: str = ""
+    """The document's title for people ("": none set; the id stands for it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +251,26 @@ class TokenRecord:
     revoked: bool = False
 
 
+MAX_TITLE = 200
+"""Longest document title, in code points."""
+MAX_VERSION_NAME = 100
+"""Longest name of a named version, in code points."""
+MAX_NAMED_VERSION_HEADS = 256
+"""Most ``(agent, seq)`` heads a named version may hold (one per concurrent branch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NamedVersionRecord:
+    """A label ``name`` a user put on one version of a document: its frontier
+    ``version`` (``(agent, seq)`` heads, sorted; ``()``: the empty document)."""
+
+    doc: str
+    name: str
+    version: tuple[tuple[str, int], ...]
+    created_by: str
+    created_at: float
+
+
 @runtime_checkable
 class Store(Protocol):
     """Durable storage of documents: an append-only op log plus snapshots.
@@ -331,6 +362,29 @@ class Store(Protocol):
 
         :class:`HistoryPruned` if some of them were pruned.
         """
+        ...
+
+    # -- titles and named versions ----------------------------------------------------
+
+    def set_title(self, doc_id: str, title: str) -> None:
+        """Set the document's title (``""``: none; at most :data:`MAX_TITLE` code points,
+        :class:`InvalidArgument` otherwise).  :class:`DocumentNotFound`.  Read it in
+        :attr:`DocInfo.title`."""
+        ...
+
+    def add_named_version(self, record: NamedVersionRecord) -> bool:
+        """Store a named version; ``False`` (nothing stored) if the document has one of
+        that name already.  :class:`DocumentNotFound`; :class:`InvalidArgument` for a
+        malformed record (an empty or too long name, a version that is not sorted
+        ``(agent, seq)`` pairs).  The store does not check that the document has the version."""
+        ...
+
+    def named_versions(self, doc_id: str) -> list[NamedVersionRecord]:
+        """The document's named versions, oldest first (``[]`` for an unknown document)."""
+        ...
+
+    def delete_named_version(self, doc_id: str, name: str) -> bool:
+        """Delete one named version; ``False`` if the document has none of that name."""
         ...
 
     # -- accounts ---------------------------------------------------------------------
@@ -528,6 +582,70 @@ class Store(Protocol):
 
     def touch_token(self, key: str, last_used: float) -> None:
         """Record a use (``last_used`` only moves forward).  No error if it is gone."""
+        ...
+
+    # -- comments (store/comments.py: the record and its checks) -----------------------
+
+    def add_comment(self, doc_id: str, comment: CommentRecord) -> CommentRecord:
+        """Store a new comment (:func:`~cowrite.store.comments.check_comment`); returns it
+        with its revision.  A reply's ``thread`` must be a thread of the document that is
+        not deleted (:class:`InvalidArgument` otherwise, as for an id already used).
+        :class:`DocumentNotFound` if there is no such document."""
+        ...
+
+    def comments(self, doc_id: str) -> list[CommentRecord]:
+        """Every comment of the document (deleted ones too, with blank bodies), oldest
+        first.  :class:`DocumentNotFound` if there is no such document."""
+        ...
+
+    def comment(self, doc_id: str, comment_id: str) -> CommentRecord | None:
+        """One comment of the document, or ``None``."""
+        ...
+
+    def update_comment(
+        self,
+        doc_id: str,
+        comment_id: str,
+        *,
+        body: str | None = None,
+        resolved: bool | None = None,
+        delete: bool = False,
+        now: float,
+    ) -> CommentRecord | None:
+        """Change a comment in one step (a new ``body`` sets ``edited_at`` to ``now``;
+        ``resolved`` only on a thread's first comment; ``delete`` blanks the body and marks
+        it deleted) and give it the document's next revision; returns the new record, or
+        ``None`` if there is no such comment.  A deleted comment cannot be changed
+        (:class:`InvalidArgument`); an update that changes nothing writes nothing and
+        returns the comment as it is."""
+        ...
+
+    def comments_revision(self, doc_id: str) -> int:
+        """The document's comment revision: 0 before its first comment, then raised by
+        every change.  :class:`DocumentNotFound` if there is no such document."""
+        ...
+
+    # -- suggestions (store/suggestions.py: the record and its checks) ------------------
+
+    def put_suggestion(self, doc_id: str, suggestion: SuggestionRecord) -> SuggestionRecord:
+        """Save a suggestion (:func:`~cowrite.store.suggestions.check_suggestion_record`):
+        a new one, or a new patch for one of the same author (its ``created_at`` stays).
+        Returns it as stored.  :class:`InvalidArgument` if the id is another author's;
+        :class:`DocumentNotFound` if there is no such document."""
+        ...
+
+    def suggestions(self, doc_id: str) -> list[SuggestionRecord]:
+        """The document's open suggestions, oldest first.  :class:`DocumentNotFound`
+        if there is no such document."""
+        ...
+
+    def suggestion(self, doc_id: str, suggestion_id: str) -> SuggestionRecord | None:
+        """One open suggestion of the document, or ``None``."""
+        ...
+
+    def delete_suggestion(self, doc_id: str, suggestion_id: str) -> bool:
+        """Drop a suggestion (rejected, withdrawn, or accepted: its ops are in the log
+        now); ``False`` if there was none."""
         ...
 
     def close(self) -> None:

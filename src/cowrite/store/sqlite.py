@@ -1,6 +1,6 @@
 """The SQLite backend: one database file, WAL journal, ``synchronous=FULL``.
 
-Schema (version 7)::
+Schema (version 8)::
 
     schema_version(version)                       one row
     documents(key PK, id UNIQUE, created_at, updated_at,
@@ -30,6 +30,9 @@ Schema (version 7)::
                                                   PK (doc_key, agent, seq_end)  [v7]
                                                   the (agent, seq) runs each log entry
                                                   brought first (cowrite.store.runs)
+    documents.title                               the title for people, '' if none  [v8]
+    named_versions(doc_key FK, name, version (JSON frontier), created_by, created_at)
+                                                  PK (doc_key, name)            [v8]
 
 Every ``doc_key`` column references ``documents(key) ON DELETE CASCADE``: deleting a
 document deletes its log, snapshots, agents, members, link, invites and op runs in one statement.
@@ -70,7 +73,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..engine import CowriteError, Document, Op, UnknownParentError, decode_patch
@@ -96,6 +99,17 @@ from .records import (
     session_from_row,
 )
 from .runs import Range, RunRow, batch_runs, check_batch, new_ranges
+from .versions import check_named_version, check_title, check_version_name, named_version_from_row, version_json
+from .suggestions import SUGGESTION_COLS, SuggestionRecord, check_suggestion_id, check_suggestion_record, suggestion_from_row
+from .comments import (
+    COMMENT_COLS,
+    CommentRecord,
+    check_comment,
+    check_comment_id,
+    check_thread_of,
+    comment_from_row,
+    updated,
+)
 from .base import (
     AccountExists,
     AccountRecord,
@@ -112,6 +126,7 @@ from .base import (
     InviteRefused,
     LinkRecord,
     MemberRecord,
+    NamedVersionRecord,
     SchemaError,
     SessionRecord,
     SignUpRefused,
@@ -373,6 +388,70 @@ def _index_entry(conn: sqlite3.Connection, key: int, seq: int, runs: list[Range]
         )
 
 
+def _m8_titles_and_named_versions(conn: sqlite3.Connection) -> None:
+    """Document titles (a name for people, separate from the id in URLs) and named
+    versions: a label a user puts on one version (frontier) of a document."""
+    _run(
+        conn,
+        """
+        ALTER TABLE documents ADD COLUMN title TEXT NOT NULL DEFAULT '';
+        CREATE TABLE named_versions (
+            doc_key    INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            name       TEXT NOT NULL,
+            version    TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (doc_key, name)
+        )
+        """,
+    )
+
+
+def _m9_comments(conn: sqlite3.Connection) -> None:
+    """Comments on a text range (:mod:`cowrite.store.comments`): threads and replies,
+    each change numbered by the document's comment revision (``rev``)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE comments (
+            doc_key    INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            id         TEXT NOT NULL,
+            thread     TEXT NOT NULL,
+            author     TEXT NOT NULL,
+            body       TEXT NOT NULL,
+            anchor     BLOB NOT NULL,
+            quote      TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            edited_at  REAL,
+            resolved   INTEGER NOT NULL DEFAULT 0,
+            deleted    INTEGER NOT NULL DEFAULT 0,
+            rev        INTEGER NOT NULL,
+            PRIMARY KEY (doc_key, id)
+        );
+        CREATE INDEX comments_by_rev ON comments (doc_key, rev)
+        """,
+    )
+
+
+def _m10_suggestions(conn: sqlite3.Connection) -> None:
+    """Suggestions (:mod:`cowrite.store.suggestions`): a patch of ops on a branch of
+    the document, outside its log until accepted."""
+    _run(
+        conn,
+        """
+        CREATE TABLE suggestions (
+            doc_key    INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            id         TEXT NOT NULL,
+            author     TEXT NOT NULL,
+            patch      BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (doc_key, id)
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m1_initial,
     _m2_stats_and_pruning,
@@ -381,6 +460,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m5_accounts,
     _m6_document_access,
     _m7_op_runs,
+    _m8_titles_and_named_versions,
+    _m9_comments,
+    _m10_suggestions,
 ]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
@@ -603,7 +685,8 @@ class SQLiteStore(Store):
     _INFO_SQL = f"""
         SELECT d.id, d.created_at, d.updated_at, d.last_seq, d.ops_count, {_SNAPSHOT_SEQ}, d.text_length,
                COALESCE((SELECT length(s.data) FROM snapshots s WHERE s.doc_key = d.key ORDER BY s.seq DESC LIMIT 1), 0),
-               COALESCE((SELECT SUM(length(l.patch)) FROM log l WHERE l.doc_key = d.key AND l.seq > {_SNAPSHOT_SEQ}), 0)
+               COALESCE((SELECT SUM(length(l.patch)) FROM log l WHERE l.doc_key = d.key AND l.seq > {_SNAPSHOT_SEQ}), 0),
+               d.title
         FROM documents d
     """
 
@@ -619,6 +702,7 @@ class SQLiteStore(Store):
             text_length=row[6],
             snapshot_bytes=row[7],
             log_bytes_since_snapshot=row[8],
+            title=row[9],
         )
 
     # -- documents ---------------------------------------------------------------------
@@ -726,6 +810,33 @@ class SQLiteStore(Store):
     # -- the log -----------------------------------------------------------------------
 
     def append(self, doc_id: str, patch: bytes, *, op_count: int, text_length: int | None = None) -> int:
+        req = self._prepare(doc_id, patch, op_count, text_length)
+        self._commit_queued([req])
+        if req.error is not None:
+            raise req.error
+        return req.seq
+
+    def append_batch(self, appends: Sequence[tuple[str, bytes, int, int | None]]) -> list[int | BaseException]:
+        """Several appends ``(doc_id, patch, op_count, text_length)``, of any documents, in
+        one durable transaction (with whatever other threads' appends are queued): one
+        fsync for all.  Entries of one document are appended in the order given.
+
+        For a caller that gathers the appends of many rooms and connections itself (the
+        server's one writer thread) instead of one thread per append meeting here.  Each
+        item's outcome is its seq, or the exception :meth:`append` would have raised for
+        it alone (an item refused up front, or by the store, does not stop the others;
+        a failed transaction fails every item in it); every seq returned is durable."""
+        outcomes: list[_Append | BaseException] = []
+        for doc_id, patch, op_count, text_length in appends:
+            try:
+                outcomes.append(self._prepare(doc_id, patch, op_count, text_length))
+            except CowriteError as exc:
+                outcomes.append(exc)
+        self._commit_queued([r for r in outcomes if isinstance(r, _Append)])
+        return [r if isinstance(r, BaseException) else (r.error if r.error is not None else r.seq) for r in outcomes]
+
+    def _prepare(self, doc_id: str, patch: bytes, op_count: int, text_length: int | None) -> _Append:
+        """Check one append's arguments and decode its patch (before any lock is taken)."""
         doc_id = check_doc_id(doc_id)
         if not isinstance(patch, (bytes, bytearray, memoryview)):
             raise InvalidArgument(f"a patch must be bytes, not {type(patch).__name__}")
@@ -736,11 +847,17 @@ class SQLiteStore(Store):
             ops = decode_patch(patch)
         except CowriteError as exc:
             raise InvalidArgument(f"not storing a patch that does not decode: {exc}") from exc
-        req = _Append(doc_id, patch, ops, op_count, text_length)
+        return _Append(doc_id, patch, ops, op_count, text_length)
+
+    def _commit_queued(self, reqs: list[_Append]) -> None:
+        """Queue ``reqs`` and return once they are committed (or failed): whoever gets the
+        connection first commits everything queued so far in one transaction."""
+        if not reqs:
+            return
         with self._qlock:
-            self._queue.append(req)
+            self._queue += reqs
         with self._lock:
-            if not req.done:  # lead a group commit of everything queued so far
+            if not all(r.done for r in reqs):  # lead a group commit of everything queued so far
                 with self._qlock:
                     batch, self._queue = self._queue, []
                 self._committing = len(batch)
@@ -750,9 +867,6 @@ class SQLiteStore(Store):
                     self._commits += 1
                     self._committed += len(batch)
                     self._committing = 0
-        if req.error is not None:
-            raise req.error
-        return req.seq
 
     def _commit_appends(self, batch: list[_Append]) -> None:
         """Write ``batch`` in one transaction (lock held).  Never raises: errors go to each request."""
@@ -1042,6 +1156,62 @@ class SQLiteStore(Store):
 
         result: int = self._write(fn)
         return result
+
+    # -- titles and named versions ------------------------------------------------------
+
+    def set_title(self, doc_id: str, title: str) -> None:
+        doc_id = check_doc_id(doc_id)
+        title = check_title(title)
+
+        def fn(conn: sqlite3.Connection) -> None:
+            if conn.execute("UPDATE documents SET title = ? WHERE id = ?", (title, doc_id)).rowcount == 0:
+                raise DocumentNotFound(doc_id)
+
+        self._write(fn)
+
+    def add_named_version(self, record: NamedVersionRecord) -> bool:
+        check_named_version(record)
+        doc_id = check_doc_id(record.doc)
+
+        def fn(conn: sqlite3.Connection) -> bool:
+            key = self._doc_row(conn, doc_id)[0]
+            if conn.execute(
+                "SELECT 1 FROM named_versions WHERE doc_key = ? AND name = ?", (key, record.name)
+            ).fetchone() is not None:
+                return False
+            conn.execute(
+                "INSERT INTO named_versions (doc_key, name, version, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+                (key, record.name, version_json(record.version), record.created_by, record.created_at),
+            )
+            return True
+
+        done: bool = self._write(fn)
+        return done
+
+    def named_versions(self, doc_id: str) -> list[NamedVersionRecord]:
+        doc_id = check_doc_id(doc_id)
+        rows = self._read(
+            lambda conn: conn.execute(
+                "SELECT v.name, v.version, v.created_by, v.created_at FROM named_versions v"
+                " JOIN documents d ON d.key = v.doc_key WHERE d.id = ? ORDER BY v.created_at, v.name",
+                (doc_id,),
+            ).fetchall()
+        )
+        return [named_version_from_row(doc_id, *row) for row in rows]
+
+    def delete_named_version(self, doc_id: str, name: str) -> bool:
+        doc_id = check_doc_id(doc_id)
+        name = check_version_name(name)
+
+        def fn(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM named_versions WHERE name = ? AND doc_key = (SELECT key FROM documents WHERE id = ?)",
+                (name, doc_id),
+            )
+            return cur.rowcount > 0
+
+        done: bool = self._write(fn)
+        return done
 
     # -- accounts ----------------------------------------------------------------------
 
@@ -1524,6 +1694,176 @@ class SQLiteStore(Store):
                 (last_used, key, last_used),
             )
         )
+
+    # -- comments (checks and rules: store/comments.py) ---------------------------------
+
+    @staticmethod
+    def _comment_row(conn: sqlite3.Connection, key: int, comment_id: str) -> CommentRecord | None:
+        row = conn.execute(f"SELECT {COMMENT_COLS} FROM comments WHERE doc_key = ? AND id = ?", (key, comment_id)).fetchone()
+        return None if row is None else comment_from_row(row)
+
+    @staticmethod
+    def _next_comment_rev(conn: sqlite3.Connection, key: int) -> int:
+        row = conn.execute("SELECT COALESCE(MAX(rev), 0) FROM comments WHERE doc_key = ?", (key,)).fetchone()
+        return int(row[0]) + 1
+
+    def add_comment(self, doc_id: str, comment: CommentRecord) -> CommentRecord:
+        doc_id = check_doc_id(doc_id)
+        c = check_comment(comment)
+
+        def fn(conn: sqlite3.Connection) -> CommentRecord:
+            key = self._doc_row(conn, doc_id)[0]
+            if self._comment_row(conn, key, c.id) is not None:
+                raise InvalidArgument(f"comment {c.id!r} exists")
+            if not c.is_thread:
+                check_thread_of(c, self._comment_row(conn, key, c.thread))
+            stored = replace(c, rev=self._next_comment_rev(conn, key))
+            conn.execute(
+                f"INSERT INTO comments (doc_key, {COMMENT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, stored.id, stored.thread, stored.author, stored.body, stored.anchor, stored.quote,
+                 stored.created_at, stored.edited_at, int(stored.resolved), 0, stored.rev),
+            )
+            return stored
+
+        result: CommentRecord = self._write(fn)
+        return result
+
+    def comments(self, doc_id: str) -> list[CommentRecord]:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: sqlite3.Connection) -> list[CommentRecord]:
+            key = self._doc_row(conn, doc_id)[0]
+            rows = conn.execute(
+                f"SELECT {COMMENT_COLS} FROM comments WHERE doc_key = ? ORDER BY created_at, id", (key,)
+            ).fetchall()
+            return [comment_from_row(r) for r in rows]
+
+        result: list[CommentRecord] = self._read(fn)
+        return result
+
+    def comment(self, doc_id: str, comment_id: str) -> CommentRecord | None:
+        doc_id = check_doc_id(doc_id)
+        check_comment_id(comment_id)
+
+        def fn(conn: sqlite3.Connection) -> CommentRecord | None:
+            row = conn.execute("SELECT key FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            return None if row is None else self._comment_row(conn, row[0], comment_id)
+
+        result: CommentRecord | None = self._read(fn)
+        return result
+
+    def update_comment(
+        self,
+        doc_id: str,
+        comment_id: str,
+        *,
+        body: str | None = None,
+        resolved: bool | None = None,
+        delete: bool = False,
+        now: float,
+    ) -> CommentRecord | None:
+        doc_id = check_doc_id(doc_id)
+        check_comment_id(comment_id)
+
+        def fn(conn: sqlite3.Connection) -> CommentRecord | None:
+            key = self._doc_row(conn, doc_id)[0]
+            current = self._comment_row(conn, key, comment_id)
+            if current is None:
+                return None
+            new = updated(current, body=body, resolved=resolved, delete=delete, now=now)
+            if new == current:
+                return current
+            new = replace(new, rev=self._next_comment_rev(conn, key))
+            conn.execute(
+                "UPDATE comments SET body = ?, edited_at = ?, resolved = ?, deleted = ?, rev = ?"
+                " WHERE doc_key = ? AND id = ?",
+                (new.body, new.edited_at, int(new.resolved), int(new.deleted), new.rev, key, comment_id),
+            )
+            return new
+
+        result: CommentRecord | None = self._write(fn)
+        return result
+
+    def comments_revision(self, doc_id: str) -> int:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: sqlite3.Connection) -> int:
+            key = self._doc_row(conn, doc_id)[0]
+            return self._next_comment_rev(conn, key) - 1
+
+        result: int = self._read(fn)
+        return result
+
+    # -- suggestions (checks: store/suggestions.py) ---------------------------------------
+
+    @staticmethod
+    def _suggestion_row(conn: sqlite3.Connection, key: int, suggestion_id: str) -> SuggestionRecord | None:
+        row = conn.execute(
+            f"SELECT {SUGGESTION_COLS} FROM suggestions WHERE doc_key = ? AND id = ?", (key, suggestion_id)
+        ).fetchone()
+        return None if row is None else suggestion_from_row(row)
+
+    def put_suggestion(self, doc_id: str, suggestion: SuggestionRecord) -> SuggestionRecord:
+        doc_id = check_doc_id(doc_id)
+        s = check_suggestion_record(suggestion)
+
+        def fn(conn: sqlite3.Connection) -> SuggestionRecord:
+            key = self._doc_row(conn, doc_id)[0]
+            current = self._suggestion_row(conn, key, s.id)
+            if current is None:
+                conn.execute(
+                    f"INSERT INTO suggestions (doc_key, {SUGGESTION_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, s.id, s.author, s.patch, s.created_at, s.updated_at),
+                )
+                return s
+            if current.author != s.author:
+                raise InvalidArgument(f"suggestion {s.id!r} is another author's")
+            conn.execute(
+                "UPDATE suggestions SET patch = ?, updated_at = ? WHERE doc_key = ? AND id = ?",
+                (s.patch, s.updated_at, key, s.id),
+            )
+            return replace(s, created_at=current.created_at)
+
+        result: SuggestionRecord = self._write(fn)
+        return result
+
+    def suggestions(self, doc_id: str) -> list[SuggestionRecord]:
+        doc_id = check_doc_id(doc_id)
+
+        def fn(conn: sqlite3.Connection) -> list[SuggestionRecord]:
+            key = self._doc_row(conn, doc_id)[0]
+            rows = conn.execute(
+                f"SELECT {SUGGESTION_COLS} FROM suggestions WHERE doc_key = ? ORDER BY created_at, id", (key,)
+            ).fetchall()
+            return [suggestion_from_row(r) for r in rows]
+
+        result: list[SuggestionRecord] = self._read(fn)
+        return result
+
+    def suggestion(self, doc_id: str, suggestion_id: str) -> SuggestionRecord | None:
+        doc_id = check_doc_id(doc_id)
+        check_suggestion_id(suggestion_id)
+
+        def fn(conn: sqlite3.Connection) -> SuggestionRecord | None:
+            row = conn.execute("SELECT key FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            return None if row is None else self._suggestion_row(conn, row[0], suggestion_id)
+
+        result: SuggestionRecord | None = self._read(fn)
+        return result
+
+    def delete_suggestion(self, doc_id: str, suggestion_id: str) -> bool:
+        doc_id = check_doc_id(doc_id)
+        check_suggestion_id(suggestion_id)
+
+        def fn(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM suggestions WHERE id = ? AND doc_key = (SELECT key FROM documents WHERE id = ?)",
+                (suggestion_id, doc_id),
+            )
+            return cur.rowcount > 0
+
+        done: bool = self._write(fn)
+        return done
 
     # -- lifetime ----------------------------------------------------------------------
 

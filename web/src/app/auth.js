@@ -4,7 +4,11 @@
 // (with the invite code of a `?invite=CODE` link when the server asks for one), or
 // continue as a guest with just a name (POST /api/session) where the server lets
 // guests in.  Every name is put on the page as text (ui.js's `h`), never as markup.
+// With the server unreachable, the account last signed in here stands in (no CSRF
+// token: nothing unsafe can be sent until the server is back), so a document kept on
+// this device opens offline for its user.
 import { ApiError, TOKEN_HELP, api, captureTokenFromUrl, clearAuth, getAccount, getAuth, setAccount, setAuth, shareKey } from "./api.js";
+import * as storage from "./storage.js";
 import { h, notice, setChildren } from "./ui.js";
 
 /** Settings the sign-in page needs; what a server without /api/auth/config means. */
@@ -29,6 +33,16 @@ export async function ensureSignedIn(container, { account = false } = {}) {
     return auth;
   }
   const config = await loadConfig();
+  // -- open offline: the server cannot be reached, the last account stands in --------
+  if (config.unreachable && !invite && !account) {
+    const last = lastAccount();
+    if (last) {
+      setAccount(last);
+      showWhoami(getAccount());
+      return getAccount();
+    }
+  }
+  // -- end open offline --
   if (config.signed_in) {
     const me = await whoAmI();
     if (me) {
@@ -74,7 +88,7 @@ async function loadConfig() {
     return { ...NO_CONFIG, ...(await api("/api/auth/config")) };
   } catch (exc) {
     console.warn("cowrite: no sign-in settings from the server", exc);
-    return NO_CONFIG;
+    return exc instanceof ApiError && exc.status === 0 ? { ...NO_CONFIG, unreachable: true } : NO_CONFIG;
   }
 }
 
@@ -83,12 +97,51 @@ async function whoAmI() {
   try {
     const me = await api("/api/auth/me");
     setAccount(me);
+    rememberAccount(me);
     return getAccount();
   } catch (exc) {
-    if (exc instanceof ApiError && exc.status === 401) return null;
+    if (exc instanceof ApiError && exc.status === 401) {
+      storage.remove(LAST_ACCOUNT);
+      return null;
+    }
     throw exc;
   }
 }
+
+// -- open offline: who was signed in here last (no secret: the session is the cookie) --
+const LAST_ACCOUNT = "cowrite.account.last";
+
+function rememberAccount(me) {
+  if (typeof me?.user !== "string" || !me.user) return;
+  storage.save(LAST_ACCOUNT, JSON.stringify({ user: me.user, name: me.name ?? null, colour: me.colour ?? null }));
+}
+
+/** The account last signed in on this device, marked `offline` (no CSRF token), or null. */
+function lastAccount() {
+  try {
+    const last = JSON.parse(storage.load(LAST_ACCOUNT) ?? "null");
+    if (typeof last?.user !== "string" || !last.user) return null;
+    const text = (v) => (typeof v === "string" ? v : null);
+    return { user: last.user, name: text(last.name) ?? last.user, colour: text(last.colour), offline: true };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A page that opened offline as the last account: ask the server again now that it
+ * answers (the CSRF token unsafe requests need).  True if the session still holds.
+ */
+export async function refreshAccount() {
+  if (!getAccount()?.offline) return true;
+  try {
+    return (await whoAmI()) !== null;
+  } catch (exc) {
+    console.warn("cowrite: cannot refresh the account", exc);
+    return false;
+  }
+}
+// -- end open offline --
 
 // Ask the server who a token is (a token from a link carries no name we can read
 // without parsing the JWT).  Stale tokens are dropped so the form shows instead.
@@ -327,6 +380,7 @@ async function signOut(auth) {
       return;
     }
     setAccount(null);
+    storage.remove(LAST_ACCOUNT);
   }
   clearAuth();
   if (document.getElementById("app")?.dataset.page === "editor") showSignedOut();

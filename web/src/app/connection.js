@@ -177,7 +177,8 @@ export class Connection {
 
   /** Listen: "state" (state), "remote" (edits), "resynced" (event), "recovered" (event and
    * {reason}), "presence" (Map), "welcomed" ({role, canWrite}), "acked", "digest" ({at}),
-   * "notice" ({kind, message, code}), "changed", "delivered", "error" (error), "sent".
+   * "notice" ({kind, message, code}), "changed", "delivered", "error" (error), "sent",
+   * "comments" (revision: the document's comments changed).
    * Returns an unsubscribe function. */
   on(name, fn) {
     if (!this._listeners.has(name)) this._listeners.set(name, new Set());
@@ -513,6 +514,9 @@ export class Connection {
           this._emit("resynced", ev);
           break;
         case "pong":
+          break;
+        case "comments": // the document's comments changed: comments.js fetches them
+          this._emit("comments", ev.revision);
           break;
         case "unfit":
           this._freshNeeded({ kind: "suspect", code: null, message: ev.message });

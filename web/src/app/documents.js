@@ -1,9 +1,11 @@
-// The documents page (/): list, create, open, delete, copy a link; for an account, "My
+// The documents page (/): list (by title, else id), create ("New document" in one
+// click, or with an id of one's choosing), open, delete, copy a link; for an account, "My
 // documents" (those it owns) beside "Shared with me" (GET /api/shared), and links to
 // its account page (tokens) and, for an admin, the admin page; for an admin, invite
 // someone (a sign-up link).
 import { ApiError, DOC_ID_RE, api, docPath } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
+import { displayTitle } from "./title.js";
 import { ago, copyText, h, setChildren } from "./ui.js";
 
 export async function documentsPage() {
@@ -21,6 +23,7 @@ export async function documentsPage() {
     main,
     h("h1", {}, "Documents"),
     links,
+    newDocumentButton(),
     createForm(refresh),
     account ? h("h2", {}, who.admin ? "All documents" : "My documents") : null,
     status,
@@ -88,7 +91,7 @@ function createForm(refresh) {
   const form = h(
     "form",
     { id: "new-doc", class: "new-doc", "aria-label": "New document", novalidate: true },
-    h("label", { for: "new-doc-id" }, "New document"),
+    h("label", { for: "new-doc-id" }, "Or a new document with an id of your choosing"),
     h("div", { class: "row" }, input, button),
     h("p", { id: "new-doc-help", class: "muted small" }, "1–128 characters: letters, digits, “.”, “_” and “-”."),
     error,
@@ -124,6 +127,38 @@ function createForm(refresh) {
     input.setAttribute("aria-invalid", "true");
   }
   return form;
+}
+
+/** A fresh document id: "doc-" and 12 random base-36 characters (62 bits). */
+export function freshDocId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return `doc-${Array.from(bytes, (b) => "0123456789abcdefghijklmnopqrstuvwxyz"[b % 36]).join("")}`;
+}
+
+/** "New document" in one click: a document with a fresh id, opened in the editor. */
+function newDocumentButton() {
+  const out = h("p", { id: "new-doc-quick-status", class: "form-error", role: "alert", hidden: true });
+  const button = h("button", { type: "button", id: "new-doc-quick", class: "primary" }, "New document");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const id = freshDocId();
+        try {
+          await api("/api/docs", { method: "POST", body: { id } });
+          location.assign(`/d/${docPath(id)}`);
+          return;
+        } catch (exc) {
+          if (!(exc instanceof ApiError && exc.status === 409) || attempt >= 3) throw exc; // taken: draw again
+        }
+      }
+    } catch (exc) {
+      setChildren(out, `Could not create a document: ${explain(exc)}`);
+      out.hidden = false;
+      button.disabled = false;
+    }
+  });
+  return h("div", { class: "new-doc-quick" }, button, out);
 }
 
 /** An admin's "Invite someone": a new sign-up link (/?invite=CODE), shown to copy. */
@@ -179,13 +214,15 @@ function row(d, refresh, status) {
     }
   });
   const meta = [];
+  const titled = typeof d.title === "string" && d.title.trim() !== "";
+  if (titled) meta.push(d.id);
   if (typeof d.role === "string" && d.role !== "owner") meta.push(ROLE_LABEL[d.role] ?? d.role);
   if (typeof d.length === "number") meta.push(`${d.length} characters`);
   if (typeof d.updated_at === "number") meta.push(`edited ${ago(d.updated_at)}`);
   return h(
     "li",
     { class: "doc", dataset: { doc: d.id } },
-    h("a", { class: "doc-open", href }, d.id),
+    h("a", { class: "doc-open", href, title: d.id }, displayTitle(d.id, d.title)),
     h("span", { class: "muted small" }, meta.join(" · ")),
     h("span", { class: "doc-actions" }, h("a", { href: `${href}/history`, class: "small-link" }, "History"), copy, d.role === undefined || d.role === "owner" ? del : null),
   );

@@ -1,22 +1,28 @@
 // The editor page (/d/{id}): load the snapshot into an engine Document (or the copy a
 // closed tab left in this browser), show it in CodeMirror with the sync extension
 // (collab.js: edits, undo, cursors), and wire the page around it: status, notices,
-// the offline copy in localStorage, the recovery of what closed tabs left, the test
-// hook.
+// the copies kept on this device (persist.js: the device's copy to open offline, each
+// tab's unsent edits; IndexedDB via offline.js), the recovery of what closed tabs
+// left, the test hook.
 import { EditorState } from "@codemirror/state";
 import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } from "@codemirror/view";
 import { defaultKeymap } from "@codemirror/commands";
 import { Document } from "../engine/index.js";
 import { MAX_DOCUMENT_BYTES, nextOwnSeq } from "../protocol/session.js";
 import { ApiError, TOKEN_HELP, api, docPath, getAccount, getAuth, shareKey, withShare } from "./api.js";
-import { ensureSignedIn } from "./auth.js";
-import { collab, syncOf } from "./collab.js";
+import { ensureSignedIn, refreshAccount } from "./auth.js";
+import { collab, setWritable, syncOf } from "./collab.js";
+import { CommentsPanel } from "./comments.js";
+import { SuggestionsPanel } from "./suggest.js";
 import { Connection, ErrorCode, errorName } from "./connection.js";
 import { peerColour } from "./cursors.js";
-import { TabStore, holdAgent, newAgent, orphans, restore } from "./persist.js";
+import { offlineStore } from "./offline.js";
+import { DeviceCopy, TabStore, claimAgent, holdAgent, keptEdits, newAgent, orphans, restore, tabKey } from "./persist.js";
 import { openShareDialog } from "./share.js";
-import * as storage from "./storage.js";
 import { copyText, h, notice, setChildren } from "./ui.js";
+import { WriterTools } from "./writer.js";
+import { TitleField } from "./title.js";
+import { dropRestoreParam, restoreParam, restoreVersion } from "./restore.js";
 
 const STATE_TEXT = {
   connected: "Connected",
@@ -44,7 +50,11 @@ export async function editorPage(docId) {
   const agent = newAgent();
   const releaseAgent = holdAgent(agent);
 
-  const loaded = await loadReplica(docId, agent, auth);
+  // -- open offline: this device's store and its copy of the document (persist.js) --
+  const store = await offlineStore({ tabKey });
+  const copy = new DeviceCopy(store, docId, auth.user ?? null, () => conn.doc, { synced: () => conn.state === "connected" });
+  // -- end open offline --
+  const loaded = await loadReplica(docId, agent, auth, store, copy);
   if (loaded === null) {
     releaseAgent();
     main.removeAttribute("aria-busy");
@@ -53,7 +63,13 @@ export async function editorPage(docId) {
   const { doc, recoveries } = loaded;
   const url = () => wsUrl(docId, getAuth()?.token ?? auth.token);
   const conn = new Connection({ url, docId, doc, user: auth.name ?? "", colour: auth.colour ?? "" });
-  const tabStore = new TabStore(docId, auth.user ?? null, () => conn.doc);
+  const tabStore = new TabStore(store, docId, auth.user ?? null, () => conn.doc, { edits: () => writer.saving.pending });
+  // writer tools: markdown, preview, find/replace, authorship, saving state, export/import (writer.js)
+  const writer = new WriterTools({ docId, conn, auth });
+  // comments on a text range: highlights, the side panel (comments.js)
+  const comments = new CommentsPanel({ docId, conn });
+  // suggestions: suggest mode, inline marks, accept/reject (suggest.js)
+  const suggestions = new SuggestionsPanel({ docId });
 
   const view = new EditorView({
     parent: host,
@@ -65,6 +81,9 @@ export async function editorPage(docId) {
         highlightActiveLine(),
         EditorView.lineWrapping,
         collab({ connection: conn, colour: auth.colour ?? "", onPeers: showPeerList }),
+        writer.extensions(), // after collab: its plugin puts local edits into the engine first
+        comments.extensions(),
+        suggestions.extensions(),
         keymap.of(defaultKeymap),
         EditorView.contentAttributes.of({ "aria-label": `Text of ${docId}`, spellcheck: "true" }),
       ],
@@ -133,13 +152,15 @@ export async function editorPage(docId) {
 
   // -- recovering what closed tabs left ----------------------------------------------
   let recovering = recoveries.length;
+  let keptLeft = keptEdits(recoveries); // closed tabs' edits not yet on the server
   if (recovering) conn.blocked = true;
   for (const r of recoveries) {
-    const release = holdAgent(r.doc.agent);
+    const release = r.release; // this tab holds the gone tab's agent (claimAgent)
     const rc = new Connection({ url, docId, doc: r.doc, recovery: true });
     const done = (ok) => {
       release();
-      if (ok) storage.remove(r.key);
+      if (ok) store.delete(r.key);
+      keptLeft -= Math.max(1, Number.isInteger(r.entry.edits) ? r.entry.edits : 1);
       if (--recovering === 0) {
         conn.unblock();
         updateStatus();
@@ -165,7 +186,8 @@ export async function editorPage(docId) {
 
   // -- leaving -----------------------------------------------------------------------
   const keep = () => {
-    if (conn.state !== "connected" && nextOwnSeq(conn.doc) > 0) tabStore.saveNow();
+    if (conn.state !== "connected" && nextOwnSeq(conn.doc) > 0) tabStore.saveLast();
+    else if (conn.state === "connected") copy.saveIfChanged();
   };
   addEventListener("pagehide", keep);
   document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && keep());
@@ -216,11 +238,72 @@ export async function editorPage(docId) {
     }),
   };
 
+  // -- the title, and restoring a version (title.js, restore.js) -------------------
+  const titleField = new TitleField(docId, document.getElementById("doc-title"));
+  titleField.load();
+  globalThis.cowrite.title = titleField;
+  let toRestore = restoreParam();
+  conn.on("welcomed", ({ canWrite }) => {
+    titleField.setEditable(canWrite);
+    if (toRestore === null) return;
+    const version = toRestore;
+    toRestore = null;
+    dropRestoreParam();
+    if (!canWrite) {
+      notice("You can read this document but not edit it, so you cannot restore a version of it.", "error");
+      return;
+    }
+    restoreVersion(view, docId, version).then(
+      (n) => notice(n ? "The old version is restored, as your edit: others' edits merge with it, and Undo (Ctrl+Z) takes it back." : "The text is that version already.", "info"),
+      (exc) => notice(`The version could not be restored: ${exc?.explain?.() ?? exc?.message ?? exc}`, "error"),
+    );
+  });
+
+  // writer tools: wired once the view exists (closed tabs' edits count as unsaved too)
+  // (`recovering()`: how many of their edits are not on the server yet, for "N edits kept")
+  writer.attach(view, { recovering: () => (recovering ? Math.max(keptLeft, 1) : 0), agents: recoveries.map((r) => r.doc.agent) });
+  globalThis.cowrite.writer = writer;
+  comments.attach(view);
+  globalThis.cowrite.comments = comments;
+  suggestions.attach(view);
+  conn.on("error", () => suggestions.stop()); // stopped for good (deleted, access ended): no more polling
+  globalThis.cowrite.suggestions = suggestions;
+
+  // -- open offline: keep the device's copy while in sync; offline, the role it had ---
+  conn.on("welcomed", ({ role, canWrite }) => copy.setRole(role, canWrite));
+  const once = conn.on("welcomed", () => {
+    once();
+    refreshAccount(); // opened offline as the last account: its CSRF token, now the server answers
+  });
+  conn.on("state", (state) => state === "connected" && copy.schedule());
+  conn.on("remote", () => copy.schedule());
+  conn.on("changed", () => copy.schedule());
+  if (loaded.fromDevice) {
+    if (copy.canWrite === false) {
+      // a viewer stays one offline: until the server says otherwise (WELCOME)
+      view.dispatch({ effects: setWritable.of(false) });
+      document.body.classList.add("read-only");
+      const badge = document.getElementById("role-badge");
+      if (badge) badge.hidden = false;
+      writer.saving.canWrite = false;
+      writer.saving.show();
+    }
+    const off = conn.on("welcomed", () => {
+      off();
+      const box = document.getElementById("notice");
+      if (box && !box.hidden && box.textContent.startsWith(OFFLINE_OPEN)) notice(null);
+    });
+  }
+  globalThis.cowrite.offline = { kind: store.kind, store, copy, fromDevice: loaded.fromDevice };
+  // -- end open offline --
+
   conn.start();
   updateStatus();
   view.focus();
   return globalThis.cowrite;
 }
+
+const OFFLINE_OPEN = "The server cannot be reached: showing the copy kept on this device.";
 
 function showHeader(docId) {
   document.title = `${docId} · cowrite`;
@@ -286,25 +369,46 @@ function showPeerList(peers) {
   );
 }
 
+/** How long the server's snapshot may take before a page with a copy on this device opens that. */
+const SERVER_WAIT_MS = 4000;
+const SLOW = Symbol("slow");
+
 /**
- * The replica to start from: the server's snapshot (or, unreachable, a copy a closed
- * tab left in this browser), with the ops of every copy closed tabs left merged in;
- * {doc, recoveries: [{key, doc}]} (their ops still to be sent), or null if the
- * document cannot be shown (the reason is on the page).
+ * The replica to start from: the server's snapshot (or, unreachable, the device's
+ * copy, else a copy a closed tab left on this device), with the ops of every copy
+ * closed tabs left merged in; {doc, recoveries: [{key, entry, doc, release}], fromDevice}
+ * (their ops still to be sent, their agents held by this page; `fromDevice`: the
+ * server was not reached), or null if
+ * the document cannot be shown (the reason is on the page).
  */
-async function loadReplica(docId, agent, auth) {
+async function loadReplica(docId, agent, auth, store, copy) {
   let doc = null;
   let loadError = null;
+  const stored = copy.load().catch((exc) => {
+    console.warn("cowrite: the device's copy could not be read", exc);
+    return null;
+  });
+  const fetched = api(withShare(`/api/docs/${docPath(docId)}/snapshot`), { as: "bytes" });
+  fetched.catch(() => {}); // a late failure, once the device's copy is open, is not news
+  // with a copy here, a server that does not answer soon counts as unreachable
+  const patience = stored.then((c) => (c ? new Promise((r) => setTimeout(r, SERVER_WAIT_MS, SLOW)) : new Promise(() => {})));
   try {
-    doc = Document.decode(await api(withShare(`/api/docs/${docPath(docId)}/snapshot`), { as: "bytes" }), agent, { maxBytes: MAX_DOCUMENT_BYTES });
+    const bytes = await Promise.race([fetched, patience]);
+    if (bytes === SLOW) throw new ApiError(0, "slow", `no answer within ${SERVER_WAIT_MS / 1000} s`);
+    doc = Document.decode(bytes, agent, { maxBytes: MAX_DOCUMENT_BYTES });
   } catch (exc) {
     loadError = exc;
-    if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) return showLoadError(docId, exc);
+    if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) {
+      if (exc.status === 403) await copy.forget(); // no longer this user's to read, here either
+      return showLoadError(docId, exc);
+    }
   }
-  const left = await orphans(docId, auth.user ?? null);
+  const left = await orphans(store, docId, auth.user ?? null);
+  let fromDevice = false;
   if (doc === null) {
-    // The server is unreachable: start from what this browser kept, or wait for it.
-    for (const { entry } of left) {
+    // The server is unreachable: start from what this device kept, or wait for it.
+    const device = await stored;
+    for (const entry of [...(device ? [device] : []), ...left.map((o) => o.entry)]) {
       try {
         doc = restore(Document, entry, agent);
         break;
@@ -317,21 +421,25 @@ async function loadReplica(docId, agent, auth) {
       doc = await retryLoad(docId, agent);
       notice(null);
     } else {
-      notice("The server cannot be reached: showing the copy kept in this browser. Edits sync when it is back.", "info");
+      fromDevice = true;
+      notice(`${OFFLINE_OPEN} Edits sync when it is back.`, "info");
     }
   }
   const recoveries = [];
   for (const { key, entry } of left) {
+    const release = await claimAgent(entry.agent);
+    if (release === null) continue; // another page opening now sends it
     try {
       const old = restore(Document, entry, entry.agent);
       doc.addOps(old.opsMissingFrom(doc.summary()));
-      recoveries.push({ key, doc: old });
+      recoveries.push({ key, entry, doc: old, release });
     } catch (exc) {
       console.warn(`cowrite: dropping an offline copy that no longer fits the document (${entry.agent})`, exc);
-      storage.remove(key);
+      release();
+      await store.delete(key);
     }
   }
-  return { doc, recoveries };
+  return { doc, recoveries, fromDevice };
 }
 
 /** Save `text` as a file called `name` (the browser's download). */

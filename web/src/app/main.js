@@ -4,6 +4,7 @@ import { accountPage, adminPage } from "./account.js";
 import { documentsPage } from "./documents.js";
 import { editorPage } from "./editor.js";
 import { historyPage } from "./history.js";
+import { registerShell } from "./offline-shell.js";
 import { notice } from "./ui.js";
 
 async function route() {
@@ -19,6 +20,9 @@ async function route() {
 }
 
 function start() {
+  // -- open offline: the service worker that keeps the app shell (offline-shell.js) --
+  registerShell();
+  // -- end open offline --
   route().catch((exc) => {
     console.error(exc);
     document.getElementById("app")?.removeAttribute("aria-busy");

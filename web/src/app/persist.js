@@ -1,21 +1,34 @@
-// Offline safety for the editor: a tab's document is kept in localStorage while it
-// holds edits the server has not acknowledged, so closing or reloading the page
-// (even offline) loses nothing.  Each tab edits with its own agent; a later page
-// load finds the stored documents of tabs that are gone, merges their ops into its
-// own replica, and sends them with a short "recovery" connection as their agent.
+// What the editor keeps on this device, so a document opens and edits with no server
+// and nothing typed is lost when a tab is closed or reloaded (even offline).  Two
+// kinds of record, in the device's store (offline.js: IndexedDB, else localStorage):
 //
-// Storage: `cowrite.doc.<docId>.<agent>` = JSON {v, docId, agent, user, saved,
-// format: "cwd" | "cwp", data: base64}; `cowrite.alive.<agent>` = a heartbeat time
-// while the tab lives (and a Web Lock named the same, where the browser has them).
+// * a tab's copy, `tab/<docId>/<agent>`: the tab's document while it holds edits the
+//   server has not acknowledged (its unsent journal is in it: the ops of its agent the
+//   server lacks).  Each tab edits with its own agent; a later page load finds the
+//   copies of tabs that are gone, merges their ops into its own replica, and sends them
+//   with a short "recovery" connection as their agent.  A tab that is alive holds its
+//   agent (a Web Lock, and a heartbeat in localStorage), so no other tab sends its edits
+//   too.
+// * the device's copy, `copy/<docId>/<user>`: the document as last synced with the
+//   server (written only when everything is acknowledged, so it never holds ops no tab
+//   would send), with the role the user had then.  A page that cannot reach the server
+//   opens from it -- as a viewer stays a viewer -- and syncs when the server is back.
+//
+// A record: {v: 2, docId, agent?, user, saved, format: "cwd" | "cwp", bytes,
+// edits? (a tab's unsent edits, for "N edits kept on this device"), role?, canWrite?}.
+// Document ids never hold "/", so `tab/<docId>/` lists the tabs of exactly one document.
 import * as storage from "./storage.js";
 
-const DOC_PREFIX = "cowrite.doc.";
 const ALIVE_PREFIX = "cowrite.alive.";
 const HEARTBEAT_MS = 5000;
 const STALE_MS = 20000;
 
-export function docKey(docId, agent) {
-  return `${DOC_PREFIX}${docId}.${agent}`;
+export function tabKey(docId, agent) {
+  return `tab/${docId}/${agent}`;
+}
+
+export function copyKey(docId, user) {
+  return `copy/${docId}/${user ?? ""}`;
 }
 
 /** A random agent name for a new tab. */
@@ -27,19 +40,19 @@ export function newAgent() {
   return `web-${s}`;
 }
 
-/** Bytes that restore `doc` (CWD if the engine can encode one, else a CWP patch of every op). */
+/** Bytes that restore `doc`: {format, bytes} (CWD if the engine can encode one, else a CWP patch of every op). */
 export function serialise(doc) {
   try {
-    return { format: "cwd", data: storage.bytesToBase64(doc.encode()) };
+    return { format: "cwd", bytes: doc.encode() };
   } catch (exc) {
     console.warn("cowrite: cannot encode the document as a snapshot; storing its ops", exc);
-    return { format: "cwp", data: storage.bytesToBase64(doc.encodePatch(null)) };
+    return { format: "cwp", bytes: doc.encodePatch(null) };
   }
 }
 
-/** A Document from a stored entry, for `agent`; null if unreadable. */
+/** A Document from a stored record (`bytes`, or the old records' base64 `data`), for `agent`. */
 export function restore(Document, entry, agent) {
-  const bytes = storage.base64ToBytes(entry.data);
+  const bytes = entry.bytes instanceof Uint8Array ? entry.bytes : storage.base64ToBytes(entry.data);
   if (entry.format === "cwd") return Document.decode(bytes, agent);
   const doc = new Document(agent);
   doc.applyPatch(bytes);
@@ -68,6 +81,37 @@ export function holdAgent(agent) {
   };
 }
 
+/**
+ * Take over a gone tab's agent to send what it left: its Web Lock if no other tab has
+ * it (two pages opening at once must not both send), plus the heartbeat.  Resolves
+ * with a function that lets go, or null if another tab holds the agent.  Without Web
+ * Locks only the heartbeat says so (orphans() checked it).
+ */
+export async function claimAgent(agent) {
+  const key = ALIVE_PREFIX + agent;
+  const locks = globalThis.navigator?.locks;
+  if (!locks?.request) return holdAgent(agent);
+  let release = null;
+  const got = await new Promise((resolve) => {
+    locks
+      .request(key, { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(false);
+        resolve(true);
+        return new Promise((r) => (release = r));
+      })
+      .catch(() => resolve(false));
+  });
+  if (!got) return null;
+  const beat = () => storage.save(key, String(Date.now()));
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  return () => {
+    clearInterval(timer);
+    storage.remove(key);
+    release?.();
+  };
+}
+
 async function heldLocks() {
   try {
     if (!globalThis.navigator?.locks?.query) return null;
@@ -78,23 +122,26 @@ async function heldLocks() {
   }
 }
 
+function validTab(entry, docId) {
+  return (
+    entry &&
+    entry.v === 2 &&
+    entry.docId === docId &&
+    typeof entry.agent === "string" &&
+    (entry.bytes instanceof Uint8Array || typeof entry.data === "string")
+  );
+}
+
 /**
- * Stored entries of `docId` that belong to `user` and to tabs that are gone, newest
- * first, each {key, entry}.  Unreadable entries are dropped.
+ * Tab copies of `docId` in `store` that belong to `user` and to tabs that are gone,
+ * newest first, each {key, entry}.  Unreadable copies are dropped.
  */
-export async function orphans(docId, user) {
-  const prefix = `${DOC_PREFIX}${docId}.`;
+export async function orphans(store, docId, user) {
   const locks = await heldLocks();
   const out = [];
-  for (const key of storage.keys(prefix)) {
-    let entry;
-    try {
-      entry = JSON.parse(storage.load(key));
-    } catch {
-      entry = null;
-    }
-    if (!entry || entry.v !== 1 || entry.docId !== docId || typeof entry.agent !== "string" || !entry.data) {
-      storage.remove(key);
+  for (const [key, entry] of await store.entries(`tab/${docId}/`)) {
+    if (!validTab(entry, docId)) {
+      await store.delete(key);
       continue;
     }
     if ((entry.user ?? null) !== (user ?? null)) continue; // another user's: not ours to send
@@ -111,20 +158,28 @@ export async function orphans(docId, user) {
   return out;
 }
 
+/** How many edits the copies of closed tabs keep (at least one per copy: older ones did not count). */
+export function keptEdits(entries) {
+  return entries.reduce((n, { entry }) => n + Math.max(1, Number.isInteger(entry.edits) ? entry.edits : 1), 0);
+}
+
 /** Saves one tab's document while it has unacknowledged edits. */
 export class TabStore {
-  constructor(docId, user, getDoc, { delay = 300 } = {}) {
+  /** `edits()`: how many of the user's edits are not on the server (saving.js). */
+  constructor(store, docId, user, getDoc, { delay = 300, edits = () => null } = {}) {
+    this.store = store;
     this.docId = docId;
     this.user = user;
     this.getDoc = getDoc;
+    this.edits = edits;
     this.delay = delay;
     this.timer = null;
-    this.stored = false;
+    this.stored = false; // a record may exist (a save was started since the last clear)
     this.failed = false;
   }
 
   get key() {
-    return docKey(this.docId, this.getDoc().agent);
+    return tabKey(this.docId, this.getDoc().agent);
   }
 
   /** Save soon (after local edits). */
@@ -136,25 +191,149 @@ export class TabStore {
     }, this.delay);
   }
 
-  saveNow() {
-    clearTimeout(this.timer);
-    this.timer = null;
+  _record() {
     const doc = this.getDoc();
-    const entry = { v: 1, docId: this.docId, agent: doc.agent, user: this.user, saved: Date.now(), ...serialise(doc) };
-    const ok = storage.save(this.key, JSON.stringify(entry));
-    this.stored = ok || this.stored;
+    const edits = this.edits();
+    return {
+      v: 2,
+      docId: this.docId,
+      agent: doc.agent,
+      user: this.user,
+      saved: Date.now(),
+      edits: Number.isInteger(edits) ? edits : null,
+      ...serialise(doc),
+    };
+  }
+
+  _took(ok) {
     if (!ok && !this.failed) {
       this.failed = true;
-      console.warn("cowrite: could not store the document offline (storage full or disabled)");
+      console.warn("cowrite: could not store the document on this device (storage full or disabled)");
     }
     return ok;
+  }
+
+  /** Save now; resolves true once stored. */
+  async saveNow() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    const record = this._record();
+    this.stored = true; // before the write: a clear() from now on must delete it
+    return this._took(await this.store.put(this.key, record));
+  }
+
+  /** The page is going away: save synchronously where the store can (see OfflineStore.putLast). */
+  saveLast() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.stored = true;
+    return this._took(this.store.putLast(this.key, this._record()));
   }
 
   /** Everything is on the server: nothing to keep. */
   clear() {
     clearTimeout(this.timer);
     this.timer = null;
-    if (this.stored) storage.remove(this.key);
+    if (this.stored) this.store.delete(this.key);
     this.stored = false;
+  }
+}
+
+/** A device copy's saves may take at most this share of the page's time (1 / factor). */
+const COPY_COST_FACTOR = 50;
+
+/**
+ * The device's copy of a document for `user`: written while the page is in sync with
+ * the server (`synced()`), read when the server cannot be reached.  Encoding a document
+ * costs the page time in proportion to its history (tens of ms for a typical one,
+ * seconds for a huge one), so saves are spaced by `delay` and by 50 times what the last
+ * one cost -- the copy may lag by that much, which costs nothing but freshness: it
+ * only opens a document offline, and the tab's own copy keeps what is unsent.
+ */
+export class DeviceCopy {
+  constructor(store, docId, user, getDoc, { synced, delay = 2000, now = () => performance.now() } = {}) {
+    this.store = store;
+    this.docId = docId;
+    this.user = user;
+    this.getDoc = getDoc;
+    this.synced = synced;
+    this.delay = delay;
+    this.now = now;
+    this.timer = null;
+    this.dirty = false; // changed since the last save
+    this.lastAt = -Infinity;
+    this.lastCost = 0;
+    this.role = null;
+    this.canWrite = null;
+  }
+
+  get key() {
+    return copyKey(this.docId, this.user);
+  }
+
+  /** The stored copy (a record; `canWrite`, `role` set from it), or null (none, or not readable). */
+  async load() {
+    const entry = await this.store.get(this.key);
+    if (!entry || entry.v !== 2 || entry.docId !== this.docId || (entry.user ?? null) !== (this.user ?? null)) return null;
+    if (!(entry.bytes instanceof Uint8Array)) return null;
+    this.role = typeof entry.role === "string" ? entry.role : null;
+    this.canWrite = typeof entry.canWrite === "boolean" ? entry.canWrite : null;
+    return entry;
+  }
+
+  /** The server told us the role: kept with the next save. */
+  setRole(role, canWrite) {
+    this.role = role ?? null;
+    this.canWrite = canWrite;
+    this.schedule();
+  }
+
+  /** The document changed (or got in sync): save it when the spacing allows. */
+  schedule() {
+    this.dirty = true;
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.saveNow();
+    }, this.nextWait());
+  }
+
+  /** How long a save scheduled now waits (ms). */
+  nextWait() {
+    return Math.max(this.delay, this.lastAt + this.lastCost * COPY_COST_FACTOR - this.now());
+  }
+
+  /** Save now if in sync (else the tab's own copy holds what is unsent); true if stored. */
+  async saveNow() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.synced()) return false;
+    const start = this.now();
+    const record = {
+      v: 2,
+      docId: this.docId,
+      user: this.user,
+      saved: Date.now(),
+      role: this.role,
+      canWrite: this.canWrite,
+      ...serialise(this.getDoc()),
+    };
+    this.lastAt = this.now();
+    this.lastCost = this.lastAt - start;
+    this.dirty = false;
+    return this.store.put(this.key, record);
+  }
+
+  /** The page is going away: save what changed since the last save (if in sync). */
+  saveIfChanged() {
+    return this.dirty ? this.saveNow() : Promise.resolve(false);
+  }
+
+  /** The server refused this user the document: keep no copy of it here. */
+  forget() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.dirty = false;
+    return this.store.delete(this.key);
   }
 }

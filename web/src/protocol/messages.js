@@ -21,6 +21,8 @@
  *   {type: 'ping', nonce}                    {type: 'pong', nonce}
  *   {type: 'digest', version, digest}        (digest: 32 bytes, see textDigest)
  *   {type: 'resync', version, document}      (document: CWD bytes)
+ *   {type: 'comments', revision}             (server to client: the comments changed; fetch
+ *                                            them over HTTP unless already at revision)
  * A version is `[[agent, seq], ...]`; a summary `{agent: [[firstSeq, endSeq], ...]}`
  * (a Map is accepted too); patches, documents, digests and cursor positions (CWC
  * bytes, see engine/position.js) are Uint8Arrays.  `role` is a Role number, `code`
@@ -71,6 +73,7 @@ export const MsgType = Object.freeze({
   pong: 0x09,
   digest: 0x0a,
   resync: 0x0b,
+  comments: 0x0c,
 });
 const TYPE_NAMES = new Map(Object.entries(MsgType).map(([k, v]) => [v, k]));
 const TYPE_LABELS = new Map(Object.entries(MsgType).map(([k, v]) => [v, k.toUpperCase()]));
@@ -314,6 +317,9 @@ export function encodeFrame(msg) {
       w.version(checkVersion(msg.version));
       w.raw(checkBytes(msg.document, 'document'));
       break;
+    case 'comments':
+      w.uvar(checkUint(msg.revision, 'comments revision', MAX_SEQ - 1));
+      break;
     default:
       throw new ProtocolError(`not a protocol message: type ${repr(msg.type)}`);
   }
@@ -513,6 +519,9 @@ export function decodeFrame(data, maxSize) {
       msg = { type, version, digest };
       break;
     }
+    case 'comments':
+      msg = { type, revision: r.uint('comments revision', MAX_SEQ - 1) };
+      break;
     default: {
       // resync
       const version = r.version();

@@ -1,6 +1,6 @@
 """The PostgreSQL schema and its migrations (one job: get a database to the current layout).
 
-Schema (version 2; the same records as SQLite's version 7, PostgreSQL types)::
+Schema (version 3; the same records as SQLite's version 8, PostgreSQL types)::
 
     schema_version(version)                        one row
     documents(key PK identity, id UNIQUE, created_at, updated_at,
@@ -21,6 +21,9 @@ Schema (version 2; the same records as SQLite's version 7, PostgreSQL types)::
            created_at, expires_at, last_used, revoked)
     op_runs(doc_key FK, agent, seq_start, seq_end, log_seq)  PK (doc_key, agent, seq_end)   [v2]
                                        the (agent, seq) runs each log entry brought first
+    documents.title                                  the title for people, '' if none   [v3]
+    named_versions(doc_key FK, name, version (JSON frontier), created_by, created_at)
+                                                     PK (doc_key, name)                 [v3]
 
 Times are ``double precision`` Unix seconds, so records round-trip exactly as the
 SQLite backend returns them.  ``user`` is a reserved word in PostgreSQL: those
@@ -236,7 +239,68 @@ def index_entry(conn: psycopg.Connection[TupleRow], key: int, seq: int, runs: li
         )
 
 
-MIGRATIONS: list[Migration] = [_m1_initial, _m2_op_runs]
+def _m3_titles_and_named_versions(conn: psycopg.Connection[TupleRow]) -> None:
+    """Document titles and named versions (SQLite's step 8)."""
+    _run(
+        conn,
+        """
+        ALTER TABLE documents ADD COLUMN title text NOT NULL DEFAULT '';
+        CREATE TABLE named_versions (
+            doc_key    bigint NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            name       text NOT NULL,
+            version    text NOT NULL,
+            created_by text NOT NULL,
+            created_at double precision NOT NULL,
+            PRIMARY KEY (doc_key, name)
+        )
+        """,
+    )
+
+
+def _m4_comments(conn: psycopg.Connection[TupleRow]) -> None:
+    """Comments on a text range (SQLite's step 9; :mod:`cowrite.store.comments`)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE comments (
+            doc_key    bigint NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            id         text NOT NULL,
+            thread     text NOT NULL,
+            author     text NOT NULL,
+            body       text NOT NULL,
+            anchor     bytea NOT NULL,
+            quote      text NOT NULL,
+            created_at double precision NOT NULL,
+            edited_at  double precision,
+            resolved   boolean NOT NULL DEFAULT false,
+            deleted    boolean NOT NULL DEFAULT false,
+            rev        bigint NOT NULL,
+            PRIMARY KEY (doc_key, id)
+        );
+        CREATE INDEX comments_by_rev ON comments (doc_key, rev)
+        """,
+    )
+
+
+def _m5_suggestions(conn: psycopg.Connection[TupleRow]) -> None:
+    """Suggestions (SQLite's step 10; :mod:`cowrite.store.suggestions`)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE suggestions (
+            doc_key    bigint NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+            id         text NOT NULL,
+            author     text NOT NULL,
+            patch      bytea NOT NULL,
+            created_at double precision NOT NULL,
+            updated_at double precision NOT NULL,
+            PRIMARY KEY (doc_key, id)
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_m1_initial, _m2_op_runs, _m3_titles_and_named_versions, _m4_comments, _m5_suggestions]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
 
