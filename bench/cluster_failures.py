@@ -205,7 +205,8 @@ async def converge(writers: list[Writer], ports: list[int], token: str, timeout:
             server_texts = set()
             for p in ports:
                 with contextlib.suppress(OSError):
-                    server_texts.add(http("GET", f"http://127.0.0.1:{p}/api/docs/{DOC}/text", token).decode())
+                    body = await asyncio.to_thread(http, "GET", f"http://127.0.0.1:{p}/api/docs/{DOC}/text", token)
+                    server_texts.add(body.decode())
             if server_texts == texts:
                 return time.perf_counter() - t0
         if now > deadline:
@@ -258,7 +259,8 @@ async def one_round(scenario: str, args: argparse.Namespace, seed: int) -> Round
         procs.append(start_server(ports[0], schema.url, redis_url, prefix, "s0", tmp / "s0.log"))
         procs.append(start_server(ports[1], db1, redis1, prefix, "s1", tmp / "s1.log"))
         for port, proc in zip(ports, procs):
-            wait_port(port, proc)
+            # in a thread: this event loop runs the relays the second server starts through
+            await asyncio.to_thread(wait_port, port, proc)
         token = issue_token(SECRET.encode(), "bench", doc="*", role="owner", ttl=3600)
         base0 = f"http://127.0.0.1:{ports[0]}"
         http("POST", f"{base0}/api/docs", token, {"id": DOC})
