@@ -35,6 +35,7 @@ from ..errors import ConfigError, DecodeError, InvalidArgument, RequestError, St
 from ..protocol import ErrorCode
 from ..protocol.server import Pending, Send, error_frame
 from ..store import CorruptionError, DocumentExists, DocumentNotFound, InvalidDocumentId, Store, check_doc_id
+from ..accounts import at_least
 from .access import GUEST_ROLES, Access, DocAccess, colour_for, link_key_from, token_from
 from .auth import AuthError, has_control_or_bidi, issue_token, verify_token
 from .identity import Caller, Identities
@@ -265,6 +266,16 @@ class HttpApi:
         if caller.pat is not None and "*" not in caller.pat.docs:
             raise RequestError(403, "forbidden", "this needs a personal access token for every document (scope '*')")
         return caller
+
+    async def path_doc_access(self, request: Request, *, at_least_role: str | None = None, doing: str = "") -> tuple[str, DocAccess]:
+        """The request's ``{doc_id}`` (checked) and what the caller may do to it; with
+        ``at_least_role``, ``403`` unless the caller's role is at least that (``doing``
+        says what was refused, e.g. "comment on this document")."""
+        doc_id = check_doc_id(request.path_params["doc_id"])
+        access = await self.doc_access(request, doc_id)
+        if at_least_role is not None and not at_least(access.role, at_least_role):
+            raise RequestError(403, "forbidden", f"a {access.role} cannot {doing}")
+        return doc_id, access
 
     async def doc_access(self, request: Request, doc_id: str) -> DocAccess:
         """What the caller may do to ``doc_id``; ``403 forbidden`` if nothing (whether the

@@ -51,7 +51,7 @@ from ..engine.anchors import Anchor
 from ..errors import RequestError
 from ..protocol.messages import Comments, encode_frame
 from ..protocol.server import Send
-from ..store import InvalidArgument, Store, check_doc_id
+from ..store import InvalidArgument, Store
 from ..store.comments import MAX_COMMENT_CHARS, MAX_QUOTE_CHARS, CommentRecord, check_comment_id
 from .access import DocAccess, colour_for
 from .api import HttpApi, guarded, read_json
@@ -129,11 +129,9 @@ class CommentsApi:
     # -- helpers -----------------------------------------------------------------------
 
     async def _access(self, request: Request, *, comment: bool = False) -> tuple[str, DocAccess]:
-        doc_id = check_doc_id(request.path_params["doc_id"])
-        access = await self.api.doc_access(request, doc_id)
-        if comment and not at_least(access.role, "commenter"):
-            raise RequestError(403, "forbidden", f"a {access.role} cannot comment on this document")
-        return doc_id, access
+        return await self.api.path_doc_access(
+            request, at_least_role="commenter" if comment else None, doing="comment on this document"
+        )
 
     async def _existing(self, doc_id: str, comment_id: str) -> CommentRecord:
         found = await asyncio.to_thread(self.store.comment, doc_id, comment_id)

@@ -60,7 +60,7 @@ from ..accounts import at_least
 from ..engine import DecodeError, Document, InvalidOpError, Op, RawVersion, decode_patch, encode_patch
 from ..engine.suggestions import check_suggestion, make_suggestion, suggestion_agent, suggestion_view
 from ..errors import RequestError
-from ..store import InvalidArgument, check_doc_id
+from ..store import InvalidArgument
 from ..store.suggestions import MAX_SUGGESTION_BYTES, SuggestionRecord, check_suggestion_id
 from .access import DocAccess
 from .api import HttpApi, guarded, parse_version, raise_unless_committed, read_json
@@ -113,11 +113,9 @@ class SuggestionsApi:
     # -- helpers -----------------------------------------------------------------------------
 
     async def _access(self, request: Request, *, suggest: bool = False) -> tuple[str, DocAccess]:
-        doc_id = check_doc_id(request.path_params["doc_id"])
-        grant = await self.api.doc_access(request, doc_id)
-        if suggest and not at_least(grant.role, "commenter"):
-            raise RequestError(403, "forbidden", f"a {grant.role} cannot suggest changes to this document")
-        return doc_id, grant
+        return await self.api.path_doc_access(
+            request, at_least_role="commenter" if suggest else None, doing="suggest changes to this document"
+        )
 
     async def _existing(self, doc_id: str, suggestion_id: str) -> SuggestionRecord:
         found = await asyncio.to_thread(self.store.suggestion, doc_id, suggestion_id)
