@@ -31,12 +31,14 @@ def install(seed: int, rate: float) -> None:
     def add_ops(self: Document, ops: Iterable[Op]) -> Any:
         caller = sys._getframe(1).f_globals.get("__name__")
         if state["on"] and caller == "cowrite.protocol.server" and rng.random() < rate:
-            state["planted"] += 1
-            n = state["planted"]
             if rng.random() < 0.5:
+                # A refusal of the ops themselves (a CowriteError: e.g. a parent this
+                # reloaded room lacks) propagates as it would: no fault was planted then.
                 real(self, ops)
-                raise RuntimeError(f"planted fault #{n} (after the ops were applied)")
-            raise RuntimeError(f"planted fault #{n}")
+                state["planted"] += 1
+                raise RuntimeError(f"planted fault #{state['planted']} (after the ops were applied)")
+            state["planted"] += 1
+            raise RuntimeError(f"planted fault #{state['planted']}")
         return real(self, ops)
 
     def remove(signum: int, frame: FrameType | None) -> None:

@@ -589,7 +589,10 @@ class Rooms:
         try:
             sends = room.apply_remote(patch)
         except Exception:
+            # A committed entry the room cannot take is a bug (or a store that lies): as
+            # visible as any other, though the room heals by loading from the store.
             log.exception("log entry %d of %r does not apply to the loaded room; reloading it", seq, handle.doc_id)
+            self.metrics.internal_errors.inc()
             room.failed = True
             return before
         handle.seq = seq

@@ -15,7 +15,7 @@
 import { RangeSetBuilder, StateEffect, StateField } from "@codemirror/state";
 import { Decoration, ViewPlugin } from "@codemirror/view";
 import { astralField } from "./cmbridge.js";
-import { authorColors } from "./colors.js";
+import { authorColors, colourClass } from "./colors.js";
 
 /**
  * Who typed each character of `doc`'s text in code points [from, to): runs
@@ -167,27 +167,6 @@ export const authorshipOn = StateField.define({
     return on;
   },
 });
-
-// One CSS class per colour, through a constructed stylesheet (no style attributes: CSP).
-const classes = new Map();
-let sheet = null;
-
-function colourClass(colour) {
-  let cls = classes.get(colour);
-  if (cls) return cls;
-  cls = `cw-au-${classes.size}`;
-  classes.set(colour, cls);
-  try {
-    if (!sheet && typeof CSSStyleSheet !== "undefined" && typeof document !== "undefined" && "adoptedStyleSheets" in document) {
-      sheet = new CSSStyleSheet();
-      document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-    }
-    sheet?.insertRule(`.${cls} { --cw-c: ${colour}; }`, sheet.cssRules.length);
-  } catch (exc) {
-    console.warn("cowrite: cannot colour authorship", exc);
-  }
-  return cls;
-}
 
 const marks = new Map(); // "user\0colour" -> Decoration (equal marks let CodeMirror skip redraws)
 

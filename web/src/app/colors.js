@@ -1,6 +1,6 @@
-// Author colours shared by the history page, the diff view and live authorship colours.
-// (Created by helper H7 for the history page; H6: live authorship colours should use
-// authorColors() from here too, so one user has one colour on every page.)
+// Colours: the author colours shared by the history page, the diff view and live
+// authorship colours (one user has one colour on every page), and the CSS classes that
+// put a colour on a decoration.
 //
 // Why not a hash of the user id into hues (ui.js colourFor): two users whose hashes
 // land a few degrees apart get colours nobody can tell apart, and with a small palette
@@ -66,4 +66,35 @@ export function authorColors(users) {
   }
   overflow.forEach((id, n) => out.set(id, extraColour(n)));
   return out;
+}
+
+// Colours for decorations without style attributes (the page's Content-Security-Policy
+// forbids them): one CSS class per colour, its rule `--cw-c: <colour>` in a constructed
+// stylesheet shared by every kind of decoration that needs one (remote cursors,
+// authorship).  Colours must already be safe (ui.js safeColour).
+let sheet = null;
+const classes = new Map(); // colour -> class name
+
+function adopt() {
+  if (sheet || typeof CSSStyleSheet === "undefined" || typeof document === "undefined" || !("adoptedStyleSheets" in document)) {
+    return sheet;
+  }
+  sheet = new CSSStyleSheet();
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+  return sheet;
+}
+
+/** The class that sets `--cw-c` to `colour` (created on first use). */
+export function colourClass(colour) {
+  let cls = classes.get(colour);
+  if (cls) return cls;
+  cls = `cw-col-${classes.size}`;
+  classes.set(colour, cls);
+  try {
+    const s = adopt();
+    s?.insertRule(`.${cls} { --cw-c: ${colour}; }`, s.cssRules.length);
+  } catch (exc) {
+    console.warn("cowrite: cannot add a colour", colour, exc);
+  }
+  return cls;
 }

@@ -5,25 +5,29 @@
 // Content-Security-Policy forbids.
 import { RangeSetBuilder, StateEffect, StateField } from "@codemirror/state";
 import { Decoration, EditorView, WidgetType } from "@codemirror/view";
+import { colourClass } from "./colors.js";
 import { colourFor, safeColour } from "./ui.js";
 
 /** Replace the shown peers: [{agent, name, colour, anchor, head}] (UTF-16 offsets). */
 export const setPeers = StateEffect.define();
 
 class CaretWidget extends WidgetType {
-  constructor(peer, cls) {
+  constructor(peer, colour) {
     super();
     this.name = peer.name;
-    this.cls = cls;
+    this.colour = colour;
   }
 
   eq(other) {
-    return other.name === this.name && other.cls === this.cls;
+    return other.name === this.name && other.colour === this.colour;
   }
 
   toDOM() {
     const caret = document.createElement("span");
-    caret.className = `cw-caret ${this.cls}`;
+    caret.className = `cw-caret ${colourClass(this.colour)}`;
+    // and on the element itself, through the CSSOM (not a style attribute, which the CSP
+    // forbids): a caret must show its colour even before the class's rule applies
+    caret.style.setProperty("--cw-c", this.colour);
     caret.setAttribute("aria-hidden", "true");
     const label = document.createElement("span");
     label.className = "cw-caret-label";
@@ -35,27 +39,6 @@ class CaretWidget extends WidgetType {
   ignoreEvent() {
     return true;
   }
-}
-
-// peer colour classes: one CSS rule per distinct colour
-const classes = new Map();
-let sheet = null;
-
-function colourClass(colour) {
-  let cls = classes.get(colour);
-  if (cls) return cls;
-  cls = `cw-peer-${classes.size}`;
-  classes.set(colour, cls);
-  try {
-    if (!sheet && typeof CSSStyleSheet !== "undefined" && "adoptedStyleSheets" in document) {
-      sheet = new CSSStyleSheet();
-      document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-    }
-    sheet?.insertRule(`.${cls} { --cw-c: ${colour}; }`, sheet.cssRules.length);
-  } catch (exc) {
-    console.warn("cowrite: cannot colour remote cursors", exc);
-  }
-  return cls;
 }
 
 /** The colour to show for a peer (theirs if it is a plain CSS colour, else one from their name). */
@@ -96,11 +79,12 @@ function build(peers, docLength) {
     if (p.anchor === null || p.head === null || p.anchor === undefined || p.head === undefined) continue;
     const anchor = Math.min(Math.max(0, p.anchor), docLength);
     const head = Math.min(Math.max(0, p.head), docLength);
-    const cls = colourClass(peerColour(p));
+    const colour = peerColour(p);
+    const cls = colourClass(colour);
     const from = Math.min(anchor, head);
     const to = Math.max(anchor, head);
     if (to > from) ranges.push(Decoration.mark({ class: `cw-sel ${cls}` }).range(from, to));
-    ranges.push(Decoration.widget({ widget: new CaretWidget(p, cls), side: 1 }).range(head));
+    ranges.push(Decoration.widget({ widget: new CaretWidget(p, colour), side: 1 }).range(head));
   }
   ranges.sort((a, b) => a.from - b.from || a.value.startSide - b.value.startSide);
   const builder = new RangeSetBuilder();
