@@ -47,6 +47,7 @@ from cowrite.store import (
     open_store,
 )
 
+from throttle_contract import ThrottleContract  # sign-in throttle counts
 from versions_contract import VersionsContract  # titles and named versions
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -198,7 +199,7 @@ def token(i: int, user: str = "ada", *, docs: tuple[str, ...] = ("*",), t: float
     return TokenRecord(key(i), f"id{i}", user, label, docs, "editor", t, t + 1000.0)
 
 
-class StoreContract(VersionsContract):
+class StoreContract(VersionsContract, ThrottleContract):
     """The tests.  Subclass with a ``backend`` fixture returning a :class:`Backend`."""
 
     @pytest.fixture

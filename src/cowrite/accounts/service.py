@@ -13,7 +13,10 @@ What it promises, whatever the caller sends:
 * **Throttling before hashing**: a throttled attempt (:class:`Throttled`) costs no
   argon2 work, so guessing cannot be used to load the server either.  Sign-ups are
   throttled per client address too (each one costs a 64 MiB hash): after
-  :data:`SIGNUPS_FREE` in a burst, each further one from that address waits.
+  :data:`SIGNUPS_FREE` in a burst, each further one from that address waits.  The
+  counts are in the store (by default), so every server of a cluster sees the same
+  ones; when the store cannot be read the attempt fails with its
+  :class:`~cowrite.errors.StoreError`, before any hashing, rather than going unthrottled.
 * **Revocation is immediate.**  Signing out, "everywhere", a password change and
   disabling an account delete the sessions in the same store transaction as the
   change, then tell :meth:`Accounts.on_revoke` listeners (the server closes their
@@ -158,7 +161,8 @@ class Accounts:
     """Accounts, sessions and invites over ``store``.
 
     ``hasher`` defaults to :class:`Passwords` with RFC 9106 parameters; ``clock`` is Unix
-    seconds; ``throttle`` defaults to a :class:`Throttle` on the same clock.
+    seconds; ``throttle`` and ``signup_throttle`` default to :class:`Throttle` s on the
+    same clock that keep their counts in ``store`` (shared by every server using it).
     """
 
     def __init__(
@@ -179,9 +183,11 @@ class Accounts:
         self.clock = clock
         self.session_idle = float(session_idle)
         self.session_absolute = float(session_absolute)
-        self.throttle = Throttle(clock=clock) if throttle is None else throttle
+        self.throttle = Throttle(clock=clock, store=store) if throttle is None else throttle
         self.signup_throttle = (
-            Throttle(address_failures=SIGNUPS_FREE, base_delay=2.0, half_life=3600.0, clock=clock)
+            Throttle(
+                address_failures=SIGNUPS_FREE, base_delay=2.0, half_life=3600.0, clock=clock, store=store, name="signup"
+            )
             if signup_throttle is None
             else signup_throttle
         )

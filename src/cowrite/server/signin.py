@@ -15,7 +15,10 @@ this module is the HTTP around them, and the cookie:
   of the API meets through :meth:`Identities.caller`).
 
 A failed sign-in is ``401 signin_failed`` with one message whatever was wrong;
-too many failures are ``429 throttled`` with ``Retry-After``.  Bodies are
+too many failures are ``429 throttled`` with ``Retry-After``.  The failure counts are in
+the store every server shares; while it cannot be reached, sign-in, sign-up and password
+changes are ``503 unavailable`` with ``Retry-After`` (refused, never let through
+uncounted).  Bodies are
 ``{"user", "name", "admin", "role", "colour", "csrf_token", "created_at", "expires_at"}``
 (``/me``, sign-in, sign-up) and never cached.  An admin makes sign-up invites with
 ``POST /api/auth/invites`` (the documents page has a button for it).
@@ -24,6 +27,7 @@ too many failures are ``429 throttled`` with ``Retry-After``.  Bodies are
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -38,9 +42,11 @@ from ..errors import (
     AccountNotFound,
     ConfigError,
     InvalidAccount,
+    InvalidArgument,
     RequestError,
     SignInFailed,
     SignUpRefused,
+    StoreError,
     Throttled,
 )
 from .access import colour_for
@@ -63,6 +69,10 @@ HASHING_SLOTS = 2
 """Password hashes (sign-in, sign-up, password change) run at most this many at a time."""
 HASHING_QUEUE = 64
 """Requests that may wait for a slot; beyond, ``429 throttled`` at once."""
+STORE_RETRY_AFTER = 5
+"""``Retry-After`` (seconds) of a sign-in refused because the store is unavailable."""
+
+log = logging.getLogger(__name__)
 
 
 class HashingGate:
@@ -133,6 +143,17 @@ def _account_errors(method: Endpoint) -> Endpoint:
             return error_response(403, "signup_refused", str(exc))
         except AccountNotFound as exc:
             return error_response(404, "not_found", str(exc))
+        except InvalidArgument:
+            raise  # a request the store refused: the API's 400, not an outage
+        except StoreError as exc:
+            # Failed attempts cannot be counted, nor the count read: refuse, do not guess.
+            log.warning("%s %s refused: the store is unavailable: %s", request.method, request.url.path, exc)
+            return error_response(
+                503,
+                "unavailable",
+                "not possible right now: the server cannot reach its storage, where failed attempts are counted; retry shortly",
+                headers={"Retry-After": str(STORE_RETRY_AFTER)},
+            )
 
     return endpoint
 

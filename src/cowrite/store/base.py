@@ -58,6 +58,7 @@ from typing import Protocol, Self, runtime_checkable
 from ..engine import Document
 from .comments import CommentRecord
 from .suggestions import SuggestionRecord
+from .throttle import ThrottleChange, ThrottleRecord
 from ..errors import (
     AccountExists,
     ConflictingOps,
@@ -334,8 +335,12 @@ class Store(Protocol):
         other content, position or parents is refused with :class:`ConflictingOps`
         and nothing of the batch is stored.  Re-appending ops that are all stored
         already, identically (the newest entry's bytes again: a retry; or any resend)
-        stores nothing and returns the newest seq that holds them; a batch whose
-        stored part is identical and that brings new ops is stored.
+        stores nothing and returns the newest seq that holds them -- when the batch
+        holds every op that entry brought first; a mere part of that entry is stored
+        as an entry of its own that brings nothing new, so that the seq returned
+        always names an entry the caller's batch can stand for (a server's room
+        takes itself to hold that entry, and its commit notice says the batch is
+        it).  A batch whose stored part is identical and that brings new ops is stored.
         ``op_count`` (ops in the patch) and ``text_length`` (the text's length
         after the batch, if known) only feed :class:`DocInfo`.  Entries of one
         document are logged in the order the calls enter the store; loading
@@ -470,6 +475,25 @@ class Store(Protocol):
     def purge_sessions(self, *, now: float, idle_before: float) -> int:
         """Delete sessions that ended (``expires_at <= now``) or went unused
         (``last_seen < idle_before``); returns how many."""
+        ...
+
+    # -- sign-in throttling ------------------------------------------------------------
+
+    def throttle_records(self, scope: str, keys: Sequence[str]) -> dict[str, ThrottleRecord]:
+        """The stored throttle counts of ``keys`` in ``scope`` (keys without one are absent).
+        Every server of a cluster reads the same counts (:mod:`cowrite.store.throttle`)."""
+        ...
+
+    def update_throttle(self, scope: str, key: str, change: ThrottleChange) -> ThrottleRecord | None:
+        """Replace the count of ``key`` in ``scope`` by ``change(stored)`` (None: delete it),
+        in one transaction that locks the row against every other server's update of it;
+        returns what is stored now.  ``change`` may be called more than once (a retried
+        transaction): it must only compute.  An exception it raises propagates, nothing stored."""
+        ...
+
+    def purge_throttle(self, *, before: float) -> int:
+        """Delete the throttle counts last updated before ``before`` (``at < before``)
+        whose wait has run out by then (``until <= before``); returns how many."""
         ...
 
     # -- invites ----------------------------------------------------------------------

@@ -18,7 +18,16 @@ identity (as in the engine).  The outcome is one of:
   what is stored): store the entry (loading skips its known ops after checking them),
   index only the new part;
 * everything is identical and already stored (a resend of a batch another server or an
-  earlier call committed): store nothing, return the newest seq holding those ops;
+  earlier call committed): store nothing, return the newest seq holding those ops --
+  if the batch holds every op that entry brought first (:func:`covers_entry`);
+* everything is stored, but the batch is only a *part* of what that newest entry
+  brought (a stale batch handled after the client resent it together with later ops,
+  stored elsewhere first): stored as an entry of its own that brings nothing new.
+  The seq an append returns must name an entry the batch could stand for: a server
+  takes "my batch is entry N" to mean its room now holds entry N, and its commit
+  notice tells the other servers that the batch *is* entry N.  Answering with the
+  bigger entry would make them skip the ops it brought beyond the batch, and the
+  next entry built on those would not apply;
 * an op differs: :class:`~cowrite.errors.ConflictingOps`, nothing of the batch stored.
 """
 
@@ -30,7 +39,7 @@ from collections.abc import Callable, Iterable
 from ..engine import Op
 from ..errors import ConflictingOps
 
-__all__ = ["Range", "RunRow", "batch_runs", "check_batch", "new_ranges"]
+__all__ = ["Range", "RunRow", "batch_runs", "check_batch", "covers_entry", "new_ranges"]
 
 Range = tuple[str, int, int]
 """``(agent, seq_start, seq_end)``, ``seq_end`` exclusive."""
@@ -167,3 +176,19 @@ def check_batch(
     if fresh:
         return fresh, None
     return [], max(r[3] for r in rows)
+
+
+def covers_entry(
+    runs: list[Range], seq: int, entry: list[Range] | None, stored: Callable[[list[Range]], list[RunRow]]
+) -> bool:
+    """Whether a batch of ``runs``, all of whose ops are stored with entry ``seq`` the
+    newest to hold some of them, may be answered with ``seq``: every op entry ``seq``
+    brought (its own runs are ``entry``; None: unreadable, e.g. pruned) is in the batch
+    or was stored first by an earlier entry.  ``stored(ranges)``: the index rows
+    overlapping ``ranges``."""
+    if entry is None:
+        return False
+    rest = new_ranges(entry, [(agent, s, e, seq) for agent, s, e in runs])
+    if not rest:
+        return True
+    return not new_ranges(rest, [r for r in stored(rest) if r[3] < seq])

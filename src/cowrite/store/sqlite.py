@@ -98,9 +98,19 @@ from .records import (
     member_from_row,
     session_from_row,
 )
-from .runs import Range, RunRow, batch_runs, check_batch, new_ranges
+from .runs import Range, RunRow, batch_runs, check_batch, covers_entry, new_ranges
 from .versions import check_named_version, check_title, check_version_name, named_version_from_row, version_json
 from .suggestions import SUGGESTION_COLS, SuggestionRecord, check_suggestion_id, check_suggestion_record, suggestion_from_row
+from .throttle import (
+    THROTTLE_COLS,
+    ThrottleChange,
+    ThrottleRecord,
+    check_throttle_key,
+    check_throttle_keys,
+    check_throttle_record,
+    check_throttle_scope,
+    throttle_from_row,
+)
 from .comments import (
     COMMENT_COLS,
     CommentRecord,
@@ -379,6 +389,17 @@ def _overlapping(conn: sqlite3.Connection, key: int, runs: list[Range]) -> list[
     return rows
 
 
+def _entry_runs(conn: sqlite3.Connection, key: int, seq: int) -> list[Range] | None:
+    """The op runs of log entry ``seq`` (None: pruned, or it does not decode)."""
+    row = conn.execute("SELECT patch FROM log WHERE doc_key = ? AND seq = ?", (key, seq)).fetchone()
+    if row is None:
+        return None
+    try:
+        return batch_runs(decode_patch(row[0]))[0]
+    except CowriteError:
+        return None
+
+
 def _index_entry(conn: sqlite3.Connection, key: int, seq: int, runs: list[Range]) -> None:
     """Index the part of ``runs`` (log entry ``seq``'s) that no stored row covers yet."""
     for agent, start, end in new_ranges(runs, _overlapping(conn, key, runs)):
@@ -452,6 +473,25 @@ def _m10_suggestions(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m11_throttle(conn: sqlite3.Connection) -> None:
+    """Sign-in throttle counts (:mod:`cowrite.store.throttle`), in the store so that every
+    process serving it counts the same failures."""
+    _run(
+        conn,
+        """
+        CREATE TABLE throttle (
+            scope      TEXT NOT NULL,
+            key        TEXT NOT NULL,
+            failures   REAL NOT NULL,
+            failed_at  REAL NOT NULL,
+            wait_until REAL NOT NULL,
+            PRIMARY KEY (scope, key)
+        );
+        CREATE INDEX throttle_by_time ON throttle (failed_at)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m1_initial,
     _m2_stats_and_pruning,
@@ -463,6 +503,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m8_titles_and_named_versions,
     _m9_comments,
     _m10_suggestions,
+    _m11_throttle,
 ]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
@@ -911,13 +952,18 @@ class SQLiteStore(Store):
                         continue
                     if req.text_length is not None:
                         st[4] = req.text_length
+                    op_count = req.op_count
                     if held_at is not None:  # every op already stored, identically: nothing to add
-                        req.seq = held_at
-                        continue
+                        if covers_entry(
+                            runs, held_at, _entry_runs(conn, st[0], held_at), lambda r: _overlapping(conn, st[0], r)
+                        ):
+                            req.seq = held_at
+                            continue
+                        op_count = 0  # a part of a stored entry: an entry of its own, no new ops (runs.py)
                     seq = st[1] + 1
                     conn.execute(
                         "INSERT INTO log (doc_key, seq, patch, checksum, op_count, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (st[0], seq, req.patch, _digest(_LOG_TAG, seq, req.patch), req.op_count, now),
+                        (st[0], seq, req.patch, _digest(_LOG_TAG, seq, req.patch), op_count, now),
                     )
                     for agent, start, end in fresh:
                         conn.execute(
@@ -925,7 +971,7 @@ class SQLiteStore(Store):
                             (st[0], agent, start, end, seq),
                         )
                     st[1], st[2] = seq, req.patch
-                    st[3] += req.op_count
+                    st[3] += op_count
                     req.seq = seq
                 for key, last, _, added, text_length in docs.values():
                     conn.execute(
@@ -1864,6 +1910,53 @@ class SQLiteStore(Store):
 
         done: bool = self._write(fn)
         return done
+
+    # -- sign-in throttling ------------------------------------------------------------
+
+    def throttle_records(self, scope: str, keys: Sequence[str]) -> dict[str, ThrottleRecord]:
+        check_throttle_scope(scope)
+        wanted = check_throttle_keys(keys)
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {THROTTLE_COLS} FROM throttle WHERE scope = ? AND key IN ({marks})", (scope, *wanted)
+            ).fetchall()
+        )
+        return dict(throttle_from_row(r) for r in rows)
+
+    def update_throttle(self, scope: str, key: str, change: ThrottleChange) -> ThrottleRecord | None:
+        check_throttle_scope(scope)
+        check_throttle_key(key)
+
+        def fn(conn: sqlite3.Connection) -> ThrottleRecord | None:
+            # BEGIN IMMEDIATE holds the database's write lock: no other process updates meanwhile
+            row = conn.execute(f"SELECT {THROTTLE_COLS} FROM throttle WHERE scope = ? AND key = ?", (scope, key)).fetchone()
+            new = change(None if row is None else throttle_from_row(row)[1])
+            if new is None:
+                conn.execute("DELETE FROM throttle WHERE scope = ? AND key = ?", (scope, key))
+                return None
+            check_throttle_record(new)
+            conn.execute(
+                "INSERT INTO throttle (scope, key, failures, failed_at, wait_until) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (scope, key) DO UPDATE SET failures = excluded.failures,"
+                " failed_at = excluded.failed_at, wait_until = excluded.wait_until",
+                (scope, key, float(new.failures), float(new.at), float(new.until)),
+            )
+            return new
+
+        result: ThrottleRecord | None = self._write(fn)
+        return result
+
+    def purge_throttle(self, *, before: float) -> int:
+        check_time("before", before)
+        n: int = self._write(
+            lambda conn: conn.execute(
+                "DELETE FROM throttle WHERE failed_at < ? AND wait_until <= ?", (before, before)
+            ).rowcount
+        )
+        return n
 
     # -- lifetime ----------------------------------------------------------------------
 

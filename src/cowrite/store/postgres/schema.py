@@ -300,7 +300,33 @@ def _m5_suggestions(conn: psycopg.Connection[TupleRow]) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_initial, _m2_op_runs, _m3_titles_and_named_versions, _m4_comments, _m5_suggestions]
+def _m6_throttle(conn: psycopg.Connection[TupleRow]) -> None:
+    """Sign-in throttle counts (SQLite's step 11; :mod:`cowrite.store.throttle`): every
+    server of a cluster counts the same failures."""
+    _run(
+        conn,
+        """
+        CREATE TABLE throttle (
+            scope      text NOT NULL,
+            key        text NOT NULL,
+            failures   double precision NOT NULL,
+            failed_at  double precision NOT NULL,
+            wait_until double precision NOT NULL,
+            PRIMARY KEY (scope, key)
+        );
+        CREATE INDEX throttle_by_time ON throttle (failed_at)
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    _m1_initial,
+    _m2_op_runs,
+    _m3_titles_and_named_versions,
+    _m4_comments,
+    _m5_suggestions,
+    _m6_throttle,
+]
 """Schema steps in order: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
 Append new steps; never edit a released one."""
 

@@ -110,7 +110,7 @@ from ..sqlite import (
     _digest,
     _version_json,
 )
-from ..runs import batch_runs, check_batch
+from ..runs import Range, batch_runs, check_batch, covers_entry
 from ..suggestions import (
     SUGGESTION_COLS,
     SuggestionRecord,
@@ -126,6 +126,16 @@ from ..comments import (
     check_thread_of,
     comment_from_row,
     updated,
+)
+from ..throttle import (
+    THROTTLE_COLS,
+    ThrottleChange,
+    ThrottleRecord,
+    check_throttle_key,
+    check_throttle_keys,
+    check_throttle_record,
+    check_throttle_scope,
+    throttle_from_row,
 )
 from ..versions import check_named_version, check_title, check_version_name, named_version_from_row, version_json
 from .schema import migrate, overlapping
@@ -523,16 +533,19 @@ class PostgresStore(Store):
             fresh, held_at = check_batch(
                 doc_id, ops, runs, twice, overlapping(conn, key, runs), lambda seqs: self._stored_ops(conn, doc_id, key, seqs)
             )
+            added = op_count
             if held_at is not None:  # every op already stored, identically: nothing to add
-                conn.execute(
-                    "UPDATE documents SET updated_at = %s, text_length = COALESCE(%s, text_length) WHERE key = %s",
-                    (now, text_length, key),
-                )
-                return held_at
+                if covers_entry(runs, held_at, self._entry_runs(conn, key, held_at), lambda r: overlapping(conn, key, r)):
+                    conn.execute(
+                        "UPDATE documents SET updated_at = %s, text_length = COALESCE(%s, text_length) WHERE key = %s",
+                        (now, text_length, key),
+                    )
+                    return held_at
+                added = 0  # a part of a stored entry: an entry of its own, no new ops (runs.py)
             seq = last + 1
             conn.execute(
                 "INSERT INTO log (doc_key, seq, patch, checksum, op_count, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                (key, seq, patch, _digest(_LOG_TAG, seq, patch), op_count, now),
+                (key, seq, patch, _digest(_LOG_TAG, seq, patch), added, now),
             )
             for agent, start, end in fresh:
                 conn.execute(
@@ -542,12 +555,23 @@ class PostgresStore(Store):
             conn.execute(
                 "UPDATE documents SET last_seq = %s, ops_count = ops_count + %s, updated_at = %s,"
                 " text_length = COALESCE(%s, text_length) WHERE key = %s",
-                (seq, op_count, now, text_length, key),
+                (seq, added, now, text_length, key),
             )
             return seq
 
         seq: int = self._write(fn, f"append to {doc_id!r}")
         return seq
+
+    @staticmethod
+    def _entry_runs(conn: Conn, key: int, seq: int) -> list[Range] | None:
+        """The op runs of log entry ``seq`` (None: pruned, or it does not decode)."""
+        row = conn.execute("SELECT patch FROM log WHERE doc_key = %s AND seq = %s", (key, seq)).fetchone()
+        if row is None:
+            return None
+        try:
+            return batch_runs(decode_patch(bytes(row[0])))[0]
+        except CowriteError:
+            return None
 
     @staticmethod
     def _stored_ops(conn: Conn, doc_id: str, key: int, seqs: list[int]) -> list[Op]:
@@ -1432,6 +1456,66 @@ class PostgresStore(Store):
         return done
 
     # -- lifetime ----------------------------------------------------------------------
+
+    # -- sign-in throttling ------------------------------------------------------------
+
+    def throttle_records(self, scope: str, keys: Sequence[str]) -> dict[str, ThrottleRecord]:
+        check_throttle_scope(scope)
+        wanted = check_throttle_keys(keys)
+        if not wanted:
+            return {}
+        rows = self._read(
+            lambda conn: conn.execute(
+                f"SELECT {THROTTLE_COLS} FROM throttle WHERE scope = %s AND key = ANY(%s)", (scope, wanted)
+            ).fetchall()
+        )
+        return dict(throttle_from_row(r) for r in rows)
+
+    def update_throttle(self, scope: str, key: str, change: ThrottleChange) -> ThrottleRecord | None:
+        check_throttle_scope(scope)
+        check_throttle_key(key)
+
+        def fn(conn: Conn) -> ThrottleRecord | None:
+            while True:
+                # The row lock makes every server's update of this key wait for ours.
+                row = conn.execute(
+                    f"SELECT {THROTTLE_COLS} FROM throttle WHERE scope = %s AND key = %s FOR UPDATE", (scope, key)
+                ).fetchone()
+                new = change(None if row is None else throttle_from_row(row)[1])
+                if new is not None:
+                    check_throttle_record(new)
+                if row is not None:
+                    if new is None:
+                        conn.execute("DELETE FROM throttle WHERE scope = %s AND key = %s", (scope, key))
+                    else:
+                        conn.execute(
+                            "UPDATE throttle SET failures = %s, failed_at = %s, wait_until = %s WHERE scope = %s AND key = %s",
+                            (float(new.failures), float(new.at), float(new.until), scope, key),
+                        )
+                    return new
+                if new is None:
+                    return None
+                inserted = conn.execute(
+                    "INSERT INTO throttle (scope, key, failures, failed_at, wait_until) VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT (scope, key) DO NOTHING RETURNING key",
+                    (scope, key, float(new.failures), float(new.at), float(new.until)),
+                ).fetchone()
+                if inserted is not None:
+                    return new
+                # another server inserted this key meanwhile: lock its row and count on top of it
+
+        result: ThrottleRecord | None = self._write(fn, "throttle update")
+        return result
+
+    def purge_throttle(self, *, before: float) -> int:
+        check_time("before", before)
+        n: int = self._write(
+            lambda conn: conn.execute(
+                "DELETE FROM throttle WHERE failed_at < %s AND wait_until <= %s", (before, before)
+            ).rowcount,
+            "throttle purge",
+        )
+        return n
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
