@@ -29,6 +29,16 @@ PINNED = {
         "normalize_summary", "patch_shape",
         "DiffSpan", "TextEdit", "restore", "text_diff", "version_diff",  # restore.py, textdiff.py
     ],
+    "cowrite.client": [
+        "Client", "ClientClosed", "ClientError", "ClientSettings", "Edit", "FatalError", "Notice", "NoticeKind", "Peer",
+        "ReadOnlyError", "State", "StateFileError", "Unsent", "backoff_delay",
+        "Comment", "CommentList", "DiffRun", "DocumentApi", "DocumentInfo", "ImportResult", "NamedVersion",  # documents.py
+        "RequestError", "Suggestion", "SuggestionList", "TextState", "Title", "VersionDiff",
+    ],
+    "cowrite.client.documents": [
+        "Comment", "CommentList", "DiffRun", "DocumentApi", "DocumentInfo", "ImportResult", "NamedVersion",
+        "Suggestion", "SuggestionList", "TextState", "Title", "VersionDiff",
+    ],
 }
 
 

@@ -215,7 +215,7 @@ def test_roles_read_and_write_as_they_should(world: Any) -> None:
     r = ada.req("POST", "/api/docs/a/members", {"user": "bob", "role": "viewer"})
     assert r.status_code == 201 and r.json()["role"] == "viewer" and r.json()["name"] == "Bob Display"
     assert bob.req("GET", "/api/docs/a/text").text == "ada's"
-    assert bob.req("GET", "/api/shared").json() == {"documents": [{"id": "a", "role": "viewer"}]}
+    assert bob.req("GET", "/api/shared").json() == {"documents": [{"id": "a", "role": "viewer", "title": ""}]}
     assert [(d["id"], d["role"]) for d in bob.req("GET", "/api/docs").json()["documents"]] == [("a", "viewer"), ("b", "owner")]
     for role in ("viewer", "commenter"):
         assert ada.req("PATCH", "/api/docs/a/members/bob", {"role": role}).status_code == 200

@@ -16,7 +16,11 @@ Edits made while the server is unreachable stay in the local replica (and, with
 server refuses are typed again on a fresh copy of its document; a client the
 server stops keeps them (:meth:`Client.unsent`).
 
-Modules: ``client`` (the API), ``connection`` (connect/read/write/reconnect),
+The writer's features the server answers over HTTP (restore, named versions,
+diffs, comments, suggestions, export and import, titles) are
+:class:`DocumentApi`'s, on the same URL and token.
+
+Modules: ``client`` (the API), ``documents`` (:class:`DocumentApi`), ``connection`` (connect/read/write/reconnect),
 ``failover`` (which server next, how long to wait),
 ``edits`` (the user's edits into replica and journal), ``storage`` (the state
 file), ``settings`` (:class:`ClientSettings`).
@@ -25,23 +29,50 @@ file), ``settings`` (:class:`ClientSettings`).
 from cowrite.protocol import Edit
 
 from .client import Client, Notice, NoticeKind, Peer, State, Unsent
+from .documents import (
+    Comment,
+    CommentList,
+    DiffRun,
+    DocumentApi,
+    DocumentInfo,
+    ImportResult,
+    NamedVersion,
+    Suggestion,
+    SuggestionList,
+    TextState,
+    Title,
+    VersionDiff,
+)
 from .failover import backoff_delay
 from .settings import ClientSettings
-from ..errors import ClientClosed, ClientError, FatalError, ReadOnlyError, StateFileError
+from ..errors import ClientClosed, ClientError, FatalError, ReadOnlyError, RequestError, StateFileError
 
 __all__ = [
     "Client",
     "ClientClosed",
     "ClientError",
     "ClientSettings",
+    "Comment",
+    "CommentList",
+    "DiffRun",
+    "DocumentApi",
+    "DocumentInfo",
     "Edit",
     "FatalError",
+    "ImportResult",
+    "NamedVersion",
     "Notice",
     "NoticeKind",
     "Peer",
     "ReadOnlyError",
+    "RequestError",
     "State",
     "StateFileError",
+    "Suggestion",
+    "SuggestionList",
+    "TextState",
+    "Title",
     "Unsent",
+    "VersionDiff",
     "backoff_delay",
 ]

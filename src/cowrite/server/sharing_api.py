@@ -22,7 +22,7 @@ make tokens).
 ``POST /api/docs/{doc}/invites`` ``{role, ttl?}``           ``201 {code, key, expires_at}``: the code is shown once
 ``DELETE /api/docs/{doc}/invites/{key}``                   revoke an invite (its key or code)
 ``POST /api/invites/redeem`` ``{code}``                     join the invite's document (the member; the web page's link is ``/d/{doc}?join=CODE``)
-``GET /api/shared``                                        ``{"documents": [{id, role}]}``: documents shared with me (not owned)
+``GET /api/shared``                                        ``{"documents": [{id, role, title}]}``: documents shared with me (not owned)
 ``GET /api/tokens`` / ``POST`` ``{label, docs?, role?, ttl_days?}`` / ``DELETE /api/tokens/{id}``  personal access tokens; ``POST`` answers ``{secret, token}`` once
 ``GET /api/admin/users``                                   every account
 ``POST /api/admin/users/{user}/disable`` | ``enable``        (disabling ends its sessions)
@@ -53,7 +53,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..accounts import DOC_ROLES, LINK_ROLES, AccountError, Accounts, Sharing, Tokens, at_least, normalize_username
 from ..errors import RequestError
-from ..store import check_doc_id
+from ..store import DocumentNotFound, check_doc_id
 from .api import HttpApi, error_response, guarded, read_json
 from .identity import Caller, Identities
 from .metrics import Metrics
@@ -61,6 +61,7 @@ from .metrics import Metrics
 __all__ = ["SharingApi", "account_error_status"]
 
 _NO_STORE = {"Cache-Control": "no-store"}
+_TITLE_READS = 64  # ``GET /api/shared``: up to this many documents, a read each for its title
 MAX_FIELD_CHARS = 512
 """Longest user name, role, code, key or label accepted in a body or a path."""
 MAX_TOKEN_DOCS = 100
@@ -328,8 +329,25 @@ class SharingApi:
         """The documents shared with the caller: those it is a member of but does not own."""
         caller = await self._account(request, session_only=True)
         found = await asyncio.to_thread(self.sharing.documents_of, caller.grant.user)
-        docs = [{"id": doc, "role": role} for doc, role in found if role != "owner"]
+        shared = [(doc, role) for doc, role in found if role != "owner"]
+        titles = await asyncio.to_thread(self._titles, {doc for doc, _ in shared})
+        docs = [{"id": doc, "role": role, "title": titles.get(doc, "")} for doc, role in shared]
         return JSONResponse({"documents": docs}, headers=_NO_STORE)
+
+    def _titles(self, docs: set[str]) -> dict[str, str]:
+        """The titles of ``docs``: one read per document for the usual few, else one read of
+        the store's document list (what ``GET /api/docs`` makes).  A membership whose
+        document is gone has no title."""
+        store = self.api.store
+        if len(docs) > _TITLE_READS:
+            return {d.id: d.title for d in store.documents() if d.id in docs}
+        out: dict[str, str] = {}
+        for doc in docs:
+            try:
+                out[doc] = store.info(doc).title
+            except DocumentNotFound:
+                continue
+        return out
 
     # -- personal access tokens ----------------------------------------------------------
 

@@ -2,11 +2,18 @@
 // click, or with an id of one's choosing), open, delete, copy a link; for an account, "My
 // documents" (those it owns) beside "Shared with me" (GET /api/shared), and links to
 // its account page (tokens) and, for an admin, the admin page; for an admin, invite
-// someone (a sign-up link).
+// someone (a sign-up link).  With the server unreachable it lists the documents this
+// device keeps a copy of (persist.js), marked "on this device", which open offline; the
+// titles are those of the last listing it saw online.
 import { ApiError, DOC_ID_RE, api, docPath } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
+import { offlineStore } from "./offline.js";
+import { deviceDocuments, rememberListing, sweepIfDue, tabKey } from "./persist.js";
 import { displayTitle } from "./title.js";
 import { ago, copyText, h, setChildren } from "./ui.js";
+
+/** Whether `exc` says the server could not be reached (not that it refused). */
+const unreachable = (exc) => exc instanceof ApiError && exc.status === 0;
 
 export async function documentsPage() {
   const main = document.getElementById("app");
@@ -32,27 +39,40 @@ export async function documentsPage() {
     who.account && who.admin ? inviteSection() : null,
   );
   main.removeAttribute("aria-busy");
+  const user = who.user ?? null;
+  const store = offlineStore({ tabKey });
+  store.then((s) => sweepIfDue(s)).catch((exc) => console.warn("cowrite: tidying this device's copies failed", exc));
+  let listed = []; // this refresh's documents, for the device's listing (their titles)
   await refresh();
+  // back online: the server's list again (offline, this device's)
+  globalThis.addEventListener?.("online", () => refresh());
 
   async function refresh() {
     status.textContent = "Loading…";
+    status.className = "muted";
+    listed = [];
     try {
       let { documents } = await api("/api/docs");
+      listed.push(...documents);
       if (account && !who.admin) documents = documents.filter((d) => d.role === "owner");
       documents.sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0) || a.id.localeCompare(b.id));
       setChildren(list, documents.map((d) => row(d, refresh, status)));
       status.textContent = documents.length ? "" : "No documents yet: create one above.";
     } catch (exc) {
+      if (unreachable(exc)) return showDevice();
       list.replaceChildren();
       status.textContent = explain(exc);
       status.className = "notice error";
     }
     if (account) await refreshShared();
+    if (listed.length) store.then((s) => rememberListing(s, user, listed)).catch(() => {});
   }
 
   async function refreshShared() {
+    sharedStatus.className = "muted";
     try {
       const { documents } = await api("/api/shared");
+      listed.push(...documents);
       documents.sort((a, b) => a.id.localeCompare(b.id));
       setChildren(shared, documents.map((d) => row(d, refresh, sharedStatus)));
       sharedStatus.textContent = documents.length ? "" : "Nothing shared with you yet.";
@@ -62,6 +82,42 @@ export async function documentsPage() {
       sharedStatus.className = "notice error";
     }
   }
+
+  /** The server cannot be reached: the documents this device keeps, which open offline. */
+  async function showDevice() {
+    let documents = [];
+    try {
+      documents = await deviceDocuments(await store, user);
+    } catch (exc) {
+      console.warn("cowrite: cannot list this device's documents", exc);
+    }
+    setChildren(list, documents.map((d) => deviceRow(d)));
+    document.body.classList.add("offline");
+    status.className = "notice";
+    status.textContent = documents.length
+      ? "Cannot reach the server. These documents are kept on this device: they open and take edits offline, and sync when the server is back."
+      : "Cannot reach the server, and this device keeps no documents yet. Documents you open while online are kept here for next time.";
+    if (account) {
+      shared.replaceChildren();
+      sharedStatus.className = "muted";
+      sharedStatus.textContent = "Shared documents kept on this device are listed above.";
+    }
+  }
+}
+
+/** A document kept on this device, listed while the server cannot be reached. */
+function deviceRow(d) {
+  const href = `/d/${docPath(d.id)}`;
+  const meta = ["on this device"];
+  if (typeof d.title === "string" && d.title.trim() !== "") meta.push(d.id);
+  if (typeof d.role === "string" && d.role !== "owner") meta.push(ROLE_LABEL[d.role] ?? d.role);
+  if (d.unsent) meta.push("edits not yet sent");
+  return h(
+    "li",
+    { class: "doc device", dataset: { doc: d.id, device: "true" } },
+    h("a", { class: "doc-open", href, title: d.id }, displayTitle(d.id, d.title)),
+    h("span", { class: "muted small device-mark" }, meta.join(" · ")),
+  );
 }
 
 const ROLE_LABEL = { owner: "owner", editor: "can edit", commenter: "can comment", viewer: "can view" };

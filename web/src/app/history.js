@@ -3,7 +3,10 @@
 // legend; named versions (label the selected one, jump to one, remove one); a diff
 // of the selected version against another (inserted and deleted text marked, by
 // author); and Restore, which opens the editor to restore the version as the user's
-// own edit (restore.js).
+// own edit (restore.js).  The history lives on the server (this device keeps a
+// document's text, not its authors' names or its labels): with the server unreachable
+// the page says so, links to the editor (which opens the device's copy), and loads
+// itself once the browser is back online.
 import { ApiError, api, docPath, withShare } from "./api.js";
 import { ensureSignedIn } from "./auth.js";
 import { authorColors } from "./colors.js";
@@ -11,6 +14,33 @@ import { displayTitle } from "./title.js";
 import { ago, h, notice, setChildren } from "./ui.js";
 
 const key = (version) => JSON.stringify(version);
+
+/** Whether `exc` says the server could not be reached (not that it refused). */
+const unreachable = (exc) => exc instanceof ApiError && exc.status === 0;
+const LOST_SERVER = "The server cannot be reached: the history needs it. Try again once you are back online.";
+
+/**
+ * The history was asked for with no server: say that it needs one, offer the editor
+ * (the document opens from this device), and load the page again once back online.
+ */
+function needsServer(main, docId) {
+  const editor = withShare(`/d/${docPath(docId)}`);
+  main.append(
+    h(
+      "section",
+      { id: "history-offline", class: "notice", role: "status" },
+      h("h2", {}, "History needs the server"),
+      h(
+        "p",
+        {},
+        "The server cannot be reached right now, and a document's history (its changes, who made them, its named versions) is kept there, not on this device. ",
+        "This page loads by itself once you are back online.",
+      ),
+      h("p", {}, h("a", { href: editor, id: "history-offline-editor" }, "Open the document"), " — it opens from this device if it was opened here before."),
+    ),
+  );
+  globalThis.addEventListener?.("online", () => location.reload(), { once: true });
+}
 
 export async function historyPage(docId) {
   const main = document.getElementById("app");
@@ -25,6 +55,7 @@ export async function historyPage(docId) {
     ({ changes } = await api(withShare(`${base}/history`)));
   } catch (exc) {
     main.removeAttribute("aria-busy");
+    if (unreachable(exc)) return needsServer(main, docId);
     notice(exc instanceof ApiError ? (exc.status === 404 ? `There is no document “${docId}”.` : exc.explain()) : String(exc));
     return;
   }
@@ -179,7 +210,7 @@ export async function historyPage(docId) {
       render(body, blame.runs ?? []);
     } catch (exc) {
       if (mine !== request) return;
-      notice(exc instanceof ApiError ? exc.explain() : String(exc));
+      notice(unreachable(exc) ? LOST_SERVER : exc instanceof ApiError ? exc.explain() : String(exc));
     }
   }
 

@@ -1,6 +1,6 @@
 // A small promise API over one IndexedDB object store of string keys: what the
 // editor keeps on this device (offline.js) needs only get, put, delete and "every
-// entry whose key starts with". IndexedDB instead of localStorage because it is
+// entry (or just key) whose key starts with". IndexedDB instead of localStorage because it is
 // asynchronous (a large document's save does not block typing), holds binary values
 // as they are (no base64), and is allowed far more than localStorage's 5 MB.
 //
@@ -121,6 +121,12 @@ export class IdbStore {
     const range = prefixRange(this.IDBKeyRange, prefix);
     const [keys, values] = await Promise.all([promised(store.getAllKeys(range)), promised(store.getAll(range))]);
     return keys.map((k, i) => [k, values[i]]);
+  }
+
+  /** Every key that starts with `prefix`, in key order (no values read: cheap for big records). */
+  async keys(prefix) {
+    const { store } = this._tx("readonly");
+    return promised(store.getAllKeys(prefixRange(this.IDBKeyRange, prefix)));
   }
 
   close() {

@@ -75,6 +75,17 @@ export class LocalBackend {
     storage.remove(LOCAL_PREFIX + key);
   }
 
+  async keys(prefix) {
+    return this.keysNow(prefix);
+  }
+
+  keysNow(prefix) {
+    return storage
+      .keys(LOCAL_PREFIX + prefix)
+      .map((k) => k.slice(LOCAL_PREFIX.length))
+      .sort();
+  }
+
   async entries(prefix) {
     const out = [];
     for (const k of storage.keys(LOCAL_PREFIX + prefix).sort()) {
@@ -105,6 +116,10 @@ export class MemoryBackend {
 
   async delete(key) {
     this.map.delete(key);
+  }
+
+  async keys(prefix) {
+    return [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort();
   }
 
   async entries(prefix) {
@@ -194,6 +209,18 @@ export class OfflineStore {
     }
     if (this.spare) for (const [k, v] of await this.spare.entries(prefix)) found.set(k, newer(found.get(k) ?? null, v));
     return [...found];
+  }
+
+  /** Every key that starts with `prefix` in either backend, sorted (no values read). */
+  async keys(prefix) {
+    const found = new Set();
+    try {
+      for (const k of await this.primary.keys(prefix)) found.add(k);
+    } catch (exc) {
+      this._warn("cannot list the offline copies", exc);
+    }
+    if (this.spare) for (const k of this.spare.keysNow(prefix)) found.add(k);
+    return [...found].sort();
   }
 
   /**

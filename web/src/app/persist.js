@@ -17,6 +17,15 @@
 // A record: {v: 2, docId, agent?, user, saved, format: "cwd" | "cwp", bytes,
 // edits? (a tab's unsent edits, for "N edits kept on this device"), role?, canWrite?}.
 // Document ids never hold "/", so `tab/<docId>/` lists the tabs of exactly one document.
+//
+// Copies that last (the end of this file): once a device copy is stored the page asks
+// the browser to keep this site's storage (`navigator.storage.persist()`: once per
+// page, a refusal asked again a month later at the earliest -- never a prompt loop),
+// and a device copy not opened for EVICT_AFTER_MS (30 days) is deleted, unless a tab
+// copy of its document is there: that holds edits the server lacks, and the two go
+// together.  Tab copies are never evicted.  When a copy was last opened is its small
+// `seen/<docId>/<user>` record ({v: 1, at}), so the sweep reads no document's bytes.
+// The sweep runs at most once a day per device, from any page that opens the store.
 import * as storage from "./storage.js";
 
 const ALIVE_PREFIX = "cowrite.alive.";
@@ -265,6 +274,8 @@ export class DeviceCopy {
     this.lastCost = 0;
     this.role = null;
     this.canWrite = null;
+    this.seenAt = -Infinity; // when opened() last noted the copy in use
+    this.tidying = Promise.resolve(); // what opened() started (tests wait for it)
   }
 
   get key() {
@@ -278,7 +289,24 @@ export class DeviceCopy {
     if (!(entry.bytes instanceof Uint8Array)) return null;
     this.role = typeof entry.role === "string" ? entry.role : null;
     this.canWrite = typeof entry.canWrite === "boolean" ? entry.canWrite : null;
+    this.opened();
     return entry;
+  }
+
+  /**
+   * The copy is in use (opened from this device, or saved by an open page): note when,
+   * at most once an hour, so the sweep keeps it; then the once-a-day sweep and, the
+   * first time, the request that the browser keep the site's storage.  Never rejects.
+   */
+  opened() {
+    const now = Date.now();
+    if (now - this.seenAt < SEEN_EVERY_MS) return Promise.resolve();
+    this.seenAt = now;
+    this.tidying = markOpened(this.store, this.docId, this.user, now)
+      .then(() => sweepIfDue(this.store, { now }))
+      .then(() => askToKeep())
+      .catch((exc) => console.warn("cowrite: keeping the device's copies tidy failed", exc));
+    return this.tidying;
   }
 
   /** The server told us the role: kept with the next save. */
@@ -321,7 +349,9 @@ export class DeviceCopy {
     this.lastAt = this.now();
     this.lastCost = this.lastAt - start;
     this.dirty = false;
-    return this.store.put(this.key, record);
+    const stored = await this.store.put(this.key, record);
+    if (stored) this.opened(); // the document is offline-capable now: keep it, and note its use
+    return stored;
   }
 
   /** The page is going away: save what changed since the last save (if in sync). */
@@ -336,4 +366,150 @@ export class DeviceCopy {
     this.dirty = false;
     return this.store.delete(this.key);
   }
+}
+
+// -- copies that last -----------------------------------------------------------------
+
+/** A device copy not opened for this long is deleted (if no unsent edits hold it). */
+export const EVICT_AFTER_MS = 30 * 24 * 3600 * 1000;
+const SEEN_EVERY_MS = 3600 * 1000;
+const SWEEP_EVERY_MS = 24 * 3600 * 1000;
+const ASK_AGAIN_MS = 30 * 24 * 3600 * 1000;
+const SWEPT = "cowrite.persist.swept"; // localStorage: when the last sweep ran
+const ASKED = "cowrite.persist.asked"; // localStorage: {at, granted} of the last persist()
+
+export function seenKey(docId, user) {
+  return `seen/${docId}/${user ?? ""}`;
+}
+
+/** {docId, user} of a `copy/` or `seen/` key, or null (document ids never hold "/"). */
+export function parseDocKey(key) {
+  const m = /^(?:copy|seen|tab)\/([^/]+)\/(.*)$/s.exec(key);
+  return m ? { docId: m[1], user: m[2] } : null;
+}
+
+/** Note that `docId`'s copy for `user` was opened at `now`. */
+export function markOpened(store, docId, user, now = Date.now()) {
+  return store.put(seenKey(docId, user), { v: 1, at: now });
+}
+
+/**
+ * Which records the sweep deletes, and which copies it starts the clock of -- the
+ * rule alone, on keys and times.  `copies`: the `copy/` keys; `seen`: a Map of `seen/`
+ * key -> when last opened; `tabs`: the `tab/` keys (copies holding unsent edits).
+ * A copy is deleted (with its `seen/` record) when it was last opened `maxAge` ago or
+ * more, unless its document has a tab copy here.  A copy with no `seen/` record (kept
+ * before records were) starts its clock now, rather than being judged by a time it
+ * does not have.  A `seen/` record whose copy is gone is deleted.  Tab copies are never
+ * in the answer.
+ */
+export function evictionPlan({ copies, seen, tabs, now, maxAge = EVICT_AFTER_MS }) {
+  const held = new Set(tabs.map((k) => parseDocKey(k)?.docId).filter(Boolean));
+  const evict = [];
+  const start = [];
+  const live = new Set();
+  for (const key of copies) {
+    const at = parseDocKey(key);
+    if (at === null) continue;
+    const sk = seenKey(at.docId, at.user);
+    live.add(sk);
+    const when = seen.get(sk);
+    if (!Number.isFinite(when)) start.push(sk);
+    else if (!held.has(at.docId) && now - when >= maxAge) evict.push(key, sk);
+  }
+  for (const sk of seen.keys()) if (!live.has(sk)) evict.push(sk);
+  return { evict, start };
+}
+
+/** Apply evictionPlan to `store` now; resolves with the deleted copies' keys. */
+export async function sweep(store, { now = Date.now(), maxAge = EVICT_AFTER_MS } = {}) {
+  const [copies, tabs, seenEntries] = await Promise.all([store.keys("copy/"), store.keys("tab/"), store.entries("seen/")]);
+  const seen = new Map(seenEntries.map(([k, v]) => [k, Number(v?.at)]));
+  const { evict, start } = evictionPlan({ copies, seen, tabs, now, maxAge });
+  for (const sk of start) await store.put(sk, { v: 1, at: now });
+  for (const key of evict) await store.delete(key);
+  return evict.filter((k) => k.startsWith("copy/"));
+}
+
+/** sweep(), if the last one on this device ran a day ago or more. */
+export async function sweepIfDue(store, { now = Date.now() } = {}) {
+  const last = Number(storage.load(SWEPT));
+  if (Number.isFinite(last) && last > 0 && now - last < SWEEP_EVERY_MS && last <= now) return null;
+  storage.save(SWEPT, String(now));
+  return sweep(store, { now });
+}
+
+let asking = null;
+
+/**
+ * Ask the browser to keep this site's storage (not to clear it under storage
+ * pressure): at most once per page, not at all once granted, and a refusal not asked
+ * again for a month (a browser may ask its user: never a prompt loop).  Resolves with
+ * "granted", "refused", "unsupported" or "later" (refused recently: not asked); never rejects.
+ */
+export function askToKeep(nav = globalThis.navigator, now = Date.now()) {
+  asking ??= (async () => {
+    const api = nav?.storage;
+    if (typeof api?.persist !== "function") return "unsupported";
+    try {
+      if (typeof api.persisted === "function" && (await api.persisted())) return "granted";
+      let last = null;
+      try {
+        last = JSON.parse(storage.load(ASKED) ?? "null");
+      } catch {
+        last = null;
+      }
+      if (last && last.granted === false && now - Number(last.at) < ASK_AGAIN_MS) return "later";
+      const granted = (await api.persist()) === true;
+      storage.save(ASKED, JSON.stringify({ at: now, granted }));
+      return granted ? "granted" : "refused";
+    } catch (exc) {
+      console.warn("cowrite: cannot ask the browser to keep this device's copies", exc);
+      return "unsupported";
+    }
+  })();
+  return asking;
+}
+
+/** For tests: forget this page's answer of askToKeep. */
+export function resetAskToKeep() {
+  asking = null;
+}
+
+export function listingKey(user) {
+  return `list/${user ?? ""}`;
+}
+
+/**
+ * Keep what the documents page last listed for `user` ([{id, title, role}]), so it can
+ * name this device's documents by their titles when the server cannot be reached.
+ */
+export function rememberListing(store, user, documents) {
+  const slim = documents
+    .filter((d) => d && typeof d.id === "string")
+    .map((d) => ({ id: d.id, title: typeof d.title === "string" ? d.title : "", role: typeof d.role === "string" ? d.role : null }));
+  return store.put(listingKey(user), { v: 1, saved: Date.now(), documents: slim });
+}
+
+/**
+ * The documents `user` has a copy of on this device, sorted by id: [{id, title, role,
+ * unsent}] -- the title and role as last listed (null if never), `unsent` whether a tab
+ * copy holds edits the server lacks.  Reads keys and the small listing, no document's bytes.
+ */
+export async function deviceDocuments(store, user) {
+  const [copies, tabs, listing] = await Promise.all([store.keys("copy/"), store.keys("tab/"), store.get(listingKey(user))]);
+  const known = new Map();
+  if (listing?.v === 1 && Array.isArray(listing.documents)) for (const d of listing.documents) known.set(d.id, d);
+  const held = new Set(tabs.map((k) => parseDocKey(k)?.docId).filter(Boolean));
+  const ids = new Set();
+  for (const key of copies) {
+    const at = parseDocKey(key);
+    if (at && at.user === (user ?? "")) ids.add(at.docId);
+  }
+  return [...ids].sort().map((id) => ({
+    id,
+    title: known.get(id)?.title ?? null,
+    role: known.get(id)?.role ?? null,
+    unsent: held.has(id),
+  }));
 }
