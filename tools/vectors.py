@@ -48,6 +48,7 @@ from cowrite.protocol.messages import (
     Presence,
     RemoteOps,
     Resync,
+    Suggestions,
     Role,
     Welcome,
     decode_frame,
@@ -964,6 +965,7 @@ _MSG_TYPES: dict[type, str] = {
     Digest: "digest",
     Resync: "resync",
     Comments: "comments",
+    Suggestions: "suggestions",
 }
 _CAMEL = {"doc_id": "docId", "read_only": "readOnly", "batch_id": "batchId"}
 
@@ -1064,6 +1066,8 @@ def _valid_messages() -> list[tuple[str, Message]]:
         ("resync", Resync((("alice", 8),), _classic(doc))),
         ("comments", Comments(7)),
         ("comments max revision", Comments(2**53 - 1)),
+        ("suggestions", Suggestions(7)),
+        ("suggestions max revision", Suggestions(2**53 - 1)),
     ]
 
 
@@ -1090,9 +1094,11 @@ def _invalid_frames() -> list[tuple[str, bytes, int | None]]:
         ("protocol version 0", bytes((0, 8, 0)), None),
         ("protocol version 2", bytes((2, 8, 0)), None),
         ("type 0", bytes((1, 0)), None),
-        ("type 0x0d", bytes((1, 0x0D, 0)), None),
+        ("type 0x0e", bytes((1, 0x0E, 0)), None),
         ("comments revision 2**53", bytes((1, 0x0C)) + _uvar(2**53), None),
         ("comments without revision", bytes((1, 0x0C)), None),
+        ("suggestions revision 2**53", bytes((1, 0x0D)) + _uvar(2**53), None),
+        ("suggestions without revision", bytes((1, 0x0D)), None),
         ("type 0xff", bytes((1, 0xFF)), None),
         ("ping without nonce", bytes((1, 8)), None),
         ("ping trailing byte", bytes((1, 8, 0, 0)), None),

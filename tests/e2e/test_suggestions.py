@@ -1,13 +1,15 @@
 """Suggestions in real Chromium against a real ``cowrite serve --signup open --guests none``.
 
 The owner writes a text and shares it with a second account as a *commenter*.  The
-commenter presses Suggest and edits the draft: the owner's page shows the suggestion
-inline (the deleted words struck, the inserted ones marked) without the text
-changing.  The owner types elsewhere meanwhile: the suggestion stays shown on the new
-text; the commenter edits her suggestion; the owner's own suggest mode makes the main
-editor read-only until it is left.  The owner accepts the suggestion: both pages have the merged text (the owner's typing
-kept), and blame names the commenter as the author of the accepted words.  A second
-suggestion is rejected: it disappears from both pages and the text stays as it was.
+commenter switches the editor to suggesting mode and types and deletes in it: the
+owner's page shows the suggestion inline (the deleted words struck, the inserted ones
+marked) without the text changing.  The owner types elsewhere meanwhile: the
+suggestion stays shown on the new text; the commenter edits her suggestion in the
+editor; the owner's own suggesting mode leaves the document's text alone (what he
+types there is a suggestion, and undo takes it back).  The owner accepts the
+suggestion: both pages have the merged text (the owner's typing kept), and blame
+names the commenter as the author of the accepted words.  A second suggestion is
+rejected: it disappears from both pages and the text stays as it was.
 """
 
 from __future__ import annotations
@@ -49,13 +51,23 @@ async def wait_inline(page: Any, marks: str) -> None:
         raise AssertionError(f"inline marks {await page.evaluate(INLINE_JS)!r}, expected {marks!r}") from None
 
 
-async def suggest(page: Any, text: str) -> None:
+async def start_suggesting(page: Any) -> None:
     await page.click("#suggest-toggle")
-    await page.wait_for_selector("#suggestion-text")
-    await page.fill("#suggestion-text", text)
-    await page.wait_for_function("() => document.querySelector('#suggestion-status')?.textContent === 'Saved'", timeout=WITHIN)
-    await page.click("#suggestion-done")
-    await page.wait_for_selector("#suggestion-text", state="detached")
+    await page.wait_for_selector("#suggest-toggle[aria-pressed=true]")
+
+
+async def stop_suggesting(page: Any) -> None:
+    """Leave suggesting mode once everything typed is saved (the suggestion stays open)."""
+    await page.wait_for_function("() => window.cowrite.suggestions.saved", timeout=WITHIN)
+    await page.click("#suggest-toggle")
+    await page.wait_for_selector("#suggest-toggle[aria-pressed=false]")
+
+
+async def select(page: Any, anchor: int, head: int | None = None) -> None:
+    """Focus the editor and put the selection at UTF-16 offsets ``anchor``..``head``."""
+    await page.evaluate("window.cowrite.view.focus()")
+    head = anchor if head is None else head
+    await page.evaluate(f"window.cowrite.view.dispatch({{selection: {{anchor: {anchor}, head: {head}}}}})")
 
 
 def test_a_commenter_suggests_the_owner_accepts_one_and_rejects_another(chromium_path: str, open_server: ServerProcess) -> None:
@@ -98,7 +110,14 @@ def test_a_commenter_suggests_the_owner_accepts_one_and_rejects_another(chromium
         await editor_ready(cora)
         await wait_text(cora, "The quick brown fox jumps.")
         await cora.wait_for_selector("#suggest-toggle:not([hidden])")
-        await suggest(cora, "The quick fox jumps high.")
+        await start_suggesting(cora)
+        await select(cora, 10, 16)  # "brown "
+        await cora.keyboard.press("Backspace")
+        await select(cora, 25)  # before "."
+        await cora.keyboard.type(" high")
+        assert await cora.evaluate("window.cowrite.suggestions.proposed()") == "The quick fox jumps high."
+        await stop_suggesting(cora)
+        assert await cora.evaluate("window.cowrite.view.state.doc.toString()") == "The quick brown fox jumps."
         assert open_server.text("essay") == "The quick brown fox jumps."
         await wait_inline(owner, "-brown |+ high")
         await wait_inline(cora, "-brown |+ high")  # the suggester sees it too, once out of the draft
@@ -115,25 +134,28 @@ def test_a_commenter_suggests_the_owner_accepts_one_and_rejects_another(chromium
         await wait_inline(owner, "-brown |+ high")
         await wait_inline(cora, "-brown |+ high")
 
-        # The commenter edits her suggestion: the draft has it applied to the new text.
+        # The commenter edits her suggestion: taken up again, it is applied to the new text,
+        # the caret right after her insertion.
         await cora.click(f"{card} .suggestion-edit")
-        await cora.wait_for_selector("#suggestion-text")
-        assert await cora.input_value("#suggestion-text") == "Yes! The quick fox jumps high."
-        await cora.fill("#suggestion-text", "Yes! The quick fox jumps very high.")
-        await cora.wait_for_function("() => document.querySelector('#suggestion-status')?.textContent === 'Saved'", timeout=WITHIN)
-        await cora.click("#suggestion-done")
+        await cora.wait_for_selector("#suggest-toggle[aria-pressed=true]")
+        assert await cora.evaluate("window.cowrite.suggestions.proposed()") == "Yes! The quick fox jumps high."
+        for _ in "high":
+            await cora.keyboard.press("Backspace")  # takes her own inserted letters back
+        await cora.keyboard.type("very high")
+        assert await cora.evaluate("window.cowrite.suggestions.proposed()") == "Yes! The quick fox jumps very high."
+        await stop_suggesting(cora)
         await wait_inline(owner, "-brown |+ very high")
 
-        # The owner's own suggest mode: the main editor is read-only meanwhile; Discard leaves it.
-        await owner.click("#suggest-toggle")
-        await owner.wait_for_selector("#suggestion-text")
-        assert await owner.evaluate("window.cowrite.view.state.readOnly")
-        await owner.click(".cm-content")
+        # The owner's own suggesting mode: what he types is a suggestion, not the text; undo takes it back.
+        await start_suggesting(owner)
+        await select(owner, len("Yes! The quick brown fox jumps."))
         await owner.keyboard.type("zzz")
         assert await owner.evaluate("window.cowrite.view.state.doc.toString()") == "Yes! The quick brown fox jumps."
-        await owner.click("#suggestion-discard")
-        await owner.wait_for_selector("#suggestion-text", state="detached")
-        assert not await owner.evaluate("window.cowrite.view.state.readOnly")
+        await wait_inline(owner, "-brown |+ very high|+zzz")
+        await owner.keyboard.press("Control+z")
+        await wait_inline(owner, "-brown |+ very high")
+        await stop_suggesting(owner)
+        assert await owner.evaluate("window.cowrite.view.state.doc.toString()") == "Yes! The quick brown fox jumps."
 
         # Accept: both pages get the merged text, the marks go.
         await owner.click(f"{card} .suggestion-accept")
@@ -143,7 +165,10 @@ def test_a_commenter_suggests_the_owner_accepts_one_and_rejects_another(chromium
         await wait_inline(cora, "")
 
         # A second suggestion, rejected: gone from both pages, the text as it was.
-        await suggest(cora, "Yes! The quick fox jumps very high. Indeed.")
+        await start_suggesting(cora)
+        await select(cora, len("Yes! The quick fox jumps very high."))
+        await cora.keyboard.type(" Indeed.")
+        await stop_suggesting(cora)
         await wait_inline(owner, "+ Indeed.")
         await owner.click(f"{card} .suggestion-reject")
         await wait_inline(owner, "")

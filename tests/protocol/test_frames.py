@@ -30,6 +30,7 @@ from cowrite.protocol import (
     encode_frame,
     text_digest,
 )
+from cowrite.protocol.messages import Suggestions
 
 
 def _doc() -> Document:
@@ -72,6 +73,7 @@ EXAMPLES: list[Message] = [
     Resync(DOC.version, DOC.encode()),
     Resync((), b""),
     Comments(3),
+    Suggestions(3),
 ]
 FRAMES = [encode_frame(m) for m in EXAMPLES]
 
@@ -170,7 +172,7 @@ def test_unknown_version_and_type() -> None:
     assert "version" in str(_raises(bytes([2, 1]) + FRAMES[0][2:]))
     assert "version" in str(_raises(bytes([0, 8, 0])))
     assert "type" in str(_raises(bytes([1, 0])))
-    assert "type" in str(_raises(bytes([1, 0x0D, 0])))
+    assert "type" in str(_raises(bytes([1, 0x0E, 0])))
     assert "type" in str(_raises(bytes([1, 0xFF])))
 
 

@@ -16,7 +16,10 @@ suggester as the author of what was accepted (the agent is claimed for them).
   main document yet, and they merge into it (their parents are the document's or
   their own);
 * :func:`suggestion_view` is the inline view: the main text in runs that are kept,
-  inserted or deleted by the suggestion (:class:`~cowrite.engine.restore.DiffSpan`).
+  inserted or deleted by the suggestion (:class:`~cowrite.engine.restore.DiffSpan`),
+  read from the merge itself -- the characters the suggestion's ops insert and the ones
+  they delete -- so a replaced word shows as that word struck and the new one
+  inserted, exactly as the suggester typed it, not as some diff of the two texts.
 
 Nothing here changes the main document: accepting is adding the checked ops to it.
 """
@@ -24,11 +27,14 @@ Nothing here changes the main document: accepting is adding the checked ops to i
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from ..errors import CowriteError, InvalidOpError
 from .document import Document
+from .merge import XfOp
+from .oplog import INS
 from .ops import Op, RawVersion
-from .restore import DiffSpan, version_diff
+from .restore import DiffSpan
 from .textdiff import text_diff
 
 __all__ = ["SUGGESTION_AGENT_PREFIX", "check_suggestion", "make_suggestion", "suggestion_agent", "suggestion_view"]
@@ -87,6 +93,11 @@ def check_suggestion(doc: Document, ops: Sequence[Op], agent: str) -> Document:
     them, and they merge into ``doc`` (parents known to it or among ``ops``; each op
     fitting the text at its parents).
     """
+    return _merged(doc, ops, agent)[0]
+
+
+def _merged(doc: Document, ops: Sequence[Op], agent: str) -> tuple[Document, list[XfOp]]:
+    """:func:`check_suggestion`'s scratch replica and the edits the merge made to ``doc.text`` in it."""
     if doc.oplog.cg.next_seq(agent) != 0:
         raise InvalidOpError(f"agent {agent!r} has ops in the document already: the suggestion was accepted")
     spans: list[tuple[int, int]] = []
@@ -104,12 +115,12 @@ def check_suggestion(doc: Document, ops: Sequence[Op], agent: str) -> Document:
         end = stop
     scratch = doc.copy()
     try:
-        scratch.add_ops(ops)
+        edits = scratch.add_ops(ops)
     except InvalidOpError:
         raise
     except CowriteError as exc:  # unknown parents (another branch's ops), conflicts
         raise InvalidOpError(f"the suggestion does not apply to this document: {exc}") from None
-    return scratch
+    return scratch, edits
 
 
 def suggestion_view(doc: Document, ops: Sequence[Op], agent: str) -> list[DiffSpan]:
@@ -117,8 +128,69 @@ def suggestion_view(doc: Document, ops: Sequence[Op], agent: str) -> list[DiffSp
     ``same`` (kept), ``insert`` (the suggestion adds it) and ``delete`` (it removes it).
 
     The ``same`` and ``delete`` runs, in order, spell ``doc.text``; ``same`` and
-    ``insert`` spell the text once the suggestion is accepted.  Raises as
+    ``insert`` spell the text once the suggestion is accepted.  The runs are what the
+    ops do when merged (an insertion between two struck runs stays between them; text
+    the suggestion inserts and deletes again is not shown).  Raises as
     :func:`check_suggestion` does.
     """
-    scratch = check_suggestion(doc, ops, agent)
-    return version_diff(scratch, doc.version, scratch.version)
+    _, edits = _merged(doc, ops, agent)
+    return _runs(doc.text, edits, agent)
+
+
+def _runs(text: str, edits: Sequence[XfOp], agent: str) -> list[DiffSpan]:
+    """``text`` as runs, after ``edits`` (positions in the visible text: kept and
+    inserted runs) mark what they insert and strike what they delete."""
+    runs: list[list[str]] = [["same", text]] if text else []  # [kind, text]
+
+    def split(pos: int) -> int:
+        """The index of the run that starts at visible ``pos`` (split there if need be),
+        past the struck runs there: an insertion goes after them."""
+        seen = 0
+        for i, (kind, t) in enumerate(runs):
+            if kind == "delete":
+                continue
+            if seen == pos:
+                return i
+            if seen + len(t) > pos:
+                cut = pos - seen
+                runs[i : i + 1] = [[kind, t[:cut]], [kind, t[cut:]]]
+                return i + 1
+            seen += len(t)
+        if seen != pos:
+            raise InvalidOpError(f"a merged edit at {pos} is past the text's end ({seen})")
+        return len(runs)
+
+    for op_kind, pos, arg in edits:
+        if op_kind == INS:
+            runs.insert(split(pos), ["insert", str(arg)])
+            continue
+        left = int(arg)
+        i = split(pos)
+        while left > 0:
+            if i >= len(runs):
+                raise InvalidOpError(f"a merged deletion at {pos} runs past the text's end")
+            run_kind, t = runs[i]
+            if run_kind == "delete":
+                i += 1
+                continue
+            if len(t) > left:
+                runs[i : i + 1] = [[run_kind, t[:left]], [run_kind, t[left:]]]
+                t = t[:left]
+            if run_kind == "same":
+                runs[i][0] = "delete"
+                i += 1
+            else:  # text the suggestion inserted: deleted again, it is not shown
+                del runs[i]
+            left -= len(t)
+
+    out: list[DiffSpan] = []
+    for run_kind, t in runs:
+        if not t:
+            continue
+        kind: Literal["same", "insert", "delete"] = "same" if run_kind == "same" else "insert" if run_kind == "insert" else "delete"
+        who = None if kind == "same" else agent
+        if out and out[-1].kind == kind:
+            out[-1] = DiffSpan(kind, out[-1].text + t, who)
+        else:
+            out.append(DiffSpan(kind, t, who))
+    return out

@@ -36,6 +36,7 @@ __all__ = [
     "RemoteOps",
     "Resync",
     "Role",
+    "Suggestions",
     "Summary",
     "Welcome",
     "decode_frame",
@@ -72,6 +73,7 @@ class MsgType(IntEnum):
     DIGEST = 0x0A
     RESYNC = 0x0B
     COMMENTS = 0x0C
+    SUGGESTIONS = 0x0D
 
 
 class Role(IntEnum):
@@ -184,7 +186,18 @@ class Comments:
     revision: int
 
 
-Message = Union[Join, Welcome, Ops, Ack, RemoteOps, Presence, Error, Ping, Pong, Digest, Resync, Comments]
+@dataclass(frozen=True, slots=True)
+class Suggestions:
+    """Server to client: the document's open suggestions changed (one was made, saved,
+    accepted, rejected or withdrawn); ``revision`` names the new set (a digest of the
+    open rows, not a counter).  Like :class:`Comments` it only says when to fetch
+    ``GET /api/docs/{doc}/suggestions``, so a client whose list has that ``revision``
+    skips it."""
+
+    revision: int
+
+
+Message = Union[Join, Welcome, Ops, Ack, RemoteOps, Presence, Error, Ping, Pong, Digest, Resync, Comments, Suggestions]
 
 
 # -- field checks shared by the encoder and decoder ------------------------------------
@@ -346,6 +359,9 @@ def encode_frame(msg: Message) -> bytes:
     elif isinstance(msg, Comments):
         w = _Writer(MsgType.COMMENTS)
         w.uvar(_check_uint(msg.revision, "comments revision", MAX_SEQ - 1))
+    elif isinstance(msg, Suggestions):
+        w = _Writer(MsgType.SUGGESTIONS)
+        w.uvar(_check_uint(msg.revision, "suggestions revision", MAX_SEQ - 1))
     else:
         raise ProtocolError(f"not a protocol message: {type(msg).__name__}")
     return bytes(w.out)
@@ -520,6 +536,8 @@ def _decode_body(r: _Reader, mtype: MsgType) -> Message:
         msg = Digest(version, digest)
     elif mtype is MsgType.COMMENTS:
         msg = Comments(r.uint("comments revision", MAX_SEQ - 1))
+    elif mtype is MsgType.SUGGESTIONS:
+        msg = Suggestions(r.uint("suggestions revision", MAX_SEQ - 1))
     else:
         version = r.version()
         msg = Resync(version, r.raw("document"))

@@ -11,19 +11,20 @@
 
 What a suggestion is (:mod:`cowrite.engine.suggestions`): ops of the agent
 ``sugg:<id>`` whose parents are versions of the document, kept in the store's
-suggestions table, *not* in the document's log.  ``{version, text}`` is how a browser
-suggests: the text it shows at ``version`` (a version the server has) edited into
-``text``; the server makes the ops at ``version`` (a minimal diff), so they merge with
+suggestions table, *not* in the document's log.  ``{version, text}`` is the simple way
+to suggest: the text at ``version`` (a version the server has) edited into ``text``;
+the server makes the ops at ``version`` (a minimal diff), so they merge with
 everything typed since.  ``{patch}`` (base64) is for a client that makes the ops
-itself: it picks the suggestion's ``id`` (so it knows the agent; ``409 exists`` if
-taken), and the patch must hold the whole suggestion -- all ops of its agent, seqs
+itself -- the browser's suggesting mode does, so the suggestion is what was typed, not
+a diff's reading of it: it picks the suggestion's ``id`` (so it knows the agent;
+``409 exists`` if taken), and the patch must hold the whole suggestion -- all ops of its agent, seqs
 from 0, parents in the document or in the patch; anything else (another agent's ops, another
 suggestion's parents, a malformed or oversize patch) is a ``400`` and nothing is stored.
 
 Each listed suggestion has ``spans``: the server's text now, in runs ``same``,
 ``insert`` (the suggestion adds it) and ``delete`` (it removes it), computed by merging
-the document and the suggestion in a scratch replica -- so a suggestion stays right
-however the document moved on.  The ``same`` and ``delete`` runs spell the text at
+the document and the suggestion in a scratch replica and reading what its ops insert
+and delete there -- so a suggestion stays right however the document moved on.  The ``same`` and ``delete`` runs spell the text at
 ``version`` (the response's), which a client compares with its own before marking it inline.
 
 Accepting adds the suggestion's ops to the document through the room (persisted, then
@@ -34,10 +35,18 @@ has ops in the document) is a ``409``, never applied twice.
 Who may do what: reading needs any role; suggesting needs ``commenter`` or stronger
 (a commenter may propose text, as in the editors people know; a viewer gets ``403``);
 changing or withdrawing a suggestion only its author; accepting and rejecting
-``editor`` or ``owner``.  Browsers poll the list (every few seconds, and after edits)
-with ``?since=`` the last ``tag``: unchanged, the answer is a store read and no merge;
-changed, the listing is computed once per document and version and shared by every
-tab.  Polling works the same on one server and on a cluster sharing a store.
+``editor`` or ``owner``.  Browsers fetch the list with ``?since=`` the last ``tag``:
+unchanged, the answer is a store read and no merge; changed, the listing is computed
+once per document and version and shared by every tab.
+
+Live: after every create, save, accept, reject or withdrawal the document's loaded
+room sends ``SUGGESTIONS(revision)`` (PROTOCOL.md) to each of its sockets, whose
+clients fetch the list again.  The revision is derived from the open rows themselves
+(:func:`suggestions_revision`: a digest of their ids, authors and save times), so it
+needs nothing the store does not keep already.  Servers sharing a store learn of each
+other's changes the way comments do: every ``Limits.reconcile_seconds`` this server
+reads the rows of each document it has sockets on and tells those sockets when the
+revision moved.  Browsers still poll slowly, in case a notice is lost.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -57,16 +67,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..accounts import at_least
-from ..engine import DecodeError, Document, InvalidOpError, Op, RawVersion, decode_patch, encode_patch
+from ..engine import MAX_SEQ, DecodeError, Document, InvalidOpError, Op, RawVersion, decode_patch, encode_patch
 from ..engine.suggestions import check_suggestion, make_suggestion, suggestion_agent, suggestion_view
 from ..errors import RequestError
+from ..protocol.messages import Suggestions, encode_frame
+from ..protocol.server import Send
 from ..store import InvalidArgument
 from ..store.suggestions import MAX_SUGGESTION_BYTES, SuggestionRecord, check_suggestion_id
 from .access import DocAccess
 from .api import HttpApi, guarded, parse_version, raise_unless_committed, read_json
 from .metrics import Metrics
 
-__all__ = ["MAX_OPEN_SUGGESTIONS", "SuggestionsApi"]
+__all__ = ["MAX_OPEN_SUGGESTIONS", "SuggestionsApi", "suggestions_revision"]
+
+log = logging.getLogger("cowrite.server.suggestions")
 
 Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -76,6 +90,16 @@ MAX_OPEN_SUGGESTIONS = 50
 
 def _version_json(version: RawVersion) -> list[list[object]]:
     return [[a, s] for a, s in version]
+
+
+def suggestions_revision(records: list[SuggestionRecord]) -> int:
+    """A number naming the set of open suggestions ``records`` (their ids, authors and
+    save times, in any order): every save stamps a new ``updated_at`` and an accept,
+    reject or withdrawal drops a row, so each change moves it.  A digest rather than a
+    counter, because the rows are all the store keeps; < ``MAX_SEQ`` (a frame's uvar)."""
+    state = sorted((r.id, r.author, r.updated_at) for r in records)
+    digest = hashlib.sha256(json.dumps(state).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % MAX_SEQ
 
 
 def _suggestion_id(request: Request) -> str:
@@ -96,6 +120,8 @@ class SuggestionsApi:
         self.max_request_bytes = max_request_bytes
         self._cache: dict[str, tuple[str, dict[str, Any]]] = {}
         """doc -> (tag, listing without ``you``): tabs polling one document share one merge."""
+        self._watched: dict[str, int] = {}
+        """doc -> the suggestions revision its sockets (on this server) were told of last."""
 
     def routes(self, metrics: Metrics) -> list[BaseRoute]:
         def g(method: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -189,6 +215,51 @@ class SuggestionsApi:
             "problem": problem,
         }
 
+    # -- telling the sockets -----------------------------------------------------------------
+
+    def notify(self, doc_id: str, revision: int) -> None:
+        """Tell every socket of the document on this server that its open suggestions
+        are now at ``revision`` (they fetch the list again)."""
+        self._watched[doc_id] = revision
+        handle = self.rooms.loaded(doc_id)
+        if handle is None:
+            return
+        frame = encode_frame(Suggestions(revision))
+        self.rooms.deliver([Send(s, frame) for s in list(handle.room.sessions) if s.joined and not s.closed])
+
+    async def _changed(self, doc_id: str) -> None:
+        """After a change to the rows: read them and notify (a failed read is left to
+        :meth:`run` on a cluster, and to the browsers' slow poll)."""
+        try:
+            records = await asyncio.to_thread(self.store.suggestions, doc_id)
+        except Exception as exc:  # the change is committed; only the notice is late
+            log.warning("reading the suggestions of %r after a change failed: %s", doc_id, exc)
+            return
+        self.notify(doc_id, suggestions_revision(records))
+
+    async def run(self, interval: float) -> None:
+        """Every ``interval`` seconds, read the open suggestions of each document with
+        sockets on this server and tell them when the revision moved (other servers'
+        changes).  The first look at a document tells them too: a change may have come
+        between their fetching the list and that look (a client holding the revision
+        already ignores the notice)."""
+        while True:
+            await asyncio.sleep(interval)
+            if not self.rooms.health.up:  # the store breaker is open: only its probe asks the store
+                continue
+            live = {h.doc_id for h in self.rooms.handles() if h.room.sessions}
+            for doc_id in [d for d in self._watched if d not in live]:
+                del self._watched[doc_id]
+            for doc_id in live:
+                try:
+                    records = await asyncio.to_thread(self.store.suggestions, doc_id)
+                except Exception as exc:  # the store is down or the document gone: try next time
+                    log.debug("reading the suggestions of %r failed: %s", doc_id, exc)
+                    continue
+                revision = suggestions_revision(records)
+                if self._watched.get(doc_id) != revision:
+                    self.notify(doc_id, revision)
+
     # -- routes ------------------------------------------------------------------------------
 
     @staticmethod
@@ -224,7 +295,7 @@ class SuggestionsApi:
             "can_suggest": at_least(grant.role, "commenter"),
             "can_decide": grant.can_write,
         }
-        return JSONResponse({"tag": cached[0], **cached[1], "you": you})
+        return JSONResponse({"tag": cached[0], "revision": suggestions_revision(records), **cached[1], "you": you})
 
     async def create(self, request: Request) -> Response:
         doc_id, grant = await self._access(request, suggest=True)
@@ -242,6 +313,7 @@ class SuggestionsApi:
             if await asyncio.to_thread(self.store.suggestion, doc_id, suggestion_id) is not None:
                 raise RequestError(409, "exists", f"this document has a suggestion {suggestion_id!r} already")
         record = await self._save(body, doc_id, grant, suggestion_id, time.time())
+        await self._changed(doc_id)
         doc, _ = await self.api._copy(doc_id)
         one = await self._one(doc, record, {grant.user: grant.name})
         return JSONResponse(one, status_code=201)
@@ -254,6 +326,7 @@ class SuggestionsApi:
             raise RequestError(403, "forbidden", "only its author can change a suggestion")
         body = await read_json(request, self.max_request_bytes)
         record = await self._save(body, doc_id, grant, suggestion_id, current.created_at)
+        await self._changed(doc_id)
         doc, _ = await self.api._copy(doc_id)
         return JSONResponse(await self._one(doc, record, {grant.user: grant.name}))
 
@@ -266,6 +339,7 @@ class SuggestionsApi:
             raise RequestError(403, "forbidden", f"a {grant.role} cannot reject another person's suggestion")
         if not await asyncio.to_thread(self.store.delete_suggestion, doc_id, suggestion_id):
             raise RequestError(404, "not_found", f"this document has no open suggestion {suggestion_id!r}")
+        await self._changed(doc_id)
         return Response(status_code=204)
 
     async def accept(self, request: Request) -> Response:
@@ -287,6 +361,7 @@ class SuggestionsApi:
                 # theirs then, not the suggester's: refuse, keep the row).  Nothing is applied.
                 if room.agent_owners.get(agent) == record.author:
                     await asyncio.to_thread(self.store.delete_suggestion, doc_id, suggestion_id)
+                    await self._changed(doc_id)
                     raise RequestError(409, "conflict", "this suggestion was accepted already")
                 raise RequestError(409, "conflict", f"agent {agent!r} has another user's ops in the document")
             try:
@@ -303,4 +378,5 @@ class SuggestionsApi:
         # The ops are durable in the log: the row goes (if this fails, the next accept
         # finds them there and answers 409, and a reject removes it).
         await asyncio.to_thread(self.store.delete_suggestion, doc_id, suggestion_id)
+        await self._changed(doc_id)
         return JSONResponse({"version": _version_json(version), "length": length, "author": record.author})

@@ -33,6 +33,12 @@ import { distinctColours, peersField, setPeers } from "./cursors.js";
 /** The extension's configuration (the first one given wins). */
 const syncConfig = Facet.define({ combine: (values) => values[0] ?? null });
 
+/**
+ * Undo/redo that comes before the engine's: `(view, redo) => handled`.  Suggesting mode
+ * (suggest.js) gives one, so that Undo takes back suggestion typing, not document edits.
+ */
+export const undoOverride = Facet.define();
+
 /** Whether the user may edit (the server said so in WELCOME). */
 export const setWritable = StateEffect.define();
 
@@ -212,6 +218,7 @@ export class SyncPlugin {
   /** The engine's undo (redo: its redo); true: the key or input was handled. */
   undoRedo(redo) {
     const view = this.view;
+    for (const handle of view.state.facet(undoOverride)) if (handle(view, redo)) return true;
     if (view.state.readOnly || this.conn.suspect) return true;
     const doc = this.conn.doc;
     const edits = [];

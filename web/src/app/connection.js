@@ -178,7 +178,8 @@ export class Connection {
   /** Listen: "state" (state), "remote" (edits), "resynced" (event), "recovered" (event and
    * {reason}), "presence" (Map), "welcomed" ({role, canWrite}), "acked", "digest" ({at}),
    * "notice" ({kind, message, code}), "changed", "delivered", "error" (error), "sent",
-   * "comments" (revision: the document's comments changed).
+   * "comments" (revision: the document's comments changed),
+   * "suggestions" (revision: the open suggestions changed).
    * Returns an unsubscribe function. */
   on(name, fn) {
     if (!this._listeners.has(name)) this._listeners.set(name, new Set());
@@ -517,6 +518,9 @@ export class Connection {
           break;
         case "comments": // the document's comments changed: comments.js fetches them
           this._emit("comments", ev.revision);
+          break;
+        case "suggestions": // the open suggestions changed: suggest.js fetches them
+          this._emit("suggestions", ev.revision);
           break;
         case "unfit":
           this._freshNeeded({ kind: "suspect", code: null, message: ev.message });

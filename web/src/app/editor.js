@@ -68,8 +68,8 @@ export async function editorPage(docId) {
   const writer = new WriterTools({ docId, conn, auth });
   // comments on a text range: highlights, the side panel (comments.js)
   const comments = new CommentsPanel({ docId, conn });
-  // suggestions: suggest mode, inline marks, accept/reject (suggest.js)
-  const suggestions = new SuggestionsPanel({ docId });
+  // suggestions: suggesting mode, inline marks, accept/reject, told of changes by the socket (suggest.js)
+  const suggestions = new SuggestionsPanel({ docId, conn });
 
   const view = new EditorView({
     parent: host,
@@ -266,7 +266,7 @@ export async function editorPage(docId) {
   comments.attach(view);
   globalThis.cowrite.comments = comments;
   suggestions.attach(view);
-  conn.on("error", () => suggestions.stop()); // stopped for good (deleted, access ended): no more polling
+  conn.on("error", () => suggestions.stop()); // stopped for good (deleted, access ended): no more fetching
   globalThis.cowrite.suggestions = suggestions;
 
   // -- open offline: keep the device's copy while in sync; offline, the role it had ---

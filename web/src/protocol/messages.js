@@ -23,6 +23,8 @@
  *   {type: 'resync', version, document}      (document: CWD bytes)
  *   {type: 'comments', revision}             (server to client: the comments changed; fetch
  *                                            them over HTTP unless already at revision)
+ *   {type: 'suggestions', revision}          (server to client: the open suggestions changed;
+ *                                            fetch them over HTTP unless already at revision)
  * A version is `[[agent, seq], ...]`; a summary `{agent: [[firstSeq, endSeq], ...]}`
  * (a Map is accepted too); patches, documents, digests and cursor positions (CWC
  * bytes, see engine/position.js) are Uint8Arrays.  `role` is a Role number, `code`
@@ -74,6 +76,7 @@ export const MsgType = Object.freeze({
   digest: 0x0a,
   resync: 0x0b,
   comments: 0x0c,
+  suggestions: 0x0d,
 });
 const TYPE_NAMES = new Map(Object.entries(MsgType).map(([k, v]) => [v, k]));
 const TYPE_LABELS = new Map(Object.entries(MsgType).map(([k, v]) => [v, k.toUpperCase()]));
@@ -320,6 +323,9 @@ export function encodeFrame(msg) {
     case 'comments':
       w.uvar(checkUint(msg.revision, 'comments revision', MAX_SEQ - 1));
       break;
+    case 'suggestions':
+      w.uvar(checkUint(msg.revision, 'suggestions revision', MAX_SEQ - 1));
+      break;
     default:
       throw new ProtocolError(`not a protocol message: type ${repr(msg.type)}`);
   }
@@ -521,6 +527,9 @@ export function decodeFrame(data, maxSize) {
     }
     case 'comments':
       msg = { type, revision: r.uint('comments revision', MAX_SEQ - 1) };
+      break;
+    case 'suggestions':
+      msg = { type, revision: r.uint('suggestions revision', MAX_SEQ - 1) };
       break;
     default: {
       // resync

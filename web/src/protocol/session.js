@@ -662,6 +662,8 @@ export class ClientSession {
         return [{ type: "pong", nonce: msg.nonce }];
       case "comments":
         return [{ type: "comments", revision: msg.revision }];
+      case "suggestions":
+        return [{ type: "suggestions", revision: msg.revision }];
       default:
         return this._fail(`a server may not send ${msg.type.toUpperCase()}`);
     }
