@@ -189,14 +189,19 @@ class CausalGraph:
                 f"unknown parent version(s): {', '.join(f'{a}:{s}' for a, s in missing[:5])}",
                 tuple(missing),
             )
-        if len(out) <= 1:
-            return tuple(out)
+        return self.frontier_of(out)
+
+    def frontier_of(self, lvs: list[int]) -> Frontier:
+        """The frontier of known LVs ``lvs`` (an op's parents, as a peer named them)."""
+        if len(lvs) <= 1:
+            return tuple(lvs)
         heads = self.heads
-        if all(lv in heads for lv in out):
-            # a merge op made on our current heads (the usual one): part of a frontier
-            # is a frontier, so no graph walk is needed to drop ancestors
-            return tuple(sorted(set(out)))
-        return self.reduce(out)
+        for lv in lvs:
+            if lv not in heads:
+                return self.reduce(lvs)
+        # a merge op made on our current heads (the usual one): part of a frontier
+        # is a frontier, so no graph walk is needed to drop ancestors
+        return tuple(sorted(set(lvs)))
 
     def frontier_to_raw(self, frontier: Iterable[int]) -> tuple[RawId, ...]:
         return tuple(sorted(self.lv_to_raw(lv) for lv in frontier))
@@ -214,7 +219,9 @@ class CausalGraph:
         Returns the first new LV.
         """
         lv = self.next_lv
-        a = self.agent_id(agent)
+        a = self.agent_index.get(agent)
+        if a is None:
+            a = self.agent_id(agent)
         starts = self.starts
         if (
             starts
@@ -309,15 +316,17 @@ class CausalGraph:
             heap.append((-v, ONLY_B))
         heapq.heapify(heap)
         unshared = len(heap)
+        heappop = heapq.heappop  # local names: the walk calls diff once per piece it moves to
+        heappush = heapq.heappush
         starts = self.starts
         parents = self.parents
         while unshared:
-            nv, flag = heapq.heappop(heap)
+            nv, flag = heappop(heap)
             if flag != SHARED:
                 unshared -= 1
             v = -nv
             while heap and heap[0][0] == nv:
-                _, f2 = heapq.heappop(heap)
+                _, f2 = heappop(heap)
                 if f2 != SHARED:
                     unshared -= 1
                 flag |= f2
@@ -325,7 +334,7 @@ class CausalGraph:
             s = starts[e]
             # consume queue items inside [s, v]
             while heap and -heap[0][0] >= s:
-                nv2, f2 = heapq.heappop(heap)
+                nv2, f2 = heappop(heap)
                 if f2 != SHARED:
                     unshared -= 1
                 v2 = -nv2
@@ -341,7 +350,7 @@ class CausalGraph:
             elif flag == ONLY_B:
                 only_b.append((s, v + 1))
             for p in parents[e]:
-                heapq.heappush(heap, (-p, flag))
+                heappush(heap, (-p, flag))
                 if flag != SHARED:
                     unshared += 1
         return _merge_ranges(only_a), _merge_ranges(only_b)
@@ -357,6 +366,10 @@ class CausalGraph:
         Every returned op has all of ``c`` in its history, which is what lets the
         merge start from a placeholder standing for the document at ``c``.
         """
+        if not a and tuple(b) == self.heads:
+            # from the empty version to everything (a first load, a checkout): the walk
+            # below would visit every entry only to find that; the root sorts last
+            return (), [(0, self.next_lv, ONLY_B)] if self.next_lv else []
         spans: list[tuple[int, int, int]] = []
         # heap items: (negated descending version, flag); the root sorts last
         heap: list[tuple[tuple[int, ...], int]] = [(_key(a), ONLY_A), (_key(b), ONLY_B)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -18,12 +19,13 @@ from ..errors import CowriteError, DecodeError, InvalidOpError, UnknownParentErr
 from .branch import Branch, apply_xf, check_fits, checkout
 from .bulk import Edit, apply_local_edits, check_edits
 from .causal_graph import CausalGraph, Frontier
-from .codec import Head, LazyHistory, decode_patch, encode_head_first, encode_patch, open_document
+from .codec import Head, LazyHistory, encode_head_first, encode_patch, open_document
+from .codec.patch import build_ops, decode_patch_rows
 from .history import Authorship, Change, authorship, changes
 from .idmap import IdMap
 from .limits import MAX_AGENT_LEN, MAX_SEQ
 from .merge import MergeCache, XfOp, direct_edits, locate, merge_ops
-from .oplog import DEL_FWD, INS, OpLog, copy_oplog, ops_unknown_to
+from .oplog import DEL_BACK, DEL_FWD, INS, OpLog, copy_oplog, ops_unknown_to
 from .ops import Op, RawVersion, check_time, check_unicode
 from .positions import Position
 from .summary import Summary, SummaryIds, normalize_summary
@@ -69,6 +71,9 @@ def _add_when_ready(oplog: OpLog, ops: list[Op]) -> None:
 
     One queue per agent in seq order; each round adds from every queue's head until
     it waits on an unknown parent.  Costs O(ops + rounds * agents), not O(ops^2).
+    A new op goes in by ``OpLog.add_row``, which says when a parent is missing
+    instead of raising: a bulk load waits thousands of times, and building each
+    ``UnknownParentError`` (its message names the missing ids) cost more than adding.
     Raises UnknownParentError if some op's parents never arrive.
     """
     queues: dict[str, list[Op]] = {}
@@ -77,16 +82,23 @@ def _add_when_ready(oplog: OpLog, ops: list[Op]) -> None:
     heads = {a: 0 for a in queues}
     for a, q in queues.items():
         q.sort(key=lambda o: o.seq)
+    cg = oplog.cg
     progress = True
     while progress:
         progress = False
         for a, q in queues.items():
             i = heads[a]
             while i < len(q):
-                try:
-                    oplog.add_remote(q[i])
-                except UnknownParentError:
-                    break
+                op = q[i]
+                if op.seq >= cg.next_seq(a):  # new: add_remote's usual case, as a row
+                    kind = INS if op.kind == "ins" else DEL_FWD if op.fwd else DEL_BACK
+                    if oplog.add_row(a, op.seq, op.parents, kind, op.pos, op.span, op.content, op.time) is None:
+                        break  # a parent is not in yet (nothing was added)
+                else:
+                    try:
+                        oplog.add_remote(op)
+                    except UnknownParentError:
+                        break
                 i += 1
                 progress = True
             heads[a] = i
@@ -101,11 +113,14 @@ _DIRECT = True  # tests turn the direct path off to compare it with the merge wa
 def _follows(cg: CausalGraph, start: int, heads: Frontier) -> bool:
     """Whether LVs ``start..`` form one chain on top of ``heads``: the first's parents
     are ``heads``, every later LV's parent is the LV before it."""
-    first = True
-    for s, _, parents in cg.iter_range(start, cg.next_lv):
-        if parents != (heads if first else (s - 1,)):
+    starts = cg.starts
+    parents = cg.parents
+    i = bisect_right(starts, start) - 1
+    if (parents[i] if starts[i] == start else (start - 1,)) != heads:
+        return False
+    for k in range(i + 1, len(starts)):
+        if parents[k] != (starts[k] - 1,):
             return False
-        first = False
     return True
 
 
@@ -391,10 +406,24 @@ class Document:
                     pending.append(op)  # its parents may come later in this batch
             if pending:
                 _add_when_ready(oplog, pending)
-            if cg.next_lv == start_lv:
-                return []
+        except BaseException:
+            self._merge_cache.clear()
+            oplog.truncate(start_lv, start_heads)
+            raise
+        return self._merge_added(start_lv, start_heads)
+
+    def _merge_added(self, start_lv: int, start_heads: Frontier) -> list[XfOp]:
+        """Bring the text up to the ops just appended to the op log (LVs ``start_lv..``,
+        appended on top of ``start_heads``); on any failure roll the log back to them."""
+        oplog = self._oplog
+        cg = oplog.cg
+        branch = self._branch
+        if cg.next_lv == start_lv:
+            return []
+        try:
             lvs: list[int] | None = [] if self._ids is not None else None
-            if _DIRECT and self.branch.version == start_heads and _follows(cg, start_lv, start_heads):
+            text_len = len(branch.text)
+            if _DIRECT and branch.version == start_heads and _follows(cg, start_lv, start_heads):
                 # The common case (a remote keystroke on top of everything we have):
                 # nothing concurrent, so the ops are the edits.  The cached walk is
                 # kept: to it these ops are like local edits, caught up (not
@@ -402,21 +431,19 @@ class Document:
                 # point it passes (walk.py).  Dropping it here would make the next
                 # concurrent keystroke re-walk all the concurrency since the last
                 # critical version, which under lasting concurrent typing is far back.
-                xf = direct_edits(oplog, len(self.branch.text), start_lv, cg.next_lv, lvs)
+                xf = direct_edits(oplog, text_len, start_lv, cg.next_lv, lvs)
                 version = cg.heads
             else:
-                xf, version = merge_ops(
-                    oplog, len(self.branch.text), self.branch.version, cg.heads, lvs, self._merge_cache, start_lv
-                )
-                check_fits(xf, len(self.branch.text))
+                xf, version = merge_ops(oplog, text_len, branch.version, cg.heads, lvs, self._merge_cache, start_lv)
+                check_fits(xf, text_len)
         except BaseException:
             # Bad input (a CowriteError) or a bug (anything else, which propagates as
             # itself): either way no half-merged document is left behind.
             self._merge_cache.clear()
             oplog.truncate(start_lv, start_heads)
             raise
-        apply_xf(self.branch.text, xf)
-        self.branch.version = version
+        apply_xf(branch.text, xf)
+        branch.version = version
         if self._ids is not None:
             assert lvs is not None
             _apply_xf_ids(self._ids, xf, lvs)
@@ -603,5 +630,43 @@ class Document:
         return encode_patch(self.ops_since(since))
 
     def apply_patch(self, data: bytes, *, max_bytes: int | None = None) -> list[XfOp]:
-        """Merge a patch made by :meth:`encode_patch` (any peer's); ``max_bytes`` as for :meth:`decode`."""
-        return self.add_ops(decode_patch(data, max_bytes=max_bytes))
+        """Merge a patch made by :meth:`encode_patch` (any peer's); ``max_bytes`` as for :meth:`decode`.
+
+        The same as ``add_ops(decode_patch(data))``.  A keystroke's patch (one op
+        run, new, on known parents: the bulk of live traffic) goes from its bytes
+        straight into the op log's columns (``OpLog.add_row``), with no ``Op``
+        object, and when it was made on this replica's version it is its own edit
+        (the direct path of :meth:`add_ops`, for one run).  Anything else (several
+        runs, a re-delivered op, a parent not yet known) takes ``add_ops``'s path.
+        """
+        rows, content, t_starts, t_values = decode_patch_rows(data, max_bytes=max_bytes)
+        if len(rows) != 1:
+            return self.add_ops(build_ops(rows, content, t_starts, t_values))
+        agent, seq, raw_parents, kind, pos, n = rows[0]
+        oplog = self.oplog
+        cg = oplog.cg
+        start_lv = cg.next_lv
+        start_heads = cg.heads
+        branch = self._branch
+        lvs: list[int] | None = [] if self._ids is not None else None
+        try:
+            parents = oplog.add_row(agent, seq, raw_parents, kind, pos, n, content, t_values[0])
+            # on this replica's version: one run on top of it (what _follows finds)
+            direct = _DIRECT and parents == start_heads and branch.version == start_heads
+            xf = direct_edits(oplog, len(branch.text), start_lv, cg.next_lv, lvs) if direct else []
+        except BaseException:
+            # Bad input (an op that does not fit) or a bug: nothing half-added is left.
+            self._merge_cache.clear()
+            oplog.truncate(start_lv, start_heads)
+            raise
+        if parents is None:
+            return self.add_ops(build_ops(rows, content, t_starts, t_values))
+        if not direct:
+            return self._merge_added(start_lv, start_heads)
+        # The cached walk is kept, as add_ops's direct path keeps it.
+        apply_xf(branch.text, xf)
+        branch.version = cg.heads
+        if self._ids is not None:
+            assert lvs is not None
+            _apply_xf_ids(self._ids, xf, lvs)
+        return xf

@@ -21,7 +21,10 @@ from typing import Protocol
 
 from ..errors import ConflictingOpError, InvalidOpError, UnknownVersionError
 from .causal_graph import CausalGraph, Frontier
-from .ops import Op, check_time
+from .ops import Op, RawVersion, check_time
+
+Row = tuple[str, int, RawVersion, int, int, int]
+"""A decoded op: (agent, seq, parents, kind, pos, span), as ``codec.patch`` reads it."""
 
 __all__ = ["DEL_BACK", "DEL_FWD", "INS", "KnownIds", "OpLog", "copy_oplog", "ops_unknown_to"]
 
@@ -200,6 +203,40 @@ class OpLog:
             self._push_ops(lv, DEL_BACK, op.pos, m, "")
         self._push_time(lv, op.time)
         return lv, lv + m
+
+    def add_row(
+        self, agent: str, seq: int, raw_parents: RawVersion, kind: int, pos: int, n: int, content: str, time: int
+    ) -> Frontier | None:
+        """Add a decoded op run (a row of ``codec.decode_patch_rows``, its fields checked
+        by the decoder) straight to the columns, if it is what :meth:`add_remote` calls
+        the usual case: past every seq its agent has here, its parents known.  Then this
+        does exactly what ``add_remote`` does with the row's op, minus building it, and
+        returns the op's parents (LVs).  Otherwise (a re-delivered op, a parent not yet
+        known) it adds nothing and returns None: ``add_remote`` decides.
+        """
+        cg = self.cg
+        if seq < cg.next_seq(agent):
+            return None
+        if len(raw_parents) == 1:
+            lv = cg.raw_to_lv(*raw_parents[0])
+            if lv is None:
+                return None
+            parents: Frontier = (lv,)
+        else:
+            lvs = []
+            for pa, ps in raw_parents:
+                lv_p = cg.raw_to_lv(pa, ps)
+                if lv_p is None:
+                    return None
+                lvs.append(lv_p)
+            parents = cg.frontier_of(lvs)  # what raw_to_frontier makes of them
+        lv = cg.add(agent, seq, n, parents)
+        self._push_ops(lv, kind, pos, n, content)
+        values = self.time_values
+        if not values or values[-1] != time:
+            self.time_starts.append(lv)
+            values.append(time)
+        return parents
 
     def _check_same(self, op: Op, count: int) -> None:
         """A re-delivered op must match what we stored, or a peer is lying."""

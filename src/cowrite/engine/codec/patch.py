@@ -19,26 +19,33 @@ plain, not deflated, version-2 patch such as a keystroke) with inline varints
 and no helper objects, and leaves anything unusual or malformed to
 :func:`decode_general`, which says what is wrong.  Both build their ops with
 :func:`build_ops`.  ``tests/engine/codec`` compares the two on random and
-damaged patches.
+damaged patches.  A deflated version-2 patch is inflated as the general decoder
+does and its body read by the fast reader (:func:`rows_inflated`).  Each has a
+``rows_*`` form that stops before building ops (:func:`decode_patch_rows`).
 """
 
 from __future__ import annotations
 
+import struct
 import zlib
 from typing import NamedTuple
 
 from ...errors import DecodeError, TooLargeError, TruncatedError
 from ..limits import MAX_AGENT_LEN, MAX_SEQ, MAX_TIME, MAX_VARINT_BYTES
-from ..oplog import DEL_BACK, DEL_FWD, INS
+from ..oplog import DEL_BACK, DEL_FWD, INS, Row
 from ..ops import Op, RawVersion
 from .columns import predict, read_agents, read_content, read_rle, read_times, rle, utf8, write_agents, write_times
-from .frame import FLAG_DEFLATE, HEADER, PATCH_MAGIC, TRAILER, frame, unframe
+from .frame import FLAG_DEFLATE, HEADER, PATCH_MAGIC, TRAILER, body_reader, frame, open_frame, unframe
 from .varint import Reader, write_block, write_svar, write_uvar
 
-__all__ = ["PatchShape", "decode_fast", "decode_general", "decode_patch", "encode_patch", "patch_shape"]
+__all__ = [
+    "PatchRows", "PatchShape", "Row", "build_ops", "decode_fast", "decode_general", "decode_patch",
+    "decode_patch_rows", "encode_patch", "patch_shape", "rows_fast", "rows_general", "rows_inflated",
+]
 
-Row = tuple[str, int, RawVersion, int, int, int]
-"""A decoded op before it is built: (agent, seq, parents, kind, pos, span)."""
+PatchRows = tuple[list[Row], str, list[int], list[int]]
+"""A decoded patch before its ops are built: the rows, the inserted text of every
+insert row concatenated, and the time runs (first row index and time of each)."""
 
 
 def encode_patch(ops: list[Op]) -> bytes:
@@ -100,17 +107,26 @@ def encode_patch(ops: list[Op]) -> bytes:
     return frame(PATCH_MAGIC, body)
 
 
+def decode_patch_rows(data: bytes, *, max_bytes: int | None = None) -> PatchRows:
+    """:func:`decode_patch` without building ops: the rows, checked exactly as for
+    ops (``Document.apply_patch`` hands a keystroke's one row to ``OpLog.add_row``,
+    so it costs no ``Op`` object on its way into the op log)."""
+    if type(data) is bytes:
+        if data[:HEADER] == _DEFLATED_V2:
+            return rows_inflated(data, max_bytes)
+        got = rows_fast(data, max_bytes)
+        if got is not None:
+            return got
+    return rows_general(data, max_bytes)
+
+
 def decode_patch(data: bytes, *, max_bytes: int | None = None) -> list[Op]:
     """The ops of :func:`encode_patch` bytes, structurally validated.
 
     Raises :class:`~cowrite.errors.DecodeError`, or :class:`~cowrite.errors.TooLargeError`
     if the body (inflated, for a deflated patch) is over ``max_bytes``.
     """
-    if type(data) is bytes:
-        ops = decode_fast(data, max_bytes)
-        if ops is not None:
-            return ops
-    return decode_general(data, max_bytes)
+    return build_ops(*decode_patch_rows(data, max_bytes=max_bytes))
 
 
 _new_op = object.__new__
@@ -167,7 +183,17 @@ def build_ops(rows: list[Row], content: str, t_starts: list[int], t_values: list
 
 def decode_general(data: object, max_bytes: int | None = None) -> list[Op]:
     """:func:`decode_patch` for any input: every check named, every failure a DecodeError."""
+    return build_ops(*rows_general(data, max_bytes))
+
+
+def rows_general(data: object, max_bytes: int | None = None) -> PatchRows:
+    """:func:`decode_general` up to its rows (see :func:`decode_patch_rows`)."""
     r, fmt = unframe(data, PATCH_MAGIC, max_bytes)
+    return _rows_of_body(r, fmt)
+
+
+def _rows_of_body(r: Reader, fmt: int) -> PatchRows:
+    """The general reading of a patch body (format version ``fmt``)."""
     agents = read_agents(r)
     n_agents = len(agents)
     n = r.count("ops")
@@ -231,10 +257,20 @@ def decode_general(data: object, max_bytes: int | None = None) -> list[Op]:
     content = read_content(r, ins_total)
     t_starts, t_values = read_times(r, n, "ops") if fmt >= 2 else ([0] if n else [], [0] if n else [])
     r.done("patch")
-    return build_ops(rows, content, t_starts, t_values)
+    return rows, content, t_starts, t_values
 
 
 # -- the fast path ---------------------------------------------------------------------
+
+
+_crc32 = zlib.crc32
+_read_crc = struct.Struct("<I").unpack_from
+"""The CRC-32 after a frame's body, as ``frame.py`` writes it (little-endian)."""
+
+_PLAIN_V2 = PATCH_MAGIC + bytes((2, 0))
+"""The header the fast decoder takes: a version-2 patch, not deflated."""
+_DEFLATED_V2 = PATCH_MAGIC + bytes((2, FLAG_DEFLATE))
+"""A version-2 patch with a deflated body (:func:`rows_inflated`)."""
 
 
 class _Bail(Exception):
@@ -266,23 +302,47 @@ def decode_fast(data: bytes, max_bytes: int | None = None) -> list[Op] | None:
     It never accepts what the general decoder refuses and, when it answers, answers
     the same.  Every read is checked against the end of its own block.
     """
+    got = rows_fast(data, max_bytes)
+    return None if got is None else build_ops(*got)
+
+
+def rows_fast(data: bytes, max_bytes: int | None = None) -> PatchRows | None:
+    """:func:`decode_fast` up to its rows (see :func:`decode_patch_rows`)."""
     try:
         return _decode_fast(data, max_bytes)
     except _Bail:
         return None
 
 
-def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
+def _decode_fast(data: bytes, max_bytes: int | None) -> PatchRows | None:
     size = len(data)
-    if size < HEADER + TRAILER or data[4] != 0 or data[3] != 2 or data[:3] != PATCH_MAGIC:
+    if size < HEADER + TRAILER or data[:HEADER] != _PLAIN_V2:
         return None
     end = size - TRAILER
     if max_bytes is not None and end - HEADER > max_bytes:
         return None
-    if zlib.crc32(data[:end]) != int.from_bytes(data[end:], "little"):
+    if _crc32(data[:end]) != _read_crc(data, end)[0]:
         return None
-    buf = data
-    p = HEADER
+    return _decode_body(data, HEADER, end)
+
+
+def rows_inflated(data: bytes, max_bytes: int | None = None) -> PatchRows:
+    """:func:`rows_general` for a deflated version-2 patch (a whole history, a bulk
+    transfer), with the fast body reader: the frame is checked and the body inflated
+    exactly as the general decoder does (the same errors), once; a body the fast
+    reader declines is then read by the general one, which says what is wrong.
+    """
+    f = open_frame(data, PATCH_MAGIC, max_bytes)
+    r = body_reader(f)
+    try:
+        got = _decode_body(r.buf, r.pos, r.end) if f.version == 2 else None
+    except _Bail:
+        got = None
+    return got if got is not None else _rows_of_body(r, f.version)
+
+
+def _decode_body(buf: bytes, p: int, end: int) -> PatchRows | None:
+    """The fast decoder's reading of a version-2 body ``buf[p:end]``."""
     # -- agents (a count of blocks: each takes at least one byte)
     if p >= end:
         return None
@@ -322,25 +382,71 @@ def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
         n, p = _uv_long(buf, p - 1, end)
     if n > end - p:
         return None
-    bounds: list[int] = []
-    for _ in range(5):
-        if p >= end:
-            return None
-        ln = buf[p]
-        p += 1
-        if ln >= 0x80:
-            ln, p = _uv_long(buf, p - 1, end)
-        q = p + ln
-        if q > end:
-            return None
-        bounds.append(p)
-        bounds.append(q)
-        p = q
-    a_p, a_end, s_p, s_end, pa_p, pa_end, k_p, k_end, o_p, o_end = bounds
+    # (unrolled: op agents, seqs, parents, kinds and lengths, positions)
+    if p >= end:
+        return None
+    ln = buf[p]
+    p += 1
+    if ln >= 0x80:
+        ln, p = _uv_long(buf, p - 1, end)
+    a_p = p
+    p += ln
+    if p > end:
+        return None
+    a_end = p
+    if p >= end:
+        return None
+    ln = buf[p]
+    p += 1
+    if ln >= 0x80:
+        ln, p = _uv_long(buf, p - 1, end)
+    s_p = p
+    p += ln
+    if p > end:
+        return None
+    s_end = p
+    if p >= end:
+        return None
+    ln = buf[p]
+    p += 1
+    if ln >= 0x80:
+        ln, p = _uv_long(buf, p - 1, end)
+    pa_p = p
+    p += ln
+    if p > end:
+        return None
+    pa_end = p
+    if p >= end:
+        return None
+    ln = buf[p]
+    p += 1
+    if ln >= 0x80:
+        ln, p = _uv_long(buf, p - 1, end)
+    k_p = p
+    p += ln
+    if p > end:
+        return None
+    k_end = p
+    if p >= end:
+        return None
+    ln = buf[p]
+    p += 1
+    if ln >= 0x80:
+        ln, p = _uv_long(buf, p - 1, end)
+    o_p = p
+    p += ln
+    if p > end:
+        return None
+    o_end = p
     if n > s_end - s_p or n > pa_end - pa_p or n > k_end - k_p or n > o_end - o_p:
         return None
     # -- agent runs
-    op_agents: list[int] = []
+    op_agents: list[int]
+    if a_end - a_p == 2 and 0 < n < 0x80 and buf[a_p + 1] == n and buf[a_p] < n_agents and buf[a_p] < 0x80:
+        op_agents = [buf[a_p]] * n  # one run, one byte each (every keystroke): what the loop reads
+        a_p = a_end
+    else:
+        op_agents = []
     while len(op_agents) < n:
         if a_p >= a_end:
             return None
@@ -377,7 +483,19 @@ def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
                 v = (v & 0x7F) | (buf[s_p] << 7)
                 s_p += 1
             else:
-                v, s_p = _uv_long(buf, s_p - 1, s_end)
+                v &= 0x7F  # three bytes or more, inline (positions in a long text, times)
+                shift = 7
+                while True:
+                    if s_p >= s_end:
+                        return None
+                    b = buf[s_p]
+                    s_p += 1
+                    v |= (b & 0x7F) << shift
+                    if b < 0x80:
+                        break
+                    shift += 7
+                    if shift >= 70:
+                        return None
         seq = next_seq[a] + ((v >> 1) ^ -(v & 1))
         if k_p >= k_end:
             return None
@@ -435,7 +553,19 @@ def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
                 v = (v & 0x7F) | (buf[o_p] << 7)
                 o_p += 1
             else:
-                v, o_p = _uv_long(buf, o_p - 1, o_end)
+                v &= 0x7F  # three bytes or more, inline (positions in a long text, times)
+                shift = 7
+                while True:
+                    if o_p >= o_end:
+                        return None
+                    b = buf[o_p]
+                    o_p += 1
+                    v |= (b & 0x7F) << shift
+                    if b < 0x80:
+                        break
+                    shift += 7
+                    if shift >= 70:
+                        return None
         pos = predicted + ((v >> 1) ^ -(v & 1))
         if pos < 0:
             return None
@@ -498,7 +628,19 @@ def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
         v = buf[p]
         p += 1
         if v >= 0x80:
-            v, p = _uv_long(buf, p - 1, t_end)
+            v &= 0x7F  # three bytes or more, inline (positions in a long text, times)
+            shift = 7
+            while True:
+                if p >= t_end:
+                    return None
+                b = buf[p]
+                p += 1
+                v |= (b & 0x7F) << shift
+                if b < 0x80:
+                    break
+                shift += 7
+                if shift >= 70:
+                    return None
         t = prev + ((v >> 1) ^ -(v & 1))
         if k == 0 or not 0 <= t < MAX_TIME or (i and t == prev) or k > n - covered:
             return None
@@ -508,7 +650,7 @@ def _decode_fast(data: bytes, max_bytes: int | None) -> list[Op] | None:
         prev = t
     if p != t_end or covered != n:
         return None
-    return build_ops(rows, content, t_starts, t_values)
+    return rows, content, t_starts, t_values
 
 
 # -- the shape of a patch, before it is decoded ------------------------------------------

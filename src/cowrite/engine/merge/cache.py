@@ -13,6 +13,8 @@ no dearer than a fresh one.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from ..causal_graph import CausalGraph, Frontier
 from .walk import Walk
 
@@ -52,7 +54,13 @@ def extends(cg: CausalGraph, cache: MergeCache, new_start: int) -> bool:
     if len(base) > 1:
         return False
     floor = base[0] if base else -1
-    for _, _, par in cg.iter_range(new_start, cg.next_lv):
+    # the parents of every piece from new_start on (as iter_range gives them)
+    starts = cg.starts
+    parents = cg.parents
+    i = bisect_right(starts, new_start) - 1
+    first = parents[i] if starts[i] == new_start else (new_start - 1,)
+    for k in range(i, len(starts)):
+        par = first if k == i else parents[k]
         for p in par:
             if p < floor:
                 return False

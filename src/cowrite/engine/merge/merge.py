@@ -59,8 +59,9 @@ def merge_ops(
         cache.hits += 1
         walk = cache.walk
         pieces: list[Piece] = []
-        for ps, pe, par in cg.iter_range(cache.lv_end, new[0][0]):
-            pieces.append((ps, pe, par, False))
+        if cache.lv_end < new[0][0]:  # local (or directly applied) ops to catch up on
+            for ps, pe, par in cg.iter_range(cache.lv_end, new[0][0]):
+                pieces.append((ps, pe, par, False))
         for s, e in new:
             for ps, pe, par in cg.iter_range(s, e):
                 pieces.append((ps, pe, par, True))

@@ -62,6 +62,9 @@ def critical_points(pieces: Sequence[Piece]) -> list[int | None]:
     suffix ``i..`` all collapse into one version: the frontier of what has been
     walked, if the walk got there (the caller checks that)."""
     n = len(pieces)
+    if n == 1:  # a keystroke merged into a cached walk: the usual call, without the sets
+        par = pieces[0][2]
+        return [par[0] if len(par) == 1 else None if par else ROOT, END]
     crit: list[int | None] = [None] * (n + 1)
     ext: set[int] = set()
     for i in range(n - 1, -1, -1):

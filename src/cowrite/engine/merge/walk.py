@@ -23,7 +23,7 @@ from ...errors import InvalidOpError
 from ..causal_graph import Frontier
 from ..oplog import DEL_BACK, DEL_FWD, INS, OpLog
 from . import items
-from .items import INSERTED, NO_ITEM, NYI, PLACEHOLDER_LEN, Span, State, before
+from .items import INSERTED, NO_ITEM, NYI, PLACEHOLDER_LEN, Span, State
 from .plan import END, ROOT, Piece, critical_points
 
 __all__ = ["CHECK", "Tracker", "Walk", "XfOp", "direct"]
@@ -93,9 +93,14 @@ def direct(
 
 
 def _advance(frontier: Frontier, parents: Frontier, lv: int) -> Frontier:
+    """The frontier after walking ``lv`` (made on ``parents``) on top of ``frontier``."""
     if frontier == parents:
         return (lv,)
-    return tuple(sorted([x for x in frontier if x not in parents] + [lv]))
+    keep = [x for x in frontier if x not in parents]  # sorted, as the frontier is
+    keep.append(lv)
+    if len(keep) > 1 and keep[-2] > lv:  # pieces mostly come in LV order: rarely needed
+        keep.sort()
+    return tuple(keep)
 
 
 class Walk:
@@ -272,36 +277,44 @@ class Walk:
         st = self.st
         if pos == 0:
             return 0, 0, 0
-        visible = 0
+        rem = pos  # visible items still to pass
         effect = 0
-        for ci, ch in enumerate(st.chunks):
-            if visible + ch.visible < pos:  # the item is further on: skip the whole chunk
-                visible += ch.visible
+        ci = 0
+        for ch in st.chunks:
+            v = ch.visible
+            if v < rem:  # the item is further on: skip the whole chunk
+                rem -= v
                 effect += ch.effect
+                ci += 1
                 continue
-            for j, span in enumerate(ch.spans):
+            j = 0
+            for span in ch.spans:
+                j += 1
+                n = span.n
                 if span.state == INSERTED:
-                    n = span.n
-                    if visible + n >= pos:
-                        k = pos - visible
-                        if k < n:
-                            st.split_span(span, k, j)
+                    if n >= rem:
+                        if rem < n:
+                            st.split_span(span, rem, j - 1)
                         if not span.deleted:
-                            effect += k
-                        return ci, j + 1, effect
-                    visible += n
+                            effect += rem
+                        return ci, j, effect
+                    rem -= n
                 if not span.deleted:
-                    effect += span.n
+                    effect += n
+            ci += 1
         raise InvalidOpError(f"position {pos} past the end of the document")  # pragma: no cover
 
     def insert(self, lv: int, pos: int, content: str, emit: bool) -> None:
         st = self.st
-        self.check_len(pos, 0, emit, "insert")
+        if emit:  # check_len, inline: the per-keystroke path
+            true_len = st.visible_len - self.offset
+            if pos > true_len:
+                raise InvalidOpError(f"insert at {pos} past the end of a {true_len}-character document")
         if st.big:
             st.rebalance()
         ci, j, effect = self.find(pos)
         chunks = st.chunks
-        left = before(chunks, ci, j)
+        left = chunks[ci].spans[j - 1] if j else chunks[ci - 1].spans[-1] if ci else None  # before(), inline
         origin_left = NO_ITEM if left is None else left.lv + left.n - 1
         # Fugue right parent: the next item that is not concurrent, if it has the same left origin
         origin_right = NO_ITEM
