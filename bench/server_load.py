@@ -616,6 +616,8 @@ def start_server(
         exe = shutil.which("cowrite", path=str(Path(sys.executable).parent)) or shutil.which("cowrite")
         cmd = [exe] if exe else [sys.executable, "-c", "import sys; from cowrite.cli import main; sys.exit(main())"]
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--db", db or os.path.join(tmp, "cowrite.db"), "--log-level", "warning"]
+        for pair in args.server_limit:
+            cmd += ["--limit", pair]
         cmd += list(extra)
     else:
         store = "sqlite" if kind == "pycrdt-sqlite" else "memory"
@@ -969,6 +971,10 @@ def main(argv: list[str]) -> int:
         help="with --profile-server: only samples of threads holding the GIL (closer to CPU than wall-clock)",
     )
     ap.add_argument("--json", type=Path, help="also write the raw rows as JSON")
+    ap.add_argument(
+        "--server-limit", action="append", default=[], metavar="NAME=VALUE",
+        help="pass `--limit NAME=VALUE` to each cowrite server (e.g. commit_gather_seconds=0.003); repeatable",
+    )
     # internal modes
     ap.add_argument("--serve-pycrdt", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--db-dir", help=argparse.SUPPRESS)

@@ -61,6 +61,7 @@ from .messages import (
     RemoteOps,
     Resync,
     Role,
+    Suggestions,
     Welcome,
     decode_frame,
     encode_frame,
@@ -74,6 +75,7 @@ __all__ = [
     "Acked",
     "ClientSession",
     "CommentsChanged",
+    "SuggestionsChanged",
     "Edit",
     "Event",
     "PongReceived",
@@ -157,6 +159,13 @@ class CommentsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class SuggestionsChanged:
+    """The document's open suggestions changed (now at ``revision``): fetch them over HTTP."""
+
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
 class Resynced:
     """Our text differed from the server's at the same version (a ``DIGEST`` failed),
     and the server sent its whole document (at ``version``).
@@ -215,6 +224,7 @@ Event = (
     | Recovered
     | ProtocolFailure
     | CommentsChanged
+    | SuggestionsChanged
 )
 
 
@@ -613,10 +623,36 @@ class ClientSession:
         doc = self.doc
         if doc.version == self._flushed:
             return 0
-        me = doc.agent
-        ops = [op for op in doc.ops_since(self._flushed) if op.agent == me]
+        ops = self._unflushed_own_ops()
         self._flushed = doc.version
         return self._send_ops(ops)
+
+    def _unflushed_own_ops(self) -> list[Op]:
+        """Our agent's ops from seq ``_own_end`` on, in causal order: what :meth:`flush` sends.
+
+        Every op of ours below ``_own_end`` was in the document at the last flush (in the
+        history of ``_flushed``), and every later one was not, so they are found by their
+        seqs: the others' ops merged since the last flush (with five people typing, four
+        of every five ops) are not built only to be dropped."""
+        doc = self.doc
+        oplog = doc.oplog
+        cg = oplog.cg
+        me = doc.agent
+        seq, end = self._own_end, cg.next_seq(me)
+        ranges: list[tuple[int, int]] = []
+        while seq < end:
+            lv = cg.raw_to_lv(me, seq)
+            if lv is None:  # seqs never used (reserved past a replaced replica's)
+                known = cg.next_known_seq(me, seq)
+                if known is None:
+                    break
+                seq = known
+                continue
+            stop = min(cg.entry_end(cg.entry_of(lv)), lv + end - seq)  # one run of LVs
+            ranges.append((lv, stop))
+            seq += stop - lv
+        ranges.sort()
+        return oplog.ops_between(ranges)
 
     def _send_ops(self, ops: list[Op]) -> int:
         self._own_end = self.doc.oplog.cg.next_seq(self.doc.agent)
@@ -733,6 +769,8 @@ class ClientSession:
             return [PongReceived(msg.nonce)]
         if isinstance(msg, Comments):
             return [CommentsChanged(msg.revision)]
+        if isinstance(msg, Suggestions):
+            return [SuggestionsChanged(msg.revision)]
         return self._fail(f"a server may not send {type(msg).__name__}")
 
     def _error(self, msg: Error) -> list[Event]:

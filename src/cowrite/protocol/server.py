@@ -47,7 +47,6 @@ from ..engine import (
     CausalGraph,
     ConflictingOpError,
     CowriteError,
-    DecodeError,
     Document,
     InvalidOpError,
     Op,
@@ -113,6 +112,10 @@ def _all_new_as_sent(cg: CausalGraph, ops: list[Op], start_lv: int) -> bool:
             return False
         lv += op.span
     return lv == cg.next_lv
+
+
+class _DocFull(Exception):
+    """A batch would insert more text than the document has room for (never escapes a Room)."""
 
 
 class ServerSession:
@@ -578,28 +581,14 @@ class Room:
         batch = msg.batch_id
         if not session.role.can_write:
             return self._refuse(session, ErrorCode.FORBIDDEN, "viewers cannot edit this document", batch_id=batch)
-        if self.max_patch_bytes is not None or self.max_batch_ops is not None or self.max_batch_meta_bytes is not None:
-            # Counted before decoding: a few KiB of deflated patch can make millions of ops.
-            try:
-                _, content = patch_shape(
-                    msg.patch,
-                    max_body=self.max_patch_bytes if self.max_patch_bytes is not None else len(msg.patch) * 1040,
-                    max_meta=self.max_batch_meta_bytes if self.max_batch_meta_bytes is not None else len(msg.patch) * 1040,
-                    max_ops=self.max_batch_ops if self.max_batch_ops is not None else len(msg.patch) * 1040,
-                )
-            except TooLargeError as exc:
-                return self._refuse(session, ErrorCode.TOO_LARGE, f"batch refused: {exc}", batch_id=batch)
-            except DecodeError as exc:
-                return self._refuse(session, ErrorCode.BAD_OP, f"bad patch: {exc}", batch_id=batch)
-            # Inserted text takes at most 4 bytes a character: more than 4x the room left is over for sure.
-            if self.max_doc_len is not None and content > 4 * max(0, self.max_doc_len - len(self.doc)):
-                return self._refuse(
-                    session, ErrorCode.TOO_LARGE, f"the document may not exceed {self.max_doc_len} characters", batch_id=batch
-                )
         try:
-            ops = decode_patch(msg.patch, max_bytes=self.max_patch_bytes)
+            ops = self._decode_batch(msg.patch)
         except TooLargeError as exc:
             return self._refuse(session, ErrorCode.TOO_LARGE, f"batch refused: {exc}", batch_id=batch)
+        except _DocFull:
+            return self._refuse(
+                session, ErrorCode.TOO_LARGE, f"the document may not exceed {self.max_doc_len} characters", batch_id=batch
+            )
         except CowriteError as exc:
             return self._refuse(session, ErrorCode.BAD_OP, f"bad patch: {exc}", batch_id=batch)
         for op in ops:
@@ -611,6 +600,51 @@ class Room:
                     batch_id=batch,
                 )
         return self._apply(session, ops, batch, msg.patch)
+
+    def _small_body(self) -> int:
+        """The largest patch body (inflated) that cannot break a batch limit, whatever it
+        holds: every op run takes a byte of it at least, and so does every byte of
+        metadata and of inserted text.  0: any body may (e.g. the document is full)."""
+        bound = self.max_patch_bytes
+        for limit in (self.max_batch_ops, self.max_batch_meta_bytes):
+            if limit is not None and (bound is None or limit < bound):
+                bound = limit
+        if self.max_doc_len is not None:
+            # Inserted text takes at most 4 bytes a character: 4x the room left is never over.
+            room = 4 * max(0, self.max_doc_len - len(self.doc))
+            if bound is None or room < bound:
+                bound = room
+        return -1 if bound is None else bound
+
+    def _decode_batch(self, patch: bytes) -> list[Op]:
+        """The ops of a batch's patch, its limits checked before anything is built.
+
+        A body no larger than :meth:`_small_body` cannot break a limit, so such a patch
+        (a keystroke's, nearly always) is decoded at once: the decoder refuses a larger
+        body (the stated inflated size of a deflated one) before inflating or building
+        anything, and only then is the patch counted (:func:`patch_shape`: a few KiB of
+        deflated patch can make millions of ops) and decoded with the real limits.
+        Raises TooLargeError or :class:`_DocFull` (over a limit), else a CowriteError
+        (not a patch)."""
+        small = self._small_body()
+        if small < 0:  # no limit at all
+            return decode_patch(patch)
+        if small > 0:
+            try:
+                return decode_patch(patch, max_bytes=small)
+            except TooLargeError:
+                pass  # larger than that: count it first
+        inflated = len(patch) * 1040  # deflate inflates at most ~1032x: "no limit" for a count
+        _, content = patch_shape(
+            patch,
+            max_body=self.max_patch_bytes if self.max_patch_bytes is not None else inflated,
+            max_meta=self.max_batch_meta_bytes if self.max_batch_meta_bytes is not None else inflated,
+            max_ops=self.max_batch_ops if self.max_batch_ops is not None else inflated,
+        )
+        # Inserted text takes at most 4 bytes a character: more than 4x the room left is over for sure.
+        if self.max_doc_len is not None and content > 4 * max(0, self.max_doc_len - len(self.doc)):
+            raise _DocFull
+        return decode_patch(patch, max_bytes=self.max_patch_bytes)
 
     def _apply(self, session: ServerSession | None, ops: list[Op], batch: int | None, raw: bytes | None) -> Pending:
         """Check ``ops`` against the limits and merge them: the ACK (to ``session``, if

@@ -23,7 +23,8 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -110,8 +111,43 @@ class _Bucket:
         return False
 
 
+class _Resumed:
+    """The rest of a coroutine started by hand (:meth:`Connection._write_now`) that
+    suspended on ``waiting``: awaiting this runs it to its end, as ``await`` would have."""
+
+    __slots__ = ("coro", "waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: object) -> None:
+        self.coro = coro
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro = self.coro
+        step: Callable[[Any], Any] = coro.send
+        arg: Any = None
+        try:
+            arg = yield self.waiting  # the future it waits for, to the awaiting task
+        except BaseException as exc:  # noqa: BLE001 - e.g. a cancellation: into the coroutine
+            step, arg = coro.throw, exc
+        while True:
+            try:
+                waiting = step(arg)
+            except StopIteration:
+                return
+            step = coro.send
+            try:
+                arg = yield waiting
+            except BaseException as exc:  # noqa: BLE001
+                step, arg = coro.throw, exc
+
+
 class Connection:
     """One WebSocket: an outbox drained by a writer task, so a room never waits on a socket.
+
+    A frame sent while nothing is queued and the writer is idle is written at once
+    (the socket's send is run by hand: it completes without waiting unless the
+    transport is paused), which spares a wake-up of the writer task per frame; if
+    it has to wait, the writer finishes it and later frames queue behind it.
 
     The outbox counts bytes.  A connection with more than ``max_bytes`` of frames
     queued is not reading them (or cannot keep up): it is cut off.  Its queue is
@@ -135,6 +171,9 @@ class Connection:
         self.on_cut_off: Callable[[], object] | None = None  # stops the reader (cut off or revoked)
         self._wakeup = asyncio.Event()
         self._finished = False
+        self._idle = False  # the writer waits for frames, and none is queued or being written
+        self._stalled: _Resumed | Exception | None = None  # a direct write that must wait (or failed): written next
+        self._stalled_bytes = 0
         self.unwatch: Callable[[], None] = lambda: None  # stops watching its session (cookie sign-ins)
         self.unwatch_doc: Callable[[], None] = lambda: None  # stops watching its access to the document
         self.access_checked = asyncio.Event()  # cleared while a change of its access is checked
@@ -145,6 +184,9 @@ class Connection:
     def send(self, data: bytes, close: bool = False) -> None:
         if self.closing:
             return
+        if self._idle and not close:
+            self._write_now(data)
+            return
         if self.outbox and self.queued + len(data) > self.max_bytes:
             self._cut_off()
             return
@@ -153,6 +195,24 @@ class Connection:
         self._wakeup.set()
         if close:
             self.closing = True
+
+    def _write_now(self, data: bytes) -> None:
+        """Write ``data`` from here, without the writer task (it is idle).  A send that
+        must wait (the peer reads slowly) or fails is handed to the writer, which
+        finishes it (or meets its error) before anything queued after it."""
+        coro = self.ws.send_bytes(data)
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        except Exception as exc:  # the writer reports it and stops, as for its own sends
+            self._stalled = exc
+        else:
+            self._stalled = _Resumed(coro, waiting)
+            self._stalled_bytes = len(data)
+            self.queued += len(data)
+        self._idle = False
+        self._wakeup.set()
 
     def _cut_off(self) -> None:
         log.warning(
@@ -197,14 +257,28 @@ class Connection:
     async def writer(self) -> None:
         try:
             while True:
-                while not self.outbox:
+                stalled = self._stalled
+                if stalled is not None:
+                    self._stalled = None
+                    if isinstance(stalled, Exception):
+                        raise stalled
+                    await stalled
+                    self.queued = max(0, self.queued - self._stalled_bytes)
+                    self._stalled_bytes = 0
+                    continue
+                if not self.outbox:
                     if self._finished:
                         if self.draining:  # tell the client to go elsewhere at once
                             with contextlib.suppress(Exception):  # it may have gone already
                                 await self.ws.close(self.close_code)
                         return
                     self._wakeup.clear()
-                    await self._wakeup.wait()
+                    self._idle = not self.closing
+                    try:
+                        await self._wakeup.wait()
+                    finally:
+                        self._idle = False
+                    continue
                 data, close = self.outbox.popleft()
                 self.queued -= len(data)
                 await self.ws.send_bytes(data)
@@ -368,8 +442,9 @@ class Server:
         ]
         if self.fanout is not None:
             tasks.append(asyncio.create_task(self.fanout.run()))
-        if self.rooms.shared:  # other servers' comment changes reach this one's sockets
+        if self.rooms.shared:  # other servers' comment and suggestion changes reach this one's sockets
             tasks.append(asyncio.create_task(self.comments.run(self.limits.reconcile_seconds)))
+            tasks.append(asyncio.create_task(self.suggestions_api.run(self.limits.reconcile_seconds)))
         try:
             yield
         finally:
