@@ -188,6 +188,7 @@ export async function editorPage(docId) {
   const keep = () => {
     if (conn.state !== "connected" && nextOwnSeq(conn.doc) > 0) tabStore.saveLast();
     else if (conn.state === "connected") copy.saveIfChanged();
+    suggestions.keepLast(); // a suggestion the server lacks some of
   };
   addEventListener("pagehide", keep);
   document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && keep());
@@ -266,6 +267,10 @@ export async function editorPage(docId) {
   comments.attach(view);
   globalThis.cowrite.comments = comments;
   suggestions.attach(view);
+  // a suggestion being typed counts as unsaved, and is kept on this device until the server has it
+  suggestions.onSaveState = () => writer.saving.show();
+  writer.saving.countDrafts(() => suggestions.unsavedDrafts);
+  suggestions.keepDrafts({ store, user: auth.user ?? null, agent, own: recoveries.map((r) => r.doc.agent) });
   conn.on("error", () => suggestions.stop()); // stopped for good (deleted, access ended): no more fetching
   globalThis.cowrite.suggestions = suggestions;
 

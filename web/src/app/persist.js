@@ -26,6 +26,15 @@
 // together.  Tab copies are never evicted.  When a copy was last opened is its small
 // `seen/<docId>/<user>` record ({v: 1, at}), so the sweep reads no document's bytes.
 // The sweep runs at most once a day per device, from any page that opens the store.
+//
+// A third kind, `draft/<docId>/<id>/<user>`: one's suggestion being typed (suggest.js)
+// while the server does not have all of it -- offline, or within the save's debounce.
+// {v: 1, docId, id, user, agent (the tab typing it), saved, draft (offsets on the text
+// it was typed on), anchored (its marks as character positions, suggestdraft.js),
+// textHash, onServer, suggesting, you}.  A later page of the same user takes up a
+// draft whose tab is gone and sends it once it can; the record is deleted once the
+// server has it.  Drafts are never evicted, and hold their document's device copy like
+// a tab copy does (they hold what the server lacks; a document with one is "unsent").
 import * as storage from "./storage.js";
 
 const ALIVE_PREFIX = "cowrite.alive.";
@@ -131,6 +140,14 @@ async function heldLocks() {
   }
 }
 
+/** Whether the tab of `agent` is alive: its lock held (`locks`, from heldLocks), else a fresh heartbeat. */
+function agentAlive(agent, locks) {
+  const aliveKey = ALIVE_PREFIX + agent;
+  if (locks !== null) return locks.has(aliveKey);
+  const beat = Number(storage.load(aliveKey));
+  return !!beat && Date.now() - beat < STALE_MS;
+}
+
 function validTab(entry, docId) {
   return (
     entry &&
@@ -154,13 +171,7 @@ export async function orphans(store, docId, user) {
       continue;
     }
     if ((entry.user ?? null) !== (user ?? null)) continue; // another user's: not ours to send
-    const aliveKey = ALIVE_PREFIX + entry.agent;
-    if (locks !== null) {
-      if (locks.has(aliveKey)) continue;
-    } else {
-      const beat = Number(storage.load(aliveKey));
-      if (beat && Date.now() - beat < STALE_MS) continue;
-    }
+    if (agentAlive(entry.agent, locks)) continue;
     out.push({ key, entry });
   }
   out.sort((a, b) => (b.entry.saved ?? 0) - (a.entry.saved ?? 0));
@@ -403,8 +414,8 @@ export function markOpened(store, docId, user, now = Date.now()) {
  * does not have.  A `seen/` record whose copy is gone is deleted.  Tab copies are never
  * in the answer.
  */
-export function evictionPlan({ copies, seen, tabs, now, maxAge = EVICT_AFTER_MS }) {
-  const held = new Set(tabs.map((k) => parseDocKey(k)?.docId).filter(Boolean));
+export function evictionPlan({ copies, seen, tabs, drafts = [], now, maxAge = EVICT_AFTER_MS }) {
+  const held = new Set([...tabs.map((k) => parseDocKey(k)?.docId), ...drafts.map(draftDocId)].filter(Boolean));
   const evict = [];
   const start = [];
   const live = new Set();
@@ -423,9 +434,9 @@ export function evictionPlan({ copies, seen, tabs, now, maxAge = EVICT_AFTER_MS 
 
 /** Apply evictionPlan to `store` now; resolves with the deleted copies' keys. */
 export async function sweep(store, { now = Date.now(), maxAge = EVICT_AFTER_MS } = {}) {
-  const [copies, tabs, seenEntries] = await Promise.all([store.keys("copy/"), store.keys("tab/"), store.entries("seen/")]);
+  const [copies, tabs, drafts, seenEntries] = await Promise.all([store.keys("copy/"), store.keys("tab/"), store.keys("draft/"), store.entries("seen/")]);
   const seen = new Map(seenEntries.map(([k, v]) => [k, Number(v?.at)]));
-  const { evict, start } = evictionPlan({ copies, seen, tabs, now, maxAge });
+  const { evict, start } = evictionPlan({ copies, seen, tabs, drafts, now, maxAge });
   for (const sk of start) await store.put(sk, { v: 1, at: now });
   for (const key of evict) await store.delete(key);
   return evict.filter((k) => k.startsWith("copy/"));
@@ -494,13 +505,14 @@ export function rememberListing(store, user, documents) {
 /**
  * The documents `user` has a copy of on this device, sorted by id: [{id, title, role,
  * unsent}] -- the title and role as last listed (null if never), `unsent` whether a tab
- * copy holds edits the server lacks.  Reads keys and the small listing, no document's bytes.
+ * copy holds edits the server lacks (or a draft a suggestion).  Reads keys and the small
+ * listing, no document's bytes.
  */
 export async function deviceDocuments(store, user) {
-  const [copies, tabs, listing] = await Promise.all([store.keys("copy/"), store.keys("tab/"), store.get(listingKey(user))]);
+  const [copies, tabs, drafts, listing] = await Promise.all([store.keys("copy/"), store.keys("tab/"), store.keys("draft/"), store.get(listingKey(user))]);
   const known = new Map();
   if (listing?.v === 1 && Array.isArray(listing.documents)) for (const d of listing.documents) known.set(d.id, d);
-  const held = new Set(tabs.map((k) => parseDocKey(k)?.docId).filter(Boolean));
+  const held = new Set([...tabs.map((k) => parseDocKey(k)?.docId), ...drafts.map(draftDocId)].filter(Boolean));
   const ids = new Set();
   for (const key of copies) {
     const at = parseDocKey(key);
@@ -512,4 +524,128 @@ export async function deviceDocuments(store, user) {
     role: known.get(id)?.role ?? null,
     unsent: held.has(id),
   }));
+}
+
+// -- suggestion drafts ----------------------------------------------------------------
+
+export function draftKey(docId, id, user) {
+  return `draft/${docId}/${id}/${user ?? ""}`;
+}
+
+/** The document id of a `draft/` key, or null. */
+export function draftDocId(key) {
+  const m = /^draft\/([^/]+)\//.exec(key);
+  return m ? m[1] : null;
+}
+
+/** A cheap fingerprint of a text (FNV-1a, 32 bits): whether a draft's offsets still fit it. */
+export function textHash(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${text.length}:${h.toString(16)}`;
+}
+
+function validDraftRecord(entry, docId) {
+  return (
+    entry &&
+    entry.v === 1 &&
+    entry.docId === docId &&
+    typeof entry.id === "string" &&
+    /^[0-9a-f]{1,64}$/.test(entry.id) &&
+    typeof entry.agent === "string" &&
+    entry.draft &&
+    Array.isArray(entry.draft.deletes) &&
+    Array.isArray(entry.draft.inserts)
+  );
+}
+
+/**
+ * The suggestion drafts of `docId` that `user` left on this device in tabs that are
+ * gone, newest first, each {key, entry}.  `own`: agents whose drafts this page may
+ * take although their lock is held (its own, and the closed tabs whose edits it is
+ * sending).  Unreadable records are deleted.
+ */
+export async function storedDrafts(store, docId, user, { own = [] } = {}) {
+  const locks = await heldLocks();
+  const mine = new Set(own);
+  const out = [];
+  for (const [key, entry] of await store.entries(`draft/${docId}/`)) {
+    if (!validDraftRecord(entry, docId)) {
+      await store.delete(key);
+      continue;
+    }
+    if ((entry.user ?? null) !== (user ?? null)) continue; // another user's suggestion
+    if (!mine.has(entry.agent) && agentAlive(entry.agent, locks)) continue; // still being typed in its tab
+    out.push({ key, entry });
+  }
+  out.sort((a, b) => (b.entry.saved ?? 0) - (a.entry.saved ?? 0));
+  return out;
+}
+
+/**
+ * Keeps one tab's suggestion draft on this device until the server has it.
+ * `record()` builds the record of the draft now (null: nothing to keep); saves are
+ * spaced by `delay` (a draft changes per keystroke), and a page being closed saves
+ * synchronously (saveLast).
+ */
+export class DraftStore {
+  constructor(store, docId, user, record, { delay = 100 } = {}) {
+    this.store = store;
+    this.docId = docId;
+    this.user = user;
+    this.record = record;
+    this.delay = delay;
+    this.timer = null;
+    this.kept = new Set(); // draft ids with a record here (a save started since their clear)
+  }
+
+  key(id) {
+    return draftKey(this.docId, id, this.user);
+  }
+
+  /** Save soon (the draft was edited). */
+  schedule() {
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.saveNow();
+    }, this.delay);
+  }
+
+  /** Save now; resolves true once stored (false: nothing to keep, or the store refused). */
+  async saveNow() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    const record = this.record();
+    if (!record) return false;
+    this.kept.add(record.id);
+    return this.store.put(this.key(record.id), record);
+  }
+
+  /** The page is going away: save synchronously where the store can (OfflineStore.putLast). */
+  saveLast() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    const record = this.record();
+    if (!record) return false;
+    this.kept.add(record.id);
+    return this.store.putLast(this.key(record.id), record);
+  }
+
+  /** The server has draft `id` (or it is gone): nothing to keep. */
+  clear(id) {
+    clearTimeout(this.timer); // a save due now would store what the server has
+    this.timer = null;
+    if (!this.kept.delete(id)) return Promise.resolve();
+    return this.store.delete(this.key(id));
+  }
+
+  /** Take a record another tab left over as this tab's (`agent`): one record per draft. */
+  adopt(entry, agent) {
+    this.kept.add(entry.id);
+    return this.store.put(this.key(entry.id), { ...entry, agent, saved: Date.now() });
+  }
 }

@@ -11,6 +11,10 @@
 // connection's "connected" state (welcomed, nothing in flight, nothing unsent) is
 // everything saved at once.  A replaced replica (a recovery) types the unconfirmed
 // edits again under new seqs: those edits then count until the next "connected".
+//
+// One's suggestion being typed (suggest.js) is not in the document, so it has no
+// seqs: it counts as unsaved while the server does not have all of it (the page says
+// so through `drafts()`), kept on this device meanwhile like the edits.
 
 /** The edits of this page not known to be on the server. */
 export class SaveTracker {
@@ -55,22 +59,31 @@ export class SaveTracker {
   }
 }
 
+/** "3 edits", "1 suggestion", "2 edits and 1 suggestion" (kept on this device). */
+function keptText(edits, drafts) {
+  const parts = [];
+  if (edits || !drafts) parts.push(`${edits} ${edits === 1 ? "edit" : "edits"}`);
+  if (drafts) parts.push(`${drafts} ${drafts === 1 ? "suggestion" : "suggestions"}`);
+  return `${parts.join(" and ")} kept on this device`;
+}
+
 /**
  * What the indicator says: {state, text} ("saved", "saving", "offline", "unsaved",
  * "readonly").  `recovering`: edits closed tabs left on this device, not yet sent
- * (they count among the edits kept here).
+ * (they count among the edits kept here); `drafts`: suggestions being typed that the
+ * server does not have all of yet (a commenter may suggest: not "View only" then).
  */
-export function savingLabel({ connState, pending, canWrite, recovering = 0 }) {
+export function savingLabel({ connState, pending, canWrite, recovering = 0, drafts = 0 }) {
   const n = pending + recovering;
-  const kept = `${n} ${n === 1 ? "edit" : "edits"} kept on this device`;
-  if (canWrite === false && pending === 0) return { state: "readonly", text: "View only" };
-  if (connState === "connected" && pending === 0 && recovering === 0) return { state: "saved", text: "All changes saved" };
+  const kept = keptText(n, drafts);
+  if (canWrite === false && pending === 0 && drafts === 0) return { state: "readonly", text: "View only" };
+  if (connState === "connected" && n === 0 && drafts === 0) return { state: "saved", text: "All changes saved" };
   if (connState === "connected" || connState === "syncing") return { state: "saving", text: "Saving…" };
   if (connState === "offline") {
-    return n ? { state: "offline", text: `Offline — ${kept}` } : { state: "offline", text: "Offline — no unsaved edits" };
+    return n || drafts ? { state: "offline", text: `Offline — ${kept}` } : { state: "offline", text: "Offline — no unsaved edits" };
   }
   // held (the server cannot take our edits), error (stopped), closed
-  return n ? { state: "unsaved", text: `Not saved — ${kept}` } : { state: "unsaved", text: "Not connected" };
+  return n || drafts ? { state: "unsaved", text: `Not saved — ${kept}` } : { state: "unsaved", text: "Not connected" };
 }
 
 /**
@@ -85,6 +98,7 @@ export class SavingIndicator {
     this.conn = conn;
     this.ownSeq = ownSeq;
     this.recovering = recovering;
+    this.drafts = () => 0; // suggestions being typed not all on the server (countDrafts)
     this.tracker = new SaveTracker();
     this.canWrite = null;
     this._last = ownSeq();
@@ -122,9 +136,15 @@ export class SavingIndicator {
     this.show();
   }
 
-  /** Whether leaving now would leave edits that are not on the server (kept here only). */
+  /** Whether leaving now would leave edits (or a suggestion) that are not on the server (kept here only). */
   get unsaved() {
-    return this.tracker.pending > 0 || this.recovering() > 0;
+    return this.tracker.pending > 0 || this.recovering() > 0 || this.drafts() > 0;
+  }
+
+  /** Count `drafts()` too: how many suggestions being typed the server lacks (call show() when it changes). */
+  countDrafts(drafts) {
+    this.drafts = drafts;
+    this.show();
   }
 
   get pending() {
@@ -153,6 +173,7 @@ export class SavingIndicator {
       pending: this.tracker.pending,
       canWrite: this.canWrite,
       recovering: this.recovering(),
+      drafts: this.drafts(),
     });
   }
 

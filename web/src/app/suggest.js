@@ -29,13 +29,37 @@
 // draft itself (the caret moves through it as one types) and set to the server's
 // reading of it when the two propose different texts.  Who may do what is the server's
 // to decide; the panel only hides buttons that would be refused (`you` in the list).
+//
+// Kept on this device: while the server does not have all of the draft (offline, or
+// within the save's debounce) it is stored with the document's offline copy
+// (persist.js DraftStore, its marks tied to characters: suggestdraft.js anchorDraft),
+// synchronously when the page is closed.  A later page of the same user takes up a
+// draft whose tab is gone (keepDrafts): placed on the text as it is now, in the mode it
+// was typed in, and saved like any draft once the server has everything this page
+// has.  A draft that cannot be placed is not dropped: its text is shown in a notice.
+// The page's saving indicator counts an unsaved draft (unsavedDrafts, onSaveState).
 import { Compartment, EditorSelection, EditorState, Prec, StateEffect, StateField } from "@codemirror/state";
 import { Decoration, EditorView, WidgetType, keymap } from "@codemirror/view";
 import { ApiError, api, docPath, withShare } from "./api.js";
 import { fromEngine } from "./cmbridge.js";
 import { undoOverride } from "./collab.js";
-import { Document, encodePatch } from "../engine/index.js";
-import { EMPTY_DRAFT, charAfter, charBefore, codePointOffsets, draftEdits, draftEmpty, draftOf, draftText, editDraft, mapDraft } from "./suggestdraft.js";
+import { Document, Position, encodePatch } from "../engine/index.js";
+import { DraftStore, storedDrafts, textHash } from "./persist.js";
+import {
+  EMPTY_DRAFT,
+  anchorDraft,
+  charAfter,
+  charBefore,
+  codePointOffsets,
+  draftEdits,
+  draftEmpty,
+  draftOf,
+  draftText,
+  editDraft,
+  mapDraft,
+  placeDraft,
+  validDraft,
+} from "./suggestdraft.js";
 import { ago, h, notice, setChildren } from "./ui.js";
 
 const POLL_MS = 30_000; // only in case a SUGGESTIONS frame was lost: the frames are what keep the list fresh
@@ -391,6 +415,10 @@ export class SuggestionsPanel {
     this._head = this._statusEl = this._listHost = null;
     this.panel = document.getElementById("suggestions");
     this.toggle = document.getElementById("suggest-toggle");
+    this.kept = null; // the DraftStore keeping the draft on this device (keepDrafts)
+    this.agent = null; // this tab's agent: whose draft a stored record is
+    this.onSaveState = () => {}; // the draft's saved state may have changed (the saving indicator)
+    this.restored = Promise.resolve(null); // what keepDrafts took up (tests wait for it)
   }
 
   extensions() {
@@ -432,6 +460,8 @@ export class SuggestionsPanel {
     this._poll = null;
     clearTimeout(this._refreshTimer);
     this._refreshTimer = null;
+    clearTimeout(this._saveTimer); // no server to save to any more (an unsaved draft stays counted, and kept)
+    this._saveTimer = null;
     this._stopped = true;
   }
 
@@ -456,6 +486,143 @@ export class SuggestionsPanel {
   /** Whether everything typed in the draft is on the server. */
   get saved() {
     return this._saving === null && this._saveTimer === null && this._savedEdits === this._edits;
+  }
+
+  /** How many drafts the server lacks some of (0 or 1): for the saving indicator. */
+  get unsavedDrafts() {
+    return this.saved ? 0 : 1;
+  }
+
+  // -- kept on this device -----------------------------------------------------------
+
+  /**
+   * Keep the draft in `store` (offline.js) for `user` while the server lacks it, and
+   * take up a draft a closed tab of this user left (`own`: agents of closed tabs this
+   * page sends the edits of, whose drafts are this page's to take too).  `agent` is
+   * this tab's.  Resolves with the id taken up, or null.
+   */
+  keepDrafts({ store, user, agent, own = [] }) {
+    this.agent = agent;
+    this.kept = new DraftStore(store, this.docId, user, () => this._draftRecord());
+    this.restored = this._takeUpStored(store, user, [agent, ...own]).catch((exc) => {
+      console.warn("cowrite: the suggestions kept on this device could not be read", exc);
+      return null;
+    });
+    return this.restored;
+  }
+
+  /** The page is going away: store an unsaved draft synchronously. */
+  keepLast() {
+    if (this.kept && !this.saved) this.kept.saveLast();
+  }
+
+  /** The stored record of the draft now, or null (nothing the server would lack). */
+  _draftRecord() {
+    const { id, draft, on } = this._draft;
+    if (this.saved || id === null || !this.view || (draftEmpty(draft) && !this._onServer.has(id))) return null;
+    const text = this.view.state.doc.toString();
+    let anchored = null;
+    if (this.conn.doc.text === text) {
+      try {
+        anchored = anchorDraft(this.conn.doc, text, draft);
+      } catch (exc) {
+        console.warn("cowrite: the draft's marks could not be tied to the text; keeping its offsets", exc);
+      }
+    }
+    return {
+      v: 1,
+      docId: this.docId,
+      id,
+      user: this.kept.user,
+      agent: this.agent,
+      saved: Date.now(),
+      draft: { deletes: draft.deletes.map((d) => ({ ...d })), inserts: draft.inserts.map((i) => ({ ...i })) },
+      struck: draft.deletes.map((d) => text.slice(d.from, d.to)),
+      anchored,
+      textHash: textHash(text),
+      onServer: this._onServer.has(id),
+      suggesting: on,
+      you: { ...this.you },
+    };
+  }
+
+  /** A stored draft on the text now, or null if it cannot be placed there. */
+  _place(entry) {
+    const text = this.view.state.doc.toString();
+    if (entry.anchored && this.conn.doc.text === text) {
+      const placed = placeDraft(this.conn.doc, text, entry.anchored, Position);
+      if (placed !== null) return placed;
+    }
+    // no positions (the page was closed while its text and the engine's differed): the same text only
+    if (entry.textHash === textHash(text) && validDraft(entry.draft, text.length)) return draftOf(entry.draft);
+    return null;
+  }
+
+  async _takeUpStored(store, user, own) {
+    const found = await storedDrafts(store, this.docId, user, { own });
+    for (const { key, entry } of found) {
+      if (this._draft.id !== null || this._stopped) return null; // typing already: the stored ones on a later page
+      const draft = this._place(entry);
+      if (draft === null) {
+        this._unplaced(store, key, entry);
+        continue;
+      }
+      await this.kept.adopt(entry, this.agent);
+      if (this._draft.id !== null) return null;
+      if (this.you.user === null && entry.you && typeof entry.you === "object") this.you = { ...this.you, ...entry.you }; // until the list says
+      if (entry.onServer) this._onServer.add(entry.id);
+      const on = entry.suggesting === true && this.you.can_suggest;
+      this.view.dispatch({
+        effects: [
+          loadDraft.of({ id: entry.id, draft }),
+          ...(on ? [setSuggesting.of({ on: true }), this._writable.reconfigure(Prec.highest(EditorState.readOnly.of(false)))] : []),
+        ],
+      });
+      this._edited();
+      this.render();
+      if (!on) this._sendLeft(entry.id);
+      return entry.id;
+    }
+    return null;
+  }
+
+  /** A draft taken up out of suggesting mode: saved once it can be, then drawn like the others'. */
+  async _sendLeft(id) {
+    await this._flush();
+    await this.refresh();
+    if (!this.suggesting && this._draft.id === id && this.saved) {
+      this.view.dispatch({ effects: loadDraft.of({ id: null, draft: EMPTY_DRAFT }) });
+      this._marks();
+      this.render();
+    }
+  }
+
+  /** A stored draft that no longer fits the text: its text shown, kept until dismissed. */
+  _unplaced(store, key, entry) {
+    const inserted = entry.draft.inserts.map((i) => String(i.text)).filter(Boolean);
+    const struck = Array.isArray(entry.struck) ? entry.struck.map(String).filter(Boolean) : [];
+    const quote = (xs) => xs.map((t) => `“${t}”`).join(", ");
+    const what = [inserted.length ? `inserting ${quote(inserted)}` : "", struck.length ? `deleting ${quote(struck)}` : ""].filter(Boolean).join(" and ");
+    notice(
+      `A suggestion you typed on this device no longer fits the document, so it was not sent${what ? `: you proposed ${what}` : ""}.`,
+      "info",
+      h(
+        "p",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            id: "dismiss-kept-suggestion",
+            onclick: () => {
+              store.delete(key);
+              notice(null);
+            },
+          },
+          "Dismiss",
+        ),
+      ),
+    );
   }
 
   _soon(ms) {
@@ -534,6 +701,8 @@ export class SuggestionsPanel {
     this._setStatus("Saving…");
     clearTimeout(this._saveTimer);
     this._saveTimer = setTimeout(() => this.save(), SAVE_MS);
+    this.kept?.schedule();
+    this.onSaveState();
   }
 
   /** Whether a save now would be made at a version the server has, on the editor's text. */
@@ -557,8 +726,17 @@ export class SuggestionsPanel {
     this._saveTimer = null;
     if (this._saving) return this._saving.then(() => this.save());
     const { id, draft } = this._draft;
-    if (id === null || this._savedEdits === this._edits) return;
+    if (id === null || this._savedEdits === this._edits || this._stopped) return;
+    if (draftEmpty(draft) && !this._onServer.has(id)) {
+      // typed and taken back before the server had any of it: nothing to save, nor to keep
+      this._savedEdits = this._edits;
+      this._setStatus("No change suggested");
+      this.kept?.clear(id);
+      this.onSaveState();
+      return;
+    }
     if (!this._ready()) {
+      if (this.kept && this.conn.state !== "connected" && this.conn.state !== "syncing") this._setStatus("Offline: kept on this device, sent when the server is back");
       this._saveTimer = setTimeout(() => this.save(), 150); // an edit of ours on its way, or offline: after it
       return;
     }
@@ -586,6 +764,8 @@ export class SuggestionsPanel {
           this._gone(id); // accepted or rejected meanwhile
         } else if (exc instanceof ApiError && exc.status === 409 && exc.code === "exists") {
           this.view.dispatch({ effects: loadDraft.of({ id: newSuggestionId(), draft }) }); // an id taken already: another
+          this.kept?.clear(id);
+          this.kept?.schedule();
         } else if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) {
           this._savedEdits = edits; // refused (not allowed, too many): retrying would not help
           this._setStatus(`Not saved: ${exc.message}`);
@@ -604,15 +784,19 @@ export class SuggestionsPanel {
       this._saving = null;
     }
     if (this._savedEdits !== this._edits && this._saveTimer === null) return this.save();
+    if (this.saved) this.kept?.clear(id); // the server has all of it: nothing to keep here
+    this.onSaveState();
   }
 
   /** The draft's suggestion was accepted or rejected (by someone else unless `quiet`): the draft starts afresh. */
   _gone(id, { quiet = false } = {}) {
     this._onServer.delete(id);
+    this.kept?.clear(id);
     if (this._draft.id !== id) return;
     this.view.dispatch({ effects: loadDraft.of({ id: this._draft.on ? newSuggestionId() : null, draft: EMPTY_DRAFT }) });
     this._savedEdits = this._edits;
     this._setStatus("");
+    this.onSaveState();
     if (!quiet) notice("Your suggestion was accepted or rejected meanwhile; what you type now is a new suggestion.", "info");
   }
 

@@ -201,3 +201,77 @@ export function codePointOffsets(text, offsets) {
   }
   return out;
 }
+
+/** UTF-16 offsets of the code point offsets `cps` in `text` (one pass; the inverse of codePointOffsets). */
+export function utf16Offsets(text, cps) {
+  const wanted = [...new Set(cps)].sort((a, b) => a - b);
+  const out = new Map();
+  let cp = 0;
+  let u = 0;
+  for (const w of wanted) {
+    while (cp < w && u < text.length) {
+      const c = text.charCodeAt(u);
+      u += c >= 0xd800 && c <= 0xdbff && u + 1 < text.length ? 2 : 1;
+      cp++;
+    }
+    out.set(w, u);
+  }
+  return out;
+}
+
+// -- a draft kept on this device --------------------------------------------------------
+//
+// Offsets mean something in one text only; a draft stored on this device is read back
+// by a later page whose document may have moved on (others' edits merged in from the
+// server meanwhile).  So the stored draft names the *characters* its marks are tied to
+// (engine positions, `doc.position`): a struck run by its first and last character, an
+// insertion by the character just before it -- the same sides mapDraft keeps in
+// memory, so a draft read back sits where it would have if the page had stayed open.
+
+/**
+ * The draft with its offsets (on `text`, which must be `doc`'s text) as positions of
+ * `doc`'s characters: {deletes: [{from, to}], inserts: [{at, text}]}, each position
+ * `{agent, seq, assoc}` (JSON-friendly, for the device's store).
+ */
+export function anchorDraft(doc, text, draft) {
+  const cp = codePointOffsets(text, [...draft.deletes.flatMap((d) => [d.from, d.to]), ...draft.inserts.map((i) => i.at)]);
+  const pos = (offset, assoc) => doc.position(cp.get(offset), assoc).toJSON();
+  return {
+    deletes: draft.deletes.map((d) => ({ from: pos(d.from, 1), to: pos(d.to, -1) })),
+    inserts: draft.inserts.map((i) => ({ at: pos(i.at, -1), text: i.text })),
+  };
+}
+
+/**
+ * An anchored draft (anchorDraft) placed on `doc`'s text now (`text`, the editor's):
+ * the draft in its offsets, or null if it cannot be placed (a character it is tied to
+ * is not in this document: `Position` is the engine's class).  Characters deleted
+ * meanwhile resolve to where they were: a struck run all gone is dropped, an
+ * insertion stays in its place.
+ */
+export function placeDraft(doc, text, anchored, Position) {
+  try {
+    const at = (p) => doc.resolve(new Position(p.agent, p.seq, p.assoc));
+    const deletes = anchored.deletes.map((d) => ({ from: at(d.from), to: at(d.to) }));
+    const inserts = anchored.inserts.map((i) => ({ at: at(i.at), text: String(i.text) }));
+    const u = utf16Offsets(text, [...deletes.flatMap((d) => [d.from, d.to]), ...inserts.map((i) => i.at)]);
+    return normalize({
+      deletes: deletes.map((d) => ({ from: u.get(d.from), to: u.get(d.to) })),
+      inserts: inserts.map((i) => ({ at: u.get(i.at), text: i.text })),
+    });
+  } catch {
+    return null; // not this document's characters (or not a stored draft at all)
+  }
+}
+
+/** Whether `draft` is a well-formed draft on a text of `length` UTF-16 units (read back from storage). */
+export function validDraft(draft, length) {
+  const int = (n) => Number.isInteger(n) && n >= 0 && n <= length;
+  return (
+    !!draft &&
+    Array.isArray(draft.deletes) &&
+    Array.isArray(draft.inserts) &&
+    draft.deletes.every((d) => d && int(d.from) && int(d.to) && d.from <= d.to) &&
+    draft.inserts.every((i) => i && int(i.at) && typeof i.text === "string")
+  );
+}
