@@ -104,6 +104,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from .accounts import first_start_hint
     from .server import Server, issue_token, redact_tokens_in_logs
+    from .server.headers_in_time import HeadersInTime
     from .store import SQLiteStore, Store, open_store
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -157,6 +158,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             ws_max_size=limits.max_message_bytes + 4096,
             log_level=args.log_level,
             lifespan="on",
+            # The client's address is the connection's unless it comes from a --trusted-proxy:
+            # uvicorn would otherwise believe X-Forwarded-For/-Proto from any loopback peer
+            # (a proxy on this host that passes them through, or any local process), so one
+            # attacker could name a fresh address per sign-in guess and never meet the
+            # per-address backoff.
+            proxy_headers=bool(args.trusted_proxy),
+            forwarded_allow_ips=args.trusted_proxy or None,
+            http=HeadersInTime,  # a request's head must arrive within seconds (no slowloris)
         )
         # uvicorn prints request targets (?token=... included): blank the tokens, now
         # that its logging is configured.
@@ -392,6 +401,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["open", "invite", "closed"],
         help="who may create an account on the sign-in page: anyone, holders of an invite link "
         "(made by an admin), or nobody (default: open on a loopback host, invite otherwise)",
+    )
+    sv.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="the address (or CIDR network) of a load balancer whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed (repeatable); the per-address sign-in backoff "
+        "then sees the clients' own addresses.  Without it, those headers are ignored",
     )
     sv.add_argument(
         "--secure-cookies",

@@ -591,6 +591,13 @@ class Server:
             return self._refuse(conn, ErrorCode.INTERNAL, "the server could not check your access; retry", fatal=False)
         if access is None:
             return self._refuse(conn, ErrorCode.FORBIDDEN, f"you have no access to document {doc_id!r}")
+        if self.doc_sockets.held_by(grant.user) >= self.limits.max_sockets_per_user:
+            return self._refuse(
+                conn,
+                ErrorCode.RATE_LIMITED,
+                f"you have {self.limits.max_sockets_per_user} connections open to this server already; close some tabs",
+                fatal=False,
+            )
         conn.unwatch_doc = self._watch_access(conn, caller, doc_id, link_key, access)
         try:
             first = await asyncio.wait_for(self._receive(ws), _JOIN_TIMEOUT)

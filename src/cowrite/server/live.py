@@ -143,6 +143,7 @@ class DocSockets:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count()
         self._docs: dict[str, dict[int, _Socket]] = {}
+        self._per_user: dict[str, int] = {}
         self._tasks: set[asyncio.Task[int]] = set()
 
     def __len__(self) -> int:
@@ -165,15 +166,25 @@ class DocSockets:
         self._loop = asyncio.get_running_loop()
         wid = next(self._ids)
         self._docs.setdefault(doc, {})[wid] = _Socket(user, via, role, check, react, gate)
+        self._per_user[user] = self._per_user.get(user, 0) + 1
 
         def unwatch() -> None:
             sockets = self._docs.get(doc)
-            if sockets is not None:
-                sockets.pop(wid, None)
-                if not sockets:
-                    del self._docs[doc]
+            if sockets is None or sockets.pop(wid, None) is None:
+                return  # forgotten already
+            if not sockets:
+                del self._docs[doc]
+            left = self._per_user[user] - 1
+            if left:
+                self._per_user[user] = left
+            else:
+                del self._per_user[user]
 
         return unwatch
+
+    def held_by(self, user: str) -> int:
+        """How many sockets ``user`` holds (every document)."""
+        return self._per_user.get(user, 0)
 
     def changed(self, doc: str, user: str, role: str | None = None) -> None:
         """The callback :class:`Sharing` calls: ``user``'s role on ``doc`` changed (``"*"``:

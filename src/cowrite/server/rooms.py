@@ -81,6 +81,11 @@ class Limits:
     """Sustained frames per second per connection (token bucket) ..."""
     message_burst: int = 400
     """... with this burst."""
+    max_sockets_per_user: int = 64
+    """Joined WebSockets one user may hold on this server at once (all documents, tabs and
+    devices together).  Each costs a session in a room, and every join is heard by every
+    other socket of the room (n joins: n^2 presence frames); one more is refused with a
+    non-fatal ``ERROR rate_limited`` (the client retries later)."""
     max_doc_chars: int = 5_000_000
     """Longest document (code points) a batch may produce."""
     max_patch_bytes: int = 4 << 20

@@ -59,6 +59,7 @@ import json
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -78,7 +79,7 @@ from .access import DocAccess
 from .api import HttpApi, guarded, parse_version, raise_unless_committed, read_json
 from .metrics import Metrics
 
-__all__ = ["MAX_OPEN_SUGGESTIONS", "SuggestionsApi", "suggestions_revision"]
+__all__ = ["MAX_OPEN_SUGGESTIONS", "MAX_SUGGESTION_OPS", "SuggestionsApi", "suggestions_revision"]
 
 log = logging.getLogger("cowrite.server.suggestions")
 
@@ -86,6 +87,14 @@ Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 
 MAX_OPEN_SUGGESTIONS = 50
 """Open suggestions a document may have at once: each listing merges every one of them."""
+MAX_SUGGESTION_OPS = 500
+"""Ops (runs of contiguous typing or striking) one suggestion may hold.  Showing a
+suggestion inline costs about the square of its op count (every op splits the runs
+laid out so far): a patch of 40,000 one-character ops -- under 100 KiB -- kept a worker
+thread busy for a minute, and a listing lays out every open suggestion again after each
+change to the document.  At 500 ops one takes about 10 ms, all
+:data:`MAX_OPEN_SUGGESTIONS` of them under a second.  Typed in the browser, a
+suggestion has an op per place it changes: a few dozen, rarely hundreds."""
 
 
 def _version_json(version: RawVersion) -> list[list[object]]:
@@ -122,6 +131,8 @@ class SuggestionsApi:
         """doc -> (tag, listing without ``you``): tabs polling one document share one merge."""
         self._watched: dict[str, int] = {}
         """doc -> the suggestions revision its sockets (on this server) were told of last."""
+        self._create_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        """doc -> the lock of :meth:`_creating` (gone once no create holds or waits for it)."""
 
     def routes(self, metrics: Metrics) -> list[BaseRoute]:
         def g(method: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -173,6 +184,8 @@ class SuggestionsApi:
             ops = make_suggestion(doc, base, text, agent)
         if not ops:
             raise RequestError(400, "no_change", "the suggestion changes nothing")
+        if len(ops) > MAX_SUGGESTION_OPS:
+            raise RequestError(413, "too_large", f"a suggestion holds at most {MAX_SUGGESTION_OPS} ops, not {len(ops)}: suggest in parts")
         try:
             check_suggestion(doc, ops, agent)
         except InvalidOpError as exc:
@@ -297,10 +310,21 @@ class SuggestionsApi:
         }
         return JSONResponse({"tag": cached[0], "revision": suggestions_revision(records), **cached[1], "you": you})
 
-    async def create(self, request: Request) -> Response:
-        doc_id, grant = await self._access(request, suggest=True)
+    async def _room_for_one_more(self, doc_id: str) -> None:
         if len(await asyncio.to_thread(self.store.suggestions, doc_id)) >= MAX_OPEN_SUGGESTIONS:
             raise RequestError(409, "too_many", f"this document has {MAX_OPEN_SUGGESTIONS} open suggestions: accept or reject some first")
+
+    def _creating(self, doc_id: str) -> asyncio.Lock:
+        """The lock a new suggestion of ``doc_id`` is counted and stored under: creates sent
+        at once would otherwise all count the rows before any is stored, and pass the bound."""
+        lock = self._create_locks.get(doc_id)
+        if lock is None:
+            lock = self._create_locks[doc_id] = asyncio.Lock()
+        return lock
+
+    async def create(self, request: Request) -> Response:
+        doc_id, grant = await self._access(request, suggest=True)
+        await self._room_for_one_more(doc_id)  # before reading the body: a full document refuses at once
         body = await read_json(request, self.max_request_bytes)
         chosen = body.get("id")
         if chosen is None:
@@ -310,9 +334,11 @@ class SuggestionsApi:
                 suggestion_id = check_suggestion_id(chosen)
             except InvalidArgument as exc:
                 raise RequestError(400, "bad_request", str(exc)) from None
-            if await asyncio.to_thread(self.store.suggestion, doc_id, suggestion_id) is not None:
+        async with self._creating(doc_id):
+            await self._room_for_one_more(doc_id)
+            if chosen is not None and await asyncio.to_thread(self.store.suggestion, doc_id, suggestion_id) is not None:
                 raise RequestError(409, "exists", f"this document has a suggestion {suggestion_id!r} already")
-        record = await self._save(body, doc_id, grant, suggestion_id, time.time())
+            record = await self._save(body, doc_id, grant, suggestion_id, time.time())
         await self._changed(doc_id)
         doc, _ = await self.api._copy(doc_id)
         one = await self._one(doc, record, {grant.user: grant.name})
