@@ -1,6 +1,6 @@
 // The JS engine (web/src/engine) beside Yjs, in one Node process, on the same traces.
 //
-//   node --expose-gc bench/web_engine.mjs [--repeat 5] [--traces a,b,...] [--json]
+//   node --expose-gc bench/web_engine.mjs [--repeat 5] [--traces a,b,...] [--cold N [--cold-settle MS]] [--json]
 //
 // Driven by bench/web.py, which adds the Python engine's figures and writes the
 // BENCHMARKS.md section; run on its own it prints a table (or JSON with --json).
@@ -14,13 +14,23 @@
 // added at their parents' versions to one op log, then one checkout walk, like
 // src/cowrite/replay.py.  Median of up to --repeat runs (fewer for long ones), gc() before each (with
 // --expose-gc); parsing and position conversion happen before the clock starts.
+// The merge figures are warm (the process has made every replica's edits first);
+// --cold N adds what a page opening a document pays: the merge as the first work
+// of N fresh processes per engine (alternating, so load on the machine hits both
+// alike), each reading the updates before the clock starts and then idle for
+// --cold-settle ms (default 250: a page has loaded its scripts before a document
+// arrives; in Node, importing the engine's CommonJS dependency keeps the JIT's
+// background compiler busy for ~100 ms after the import); wall and process CPU
+// time (which includes the JIT's background compiles) per run, and their medians.
 // Exits 1 if any text is wrong.
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 
 import { Document, encodePatch } from '../web/src/engine/index.js';
 import { mergeOps } from '../web/src/engine/merge/index.js';
@@ -31,7 +41,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const webDir = path.resolve(here, '../web');
 // yjs is a devDependency of web/ (bench/ has no node_modules of its own)
 const webRequire = createRequire(path.join(webDir, 'package.json'));
-const Y = webRequire('yjs');
+// a cold child measuring cowrite must not have Yjs loaded (nor compiling) beside it
+const COLD_CHILD = process.argv.includes('--cold-child') ? process.argv[process.argv.indexOf('--cold-child') + 1] : null;
+const Y = COLD_CHILD === 'cowrite' ? null : webRequire('yjs');
 const YJS_VERSION = JSON.parse(readFileSync(webRequire.resolve('yjs/package.json'), 'utf8')).version;
 
 const TRACES_DIR = process.env.COWRITE_TRACES || path.resolve(here, '../../shared/traces');
@@ -44,6 +56,8 @@ function arg(name, dflt) {
 }
 
 const REPEAT = Math.max(1, Number(arg('--repeat', '5')));
+const COLD = Math.max(0, Number(arg('--cold', '0')));
+const COLD_SETTLE = Math.max(0, Number(arg('--cold-settle', '250')));
 const ONLY = arg('--traces', '') ? new Set(arg('--traces', '').split(',')) : null;
 const gc = globalThis.gc || (() => {});
 
@@ -268,6 +282,89 @@ function cowriteTraceReplay(trace) {
   return rope.toString();
 }
 
+// -- cold merges (fresh processes) ----------------------------------------------------
+
+/** Updates as one file: each a u32 (little-endian) length, then its bytes. */
+function packUpdates(updates) {
+  const out = Buffer.alloc(updates.reduce((s, u) => s + 4 + u.length, 0));
+  let o = 0;
+  for (const u of updates) {
+    out.writeUInt32LE(u.length, o);
+    out.set(u, o + 4);
+    o += 4 + u.length;
+  }
+  return out;
+}
+
+function unpackUpdates(buf) {
+  const out = [];
+  for (let o = 0; o < buf.length; ) {
+    const n = buf.readUInt32LE(o);
+    out.push(new Uint8Array(buf.subarray(o + 4, o + 4 + n)));
+    o += 4 + n;
+  }
+  return out;
+}
+
+/**
+ * The child of --cold: one merge of the updates in `file` by `engine`, the first
+ * thing this process runs; prints {wall, cpu, ok} (ms) as JSON.
+ */
+async function coldChild(engine, file, endFile, settle) {
+  const updates = unpackUpdates(readFileSync(file));
+  const end = readFileSync(endFile, 'utf8');
+  if (settle) await new Promise((resolve) => setTimeout(resolve, settle));
+  gc();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let text;
+  if (engine === 'cowrite') {
+    const d = new Document('server');
+    for (const u of updates) d.applyPatch(u);
+    text = d.text;
+  } else {
+    const d = new Y.Doc();
+    for (const u of updates) Y.applyUpdate(d, u);
+    text = d.getText('text').toString();
+  }
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  process.stdout.write(JSON.stringify({ wall, cpu: (c.user + c.system) / 1000, ok: text === end }) + '\n');
+}
+
+/** Medians of `runs` fresh-process merges per engine, the engines alternating. */
+function coldMerges(name, byEngine, end) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cowrite-cold-'));
+  try {
+    const endFile = path.join(dir, 'end.txt');
+    writeFileSync(endFile, end);
+    const files = {};
+    for (const [engine, updates] of Object.entries(byEngine)) {
+      files[engine] = path.join(dir, `${engine}.bin`);
+      writeFileSync(files[engine], packUpdates(updates));
+    }
+    const runs = Object.fromEntries(Object.keys(byEngine).map((e) => [e, []]));
+    for (let i = 0; i < COLD; i++) {
+      for (const engine of Object.keys(byEngine)) {
+        const args = ['--expose-gc', fileURLToPath(import.meta.url), '--cold-child', engine, files[engine], endFile, String(COLD_SETTLE)];
+        const res = spawnSync(process.execPath, args, { encoding: 'utf8' });
+        if (res.status !== 0) throw new Error(`cold ${engine} ${name}: ${res.stderr}`);
+        const r = JSON.parse(res.stdout);
+        check(`${engine} ${name} cold merge`, r.ok ? end : '', end);
+        runs[engine].push(r);
+      }
+    }
+    return Object.fromEntries(
+      Object.entries(runs).map(([e, rs]) => [
+        e,
+        { wall: median(rs.map((r) => r.wall)), cpu: median(rs.map((r) => r.cpu)), wallRuns: rs.map((r) => r.wall), cpuRuns: rs.map((r) => r.cpu) },
+      ]),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function concurrent(name) {
   const trace = loadTrace('concurrent', name);
   checkBmp(name, trace.txns);
@@ -319,7 +416,18 @@ function concurrent(name) {
     size: Y.encodeStateAsUpdate(ymerge.result[1]).length,
     mergeRuns: ymerge.runs,
   };
+  if (COLD) {
+    const cold = coldMerges(name, { cowrite: updates, yjs: yupd }, end);
+    out.cowrite.coldMerge = cold.cowrite;
+    out.yjs.coldMerge = cold.yjs;
+  }
   return out;
+}
+
+if (COLD_CHILD) {
+  const i = process.argv.indexOf('--cold-child');
+  await coldChild(COLD_CHILD, process.argv[i + 2], process.argv[i + 3], Number(process.argv[i + 4]));
+  process.exit(0);
 }
 
 const results = [];
@@ -331,9 +439,17 @@ for (const name of CONCURRENT) if (!ONLY || ONLY.has(name)) {
   results.push(concurrent(name));
   const r = results.at(-1);
   console.error(`${name}: cowrite-js agents ${r.cowrite.agents.toFixed(0)} ms merge ${r.cowrite.merge.toFixed(0)} ms, yjs agents ${r.yjs.agents.toFixed(0)} ms merge ${r.yjs.merge.toFixed(0)} ms`);
+  if (COLD) {
+    const c = r.cowrite.coldMerge;
+    const y = r.yjs.coldMerge;
+    console.error(
+      `${name}: cold merge (median of ${COLD} fresh processes, ${COLD_SETTLE} ms settle) cowrite-js ${c.wall.toFixed(0)} ms wall / ${c.cpu.toFixed(0)} ms cpu, ` +
+        `yjs ${y.wall.toFixed(0)} / ${y.cpu.toFixed(0)} (${(c.wall / y.wall).toFixed(2)}x wall, ${(c.cpu / y.cpu).toFixed(2)}x cpu)`,
+    );
+  }
 }
 
-const report = { node: process.version, yjs: YJS_VERSION, repeat: REPEAT, gc: Boolean(globalThis.gc), results, failures };
+const report = { node: process.version, yjs: YJS_VERSION, repeat: REPEAT, gc: Boolean(globalThis.gc), cold: COLD, coldSettle: COLD_SETTLE, results, failures };
 if (process.argv.includes('--json')) {
   process.stdout.write(JSON.stringify(report) + '\n');
 } else {

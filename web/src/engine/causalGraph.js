@@ -293,7 +293,8 @@ export class CausalGraph {
       this.heads = [lv + n - 1];
     } else {
       const keep = [];
-      for (const h of this.heads) if (!parents.includes(h)) keep.push(h);
+      const heads = this.heads;
+      for (let i = 0; i < heads.length; i++) if (!parents.includes(heads[i])) keep.push(heads[i]);
       keep.push(lv + n - 1); // the newest LV: the array stays sorted
       this.heads = keep;
     }
@@ -366,8 +367,8 @@ export class CausalGraph {
     // a max-heap of `lv * 4 + flag` (numbers, not pairs: no allocation per item);
     // items of one LV are popped together, so their order among themselves is moot
     const heap = takeScratch();
-    for (const v of a) heapPush(heap, v * 4 + ONLY_A);
-    for (const v of b) heapPush(heap, v * 4 + ONLY_B);
+    for (let i = 0; i < a.length; i++) heapPush(heap, a[i] * 4 + ONLY_A);
+    for (let i = 0; i < b.length; i++) heapPush(heap, b[i] * 4 + ONLY_B);
     let unshared = heap.length;
     const starts = this.starts;
     while (unshared) {
@@ -480,7 +481,7 @@ export class CausalGraph {
     const low = vs[0];
     // a max-heap of `lv * 2 + isInput`; items of one LV are popped together
     const heap = takeScratch();
-    for (const v of vs) heapPush(heap, v * 2 + 1);
+    for (let i = 0; i < m; i++) heapPush(heap, vs[i] * 2 + 1);
     const kept = []; // the inputs no other input reaches, newest first
     let inputsLeft = m;
     const starts = this.starts;
@@ -516,7 +517,8 @@ export class CausalGraph {
     const heads = this.heads;
     if (vs.length > heads.length) return false;
     let j = 0;
-    for (const v of vs) {
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
       while (j < heads.length && heads[j] < v) j++;
       if (j === heads.length || heads[j] !== v) return false;
     }

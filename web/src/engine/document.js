@@ -12,7 +12,8 @@
 // UTF-16 units: converting is the editor's job).
 
 import { sameFrontier } from './causalGraph.js';
-import { decodePatch, encodePatch, readDocument, writeDocument } from './codec/index.js';
+import { encodePatch, readDocument, writeDocument } from './codec/index.js';
+import { readPatch } from './codec/patch.js';
 import { DecodeError, EngineError, InvalidOpError, UnknownParentError, UnknownVersionError } from './errors.js';
 import { IdMap } from './idMap.js';
 import { MAX_AGENT_LEN } from './limits.js';
@@ -41,7 +42,8 @@ function checkIndex(x) {
 /** Apply transformed edits to a rope and an optional IdMap (`lvs`: first LV of each insert). */
 function applyXf(rope, ids, xf, lvs) {
   let k = 0;
-  for (const op of xf) {
+  for (let i = 0; i < xf.length; i++) {
+    const op = xf[i];
     if (op.kind === 'ins') {
       const n = cpLength(op.text);
       rope.insert(op.pos, op.text, n);
@@ -89,6 +91,23 @@ function addWhenReady(oplog, ops) {
   }
   for (const [a, q] of queues) {
     if (heads.get(a) < q.length) oplog.addRemote(q[heads.get(a)]); // throws the UnknownParentError
+  }
+}
+
+/**
+ * Add ops in the order given while their parents are known; from the first one
+ * whose parents are not (they may come later in the batch), the rest wait for
+ * their parents (addWhenReady).
+ */
+function addAll(oplog, ops) {
+  for (let i = 0; i < ops.length; i++) {
+    try {
+      oplog.addRemote(ops[i]);
+    } catch (err) {
+      if (!(err instanceof UnknownParentError)) throw err;
+      addWhenReady(oplog, ops.slice(i));
+      return;
+    }
   }
 }
 
@@ -348,10 +367,10 @@ export class Document {
    * @param {Uint8Array|ArrayBuffer} bytes
    * @param {{maxBytes?: number|null}} [options]
    */
-  applyPatch(bytes, options = {}) {
+  applyPatch(bytes, options) {
     // decoded ops are structurally valid by construction (the codec checks
     // everything validateOp does), so they go straight to the merge
-    return this.addValidOps(decodePatch(bytes, { maxBytes: options.maxBytes ?? null }));
+    return this.addValidOps(readPatch(bytes, options === undefined ? null : (options.maxBytes ?? null)));
   }
 
   /**
@@ -378,20 +397,7 @@ export class Document {
     let version;
     let lvs = null;
     try {
-      const pending = [];
-      for (const op of ops) {
-        if (pending.length) {
-          pending.push(op);
-          continue;
-        }
-        try {
-          oplog.addRemote(op);
-        } catch (err) {
-          if (!(err instanceof UnknownParentError)) throw err;
-          pending.push(op); // its parents may come later in this batch
-        }
-      }
-      if (pending.length) addWhenReady(oplog, pending);
+      addAll(oplog, ops);
       if (cg.nextLv === startLv) return [];
       lvs = this.ids ? [] : null;
       if (mergePaths.direct && sameFrontier(this.branchVersion, startHeads) && follows(cg, startLv, startHeads)) {
@@ -403,7 +409,9 @@ export class Document {
         xf = directEdits(oplog, this.rope.length, startLv, cg.nextLv, lvs);
         version = cg.heads;
       } else {
-        [xf, version] = mergeOps(oplog, this.rope.length, this.branchVersion, cg.heads, lvs, this.mergeCache, startLv);
+        const merged = mergeOps(oplog, this.rope.length, this.branchVersion, cg.heads, lvs, this.mergeCache, startLv);
+        xf = merged[0];
+        version = merged[1];
       }
     } catch (err) {
       // roll back, then let the error go on as it is: an EngineError says why the

@@ -208,6 +208,17 @@ export class OpLog {
 
   // -- reading -------------------------------------------------------------------
 
+  /** The row of the op columns holding `lv` (the merge walks read them in place). */
+  runAt(lv) {
+    return bisectRight(this.opStarts, lv) - 1;
+  }
+
+  /** The text inserted by items `k0 .. k1 - 1` of insert run `i`. */
+  insertedText(i, k0, k1) {
+    const chars = this.opChars[i];
+    return k1 - k0 === 1 ? chars[k0] : (k0 || k1 < this.opLens[i] ? chars.slice(k0, k1) : chars).join('');
+  }
+
   /**
    * Runs `[lvStart, lvEnd, kind, pos, content]` covering `[start, end)`; runs cut
    * by the range are trimmed so each means exactly its own ops.  `content` is a
@@ -228,9 +239,7 @@ export class OpLog {
       const k0 = start - s;
       const k1 = stop - s;
       if (kind === INS) {
-        const chars = this.opChars[i];
-        const content = !withContent ? '' : k1 - k0 === 1 ? chars[k0] : (k0 || k1 < ln ? chars.slice(k0, k1) : chars).join('');
-        out.push([start, stop, INS, pos + k0, content]);
+        out.push([start, stop, INS, pos + k0, withContent ? this.insertedText(i, k0, k1) : '']);
       }
       else if (kind === DEL_FWD) out.push([start, stop, DEL_FWD, pos, '']);
       else out.push([start, stop, DEL_BACK, pos + ln - k1, '']);

@@ -68,7 +68,10 @@ export class Rope {
     return this.str;
   }
 
-  /** `[chunk index, offset in it]` of code point `pos` (0 <= pos <= length). */
+  /**
+   * The index of the chunk holding code point `pos` (0 <= pos <= length); it
+   * starts at code point `this.hintStart`.
+   */
   locate(pos) {
     let ci = this.hintCi;
     let start = this.hintStart;
@@ -83,13 +86,14 @@ export class Rope {
     }
     this.hintCi = ci;
     this.hintStart = start;
-    return [ci, pos - start];
+    return ci;
   }
 
   /** The text of code points `[start, end)`. */
   slice(start, end) {
     if (start >= end) return '';
-    let [ci, off] = this.locate(start);
+    let ci = this.locate(start);
+    let off = start - this.hintStart;
     const out = [];
     let left = end - start;
     while (left > 0) {
@@ -113,7 +117,8 @@ export class Rope {
     // callers check positions; one outside the text is a bug (never loop or corrupt)
     if (!(pos >= 0 && pos <= this.length)) throw new RangeError(`rope insert at ${pos} outside 0..${this.length}`);
     if (!n) return;
-    const [ci, off] = this.locate(pos);
+    const ci = this.locate(pos);
+    const off = pos - this.hintStart;
     const ch = this.chunks[ci];
     const u = cpToUnit(ch, off, this.counts[ci]);
     const joined = ch.slice(0, u) + text + ch.slice(u);
@@ -122,19 +127,25 @@ export class Rope {
       this.chunks[ci] = joined;
       this.counts[ci] = total;
     } else {
-      const ps = pieces(joined, HALF);
-      this.chunks.splice(ci, 1, ...ps.map((p) => p[0]));
-      this.counts.splice(ci, 1, ...ps.map((p) => p[1]));
+      this.replaceChunk(ci, joined);
     }
     this.length += n;
     this.str = null;
+  }
+
+  /** Put `text` in place of chunk `ci`, cut into chunks of HALF code points (the rare path of insert). */
+  replaceChunk(ci, text) {
+    const ps = pieces(text, HALF);
+    this.chunks.splice(ci, 1, ...ps.map((p) => p[0]));
+    this.counts.splice(ci, 1, ...ps.map((p) => p[1]));
   }
 
   /** Delete `n` code points at `pos`; returns the deleted text. */
   delete(pos, n) {
     if (!(pos >= 0 && pos + n <= this.length)) throw new RangeError(`rope delete of ${n} at ${pos} outside a ${this.length}-character text`);
     if (n <= 0) return '';
-    let [ci, off] = this.locate(pos);
+    let ci = this.locate(pos);
+    let off = pos - this.hintStart;
     const removed = [];
     let left = n;
     while (left > 0) {

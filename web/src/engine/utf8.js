@@ -68,6 +68,7 @@ const cachedText = new Array(SLOTS).fill('');
  */
 export function decodeUtf8At(buf, start, end, what) {
   const n = end - start;
+  if (n === 1 && buf[start] < 0x80) return String.fromCharCode(buf[start]); // a typed ASCII character
   if (n > SHORT || n <= 0) return decodeStrict(buf.subarray(start, end), what);
   let h = n;
   for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);

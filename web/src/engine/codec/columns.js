@@ -94,9 +94,13 @@ export function readAgents(r) {
   const agents = [];
   const seen = n > 8 ? new Set() : null; // a few names (a patch's usual): a scan is cheaper
   for (let i = 0; i < n; i++) {
-    const raw = r.block();
-    if (raw.left() > 4 * MAX_AGENT_LEN) throw new DecodeError('corrupt data: agent name too long');
-    const name = decodeUtf8At(raw.buf, raw.pos, raw.end, 'agent name');
+    // a block, read in place (ByteReader.block without a reader per name)
+    const len = r.uvar();
+    if (len > r.end - r.pos) throw new r.error('truncated data: a block runs past the end');
+    const start = r.pos;
+    r.pos = start + len;
+    if (len > 4 * MAX_AGENT_LEN) throw new DecodeError('corrupt data: agent name too long');
+    const name = decodeUtf8At(r.buf, start, start + len, 'agent name');
     if (!name || codePointLength(name) > MAX_AGENT_LEN) {
       throw new DecodeError(`corrupt data: agent names must have 1..${MAX_AGENT_LEN} characters`);
     }
@@ -157,12 +161,15 @@ export function readFrontier(r, limit, what) {
  * @returns {string}
  */
 export function readContent(r, nChars) {
-  const raw = r.block();
-  const nb = raw.left();
+  // a block, read in place (ByteReader.block without a reader)
+  const nb = r.uvar();
+  if (nb > r.end - r.pos) throw new r.error('truncated data: a block runs past the end');
+  const start = r.pos;
+  r.pos = start + nb;
   if (!(nChars <= nb && nb <= 4 * nChars)) {
     throw new DecodeError('corrupt data: inserted text size does not match the insert lengths');
   }
-  const content = decodeUtf8At(raw.buf, raw.pos, raw.end, 'inserted text');
+  const content = decodeUtf8At(r.buf, start, start + nb, 'inserted text');
   if (codePointLength(content) !== nChars) {
     throw new DecodeError('corrupt data: inserted text length does not match the insert lengths');
   }

@@ -113,7 +113,19 @@ export function encodePatch(ops) {
  * @returns {Op[]} ops with every field set
  */
 export function decodePatch(bytes, { maxBytes = null } = {}) {
-  const [r, fmt] = unframe(bytes, PATCH_MAGIC, maxBytes);
+  return readPatch(bytes, maxBytes);
+}
+
+/**
+ * `decodePatch` with the limit as a plain argument (no options object per patch).
+ * @param {Uint8Array|ArrayBuffer|ArrayBufferView} bytes
+ * @param {number|null} maxBytes
+ * @returns {Op[]}
+ */
+export function readPatch(bytes, maxBytes) {
+  const framed = unframe(bytes, PATCH_MAGIC, maxBytes);
+  const r = framed[0];
+  const fmt = framed[1];
   const agents = readAgents(r);
   const nAgents = agents.length;
   const n = r.count('ops');
@@ -122,7 +134,8 @@ export function decodePatch(bytes, { maxBytes = null } = {}) {
   const parentsR = r.block();
   const klR = r.block();
   const posR = r.block();
-  if (n > seqsR.left() || n > parentsR.left() || n > klR.left() || n > posR.left()) {
+  // each column holds at least a byte per op (ByteReader.left, inline)
+  if (n > seqsR.end - seqsR.pos || n > parentsR.end - parentsR.pos || n > klR.end - klR.pos || n > posR.end - posR.pos) {
     throw new DecodeError('corrupt data: op count larger than its columns');
   }
   const opAgents = readRle(agentsR, n, nAgents, 'agent index');
@@ -139,7 +152,17 @@ export function decodePatch(bytes, { maxBytes = null } = {}) {
     const a = opAgents[i];
     const agent = agents[a];
     const seq = nextSeq[a] + seqsR.svar();
-    const [kind, span] = klR.kindSpan();
+    // `span << 2 | kind`: exact as a double below 2**53 (else kindSpan splits it)
+    const klStart = klR.pos;
+    const kl = klR.uvar();
+    let kind = kl % 4;
+    let span = Math.floor(kl / 4);
+    if (!(kl < MAX_SAFE)) {
+      klR.pos = klStart;
+      const ks = klR.kindSpan();
+      kind = ks[0];
+      span = ks[1];
+    }
     if (kind > DEL_BACK) throw new DecodeError(`corrupt data: unknown op kind ${kind}`);
     if (span === 0) throw new DecodeError('corrupt data: empty op');
     if (!(seq >= 0 && seq <= MAX_SEQ - span)) throw new DecodeError(`corrupt data: seq ${seq} out of range`);
@@ -176,7 +199,9 @@ export function decodePatch(bytes, { maxBytes = null } = {}) {
   klR.done('op kinds');
   posR.done('op positions');
   const content = readContent(r, insTotal);
-  const [tStarts, tValues] = fmt >= 2 ? readTimes(r, n, 'ops') : n ? [[0], [0]] : [[], []];
+  const times = fmt >= 2 ? readTimes(r, n, 'ops') : n ? [[0], [0]] : [[], []];
+  const tStarts = times[0];
+  const tValues = times[1];
   r.done('patch');
   let c = 0; // UTF-16 offset into content
   let t = 0;

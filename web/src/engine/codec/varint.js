@@ -153,8 +153,14 @@ export class ByteReader {
 
   /** The next unsigned varint: exact if <= 2**53, else Infinity. */
   uvar() {
-    const { buf, end } = this;
     let pos = this.pos;
+    const end = this.end;
+    const buf = this.buf;
+    if (pos < end && buf[pos] < 0x80) {
+      // one byte (most numbers of a patch): no loop
+      this.pos = pos + 1;
+      return buf[pos];
+    }
     let result = 0;
     let mul = 1;
     // Fast path: up to 7 bytes (49 bits) are exact in a double.
@@ -280,7 +286,7 @@ export class ByteReader {
   /** A reader over the next length-prefixed block. @returns {ByteReader} */
   block() {
     const n = this.uvar();
-    if (n > this.left()) throw new this.error('truncated data: a block runs past the end');
+    if (n > this.end - this.pos) throw new this.error('truncated data: a block runs past the end');
     const r = new ByteReader(this.buf, this.pos, this.pos + n, this.error);
     this.pos += n;
     return r;

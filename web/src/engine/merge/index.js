@@ -30,6 +30,7 @@
 
 import { ONLY_B, sameFrontier } from '../causalGraph.js';
 import { MergeCache, extendsCache, resumable } from './cache.js';
+import { needsBigPlaceholder } from './items.js';
 import { appendPieces, piecesSince } from './plan.js';
 import { Walk, direct } from './walk.js';
 
@@ -67,35 +68,20 @@ export function mergeOps(oplog, textLen, branch, merge, insLvs = null, cache = n
   const cg = oplog.cg;
   // The log's heads are the frontier of every op it has, so a merge up to them (a
   // document's every merge) ends there whatever the branch was: no graph walk.
-  const newVersion = sameFrontier(merge, cg.heads) ? cg.heads : cg.reduce([...branch, ...merge]);
-  /** @type {Array<[number, number]>} */
-  let news;
-  let common = branch;
-  /** @type {Array<[number, number, number]>} */
-  let spans = [];
-  if (cache && newStart !== null && extendsCache(cg, cache, newStart)) {
-    news = [[newStart, cg.nextLv]];
-  } else {
-    [common, spans] = cg.findConflicting(branch, merge);
-    news = spans.filter(([, , f]) => f === ONLY_B).map(([s, e]) => /** @type {[number, number]} */ ([s, e]));
-    if (!news.length) return [out, newVersion];
-    if (cache && cache.walk && !resumable(cg, cache, common, spans, news)) cache.walk = null;
-  }
+  const newVersion = sameFrontier(merge, cg.heads) ? cg.heads : cg.reduce(branch.concat(merge));
+  // a walk's placeholder ids lie above every LV it will meet: past the small ones' range, start afresh
+  if (cache && cache.walk && cache.walk.big !== needsBigPlaceholder(cg.nextLv)) cache.walk = null;
   let walk;
-  if (cache && cache.walk) {
-    cache.hits++;
-    walk = cache.walk;
-    /** @type {Piece[]} */
-    const pieces = [];
-    appendPieces(cg, pieces, cache.lvEnd, news[0][0], false);
-    for (const [s, e] of news) appendPieces(cg, pieces, s, e, true);
-    walk.pieces = pieces;
-    walk.out = out;
-    walk.textLen = textLen;
+  if (cache && newStart !== null && extendsCache(cg, cache, newStart)) {
+    walk = continueWalk(cg, cache, [[newStart, cg.nextLv]]);
   } else {
-    if (cache) cache.misses++;
-    walk = new Walk(oplog, piecesSince(cg, spans), common, textLen, out);
+    // the rarer path, kept out of this function so that the JIT compiles the
+    // common one small and early
+    walk = plannedWalk(oplog, textLen, branch, merge, out, cache);
+    if (walk === null) return [out, newVersion];
   }
+  walk.out = out;
+  walk.textLen = textLen;
   walk.lvsOut = insLvs;
   walk.run();
   walk.lvsOut = null;
@@ -104,6 +90,52 @@ export function mergeOps(oplog, textLen, branch, merge, insLvs = null, cache = n
     cache.lvEnd = cg.nextLv;
   }
   return [out, newVersion];
+}
+
+/**
+ * The cached walk, given the pieces to walk next: the ops added since it last ran
+ * up to the new ones (the branch has them: not emitted), then the new ones.
+ * @param {import('../causalGraph.js').CausalGraph} cg
+ * @param {MergeCache} cache
+ * @param {Array<[number, number]>} news
+ * @returns {Walk}
+ */
+function continueWalk(cg, cache, news) {
+  cache.hits++;
+  const walk = /** @type {Walk} */ (cache.walk);
+  /** @type {Piece[]} */
+  const pieces = [];
+  appendPieces(cg, pieces, cache.lvEnd, news[0][0], false);
+  for (let i = 0; i < news.length; i++) appendPieces(cg, pieces, news[i][0], news[i][1], true);
+  walk.pieces = pieces;
+  return walk;
+}
+
+/**
+ * The walk of a merge planned from the last critical version the branch and the
+ * ops share: the cached walk continued if that is right and no dearer, else a
+ * fresh one; null if `merge` adds nothing to `branch`.
+ * @param {import('../oplog.js').OpLog} oplog
+ * @param {number} textLen
+ * @param {number[]} branch
+ * @param {number[]} merge
+ * @param {XfOp[]} out
+ * @param {MergeCache|null} cache
+ * @returns {Walk|null}
+ */
+function plannedWalk(oplog, textLen, branch, merge, out, cache) {
+  const cg = oplog.cg;
+  const found = cg.findConflicting(branch, merge);
+  const common = found[0];
+  const spans = found[1];
+  /** @type {Array<[number, number]>} */
+  const news = [];
+  for (let i = 0; i < spans.length; i++) if (spans[i][2] === ONLY_B) news.push([spans[i][0], spans[i][1]]);
+  if (!news.length) return null;
+  if (cache && cache.walk && !resumable(cg, cache, common, spans, news)) cache.walk = null;
+  if (cache && cache.walk) return continueWalk(cg, cache, news);
+  if (cache) cache.misses++;
+  return new Walk(oplog, piecesSince(cg, spans), common, textLen, out);
 }
 
 /**

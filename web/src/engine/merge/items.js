@@ -32,10 +32,30 @@ export const DELETED_ONCE = 1;
 /** An origin that is no item: the document start (left) or end (right). */
 export const NO_ITEM = -1;
 
-/** Ids of placeholder items: never real LVs (2**50: JS numbers are exact far above). */
-export const PLACEHOLDER = 2 ** 50;
+/**
+ * Ids of placeholder items: never real LVs.  Below 2**30, so that every id, length
+ * and position of a walk is a small integer to V8 (a Smi): a larger one would make
+ * the fields of every Span and State doubles, boxed on each read and write until
+ * the code is optimised, which is most of the first merge a fresh page makes.
+ */
+export const PLACEHOLDER = 2 ** 29;
 /** The placeholder's length: longer than any document, so every position fits in it. */
-export const PLACEHOLDER_LEN = 2 ** 40;
+export const PLACEHOLDER_LEN = 2 ** 28;
+/**
+ * The same for an op log of PLACEHOLDER_LEN LVs or more (no text is longer than
+ * its op log, nor any LV beyond it): then the walk uses these (JS numbers are
+ * exact far above).
+ */
+export const BIG_PLACEHOLDER = 2 ** 50;
+export const BIG_PLACEHOLDER_LEN = 2 ** 40;
+
+/**
+ * Whether a walk over an op log of `nextLv` LVs needs the big placeholder.
+ * @param {number} nextLv
+ */
+export function needsBigPlaceholder(nextLv) {
+  return nextLv >= PLACEHOLDER_LEN;
+}
 
 /** How a delete record maps its ops to its targets (see `State.addDelTarget`). */
 export const DELETE_FORWARD = 1;
@@ -89,20 +109,25 @@ export function cmpPlace(a, b) {
 
 /** The temporary CRDT: spans in document order, indexed by LV. */
 export class State {
-  constructor() {
-    const ph = new Span(PLACEHOLDER, PLACEHOLDER_LEN, NO_ITEM, NO_ITEM, INSERTED, false);
+  /** @param {boolean} [big] use BIG_PLACEHOLDER (see needsBigPlaceholder) */
+  constructor(big = false) {
+    /** the first placeholder id and the placeholder's length */
+    this.placeholder = big ? BIG_PLACEHOLDER : PLACEHOLDER;
+    this.placeholderLen = big ? BIG_PLACEHOLDER_LEN : PLACEHOLDER_LEN;
+    const ph = new Span(this.placeholder, this.placeholderLen, NO_ITEM, NO_ITEM, INSERTED, false);
     /** @type {Span[]} in document order */
     this.spans = [ph];
     /** @type {number[]} sorted span start LVs */
-    this.starts = [PLACEHOLDER];
+    this.starts = [this.placeholder];
     /** @type {Map<number, Span>} */
-    this.byStart = new Map([[PLACEHOLDER, ph]]);
+    this.byStart = new Map();
+    this.byStart.set(this.placeholder, ph);
     /** @type {number[]} sorted first LVs of delete-target records */
     this.delStarts = [];
     /** @type {Map<number, [number, number, number]>} d0 -> [k, t0, direction] */
     this.dels = new Map();
-    this.visibleLen = PLACEHOLDER_LEN; // visible length at the prepare version (incl. placeholder)
-    this.effectLen = PLACEHOLDER_LEN; // visible length at the effect version (incl. placeholder)
+    this.visibleLen = this.placeholderLen; // visible length at the prepare version (incl. placeholder)
+    this.effectLen = this.placeholderLen; // visible length at the effect version (incl. placeholder)
   }
 
   /** Make sure a span starts at `lv` (if `lv` is inside a span). @param {number} lv */
@@ -125,7 +150,7 @@ export class State {
    */
   splitSpan(span, k, idx) {
     const lv = span.lv + k;
-    const originLeft = span.lv >= PLACEHOLDER ? NO_ITEM : lv - 1;
+    const originLeft = span.lv >= this.placeholder ? NO_ITEM : lv - 1;
     const second = new Span(lv, span.n - k, originLeft, NO_ITEM, span.state, span.deleted);
     span.n = k;
     this.spans.splice(idx + 1, 0, second);
@@ -201,7 +226,10 @@ export class State {
     const out = [];
     while (i < ds.length && ds[i] < end) {
       const d0 = ds[i];
-      const [k, t0, direction] = /** @type {[number, number, number]} */ (this.dels.get(d0));
+      const rec = /** @type {[number, number, number]} */ (this.dels.get(d0));
+      const k = rec[0];
+      const t0 = rec[1];
+      const direction = rec[2];
       const a = Math.max(start, d0);
       const b = Math.min(end, d0 + k);
       if (a < b) {

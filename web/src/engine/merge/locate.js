@@ -13,7 +13,7 @@
  */
 
 import { DEL_BACK, INS } from '../oplog.js';
-import { DELETED_ONCE, NO_ITEM, PLACEHOLDER, Span, State } from './items.js';
+import { DELETED_ONCE, NO_ITEM, Span, State, needsBigPlaceholder } from './items.js';
 import { findPlan, piecesSince } from './plan.js';
 import { Walk } from './walk.js';
 
@@ -28,8 +28,14 @@ export class Located {
   }
 }
 
-/** A text length that makes every length check pass (the ops are already in the log). */
-export const UNCHECKED_LEN = 2 ** 39;
+/**
+ * A text length that makes every length check pass (the ops are already in the
+ * log): longer than any text of an op log that fits the small placeholder, and a
+ * small integer, like every other number of such a walk (see PLACEHOLDER).
+ */
+export const UNCHECKED_LEN = 2 ** 29;
+/** The same for the op logs that need the big placeholder. */
+const BIG_UNCHECKED_LEN = 2 ** 39;
 
 /**
  * Follow characters from version `branch` to `branch ∪ target`.  `indices` name
@@ -49,7 +55,8 @@ export function locate(oplog, branch, indices, target) {
   const plan = findPlan(oplog.cg, branch, target);
   if (plan && found.length) {
     const [common, spans] = plan;
-    const walk = new Walk(oplog, piecesSince(oplog.cg, spans), common, UNCHECKED_LEN, []);
+    const textLen = needsBigPlaceholder(oplog.cg.nextLv) ? BIG_UNCHECKED_LEN : UNCHECKED_LEN;
+    const walk = new Walk(oplog, piecesSince(oplog.cg, spans), common, textLen, []);
     walk.tracker = new Probes(found);
     walk.run();
   }
@@ -67,7 +74,7 @@ export class Probes {
     this.probes = probes;
     /** @type {number[]|null} */
     this.keys = null;
-    this.marker = PLACEHOLDER; // ids for tombstone markers count down from here
+    this.marker = -1; // ids for tombstone markers count down from the placeholder's (set at the first seed)
   }
 
   /** Identify the probes (indices in the effect text) as items of the state. @param {State} st */
@@ -132,15 +139,16 @@ export class Probes {
    */
   seed(st) {
     if (this.keys !== null) return;
+    if (this.marker < 0) this.marker = st.placeholder;
     const keys = [];
     for (const p of this.probes) {
       if (p.alive) {
-        keys.push(st.spansIn(PLACEHOLDER + p.pos, PLACEHOLDER + p.pos + 1)[0].lv);
+        keys.push(st.spansIn(st.placeholder + p.pos, st.placeholder + p.pos + 1)[0].lv);
       } else {
-        if (p.pos) st.split(PLACEHOLDER + p.pos);
+        if (p.pos) st.split(st.placeholder + p.pos);
         this.marker -= 1;
         const m = new Span(this.marker, 1, NO_ITEM, NO_ITEM, DELETED_ONCE, true);
-        const idx = p.pos ? st.spans.indexOf(/** @type {Span} */ (st.byStart.get(PLACEHOLDER + p.pos))) : 0;
+        const idx = p.pos ? st.spans.indexOf(/** @type {Span} */ (st.byStart.get(st.placeholder + p.pos))) : 0;
         st.insertSpan(idx, m);
         keys.push(m.lv);
       }

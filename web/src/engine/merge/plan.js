@@ -51,8 +51,8 @@ export function findPlan(cg, branch, merge) {
 export function piecesSince(cg, spans) {
   /** @type {Piece[]} */
   const pieces = [];
-  for (const [s, e, f] of spans) if (f !== ONLY_B) appendPieces(cg, pieces, s, e, false);
-  for (const [s, e, f] of spans) if (f === ONLY_B) appendPieces(cg, pieces, s, e, true);
+  for (let i = 0; i < spans.length; i++) if (spans[i][2] !== ONLY_B) appendPieces(cg, pieces, spans[i][0], spans[i][1], false);
+  for (let i = 0; i < spans.length; i++) if (spans[i][2] === ONLY_B) appendPieces(cg, pieces, spans[i][0], spans[i][1], true);
   return pieces;
 }
 
@@ -79,6 +79,16 @@ export function appendPieces(cg, pieces, start, end, emit) {
 }
 
 /**
+ * Append `x` to the (few) distinct values `xs` unless it is there.
+ * @param {number[]} xs
+ * @param {number} x
+ */
+function addOnce(xs, x) {
+  for (let i = 0; i < xs.length; i++) if (xs[i] === x) return;
+  xs.push(x);
+}
+
+/**
  * For each piece `i`, the critical version just before it (as one LV, or ROOT),
  * or null if there is none; entry `pieces.length` is END.
  *
@@ -90,8 +100,8 @@ export function appendPieces(cg, pieces, start, end, emit) {
  */
 export function criticalPoints(pieces) {
   const n = pieces.length;
-  /** @type {Array<number|null>} */
-  const crit = new Array(n + 1).fill(null);
+  /** @type {Array<number|null>} every entry is set below */
+  const crit = new Array(n + 1);
   /** @type {number[]} the distinct parents reaching outside the suffix `i..` */
   const ext = [];
   for (let i = n - 1; i >= 0; i--) {
@@ -106,9 +116,9 @@ export function criticalPoints(pieces) {
     }
     ext.length = k;
     if (par.length) {
-      for (let j = 0; j < par.length; j++) if (!ext.includes(par[j])) ext.push(par[j]);
-    } else if (!ext.includes(ROOT)) {
-      ext.push(ROOT);
+      for (let j = 0; j < par.length; j++) addOnce(ext, par[j]);
+    } else {
+      addOnce(ext, ROOT);
     }
     crit[i] = ext.length === 1 ? ext[0] : null;
   }

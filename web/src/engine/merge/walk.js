@@ -28,10 +28,10 @@ import {
   INSERTED,
   NO_ITEM,
   NYI,
-  PLACEHOLDER_LEN,
   Span,
   State,
   cmpPlace,
+  needsBigPlaceholder,
 } from './items.js';
 import { END, ROOT, criticalPoints } from './plan.js';
 
@@ -72,12 +72,23 @@ import { END, ROOT, criticalPoints } from './plan.js';
  * @returns {number}
  */
 export function direct(oplog, trueLen, start, end, out, insLvs, tracker = null) {
-  for (const [ps, pe, kind, pos, content] of oplog.iterOps(start, end)) {
-    const ln = pe - ps;
+  // the op columns read in place (OpLog.iterOps without its lists)
+  const starts = oplog.opStarts;
+  for (let i = oplog.runAt(start); start < end; i++) {
+    const rs = starts[i];
+    const rn = oplog.opLens[i];
+    const stop = rs + rn < end ? rs + rn : end;
+    const ps = start;
+    const ln = stop - ps;
+    let kind = oplog.opKinds[i];
+    let pos = oplog.opPos[i];
+    if (kind === INS) pos += ps - rs;
+    else if (kind === DEL_BACK) pos += rn - (stop - rs);
+    start = stop;
     if (tracker) tracker.direct(kind, ps, pos, ln);
     if (kind === INS) {
       if (pos > trueLen) throw new InvalidOpError(`insert at ${pos} past the end of a ${trueLen}-character document`);
-      out.push({ kind: 'ins', pos, text: content });
+      out.push({ kind: 'ins', pos, text: oplog.insertedText(i, ps - rs, stop - rs) });
       if (insLvs) insLvs.push(ps);
       trueLen += ln;
     } else {
@@ -115,6 +126,17 @@ function advance(frontier, parents, lv) {
 }
 
 /**
+ * Whether an item `lv`, placed right after `left` with `left`'s last item as its
+ * left origin and no right origin, may join `left`'s run: a span's later items are
+ * exactly such items (consecutive LVs, each after its predecessor, one state).
+ * @param {Span} left
+ * @param {number} lv
+ */
+function extendable(left, lv) {
+  return left.lv + left.n === lv && left.state === INSERTED && !left.deleted;
+}
+
+/**
  * One merge walk over `pieces` from the critical version `common`.  `textLen` is
  * the branch text's length (what new ops are checked against); emitted edits go
  * to `out`.  A walk kept in a MergeCache is run again with more pieces: the
@@ -134,8 +156,10 @@ export class Walk {
     this.version = common; // the prepare version of the state
     this.textLen = textLen;
     this.out = out;
-    this.st = new State();
+    this.big = needsBigPlaceholder(oplog.cg.nextLv); // every State of this walk is big or none
+    this.st = new State(this.big);
     this.offset = -1; // effectLen - true effect length, once known
+    this.foundEff = 0; // the effect position `find` found
     /** @type {number[]|null} */
     this.lvsOut = null;
     /** @type {Tracker|null} */
@@ -157,7 +181,11 @@ export class Walk {
     let offsetKnown = this.offsetKnown;
     let i = 0;
     while (i < n) {
-      const [s, e, par, emit] = pieces[i];
+      const piece = pieces[i];
+      const s = piece[0];
+      const e = piece[1];
+      const par = piece[2];
+      const emit = piece[3];
       if (emit && !offsetKnown) {
         this.offset = this.st.effectLen - this.textLen;
         offsetKnown = true;
@@ -170,8 +198,8 @@ export class Walk {
         if (!fresh) {
           if (tracker) tracker.extract(this.st);
           const trueLen = this.st.effectLen - this.offset;
-          this.st = new State();
-          this.offset = PLACEHOLDER_LEN - trueLen;
+          this.st = new State(this.big);
+          this.offset = this.st.placeholderLen - trueLen;
           fresh = true;
         }
         this.version = par;
@@ -192,7 +220,7 @@ export class Walk {
         // placeholder, and the effect offset is measured again at the first new op
         // (the branch text is then exactly the effect text).
         if (!fresh) {
-          this.st = new State();
+          this.st = new State(this.big);
           fresh = true;
         }
         offsetKnown = false;
@@ -228,7 +256,7 @@ export class Walk {
   applyDirect(s, e) {
     const trueLen = direct(this.oplog, this.st.effectLen - this.offset, s, e, this.out, this.lvsOut, this.tracker);
     // the fresh placeholder now stands for the text after these ops
-    this.offset = PLACEHOLDER_LEN - trueLen;
+    this.offset = this.st.placeholderLen - trueLen;
   }
 
   // -- moving the prepare version ------------------------------------------------
@@ -236,9 +264,11 @@ export class Walk {
   /** @param {number[]} target */
   moveTo(target) {
     if (sameFrontier(this.version, target)) return;
-    const [onlyCur, onlyTarget] = this.oplog.cg.diff(this.version, target);
+    const d = this.oplog.cg.diff(this.version, target);
+    const onlyCur = d[0];
+    const onlyTarget = d[1];
     for (let k = onlyCur.length - 1; k >= 0; k--) this.retreatAdvance(onlyCur[k][0], onlyCur[k][1], -1);
-    for (const [s, e] of onlyTarget) this.retreatAdvance(s, e, 1);
+    for (let k = 0; k < onlyTarget.length; k++) this.retreatAdvance(onlyTarget[k][0], onlyTarget[k][1], 1);
     this.version = target;
   }
 
@@ -249,12 +279,22 @@ export class Walk {
    * @param {number} step
    */
   retreatAdvance(start, end, step) {
+    // op run by op run (the op columns read in place), backwards when retreating
     const st = this.st;
-    const pieces = this.oplog.iterOps(start, end, false);
-    if (step < 0) pieces.reverse();
-    for (const [s, e, kind] of pieces) {
-      if (kind === INS) {
-        for (const span of st.spansIn(s, e)) {
+    const oplog = this.oplog;
+    const starts = oplog.opStarts;
+    const first = oplog.runAt(start);
+    const last = oplog.runAt(end - 1);
+    for (let k = 0; k <= last - first; k++) {
+      const i = step > 0 ? first + k : last - k;
+      const rs = starts[i];
+      const re = rs + oplog.opLens[i];
+      const s = rs > start ? rs : start;
+      const e = re < end ? re : end;
+      if (oplog.opKinds[i] === INS) {
+        const spans = st.spansIn(s, e);
+        for (let j = 0; j < spans.length; j++) {
+          const span = spans[j];
           if (step > 0) {
             span.state = INSERTED;
             st.visibleLen += span.n;
@@ -263,14 +303,17 @@ export class Walk {
             st.visibleLen -= span.n;
           }
         }
-      } else {
-        for (const [ts, te] of st.delTargets(s, e)) {
-          for (const span of st.spansIn(ts, te)) {
-            const old = span.state;
-            span.state = old + step;
-            if (old === INSERTED) st.visibleLen -= span.n;
-            else if (span.state === INSERTED) st.visibleLen += span.n;
-          }
+        continue;
+      }
+      const targets = st.delTargets(s, e);
+      for (let t = 0; t < targets.length; t++) {
+        const spans = st.spansIn(targets[t][0], targets[t][1]);
+        for (let j = 0; j < spans.length; j++) {
+          const span = spans[j];
+          const old = span.state;
+          span.state = old + step;
+          if (old === INSERTED) st.visibleLen -= span.n;
+          else if (span.state === INSERTED) st.visibleLen += span.n;
         }
       }
     }
@@ -280,9 +323,20 @@ export class Walk {
 
   /** @param {number} s @param {number} e @param {boolean} emit */
   apply(s, e, emit) {
-    for (const [ps, pe, kind, pos, content] of this.oplog.iterOps(s, e)) {
-      if (kind === INS) this.insert(ps, pe - ps, pos, content, emit);
-      else this.delete(ps, pe, kind, pos, emit);
+    // the op columns read in place (OpLog.iterOps without its lists); an insert's
+    // text is only needed when it is emitted
+    const oplog = this.oplog;
+    const starts = oplog.opStarts;
+    for (let i = oplog.runAt(s); s < e; i++) {
+      const rs = starts[i];
+      const rn = oplog.opLens[i];
+      const stop = rs + rn < e ? rs + rn : e;
+      const kind = oplog.opKinds[i];
+      const pos = oplog.opPos[i];
+      if (kind === INS) this.insert(s, stop - s, pos + s - rs, emit ? oplog.insertedText(i, s - rs, stop - rs) : '', emit);
+      else if (kind === DEL_BACK) this.delete(s, stop, kind, pos + rn - (stop - rs), emit);
+      else this.delete(s, stop, kind, pos, emit);
+      s = stop;
     }
   }
 
@@ -291,12 +345,14 @@ export class Walk {
    * @param {number} pos
    * @param {number} n
    * @param {boolean} emit
-   * @param {string} what
+   * @param {string} what the op, `n` after it when a delete (formatted only on failure)
    */
   checkLen(pos, n, emit, what) {
     if (emit) {
       const trueLen = this.st.visibleLen - this.offset;
-      if (pos + n > trueLen) throw new InvalidOpError(`${what} at ${pos} past the end of a ${trueLen}-character document`);
+      if (pos + n > trueLen) {
+        throw new InvalidOpError(`${n ? `${what} ${n}` : what} at ${pos} past the end of a ${trueLen}-character document`);
+      }
     }
   }
 
@@ -308,24 +364,26 @@ export class Walk {
    * @param {number} eff the edit's position in the effect text
    * @param {number} n characters it removes
    * @param {number} change how much it changed the state's effect length (already applied)
-   * @param {string} what
+   * @param {string} what the op, `n` after it when a delete (formatted only on failure)
    */
   checkEffect(eff, n, change, what) {
     const trueLen = this.st.effectLen - change - this.offset; // the text's length before this edit
     if (eff + n > trueLen) {
-      throw new InvalidOpError(`${what} lands at ${eff}, past the end of the ${trueLen}-character text: the history does not fit the text`);
+      throw new InvalidOpError(`${n ? `${what} ${n}` : what} lands at ${eff}, past the end of the ${trueLen}-character text: the history does not fit the text`);
     }
   }
 
   /**
-   * `[index just after the pos-th visible item, effect position there]` (splits a span if needed).
+   * The index just after the pos-th visible item (splits a span if needed); the
+   * effect position there goes to `this.foundEff` (no pair allocated per op).
    * @param {number} pos
-   * @returns {[number, number]}
+   * @returns {number}
    */
   find(pos) {
     const st = this.st;
     const spans = st.spans;
-    if (pos === 0) return [0, 0];
+    this.foundEff = 0;
+    if (pos === 0) return 0;
     let cur = 0;
     let eff = 0;
     for (let i = 0; i < spans.length; i++) {
@@ -336,7 +394,8 @@ export class Walk {
           const k = pos - cur;
           if (k < n) st.splitSpan(span, k, i);
           if (!span.deleted) eff += k;
-          return [i + 1, eff];
+          this.foundEff = eff;
+          return i + 1;
         }
         cur += n;
       }
@@ -355,7 +414,8 @@ export class Walk {
   insert(lv, n, pos, content, emit) {
     const st = this.st;
     this.checkLen(pos, 0, emit, 'insert');
-    let [idx, eff] = this.find(pos);
+    let idx = this.find(pos);
+    let eff = this.foundEff;
     const spans = st.spans;
     let originLeft = NO_ITEM;
     if (idx > 0) {
@@ -371,8 +431,16 @@ export class Walk {
         break;
       }
     }
-    if (idx < spans.length && spans[idx].state === NYI) [idx, eff] = this.integrate(lv, originLeft, originRight, idx, eff);
-    st.insertSpan(idx, new Span(lv, n, originLeft, originRight, INSERTED, false));
+    if (idx < spans.length && spans[idx].state === NYI) {
+      const place = this.integrate(lv, originLeft, originRight, idx, eff);
+      idx = place[0];
+      eff = place[1];
+      st.insertSpan(idx, new Span(lv, n, originLeft, originRight, INSERTED, false));
+    } else if (originRight === NO_ITEM && idx > 0 && this.tracker === null && extendable(spans[idx - 1], lv)) {
+      spans[idx - 1].n += n; // typing on: the item continues its left neighbour's run
+    } else {
+      st.insertSpan(idx, new Span(lv, n, originLeft, originRight, INSERTED, false));
+    }
     st.visibleLen += n;
     st.effectLen += n;
     if (emit) {
@@ -436,8 +504,9 @@ export class Walk {
   delete(s, e, kind, pos, emit) {
     const st = this.st;
     const n = e - s;
-    this.checkLen(pos, n, emit, `delete of ${n}`);
-    let [idx, eff] = this.find(pos);
+    this.checkLen(pos, n, emit, 'delete of');
+    let idx = this.find(pos);
+    let eff = this.foundEff;
     const spans = st.spans;
     let remaining = n;
     let done = 0; // items deleted so far, in document order
@@ -470,7 +539,7 @@ export class Walk {
         span.deleted = true;
         st.effectLen -= k;
         if (emit) {
-          this.checkEffect(eff, k, -k, `delete of ${k}`);
+          this.checkEffect(eff, k, -k, 'delete of');
           const last = out[out.length - 1];
           if (last && last.kind === 'del' && last.pos === eff) last.length += k;
           else out.push({ kind: 'del', pos: eff, length: k });
