@@ -428,7 +428,9 @@ async def worker(cfg: dict[str, Any]) -> dict[str, Any]:
         group = []
         for i in range(k):
             s = i % len(ports)  # a cluster run spreads each document's clients over the servers
-            url = f"ws://127.0.0.1:{ports[s]}/ws/{ds.doc_id}?token={cfg['token']}" if kind == "cowrite" else f"{base}/{ds.doc_id}"
+            # each cowrite client is a user of its own, as people typing together are (one
+            # user's sockets are bounded: Limits.max_sockets_per_user)
+            url = f"ws://127.0.0.1:{ports[s]}/ws/{ds.doc_id}?token={_typist_token(f'{ds.doc_id}-c{i}')}" if kind == "cowrite" else f"{base}/{ds.doc_id}"
             group.append(cls(ds, stats, url, i, k, s))
         if kind != "cowrite":  # the first client seeds the paragraph before the others join
             first = group[0]
@@ -562,6 +564,13 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("server did not start listening")
+
+
+def _typist_token(name: str) -> str:
+    """A token of the user ``name``, editor of every document (the servers share SECRET)."""
+    from cowrite.server import issue_token
+
+    return issue_token(SECRET.encode(), name, doc="*", role="editor", ttl=3600)
 
 
 def http(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> bytes:

@@ -26,6 +26,7 @@ Nothing here changes the main document: accepting is adding the checked ops to i
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -137,60 +138,193 @@ def suggestion_view(doc: Document, ops: Sequence[Op], agent: str) -> list[DiffSp
     return _runs(doc.text, edits, agent)
 
 
+_SAME, _INSERT, _STRUCK, _GONE = 0, 1, 2, 3
+"""What a run of the layout is: kept text, text the suggestion inserts, text it strikes,
+or text it inserted and deleted again (left in place, never shown)."""
+
+_rank = random.Random().random
+"""A treap node's rank: random, so the tree's depth is O(log runs) whatever the edits."""
+
+_SHOWN: dict[int, Literal["same", "insert", "delete"]] = {_SAME: "same", _INSERT: "insert", _STRUCK: "delete"}
+
+
+class _Run:
+    """A run of the layout and the node of a treap holding it: in order, the nodes spell
+    the runs; ``size`` is the run's length in the visible text (0 when struck or gone)
+    and ``total`` that of its subtree, so a visible position is found in O(log runs)
+    without walking the runs before it."""
+
+    __slots__ = ("kind", "text", "size", "total", "left", "right", "rank")
+
+    def __init__(self, kind: int, text: str, rank: float) -> None:
+        self.kind = kind
+        self.text = text
+        self.size = self.total = len(text)
+        self.left: _Run | None = None
+        self.right: _Run | None = None
+        self.rank = rank  # from _rank(): parents outrank their children
+
+    def fix(self) -> None:
+        """Recount ``total`` after a child changed."""
+        left, right = self.left, self.right
+        self.total = (left.total if left is not None else 0) + self.size + (right.total if right is not None else 0)
+
+
+def _split(node: _Run | None, pos: int) -> tuple[_Run | None, _Run | None]:
+    """Cut the runs of ``node`` (0 <= pos <= its total) into those before visible ``pos``
+    and the rest, a run across it cut in two.  The struck runs right before visible
+    character ``pos`` go with the first part: an insertion there goes after them."""
+    if node is None:
+        return None, None
+    left = node.left
+    before = left.total if left is not None else 0
+    if pos < before:
+        first, node.left = _split(left, pos)
+        node.fix()
+        return first, node
+    pos -= before
+    size = node.size
+    if size == 0:  # struck or gone: before visible character pos
+        node.right, rest = _split(node.right, pos)
+        node.fix()
+        return node, rest
+    if pos == 0:
+        node.left = None
+        node.fix()
+        return left, node
+    if pos < size:  # the tail is a run of its own, ranked afresh: pieces of one run must not chain
+        rest = _join(_Run(node.kind, node.text[pos:], _rank()), node.right)
+        node.text = node.text[:pos]
+        node.size = pos
+        node.right = None
+        node.fix()
+        return node, rest
+    node.right, rest = _split(node.right, pos - size)
+    node.fix()
+    return node, rest
+
+
+def _insert(node: _Run | None, pos: int, run: _Run) -> _Run:
+    """``node``'s runs with the single run ``run`` put before visible character ``pos``
+    (after the struck runs right before it), a run across ``pos`` cut in two: what
+    ``_split`` and two ``_join`` do, in one walk down."""
+    if node is None:
+        return run
+    if run.rank > node.rank:
+        run.left, run.right = _split(node, pos)
+        run.fix()
+        return run
+    left = node.left
+    before = left.total if left is not None else 0
+    size = node.size
+    if pos < before or (pos == before and size):
+        node.left = _insert(left, pos, run)
+    elif pos - before >= size:  # struck or gone, or pos at or past this run's end
+        node.right = _insert(node.right, pos - before - size, run)
+    else:  # inside this run: its tail, ranked afresh, and then ``run`` go first on the right
+        rank = _rank()
+        if rank > node.rank:  # the tail would outrank this run: cut the subtree there instead
+            first, rest = _split(node, pos)
+            joined = _join(_join(first, run), rest)
+            assert joined is not None  # (it holds run)
+            return joined
+        cut = pos - before
+        tail = _Run(node.kind, node.text[cut:], rank)
+        node.text = node.text[:cut]
+        node.size = cut
+        node.right = _push_front(_push_front(node.right, tail), run)
+    node.fix()
+    return node
+
+
+def _push_front(node: _Run | None, run: _Run) -> _Run:
+    """``node``'s runs with the single run ``run`` first (before any struck run too)."""
+    if node is None or run.rank > node.rank:
+        run.left = None
+        run.right = node
+        run.fix()
+        return run
+    node.left = _push_front(node.left, run)
+    node.fix()
+    return node
+
+
+def _join(first: _Run | None, second: _Run | None) -> _Run | None:
+    """The runs of ``first`` followed by those of ``second``."""
+    if first is None:
+        return second
+    if second is None:
+        return first
+    if first.rank > second.rank:
+        first.right = _join(first.right, second)
+        first.fix()
+        return first
+    second.left = _join(first, second.left)
+    second.fix()
+    return second
+
+
+def _strike(node: _Run) -> None:
+    """Delete every visible character of ``node``'s runs: kept text is struck, text the
+    suggestion inserted is gone.  Subtrees with nothing visible are skipped, so text
+    struck already costs nothing when a later deletion spans it again."""
+    left, right = node.left, node.right
+    if left is not None and left.total:
+        _strike(left)
+    if node.size:
+        node.kind = _STRUCK if node.kind == _SAME else _GONE
+        node.size = 0
+    if right is not None and right.total:
+        _strike(right)
+    node.total = 0
+
+
 def _runs(text: str, edits: Sequence[XfOp], agent: str) -> list[DiffSpan]:
     """``text`` as runs, after ``edits`` (positions in the visible text: kept and
-    inserted runs) mark what they insert and strike what they delete."""
-    runs: list[list[str]] = [["same", text]] if text else []  # [kind, text]
+    inserted runs) mark what they insert and strike what they delete.
 
-    def split(pos: int) -> int:
-        """The index of the run that starts at visible ``pos`` (split there if need be),
-        past the struck runs there: an insertion goes after them."""
-        seen = 0
-        for i, (kind, t) in enumerate(runs):
-            if kind == "delete":
-                continue
-            if seen == pos:
-                return i
-            if seen + len(t) > pos:
-                cut = pos - seen
-                runs[i : i + 1] = [[kind, t[:cut]], [kind, t[cut:]]]
-                return i + 1
-            seen += len(t)
-        if seen != pos:
-            raise InvalidOpError(f"a merged edit at {pos} is past the text's end ({seen})")
-        return len(runs)
-
+    The runs are kept in a treap keyed by visible position (:class:`_Run`), so each
+    edit costs O(log runs) plus the runs it strikes, instead of a walk over all the
+    runs before it: a suggestion of n scattered ops lays out in O(n log n), not O(n^2).
+    """
+    root = _Run(_SAME, text, _rank()) if text else None
     for op_kind, pos, arg in edits:
+        seen = root.total if root is not None else 0
+        if not 0 <= pos <= seen:
+            raise InvalidOpError(f"a merged edit at {pos} is past the text's end ({seen})")
         if op_kind == INS:
-            runs.insert(split(pos), ["insert", str(arg)])
+            inserted = str(arg)
+            if inserted:  # (a merge never emits an empty insertion)
+                root = _insert(root, pos, _Run(_INSERT, inserted, _rank()))
             continue
-        left = int(arg)
-        i = split(pos)
-        while left > 0:
-            if i >= len(runs):
-                raise InvalidOpError(f"a merged deletion at {pos} runs past the text's end")
-            run_kind, t = runs[i]
-            if run_kind == "delete":
-                i += 1
-                continue
-            if len(t) > left:
-                runs[i : i + 1] = [[run_kind, t[:left]], [run_kind, t[left:]]]
-                t = t[:left]
-            if run_kind == "same":
-                runs[i][0] = "delete"
-                i += 1
-            else:  # text the suggestion inserted: deleted again, it is not shown
-                del runs[i]
-            left -= len(t)
+        length = int(arg)
+        if pos + length > seen:
+            raise InvalidOpError(f"a merged deletion at {pos} runs past the text's end")
+        if length <= 0:
+            continue
+        first, rest = _split(root, pos)
+        struck, rest = _split(rest, length)
+        if struck is not None:
+            _strike(struck)
+        root = _join(_join(first, struck), rest)
 
-    out: list[DiffSpan] = []
-    for run_kind, t in runs:
-        if not t:
-            continue
-        kind: Literal["same", "insert", "delete"] = "same" if run_kind == "same" else "insert" if run_kind == "insert" else "delete"
-        who = None if kind == "same" else agent
-        if out and out[-1].kind == kind:
-            out[-1] = DiffSpan(kind, out[-1].text + t, who)
-        else:
-            out.append(DiffSpan(kind, t, who))
-    return out
+    # In order, adjacent runs of one kind joined (their pieces gathered first: adding
+    # each to a growing string would copy the text once per run).
+    kinds: list[Literal["same", "insert", "delete"]] = []
+    pieces: list[list[str]] = []
+    stack: list[_Run] = []
+    node = root
+    while stack or node is not None:
+        while node is not None:
+            stack.append(node)
+            node = node.left
+        node = stack.pop()
+        shown = _SHOWN.get(node.kind)
+        if shown is not None and node.text:
+            if kinds and kinds[-1] == shown:
+                pieces[-1].append(node.text)
+            else:
+                kinds.append(shown)
+                pieces.append([node.text])
+        node = node.right
+    return [DiffSpan(kind, "".join(p), None if kind == "same" else agent) for kind, p in zip(kinds, pieces)]

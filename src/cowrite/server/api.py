@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -201,6 +202,46 @@ def _info(d: Any, role: str | None = None) -> dict[str, Any]:
     return out
 
 
+class GuestMinting:
+    """How many guest identities each client address may still be handed: a token
+    bucket per address, ``per_minute`` full, refilled at ``per_minute`` a minute.
+
+    Why: every guest identity may hold ``Limits.max_sockets_per_user`` sockets, so an
+    address minting identities at will holds as many sockets (and rooms' presence) as
+    it likes.  The buckets live in this server's memory: a restart refills them and a
+    cluster of k servers hands an address k times as many.  That bounds what one
+    address costs each server, which is all this is for; it is no guard against
+    guessing (a share link's key is unguessable, and a counter for that would have to
+    be shared by the servers).  An address is forgotten once its bucket would be full
+    again, so the table holds only addresses seen within the last minute or so."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst = float(per_minute)
+        self.rate = per_minute / 60.0  # tokens a second
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        """address -> (tokens left, when counted), least recently touched first."""
+
+    def take(self, address: str) -> float:
+        """Take one identity for ``address``: 0.0, or the seconds until it may have one
+        (and nothing is taken)."""
+        now = self.clock()
+        buckets = self._buckets
+        refill = self.burst / self.rate  # seconds an empty bucket takes to fill
+        while buckets:  # forget the addresses whose buckets are full again, oldest first
+            oldest = next(iter(buckets))
+            if now - buckets[oldest][1] < refill:
+                break
+            del buckets[oldest]
+        tokens, at = buckets.pop(address, (self.burst, now))
+        tokens = min(self.burst, tokens + max(0.0, now - at) * self.rate)
+        if tokens < 1.0:
+            buckets[address] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+        buckets[address] = (tokens - 1.0, now)
+        return 0.0
+
+
 class HttpApi:
     """The ``/api`` routes of one server.  ``guests`` is the role of guest tokens
     handed out by ``POST /api/session`` (``"none"``: no guests); ``guest_hosts``, if
@@ -234,6 +275,8 @@ class HttpApi:
         self.guests = guests
         self.max_request_bytes = max_request_bytes
         self._names: dict[str, str] = {}  # user -> the display name last stored
+        self.guest_minting = GuestMinting(rooms.limits.guest_sessions_per_minute)
+        """Guest identities each client address may still be handed (``POST /api/session``)."""
 
     def routes(self) -> list[BaseRoute]:
         metrics = self.rooms.metrics
@@ -335,6 +378,21 @@ class HttpApi:
             return False
         return not self.guest_hosts or _hostname(request.headers.get("host", "")) in self.guest_hosts
 
+    def _minting_refused(self, request: Request) -> Response | None:
+        """``429 throttled`` if the request's address has had its guest identities for
+        now (one is taken otherwise).  The address is the peer's, or the one a trusted
+        proxy forwarded (``--trusted-proxy``): a header anyone may send is not believed."""
+        address = request.client.host if request.client else ""
+        wait = self.guest_minting.take(address)
+        if not wait:
+            return None
+        return error_response(
+            429,
+            "throttled",
+            "too many guest sessions from this address: retry later",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+
     async def create_session(self, request: Request) -> Response:
         """A guest token for a name: ``{"token", "user", "name", "role", "colour"}``.
 
@@ -366,6 +424,9 @@ class HttpApi:
         if body.get("share") is not None:
             return await self._link_guest(request, body)
         name = check_guest_name(body.get("name"))
+        refused = self._minting_refused(request)
+        if refused is not None:
+            return refused
         user = "guest-" + secrets.token_hex(8)
         token = issue_token(self.secret, user, doc="*", role=self.guests, ttl=GUEST_TTL, name=name)
         await self.remember_name(user, name)
@@ -393,6 +454,9 @@ class HttpApi:
         if self.guest_hosts and _hostname(request.headers.get("host", "")) not in self.guest_hosts:
             raise RequestError(403, "forbidden", "guest sessions are handed out only at this server's own address")
         doc_id = check_doc_id(doc)
+        throttled = self._minting_refused(request)  # before the store is asked about the link
+        if throttled is not None:
+            return throttled
         link = key if isinstance(key, str) else None
         role = await asyncio.to_thread(self.access.link_role, doc_id, link)
         if role is None:

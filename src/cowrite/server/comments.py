@@ -38,6 +38,7 @@ import asyncio
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -113,6 +114,8 @@ class CommentsApi:
         self.clock = clock
         self.max_request_bytes = max_request_bytes
         self._watched: dict[str, int] = {}  # doc -> the newest comment revision its sockets were told of
+        self._add_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        """doc -> the lock of :meth:`_adding` (gone once no add holds or waits for it)."""
 
     def routes(self, metrics: Metrics) -> list[BaseRoute]:
         def g(method: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -132,6 +135,20 @@ class CommentsApi:
         return await self.api.path_doc_access(
             request, at_least_role="commenter" if comment else None, doing="comment on this document"
         )
+
+    async def _room_for_one_more(self, doc_id: str) -> None:
+        if len(await asyncio.to_thread(self.store.comments, doc_id)) >= MAX_COMMENTS_PER_DOC:
+            raise RequestError(413, "too_large", f"a document holds at most {MAX_COMMENTS_PER_DOC} comments")
+
+    def _adding(self, doc_id: str) -> asyncio.Lock:
+        """The lock a new comment of ``doc_id`` is counted and stored under: comments sent
+        at once would otherwise all count the rows before any is stored, and pass
+        :data:`MAX_COMMENTS_PER_DOC`.  Per server: servers sharing a store may each let
+        one more in at the same moment, a bound of a few over, not an unbounded one."""
+        lock = self._add_locks.get(doc_id)
+        if lock is None:
+            lock = self._add_locks[doc_id] = asyncio.Lock()
+        return lock
 
     async def _existing(self, doc_id: str, comment_id: str) -> CommentRecord:
         found = await asyncio.to_thread(self.store.comment, doc_id, comment_id)
@@ -219,9 +236,7 @@ class CommentsApi:
         if (raw_anchor is None) == (thread is None):
             raise RequestError(400, "bad_request", "give either anchor (a new thread) or thread (a reply)")
         await self.api.remember_name(access.user, access.name)
-        count = len(await asyncio.to_thread(self.store.comments, doc_id))
-        if count >= MAX_COMMENTS_PER_DOC:
-            raise RequestError(413, "too_large", f"a document holds at most {MAX_COMMENTS_PER_DOC} comments")
+        await self._room_for_one_more(doc_id)  # a full document refuses before any anchor is resolved
         comment_id = "c" + secrets.token_urlsafe(12)
         now = self.clock()
         if thread is not None:
@@ -258,10 +273,12 @@ class CommentsApi:
             if span[1] - span[0] > MAX_QUOTE_CHARS:
                 quote = quote[: MAX_QUOTE_CHARS - 1] + "…"
             record = CommentRecord(comment_id, comment_id, access.user, body, now, anchor=anchor.encode(), quote=quote)
-        try:
-            stored = await asyncio.to_thread(self.store.add_comment, doc_id, record)
-        except InvalidArgument as exc:  # the thread was deleted meanwhile
-            raise RequestError(409, "conflict", str(exc)) from None
+        async with self._adding(doc_id):
+            await self._room_for_one_more(doc_id)  # again: others may have been stored since
+            try:
+                stored = await asyncio.to_thread(self.store.add_comment, doc_id, record)
+            except InvalidArgument as exc:  # the thread was deleted meanwhile
+                raise RequestError(409, "conflict", str(exc)) from None
         self.notify(doc_id, stored.rev)
         (out,) = await self._json(doc_id, [stored])
         return JSONResponse(out, status_code=201, headers=_NO_STORE)

@@ -86,6 +86,11 @@ class Limits:
     devices together).  Each costs a session in a room, and every join is heard by every
     other socket of the room (n joins: n^2 presence frames); one more is refused with a
     non-fatal ``ERROR rate_limited`` (the client retries later)."""
+    guest_sessions_per_minute: int = 30
+    """Guest identities ``POST /api/session`` hands one client address per minute (a
+    token bucket: this many at once, then one every 60 / this seconds), else ``429
+    throttled``.  Each identity may hold ``max_sockets_per_user`` sockets: unbounded
+    minting would lift that bound.  Counted in memory by each server."""
     max_doc_chars: int = 5_000_000
     """Longest document (code points) a batch may produce."""
     max_patch_bytes: int = 4 << 20
