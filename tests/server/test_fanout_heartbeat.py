@@ -184,7 +184,7 @@ def test_a_silent_redis_opens_the_breaker_and_the_subscriber_reconnects(tmp_path
         await until(lambda: f.healthy, "the breaker to close")
         assert f.metrics.fanout_up._value.get() == 1
         first = redis.pubsubs[-1]
-        assert first.channels == ("t:commits", "t:presence")
+        assert first.channels == ("t:commits", "t:notices", "t:presence")
         await until(lambda: first.pings >= 3, "heartbeats")  # a healthy link stays up
         assert f.healthy and f.breaker_opened == 0
         redis.answering = False  # the partition: the connection stays open, nothing answers

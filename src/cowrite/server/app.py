@@ -409,6 +409,11 @@ class Server:
         """Restore, named versions, diffs and titles: ``versions.py``."""
         self.suggestions_api = SuggestionsApi(self.api, max_request_bytes=self.limits.max_request_bytes)
         """Suggestions: edits on a branch, accepted or rejected (``suggestions.py``)."""
+        if self.fanout is not None:  # comment and suggestion changes through Redis at once
+            fanout = self.fanout
+            fanout.on_change.update(comments=self.comments.notify, suggestions=self.suggestions_api.notify)
+            self.comments.announce = lambda doc_id, rev: fanout.publish_change(doc_id, "comments", rev)
+            self.suggestions_api.announce = lambda doc_id, rev: fanout.publish_change(doc_id, "suggestions", rev)
         self.app = Starlette(
             routes=[
                 Route("/health", self.health),

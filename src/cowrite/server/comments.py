@@ -25,11 +25,12 @@ shown with its quote, never dropped).
 
 Live: after every change the document's loaded room sends ``COMMENTS(revision)``
 (PROTOCOL.md) to each of its sockets, whose clients fetch the list again.  Servers
-that share a store (a cluster) learn of each other's changes by polling: every
-``Limits.reconcile_seconds`` this server reads the comment revision of each document
-it has sockets on, and tells those sockets when it moved.  (Comment changes do not
-travel through Redis: a change on another server reaches this one's sockets within
-one such period, plus a store read per document with sockets per period.)
+that share a store (a cluster) with Redis hear of each other's changes at once: a
+change made here is also published as a notice (:attr:`CommentsApi.announce`,
+``fanout.py``), and another server's notice goes through :meth:`CommentsApi.notify`.
+Notices may be lost, so polling stays underneath: every ``Limits.reconcile_seconds``
+this server reads the comment revision of each document it has sockets on, and tells
+those sockets when it moved (without Redis, the only way a change crosses servers).
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class CommentsApi:
         self.clock = clock
         self.max_request_bytes = max_request_bytes
         self._watched: dict[str, int] = {}  # doc -> the newest comment revision its sockets were told of
+        self.announce: Callable[[str, int], None] | None = None
+        """``(doc_id, revision)`` of each change made here, for the other servers (``fanout.py``)."""
         self._add_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         """doc -> the lock of :meth:`_adding` (gone once no add holds or waits for it)."""
 
@@ -207,6 +210,13 @@ class CommentsApi:
         frame = encode_frame(Comments(revision))
         self.rooms.deliver([Send(s, frame) for s in list(handle.room.sessions) if s.joined and not s.closed])
 
+    def _changed_here(self, doc_id: str, revision: int) -> None:
+        """A change made on this server: tell its sockets at once, and the other servers
+        (whose sockets would otherwise wait for their next look at the store)."""
+        self.notify(doc_id, revision)
+        if self.announce is not None:
+            self.announce(doc_id, revision)
+
     # -- routes ------------------------------------------------------------------------
 
     async def list_comments(self, request: Request) -> Response:
@@ -279,7 +289,7 @@ class CommentsApi:
                 stored = await asyncio.to_thread(self.store.add_comment, doc_id, record)
             except InvalidArgument as exc:  # the thread was deleted meanwhile
                 raise RequestError(409, "conflict", str(exc)) from None
-        self.notify(doc_id, stored.rev)
+        self._changed_here(doc_id, stored.rev)
         (out,) = await self._json(doc_id, [stored])
         return JSONResponse(out, status_code=201, headers=_NO_STORE)
 
@@ -310,7 +320,7 @@ class CommentsApi:
         if stored is None:
             raise RequestError(404, "not_found", f"no comment {comment_id!r} on document {doc_id!r}")
         if stored.rev != current.rev:
-            self.notify(doc_id, stored.rev)
+            self._changed_here(doc_id, stored.rev)
         (out,) = await self._json(doc_id, [stored])
         return JSONResponse(out, headers=_NO_STORE)
 
@@ -329,7 +339,7 @@ class CommentsApi:
         except InvalidArgument:  # deleted meanwhile
             return Response(status_code=204, headers=_NO_STORE)
         if stored is not None:
-            self.notify(doc_id, stored.rev)
+            self._changed_here(doc_id, stored.rev)
         return Response(status_code=204, headers=_NO_STORE)
 
     # -- other servers' changes ----------------------------------------------------------

@@ -32,6 +32,14 @@ Every Redis call is bounded twice: by the client's socket timeouts and by an
 connection handshake or a pipeline); a call given up on leaves its connection unusable,
 so the client is closed and made again.
 
+Comment and suggestion changes take a channel of their own, ``<prefix>:notices``: after a
+server told its sockets that a document's comments (or suggestions) moved to a revision
+(``comments.py``, ``suggestions.py``), it publishes ``(server, doc, kind, revision)``
+there through the same queue, and every other server with the document loaded hands it
+to :attr:`Fanout.on_change` (the same notify path as its own changes).  Such a notice
+carries nothing the store does not have: a lost one waits for the servers' slower look
+at the store, a forged one only makes clients fetch a list again.
+
 Without Redis (``redis_url=None``) only the reconciliation runs.  With Redis, the
 subscriber also listens on ``<prefix>:presence`` for the other servers' connections'
 presence, handed to :attr:`Fanout.presence` (``presence.py``), which runs with it.
@@ -46,7 +54,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..errors import ConfigError, StoreError
@@ -54,12 +62,27 @@ from .metrics import Metrics
 from .presence import PresenceHub
 from .rooms import Limits, Rooms
 
-__all__ = ["Fanout", "Heartbeat", "decode_notice", "default_server_id", "encode_notice"]
+__all__ = [
+    "CHANGE_KINDS",
+    "Fanout",
+    "Heartbeat",
+    "decode_change",
+    "decode_notice",
+    "default_server_id",
+    "encode_change",
+    "encode_notice",
+]
 
 log = logging.getLogger("cowrite.server.fanout")
 
 MAX_INLINE_PATCH = 64 << 10
 """A notice carries the patch only up to this size; a bigger one is read from the store."""
+
+CHANGE_KINDS = ("comments", "suggestions")
+"""What a change notice on ``<prefix>:notices`` may be about."""
+MAX_CHANGE_NOTICE = 1024
+"""A change notice is one short line; anything longer is not one (and is not decoded)."""
+_MAX_REVISION = (1 << 63) - 1
 
 _QUEUE = 10_000  # notices waiting to be published (beyond: dropped; reconciliation covers them)
 HEARTBEAT = b"cowrite-heartbeat"
@@ -139,6 +162,21 @@ def decode_notice(data: bytes) -> tuple[str, str, int, bytes | None]:
     return server_id, doc_id, n, body if has_patch == "1" else None
 
 
+def encode_change(server_id: str, doc_id: str, kind: str, revision: int) -> bytes:
+    return f"{server_id} {doc_id} {kind} {revision}".encode()
+
+
+def decode_change(data: bytes) -> tuple[str, str, str, int]:
+    """``(server_id, doc_id, kind, revision)``; ValueError if malformed (Redis is not trusted)."""
+    if len(data) > MAX_CHANGE_NOTICE:
+        raise ValueError(f"a change notice of {len(data)} bytes")
+    server_id, doc_id, kind, revision = data.decode("ascii").split(" ")
+    n = int(revision)
+    if not server_id or not doc_id or kind not in CHANGE_KINDS or not 0 <= n <= _MAX_REVISION:
+        raise ValueError(f"bad change notice {data!r}")
+    return server_id, doc_id, kind, n
+
+
 class Fanout:
     """Keeps the loaded rooms of one server in step with the other servers' commits."""
 
@@ -160,14 +198,17 @@ class Fanout:
         if not 0 < len(self.server_id) <= 64 or any(ch.isspace() for ch in self.server_id):
             raise ConfigError(f"a server id is 1..64 characters without spaces, not {self.server_id!r}")
         self.channel = f"{prefix}:commits"
+        self.changes_channel = f"{prefix}:notices"
         Heartbeat(limits.redis_heartbeat_seconds, limits.redis_timeout_seconds)  # ConfigError at start, not at connect
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue(_QUEUE)
+        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(_QUEUE)  # (channel, notice)
         self._healthy = False
         self._reset = asyncio.Event()  # the publisher failed: the subscriber reconnects
         self._opened = asyncio.Event()  # the breaker opened: reconciliation polls at once
         self._publish_down = False  # a publish failed: drop notices until the subscriber is back
         self._tasks: set[asyncio.Task[None]] = set()
         self.breaker_opened = 0  # how many times the breaker opened (tests, logs)
+        self.on_change: dict[str, Callable[[str, int], None]] = {}
+        """kind -> ``notify(doc_id, revision)``: another server's comment or suggestion change."""
         self.presence: PresenceHub | None = None
         """Presence across servers (with Redis only): published while the breaker is closed."""
         metrics.fanout_up.set(0)
@@ -195,7 +236,16 @@ class Fanout:
         """Queue the notice of a committed entry (never blocks the room)."""
         data = encode_notice(self.server_id, doc_id, seq, patch if len(patch) <= MAX_INLINE_PATCH else None)
         with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(data)
+            self._queue.put_nowait((self.channel, data))
+
+    def publish_change(self, doc_id: str, kind: str, revision: int) -> None:
+        """Queue the notice that this server's sockets of ``doc_id`` were told of a new
+        comments or suggestions ``revision`` (never blocks the request; without Redis, or
+        with the queue full, the other servers see it on their next look at the store)."""
+        if self.redis_url is None:
+            return
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait((self.changes_channel, encode_change(self.server_id, doc_id, kind, revision)))
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -250,7 +300,7 @@ class Fanout:
         client: Any = None
         try:
             while True:
-                data = await self._queue.get()
+                channel, data = await self._queue.get()
                 if self._publish_down:
                     # Redis did not take the last one: the subscriber reconnects, the other
                     # servers reconcile; trying each queued notice would take a deadline each.
@@ -258,7 +308,7 @@ class Fanout:
                 try:
                     if client is None:
                         client = self._client()
-                    await self._bounded(client.publish(self.channel, data))
+                    await self._bounded(client.publish(channel, data))
                     self.metrics.fanout_published.inc()
                 except (RedisError, OSError) as exc:  # OSError: TimeoutError too
                     self.metrics.fanout_errors.inc()
@@ -272,7 +322,8 @@ class Fanout:
             await self._close(client)
 
     def _channels(self) -> list[str]:
-        return [self.channel] if self.presence is None else [self.channel, self.presence.channel]
+        own = [self.channel, self.changes_channel]
+        return own if self.presence is None else [*own, self.presence.channel]
 
     async def _subscribe(self) -> None:
         from redis.exceptions import RedisError
@@ -350,6 +401,8 @@ class Fanout:
             return
         if self.presence is not None and msg.get("channel") == self.presence.channel.encode():
             self.rooms.deliver(self.presence.received(msg["data"]))
+        elif msg.get("channel") == self.changes_channel.encode():
+            self._changed(msg["data"])
         else:
             self._received(msg["data"])
 
@@ -367,6 +420,24 @@ class Fanout:
         task = asyncio.create_task(self._apply(doc_id, seq, patch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _changed(self, data: object) -> None:
+        """Another server's comment or suggestion change: its sockets were told, tell ours."""
+        if not isinstance(data, bytes):
+            return
+        try:
+            server_id, doc_id, kind, revision = decode_change(data)
+        except (ValueError, UnicodeDecodeError):
+            log.warning("ignoring a malformed notice on %s", self.changes_channel)
+            return
+        notify = self.on_change.get(kind)
+        if server_id == self.server_id or notify is None or self.rooms.loaded(doc_id) is None:
+            return
+        self.metrics.fanout_received.inc()
+        try:
+            notify(doc_id, revision)
+        except Exception:
+            log.exception("notifying the sockets of %r of a %s change failed", doc_id, kind)
 
     async def _apply(self, doc_id: str, seq: int, patch: bytes | None) -> None:
         try:

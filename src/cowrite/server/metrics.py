@@ -36,8 +36,8 @@ class Metrics:
             "1 while Redis fan-out is healthy (subscribed and every room caught up), 0 while rooms poll the store",
             registry=r,
         )
-        self.fanout_published = Counter("cowrite_fanout_published", "Commit notices published to Redis", registry=r)
-        self.fanout_received = Counter("cowrite_fanout_received", "Commit notices of other servers received", registry=r)
+        self.fanout_published = Counter("cowrite_fanout_published", "Commit, comment and suggestion notices published to Redis", registry=r)
+        self.fanout_received = Counter("cowrite_fanout_received", "Commit, comment and suggestion notices of other servers received", registry=r)
         self.fanout_errors = Counter("cowrite_fanout_errors", "Redis errors (each opens the breaker)", registry=r)
         self.fanout_gaps = Counter(
             "cowrite_fanout_gaps", "Log seqs seen out of order (a missed notice or a concurrent append): caught up", registry=r

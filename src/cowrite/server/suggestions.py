@@ -44,9 +44,10 @@ room sends ``SUGGESTIONS(revision)`` (PROTOCOL.md) to each of its sockets, whose
 clients fetch the list again.  The revision is derived from the open rows themselves
 (:func:`suggestions_revision`: a digest of their ids, authors and save times), so it
 needs nothing the store does not keep already.  Servers sharing a store learn of each
-other's changes the way comments do: every ``Limits.reconcile_seconds`` this server
-reads the rows of each document it has sockets on and tells those sockets when the
-revision moved.  Browsers still poll slowly, in case a notice is lost.
+other's changes the way comments do: at once through a Redis notice
+(:attr:`SuggestionsApi.announce`, ``fanout.py``), and every ``Limits.reconcile_seconds``
+this server reads the rows of each document it has sockets on and tells those sockets
+when the revision moved (in case a notice is lost).  Browsers still poll slowly too.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ class SuggestionsApi:
         """doc -> (tag, listing without ``you``): tabs polling one document share one merge."""
         self._watched: dict[str, int] = {}
         """doc -> the suggestions revision its sockets (on this server) were told of last."""
+        self.announce: Callable[[str, int], None] | None = None
+        """``(doc_id, revision)`` of each change made here, for the other servers (``fanout.py``)."""
         self._create_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         """doc -> the lock of :meth:`_creating` (gone once no create holds or waits for it)."""
 
@@ -249,7 +252,10 @@ class SuggestionsApi:
         except Exception as exc:  # the change is committed; only the notice is late
             log.warning("reading the suggestions of %r after a change failed: %s", doc_id, exc)
             return
-        self.notify(doc_id, suggestions_revision(records))
+        revision = suggestions_revision(records)
+        self.notify(doc_id, revision)
+        if self.announce is not None:  # the other servers' sockets need not wait for their look
+            self.announce(doc_id, revision)
 
     async def run(self, interval: float) -> None:
         """Every ``interval`` seconds, read the open suggestions of each document with
