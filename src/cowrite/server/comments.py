@@ -36,7 +36,6 @@ those sockets when it moved (without Redis, the only way a change crosses server
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import time
 import weakref
@@ -58,11 +57,11 @@ from ..store.comments import MAX_COMMENT_CHARS, MAX_QUOTE_CHARS, CommentRecord, 
 from .access import DocAccess, colour_for
 from .api import HttpApi, guarded, read_json
 from .metrics import Metrics
+from .revisions import poll_revisions
 from .rooms import Rooms
 
 __all__ = ["MAX_COMMENTS_PER_DOC", "CommentsApi"]
 
-log = logging.getLogger("cowrite.server.comments")
 
 MAX_COMMENTS_PER_DOC = 5_000
 """Comments (replies included, deleted ones too) one document may hold."""
@@ -345,23 +344,10 @@ class CommentsApi:
     # -- other servers' changes ----------------------------------------------------------
 
     async def run(self, interval: float) -> None:
-        """Every ``interval`` seconds, read the comment revision of each document with
-        sockets on this server, and tell them when it moved (other servers' changes).
-        The first look at a document tells them too (a change may have come between
-        their fetching the list and that look; a client that holds the revision already
-        ignores the notice)."""
-        while True:
-            await asyncio.sleep(interval)
-            if not self.rooms.health.up:  # the store breaker is open: only its probe asks the store
-                continue
-            live = {h.doc_id for h in self.rooms.handles() if h.room.sessions}
-            for doc_id in [d for d in self._watched if d not in live]:
-                del self._watched[doc_id]
-            for doc_id in live:
-                try:
-                    revision = await asyncio.to_thread(self.store.comments_revision, doc_id)
-                except Exception as exc:  # the store is down or the document gone: try next time
-                    log.debug("reading the comment revision of %r failed: %s", doc_id, exc)
-                    continue
-                if self._watched.get(doc_id) != revision:
-                    self.notify(doc_id, revision, moved=True)
+        """Tell this server's sockets of other servers' comment changes by polling the
+        store every ``interval`` seconds (the fallback to Redis notices: ``revisions.py``);
+        what the store says is the revision, even if lower (``moved``)."""
+        await poll_revisions(
+            self.rooms, self._watched, interval, self.store.comments_revision,
+            lambda doc_id, revision: self.notify(doc_id, revision, moved=True), "comment revision",
+        )

@@ -79,6 +79,7 @@ from ..store.suggestions import MAX_SUGGESTION_BYTES, SuggestionRecord, check_su
 from .access import DocAccess
 from .api import HttpApi, guarded, parse_version, raise_unless_committed, read_json
 from .metrics import Metrics
+from .revisions import poll_revisions
 
 __all__ = ["MAX_OPEN_SUGGESTIONS", "MAX_SUGGESTION_OPS", "SuggestionsApi", "suggestions_revision"]
 
@@ -258,27 +259,12 @@ class SuggestionsApi:
             self.announce(doc_id, revision)
 
     async def run(self, interval: float) -> None:
-        """Every ``interval`` seconds, read the open suggestions of each document with
-        sockets on this server and tell them when the revision moved (other servers'
-        changes).  The first look at a document tells them too: a change may have come
-        between their fetching the list and that look (a client holding the revision
-        already ignores the notice)."""
-        while True:
-            await asyncio.sleep(interval)
-            if not self.rooms.health.up:  # the store breaker is open: only its probe asks the store
-                continue
-            live = {h.doc_id for h in self.rooms.handles() if h.room.sessions}
-            for doc_id in [d for d in self._watched if d not in live]:
-                del self._watched[doc_id]
-            for doc_id in live:
-                try:
-                    records = await asyncio.to_thread(self.store.suggestions, doc_id)
-                except Exception as exc:  # the store is down or the document gone: try next time
-                    log.debug("reading the suggestions of %r failed: %s", doc_id, exc)
-                    continue
-                revision = suggestions_revision(records)
-                if self._watched.get(doc_id) != revision:
-                    self.notify(doc_id, revision)
+        """Tell this server's sockets of other servers' suggestion changes by polling the
+        store every ``interval`` seconds (the fallback to Redis notices: ``revisions.py``)."""
+        await poll_revisions(
+            self.rooms, self._watched, interval,
+            lambda doc_id: suggestions_revision(self.store.suggestions(doc_id)), self.notify, "suggestions",
+        )
 
     # -- routes ------------------------------------------------------------------------------
 

@@ -25,27 +25,8 @@ import {
   sweepIfDue,
   tabKey,
 } from "../../src/app/persist.js";
+import { MemoryStorage } from "./memorystorage.mjs";
 
-class MemoryStorage {
-  constructor() {
-    this.map = new Map();
-  }
-  get length() {
-    return this.map.size;
-  }
-  key(i) {
-    return [...this.map.keys()][i] ?? null;
-  }
-  getItem(k) {
-    return this.map.has(k) ? this.map.get(k) : null;
-  }
-  setItem(k, v) {
-    this.map.set(k, String(v));
-  }
-  removeItem(k) {
-    this.map.delete(k);
-  }
-}
 
 /** navigator.storage as a browser has it: persisted() and persist(), counted. */
 class FakeStorageManager {

@@ -3,28 +3,8 @@ import assert from "node:assert/strict";
 import { Document } from "../../src/engine/index.js";
 import { DeviceCopy, TabStore, claimAgent, holdAgent, keptEdits, newAgent, orphans, restore, serialise, tabKey } from "../../src/app/persist.js";
 import { LocalBackend, OfflineStore } from "../../src/app/offline.js";
+import { MemoryStorage } from "./memorystorage.mjs";
 
-// localStorage for Node: the browser API over a Map.
-class MemoryStorage {
-  constructor() {
-    this.map = new Map();
-  }
-  get length() {
-    return this.map.size;
-  }
-  key(i) {
-    return [...this.map.keys()][i] ?? null;
-  }
-  getItem(k) {
-    return this.map.has(k) ? this.map.get(k) : null;
-  }
-  setItem(k, v) {
-    this.map.set(k, String(v));
-  }
-  removeItem(k) {
-    this.map.delete(k);
-  }
-}
 
 // persist.js over the localStorage backend (the fallback without IndexedDB);
 // offline.test.mjs runs the stores themselves, IndexedDB included.

@@ -14,29 +14,10 @@ import { DraftStore, EVICT_AFTER_MS, deviceDocuments, draftDocId, draftKey, evic
 import { SavingIndicator, savingLabel } from "../../src/app/saving.js";
 import { anchorDraft, codePointOffsets, draftText, placeDraft, utf16Offsets, validDraft } from "../../src/app/suggestdraft.js";
 import { SuggestionsPanel } from "../../src/app/suggest.js";
+import { MemoryStorage } from "./memorystorage.mjs";
 
 // -- the page around the panel, for Node ------------------------------------------------
 
-class MemoryStorage {
-  constructor() {
-    this.map = new Map();
-  }
-  get length() {
-    return this.map.size;
-  }
-  key(i) {
-    return [...this.map.keys()][i] ?? null;
-  }
-  getItem(k) {
-    return this.map.has(k) ? this.map.get(k) : null;
-  }
-  setItem(k, v) {
-    this.map.set(k, String(v));
-  }
-  removeItem(k) {
-    this.map.delete(k);
-  }
-}
 
 class FakeNode {}
 class FakeElement extends FakeNode {
